@@ -1,0 +1,27 @@
+import type { JournalEntry, SnapshotEntry } from '../../entry/entry.js';
+
+/**
+ * What an {@link import('./rdb-decoder.js').RdbDecoder} reports, synchronously, in stream order.
+ * Only `onEntry` is required. Handlers must not throw on the common path; a thrown error aborts
+ * the decoder's current `push()` and propagates to its caller.
+ */
+export interface RdbHandler {
+  /** After the 9-byte header `REDIS00NN`. */
+  onHeader?(rdbVersion: number): void;
+  /** AUX field (opcode 250). Dragonfly: `redis-ver`, `df-ver`, `ctime`, `shard-id`, … */
+  onAux?(key: Buffer, value: Buffer): void;
+  /** One bounded piece of a snapshot object. Pieces of one object arrive in order, first to last. */
+  onEntry(entry: SnapshotEntry): void;
+  /** FUNCTION2 (opcode 245): the library code, to be loaded with `FUNCTION LOAD REPLACE`. */
+  onFunction?(code: Buffer): void;
+  /** MODULE_AUX (opcode 247): module id and raw payload (skipped by default). */
+  onModuleAux?(moduleId: bigint, payload: Buffer): void;
+  /** Dragonfly JOURNAL_BLOB (opcode 210): a journal record to apply after the entries before it. */
+  onJournal?(entry: JournalEntry): void;
+  /** Dragonfly FULLSYNC_END (opcode 200): the shard's snapshot is complete. */
+  onFullSyncEnd?(): void;
+  /** Dragonfly JOURNAL_OFFSET (opcode 211): the first LSN of the stable journal. */
+  onJournalOffset?(lsn: bigint): void;
+  /** EOF (opcode 255) after its 8-byte checksum was read (and verified when non-zero). */
+  onEof?(): void;
+}

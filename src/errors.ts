@@ -1,0 +1,143 @@
+/**
+ * Typed errors of df2redis. Every error names where it happened: the input (`source`, e.g. a file
+ * path or `flow 2`), the byte offset into that input, and the key when known.
+ *
+ * Library code throws these; only `src/cli/` turns them into exit codes and messages.
+ */
+
+/** Base class: every error df2redis raises on purpose is a `Df2RedisError`. */
+export class Df2RedisError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** What went wrong while decoding an RDB stream. */
+export type RdbErrorCode =
+  | 'TRUNCATED'
+  | 'BAD_HEADER'
+  | 'BAD_LENGTH'
+  | 'BAD_ENCODING'
+  | 'UNKNOWN_OPCODE'
+  | 'UNKNOWN_TYPE'
+  | 'UNSUPPORTED_TYPE'
+  | 'BAD_CRC'
+  | 'DECOMPRESS'
+  | 'BAD_CHUNK';
+
+/** Printable form of a key for messages: UTF-8 when printable, else hex (truncated). */
+export function printableKey(key: Buffer | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  const s = key.toString('utf8');
+  // eslint-disable-next-line no-control-regex
+  if (!s.includes('\uFFFD') && !/[\x00-\x1f\x7f]/.test(s)) return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  const hex = key.subarray(0, 100).toString('hex');
+  return `0x${hex}${key.length > 100 ? '…' : ''}`;
+}
+
+/**
+ * A corrupt, truncated or unsupported RDB stream.
+ * `offset` is the byte offset into the decoded input (for compressed blobs: the offset of the blob's
+ * opcode in the outer stream); `key` is the key of the object being decoded, when known.
+ */
+export class RdbError extends Df2RedisError {
+  readonly code: RdbErrorCode;
+  readonly offset: number;
+  readonly key: Buffer | undefined;
+  readonly source: string | undefined;
+  constructor(
+    code: RdbErrorCode,
+    detail: string,
+    where: { offset: number; key?: Buffer; source?: string },
+    options?: { cause?: unknown },
+  ) {
+    const parts = [`rdb ${code.toLowerCase().replace(/_/g, ' ')}: ${detail}`];
+    parts.push(`at byte ${where.offset}`);
+    const k = printableKey(where.key);
+    if (k !== undefined) parts.push(`key ${JSON.stringify(k)}`);
+    if (where.source !== undefined) parts.push(`in ${where.source}`);
+    super(parts.join(', '), options);
+    this.code = code;
+    this.offset = where.offset;
+    this.key = where.key;
+    this.source = where.source;
+  }
+}
+
+/** A corrupt or unknown journal record (Dragonfly src/server/journal/serializer.cc format). */
+export class JournalError extends Df2RedisError {
+  readonly offset: number;
+  readonly source: string | undefined;
+  constructor(detail: string, where: { offset: number; source?: string }, options?: { cause?: unknown }) {
+    super(`journal: ${detail}, at byte ${where.offset}${where.source !== undefined ? `, in ${where.source}` : ''}`, options);
+    this.offset = where.offset;
+    this.source = where.source;
+  }
+}
+
+/** A malformed RESP reply from a server. */
+export class RespError extends Df2RedisError {
+  readonly offset: number;
+  constructor(detail: string, offset: number) {
+    super(`resp: ${detail}, at byte ${offset}`);
+    this.offset = offset;
+  }
+}
+
+/** The target refused a command (an error reply), mapped back to its command and key. */
+export class TargetCommandError extends Df2RedisError {
+  readonly command: string;
+  readonly key: Buffer | undefined;
+  readonly reply: string;
+  constructor(command: string, key: Buffer | undefined, reply: string, node?: string) {
+    const k = printableKey(key);
+    super(
+      `target refused ${command}${k !== undefined ? ` for key ${JSON.stringify(k)}` : ''}: ${reply}` +
+        (node !== undefined ? ` (node ${node})` : ''),
+    );
+    this.command = command;
+    this.key = key;
+    this.reply = reply;
+  }
+}
+
+/** A connection failed, closed or timed out. `peer` is `host:port`, `role` what the connection was for. */
+export class ConnectionError extends Df2RedisError {
+  readonly peer: string;
+  readonly role: string;
+  constructor(role: string, peer: string, detail: string, options?: { cause?: unknown }) {
+    super(`${role} connection to ${peer}: ${detail}`, options);
+    this.peer = peer;
+    this.role = role;
+  }
+}
+
+/** The source refused or broke the replication handshake or protocol. */
+export class ReplicationError extends Df2RedisError {
+  readonly flowId: number | undefined;
+  constructor(detail: string, flowId?: number, options?: { cause?: unknown }) {
+    super(flowId !== undefined ? `flow ${flowId}: ${detail}` : detail, options);
+    this.flowId = flowId;
+  }
+}
+
+/** The target cannot hold some of the source's types, listed before anything was written. */
+export class UnsupportedTypesError extends Df2RedisError {
+  readonly keys: ReadonlyArray<{ db: number; key: Buffer; type: string }>;
+  readonly total: number;
+  constructor(keys: ReadonlyArray<{ db: number; key: Buffer; type: string }>, total: number, hint: string) {
+    const shown = keys
+      .slice(0, 20)
+      .map((k) => `  db ${k.db} ${JSON.stringify(printableKey(k.key))} (${k.type})`)
+      .join('\n');
+    super(
+      `the target cannot hold ${total} key(s) of the source:\n${shown}${total > 20 ? `\n  … and ${total - 20} more` : ''}\n${hint}`,
+    );
+    this.keys = keys;
+    this.total = total;
+  }
+}
+
+/** Invalid command-line option or configuration; the message names the option. */
+export class ConfigError extends Df2RedisError {}

@@ -1,0 +1,291 @@
+/**
+ * Dragonfly journal command → Redis commands (reference §6: "Commands that appear in the journal",
+ * "Commands a Redis replayer must translate, drop or handle specially").
+ *
+ * Pure: no sockets, no logging. The pipeline executes what {@link JournalTranslator.translate}
+ * returns and reports the drop / lossy counters in `/status`.
+ */
+
+/** What the target can do, as far as translation cares (a subset of the sink's TargetInfo). */
+export interface TargetCapabilities {
+  /** `redis_version` of the target, e.g. `7.0.15`. */
+  redisVersion: string;
+  /** Upper-case command names the target knows (e.g. from `COMMAND`); checked for module commands. */
+  hasCommand(name: string): boolean;
+}
+
+/** One Redis command: argv (name first) and the key it writes, for routing and error messages. */
+export interface TranslatedCommand {
+  args: Buffer[];
+  key: Buffer | undefined;
+}
+
+/**
+ * What to do with one journal COMMAND.
+ * - `write`: send `commands` in order (usually one, the journal argv itself).
+ * - `restore`: a Dragonfly `RESTORE` (cross-shard RENAME/COPY): decode `payload` (type byte + value
+ *   + LE16 RDB version + LE64 CRC64, `RdbSerializer::DumpValue`) and write it as a snapshot object.
+ *   `expireAtMs` is absolute Unix ms, -1 for none.
+ * - `global`: `FLUSHALL`/`FLUSHDB`, present on every flow with one txid: barrier, then once.
+ * - `repair`: the journal lost the command's result (cross-shard `SORT … STORE`, §6.1 fact 12):
+ *   read `keys` back from the master and write them.
+ * - `drop`: nothing to send (Dragonfly-only or read-only command, or a module the target lacks).
+ * `lossy` (on `write`) names a translation that loses information (e.g. member TTLs), for counting.
+ */
+export type Translation =
+  | { action: 'write'; commands: TranslatedCommand[]; lossy?: string }
+  | { action: 'restore'; key: Buffer; payload: Buffer; expireAtMs: number; replace: boolean }
+  | { action: 'global'; name: 'FLUSHALL' | 'FLUSHDB'; args: Buffer[] }
+  | { action: 'repair'; keys: Buffer[] }
+  | { action: 'drop'; reason: string };
+
+const STICK = 'STICK';
+const MCFLAGS = '_MCFLAGS';
+
+/** Upper-cased ASCII token of a short argument (command names, options). */
+function token(arg: Buffer | undefined): string {
+  return arg === undefined || arg.length > 32 ? '' : arg.toString('latin1').toUpperCase();
+}
+
+/** Parses a decimal integer argument; NaN when not an integer. */
+function intArg(arg: Buffer | undefined): number {
+  if (arg === undefined) return Number.NaN;
+  const s = arg.toString('latin1');
+  return /^-?\d+$/.test(s) ? Number(s) : Number.NaN;
+}
+
+/** `major.minor` comparison of a `redis_version` string with a required version. */
+export function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [maj = 0, min = 0] = version.split('.').map((p) => Number.parseInt(p, 10));
+  return maj > major || (maj === major && min >= minor);
+}
+
+const MODULE_PREFIXES: ReadonlyArray<[string, string]> = [
+  ['JSON.', 'JSON.SET'],
+  ['BF.', 'BF.ADD'],
+  ['CF.', 'CF.ADD'],
+  ['CMS.', 'CMS.INCRBY'],
+  ['TOPK.', 'TOPK.ADD'],
+];
+
+/**
+ * Translates journal commands for one target. Stateless apart from the capabilities it was built
+ * with; safe to share between flows.
+ */
+export class JournalTranslator {
+  readonly #caps: TargetCapabilities;
+  readonly #hasFieldTtl: boolean;
+  readonly #moduleAvailable = new Map<string, boolean>();
+
+  constructor(caps: TargetCapabilities) {
+    this.#caps = caps;
+    this.#hasFieldTtl = versionAtLeast(caps.redisVersion, 7, 4);
+    for (const [prefix, probe] of MODULE_PREFIXES) this.#moduleAvailable.set(prefix, caps.hasCommand(probe));
+  }
+
+  /**
+   * Translates one journal COMMAND's argv (`args[0]` = command name, any case) with its `txid`
+   * (0 = single-shard). Never throws for unknown commands: they pass through unchanged and the
+   * target decides (an error reply then names the command and key).
+   */
+  translate(args: Buffer[], txid: bigint): Translation {
+    const name = token(args[0]);
+    switch (name) {
+      case 'SET':
+        return this.#set(args);
+      case 'RESTORE':
+        return this.#restore(args);
+      case 'FLUSHALL':
+      case 'FLUSHDB':
+        return { action: 'global', name, args };
+      case 'STICK':
+      case 'SHRINK':
+        return { action: 'drop', reason: 'dragonfly-only, no effect on redis' };
+      case 'SCRIPT':
+        return token(args[1]) === 'FLAGS'
+          ? { action: 'drop', reason: 'dragonfly-only SCRIPT FLAGS' }
+          : { action: 'write', commands: [{ args, key: undefined }] };
+      case 'DFLYCLUSTER':
+        return { action: 'drop', reason: 'dragonfly cluster management' };
+      case 'SADDEX':
+        return this.#saddex(args);
+      case 'HSETEX':
+        return this.#hsetex(args);
+      case 'FIELDEXPIRE':
+        return this.#fieldexpire(args);
+      case 'PREPEND':
+        return {
+          action: 'write',
+          commands: [
+            {
+              args: [
+                Buffer.from('EVAL'),
+                PREPEND_SCRIPT,
+                Buffer.from('1'),
+                args[1] ?? Buffer.alloc(0),
+                args[2] ?? Buffer.alloc(0),
+              ],
+              key: args[1],
+            },
+          ],
+        };
+      case 'SORT':
+        return this.#sort(args, txid);
+      case 'GEORADIUS':
+      case 'GEORADIUSBYMEMBER':
+      case 'GEORADIUS_RO':
+      case 'GEORADIUSBYMEMBER_RO':
+        return this.#hasAnyToken(args, 2, ['STORE', 'STOREDIST'])
+          ? { action: 'write', commands: [{ args, key: args[1] }] }
+          : { action: 'drop', reason: 'read-only' };
+      case 'CL.THROTTLE':
+        return this.#caps.hasCommand('CL.THROTTLE')
+          ? { action: 'write', commands: [{ args, key: args[1] }] }
+          : { action: 'drop', reason: 'needs redis-cell' };
+      default:
+        break;
+    }
+    if (name.startsWith('FT.')) return { action: 'drop', reason: 'dragonfly search index (per shard)' };
+    for (const [prefix] of MODULE_PREFIXES) {
+      if (name.startsWith(prefix)) {
+        return this.#moduleAvailable.get(prefix) === true
+          ? { action: 'write', commands: [{ args, key: args[1] }] }
+          : { action: 'drop', reason: `target has no ${prefix.slice(0, -1)} module` };
+      }
+    }
+    return { action: 'write', commands: [{ args, key: args[1] }] };
+  }
+
+  /** `SET k v [PXAT ms] [KEEPTTL] [STICK] [_MCFLAGS n]` → without the Dragonfly-only tail. */
+  #set(args: Buffer[]): Translation {
+    let cut = -1;
+    for (let i = 3; i < args.length; i++) {
+      const t = token(args[i]);
+      if (t === STICK || t === MCFLAGS) {
+        cut = i;
+        break;
+      }
+    }
+    if (cut < 0) return { action: 'write', commands: [{ args, key: args[1] }] };
+    const kept = args.slice(0, cut);
+    for (let i = cut; i < args.length; i++) {
+      const t = token(args[i]);
+      if (t === MCFLAGS) i++;
+      else if (t !== STICK) kept.push(args[i]!);
+    }
+    return { action: 'write', commands: [{ args: kept, key: args[1] }] };
+  }
+
+  /** `RESTORE k ttl payload [REPLACE] [ABSTTL] [STICK] …` (Dragonfly `Renamer::DeserializeDest`). */
+  #restore(args: Buffer[]): Translation {
+    const key = args[1];
+    const payload = args[3];
+    const ttl = intArg(args[2]);
+    if (key === undefined || payload === undefined || Number.isNaN(ttl)) {
+      return { action: 'write', commands: [{ args, key }] };
+    }
+    let replace = false;
+    let absTtl = false;
+    for (let i = 4; i < args.length; i++) {
+      const t = token(args[i]);
+      if (t === 'REPLACE') replace = true;
+      else if (t === 'ABSTTL') absTtl = true;
+    }
+    // A relative TTL can only be re-evaluated at replay time (the record carries no timestamp).
+    const expireAtMs = ttl === 0 ? -1 : absTtl ? ttl : Date.now() + ttl;
+    return { action: 'restore', key, payload, expireAtMs, replace };
+  }
+
+  /** `SADDEX k [KEEPTTL] ttl m…` → `SADD k m…` (member TTLs do not exist in Redis). */
+  #saddex(args: Buffer[]): Translation {
+    let i = 2;
+    if (token(args[i]) === 'KEEPTTL') i++;
+    i++; // ttl
+    if (args.length <= i) return { action: 'drop', reason: 'malformed SADDEX' };
+    return {
+      action: 'write',
+      commands: [{ args: [Buffer.from('SADD'), args[1]!, ...args.slice(i)], key: args[1] }],
+      lossy: 'SADDEX',
+    };
+  }
+
+  /**
+   * Dragonfly `HSETEX k [NX|FNX|FXX] [KEEPTTL] ttl f v…` → `HSET`/`HSETNX` + `HEXPIRE` (Redis ≥ 7.4),
+   * else `HSET` only (lossy). The Redis 8 form (with `FIELDS`) passes through on Redis ≥ 8.0.
+   */
+  #hsetex(args: Buffer[]): Translation {
+    const key = args[1];
+    if (key === undefined) return { action: 'drop', reason: 'malformed HSETEX' };
+    if (this.#hasAnyToken(args, 2, ['FIELDS'])) {
+      return versionAtLeast(this.#caps.redisVersion, 8, 0)
+        ? { action: 'write', commands: [{ args, key }] }
+        : { action: 'drop', reason: 'redis 8 HSETEX form needs redis >= 8.0' };
+    }
+    let i = 2;
+    let onlyNew = false;
+    let keepTtl = false;
+    for (;;) {
+      const t = token(args[i]);
+      if (t === 'NX' || t === 'FNX') onlyNew = true;
+      else if (t === 'KEEPTTL') keepTtl = true;
+      else if (t !== 'FXX') break;
+      i++;
+    }
+    const ttl = args[i];
+    const pairs = args.slice(i + 1);
+    if (ttl === undefined || pairs.length === 0 || pairs.length % 2 !== 0) return { action: 'drop', reason: 'malformed HSETEX' };
+    const commands: TranslatedCommand[] = [];
+    if (onlyNew) {
+      for (let p = 0; p < pairs.length; p += 2) commands.push({ args: [Buffer.from('HSETNX'), key, pairs[p]!, pairs[p + 1]!], key });
+    } else {
+      commands.push({ args: [Buffer.from('HSET'), key, ...pairs], key });
+    }
+    if (!this.#hasFieldTtl) return { action: 'write', commands, lossy: 'HSETEX' };
+    if (!keepTtl) {
+      const fields: Buffer[] = [];
+      for (let p = 0; p < pairs.length; p += 2) fields.push(pairs[p]!);
+      commands.push({
+        args: [Buffer.from('HEXPIRE'), key, ttl, Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields],
+        key,
+      });
+    }
+    return { action: 'write', commands };
+  }
+
+  /** `FIELDEXPIRE k ttl f…` → `HEXPIRE k ttl FIELDS n f…` on Redis ≥ 7.4, else dropped. */
+  #fieldexpire(args: Buffer[]): Translation {
+    const key = args[1];
+    const ttl = args[2];
+    if (key === undefined || ttl === undefined || args.length < 4) return { action: 'drop', reason: 'malformed FIELDEXPIRE' };
+    if (!this.#hasFieldTtl) return { action: 'drop', reason: 'field TTLs need redis >= 7.4' };
+    const fields = args.slice(3);
+    return {
+      action: 'write',
+      commands: [
+        { args: [Buffer.from('HEXPIRE'), key, ttl, Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields], key },
+      ],
+      lossy: 'FIELDEXPIRE',
+    };
+  }
+
+  /**
+   * `SORT src … STORE dst` (same shard) passes through; a multi-shard `SORT … STORE` reaches each
+   * flow as `SORT <its key>` with a non-zero txid and no `STORE` — its result is only on the master
+   * (§6.1 fact 12), so it is read back. A read-only `SORT` (txid 0, no `STORE`) is dropped.
+   */
+  #sort(args: Buffer[], txid: bigint): Translation {
+    if (this.#hasAnyToken(args, 2, ['STORE'])) return { action: 'write', commands: [{ args, key: args[1] }] };
+    if (txid !== 0n && args[1] !== undefined) return { action: 'repair', keys: [args[1]] };
+    return { action: 'drop', reason: 'read-only' };
+  }
+
+  #hasAnyToken(args: Buffer[], from: number, tokens: string[]): boolean {
+    for (let i = from; i < args.length; i++) if (tokens.includes(token(args[i]))) return true;
+    return false;
+  }
+}
+
+/** Dragonfly `PREPEND k v` (memcache): prepend to the string, creating it if missing, keeping its TTL. */
+const PREPEND_SCRIPT = Buffer.from(
+  "local v = redis.call('GET', KEYS[1]) or ''; redis.call('SET', KEYS[1], ARGV[1] .. v, 'KEEPTTL'); return 1",
+);

@@ -1,0 +1,510 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { ConnectionError, TargetCommandError, type Df2RedisError } from '../errors.js';
+import { type CommandArg, RespEncoder } from './resp-encoder.js';
+import { ReplyScanner, type ReplySink } from './reply-scanner.js';
+import { RespReader, type RespValue } from '../decode/resp/resp-reader.js';
+import type { TargetEndpoint } from './target-url.js';
+
+export type { CommandArg } from './resp-encoder.js';
+export type { RespValue } from '../decode/resp/resp-reader.js';
+
+/** Options of {@link RedisConnection.connect}. */
+export interface ConnectOptions {
+  /** Skip TLS certificate verification (`rediss://` only). @default false */
+  tlsInsecure?: boolean;
+  /** PEM CA certificate(s) to trust instead of Node's default store (`rediss://` only). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** What the connection is for, named in errors (e.g. `target`, `target node 10.0.0.2:7000`). @default 'target' */
+  role?: string;
+  /** Time limit for TCP (+TLS) connect, AUTH and SELECT. @default 10_000 */
+  connectTimeoutMs?: number;
+  /** Encoded-but-unacknowledged bytes above which {@link RedisConnection.isBackpressured} is true. @default 8 MiB */
+  maxInflightBytes?: number;
+  /** A batch is written once it holds this many bytes, even while another batch is in flight. @default 256 KiB */
+  maxBatchBytes?: number;
+  /** … or this many commands. @default 4096 */
+  maxBatchCommands?: number;
+}
+
+const DEFAULTS = {
+  role: 'target',
+  connectTimeoutMs: 10_000,
+  maxInflightBytes: 8 * 1024 * 1024,
+  maxBatchBytes: 256 * 1024,
+  maxBatchCommands: 4096,
+} as const;
+
+/** Initial per-command metadata ring size; doubles when more commands are in flight. */
+const INITIAL_RING = 4096;
+
+interface PendingCall {
+  seq: number;
+  resolve: (v: RespValue) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * One pipelined connection to a Redis node (DESIGN.md "Hot-path rules").
+ *
+ * - {@link send} encodes a command into the pending batch ({@link RespEncoder}) and returns; no
+ *   Promise, no per-command object. Per-command metadata (name, key, size) lives in ring arrays
+ *   indexed by the command's sequence number, only read to name an error reply.
+ * - A batch is written (one `socket.write`, or a corked group when large values are passed by
+ *   reference) when it reaches `maxBatchBytes`/`maxBatchCommands`, or as soon as the connection is
+ *   idle: if nothing is in flight the batch leaves at the end of the current tick (one microtask
+ *   per batch); while a batch is in flight, commands accumulate and leave when its replies are in.
+ *   When the socket buffer is full (`writableNeedDrain`) writing pauses until the socket's 'drain'.
+ * - Replies are counted by {@link ReplyScanner}; only error replies are materialised, mapped back
+ *   to command and key via the rings.
+ * - `inflightBytes` counts encoded, unacknowledged bytes (pending + written). Above
+ *   `maxInflightBytes`, {@link isBackpressured} is true; 'drain' is emitted once it falls back.
+ *
+ * Events: 'drain' (below the in-flight bound again), 'error' (a fatal {@link TargetCommandError} or
+ * {@link ConnectionError}; emitted only when a listener is attached — the same error also rejects
+ * {@link flush}), 'close'.
+ */
+export class RedisConnection extends EventEmitter implements ReplySink {
+  readonly peer: string;
+  readonly role: string;
+  #socket: net.Socket;
+  #encoder = new RespEncoder();
+  #scanner: ReplyScanner;
+  #maxInflightBytes: number;
+  #maxBatchBytes: number;
+  #maxBatchCommands: number;
+
+  /** Commands encoded (sequence number of the next one). */
+  #sentSeq = 0;
+  /** Commands handed to the socket. */
+  #writtenSeq = 0;
+  /** Commands replied to. */
+  #ackedSeq = 0;
+  #inflightBytes = 0;
+  #isAboveBound = false;
+  #isFlushScheduled = false;
+  #isWaitingSocketDrain = false;
+
+  #ringMask = INITIAL_RING - 1;
+  #names: Array<CommandArg | undefined> = new Array(INITIAL_RING);
+  #keys: Array<Buffer | undefined> = new Array(INITIAL_RING);
+  #sizes = new Float64Array(INITIAL_RING);
+
+  /** whenAcked markers: fire when `#ackedSeq >= seq`. Parallel arrays consumed from `#markerHead`. */
+  #markerSeqs: number[] = [];
+  #markerCbs: Array<() => void> = [];
+  #markerHead = 0;
+  #calls: PendingCall[] = [];
+  /** flush() promises, rejected if the connection fails (markers never fire then). */
+  #flushWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  #callHead = 0;
+
+  #db = 0;
+  #errorPolicy: ((err: TargetCommandError) => boolean) | undefined;
+  #firstError: Df2RedisError | undefined;
+  #closedError: ConnectionError | undefined;
+  #toleratedErrors = 0;
+  readonly #flushTask = (): void => {
+    this.#isFlushScheduled = false;
+    if (this.#ackedSeq === this.#writtenSeq) this.#writeBatch();
+  };
+
+  private constructor(socket: net.Socket, peer: string, role: string, options: ConnectOptions) {
+    super();
+    this.#socket = socket;
+    this.peer = peer;
+    this.role = role;
+    this.#maxInflightBytes = options.maxInflightBytes ?? DEFAULTS.maxInflightBytes;
+    this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULTS.maxBatchBytes;
+    this.#maxBatchCommands = options.maxBatchCommands ?? DEFAULTS.maxBatchCommands;
+    this.#scanner = new ReplyScanner(this);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => {
+      this.#isWaitingSocketDrain = false;
+      this.#writeBatch();
+    });
+    socket.on('error', (err) => this.#fail(err.message, err));
+    socket.on('close', () => {
+      this.#fail('connection closed');
+      this.emit('close');
+    });
+  }
+
+  /**
+   * Connects (TCP, or TLS for `rediss://` with certificate verification unless `tlsInsecure`),
+   * authenticates (`AUTH [user] password`) and selects `ep.db`.
+   * @throws ConnectionError on connect failure, timeout, TLS verification failure or refused AUTH/SELECT.
+   */
+  static async connect(ep: TargetEndpoint, options: ConnectOptions = {}): Promise<RedisConnection> {
+    const role = options.role ?? DEFAULTS.role;
+    const peer = `${ep.host.includes(':') ? `[${ep.host}]` : ep.host}:${ep.port}`;
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      let s: net.Socket;
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(new ConnectionError(role, peer, err.message, { cause: err }));
+      };
+      const timer = setTimeout(() => onError(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+      const onConnect = (): void => {
+        clearTimeout(timer);
+        s.off('error', onError);
+        resolve(s);
+      };
+      if (ep.tls) {
+        s = tls.connect({
+          host: ep.host,
+          port: ep.port,
+          servername: net.isIP(ep.host) === 0 ? ep.host : undefined,
+          rejectUnauthorized: options.tlsInsecure !== true,
+          ca: options.ca,
+        });
+        s.once('secureConnect', onConnect);
+      } else {
+        s = net.connect({ host: ep.host, port: ep.port });
+        s.once('connect', onConnect);
+      }
+      s.once('error', onError);
+    });
+    socket.setNoDelay(true);
+    const conn = new RedisConnection(socket, peer, role, options);
+    const timer = setTimeout(() => socket.destroy(new Error(`AUTH/SELECT timed out after ${timeoutMs} ms`)), timeoutMs);
+    try {
+      if (ep.password !== undefined) {
+        const args = ep.username !== undefined ? ['AUTH', ep.username, ep.password] : ['AUTH', ep.password];
+        await conn.call(args).catch((err: unknown) => {
+          throw err instanceof TargetCommandError ? new ConnectionError(role, peer, `AUTH refused: ${err.reply}`) : err;
+        });
+      }
+      if (ep.db !== 0) {
+        await conn.call(['SELECT', ep.db]).catch((err: unknown) => {
+          throw err instanceof TargetCommandError ? new ConnectionError(role, peer, `SELECT ${ep.db} refused: ${err.reply}`) : err;
+        });
+        conn.#db = ep.db;
+      }
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return conn;
+  }
+
+  /** Encoded commands not yet acknowledged, in bytes (pending batch + written). */
+  get inflightBytes(): number {
+    return this.#inflightBytes;
+  }
+
+  /** True while {@link inflightBytes} exceeds `maxInflightBytes`: pause the producer until 'drain'. */
+  get isBackpressured(): boolean {
+    return this.#inflightBytes > this.#maxInflightBytes;
+  }
+
+  /** Commands sent and not yet replied to. */
+  get inflightCommands(): number {
+    return this.#sentSeq - this.#ackedSeq;
+  }
+
+  /** Error replies tolerated by the error policy so far. */
+  get toleratedErrors(): number {
+    return this.#toleratedErrors;
+  }
+
+  /** The database the commands sent next run in (tracked from {@link selectDb}). */
+  get db(): number {
+    return this.#db;
+  }
+
+  /** Emits `SELECT db` only when `db` differs from the connection's current database. */
+  selectDb(db: number): void {
+    if (db === this.#db) return;
+    this.send(['SELECT', db]);
+    this.#db = db;
+  }
+
+  /**
+   * Encodes one command into the pending batch; never awaits. `key` only names the command in an
+   * error. Sending while backpressured is allowed (the bound is advisory for the producer).
+   */
+  send(args: ReadonlyArray<CommandArg>, key?: Buffer): void {
+    const bytes = this.#encoder.encode(args);
+    this.#commit(args[0], key, bytes);
+  }
+
+  /**
+   * Allocation-free form of {@link send} for commands with many arguments: `begin(argc)`, then
+   * exactly `argc` × {@link arg}, then {@link end}. `name` and `key` name the command in errors.
+   */
+  begin(argc: number): void {
+    this.#beginPending = this.#encoder.pendingBytes;
+    this.#encoder.begin(argc);
+  }
+
+  /** One argument of the command opened by {@link begin}. */
+  arg(a: CommandArg): void {
+    this.#encoder.arg(a);
+  }
+
+  /** A bulk argument assembled from parts (see {@link RespEncoder.beginBulk}). */
+  beginBulk(len: number): void {
+    this.#encoder.beginBulk(len);
+  }
+
+  /** Raw bytes of the bulk opened with {@link beginBulk}. */
+  raw(b: Uint8Array): void {
+    this.#encoder.raw(b);
+  }
+
+  /** Closes the bulk opened with {@link beginBulk}. */
+  endBulk(): void {
+    this.#encoder.endBulk();
+  }
+
+  /** Closes the command opened by {@link begin}. */
+  end(name: string, key?: Buffer): void {
+    this.#commit(name, key, this.#encoder.pendingBytes - this.#beginPending);
+  }
+
+  #beginPending = 0;
+
+  #commit(name: CommandArg | undefined, key: Buffer | undefined, bytes: number): void {
+    if (this.#sentSeq - this.#ackedSeq > this.#ringMask) this.#growRing();
+    const slot = this.#sentSeq & this.#ringMask;
+    this.#names[slot] = name;
+    this.#keys[slot] = key;
+    this.#sizes[slot] = bytes;
+    this.#sentSeq++;
+    this.#inflightBytes += bytes;
+    if (this.#inflightBytes > this.#maxInflightBytes) this.#isAboveBound = true;
+    const pendingCount = this.#sentSeq - this.#writtenSeq;
+    if (this.#encoder.pendingBytes >= this.#maxBatchBytes || pendingCount >= this.#maxBatchCommands) {
+      this.#writeBatch();
+    } else if (!this.#isFlushScheduled && this.#ackedSeq === this.#writtenSeq) {
+      this.#isFlushScheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /**
+   * Calls `cb` once every command sent before this call has been replied to (an error reply counts
+   * as a reply). Runs `cb` synchronously when nothing is in flight. Markers never fire after the
+   * connection failed.
+   */
+  whenAcked(cb: () => void): void {
+    if (this.#ackedSeq === this.#sentSeq) {
+      cb();
+      return;
+    }
+    this.#markerSeqs.push(this.#sentSeq);
+    this.#markerCbs.push(cb);
+  }
+
+  /**
+   * Writes the pending batch now and resolves once every command sent so far is acknowledged.
+   * @throws the first fatal {@link TargetCommandError} (an error reply the policy did not tolerate)
+   *   or {@link ConnectionError} of this connection.
+   */
+  flush(): Promise<void> {
+    if (this.#closedError) return Promise.reject(this.#firstError ?? this.#closedError);
+    this.#writeBatch();
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.#flushWaiters.add(waiter);
+      this.whenAcked(() => {
+        this.#flushWaiters.delete(waiter);
+        if (this.#firstError) reject(this.#firstError);
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * Request/response for control commands (INFO, COMMAND, DUMP, SCAN…): pipelined in order with
+   * the hot traffic, the reply parsed whole. Runs in the connection's current database.
+   * @throws TargetCommandError on an error reply; ConnectionError if the connection fails first.
+   */
+  call(args: ReadonlyArray<CommandArg>): Promise<RespValue> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    return new Promise((resolve, reject) => {
+      const seq = this.#sentSeq;
+      this.#calls.push({ seq, resolve, reject });
+      if (this.#calls.length - this.#callHead === 1) this.#scanner.captureIndex = seq;
+      this.send(args);
+      this.#writeBatch();
+    });
+  }
+
+  /**
+   * Decides per error reply: return true to tolerate it (counted in {@link toleratedErrors}, not
+   * fatal). Default: none tolerated. Errors of {@link call} never reach the policy.
+   */
+  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void {
+    this.#errorPolicy = fn;
+  }
+
+  /** Waits for every command to be acknowledged (errors ignored), then closes the socket. */
+  async close(): Promise<void> {
+    if (this.#closedError) return;
+    await this.flush().catch(() => undefined);
+    if (this.#closedError) return;
+    await new Promise<void>((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.end();
+    });
+  }
+
+  /** Closes the socket at once; commands in flight are lost. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  /** ReplySink: an error reply of command `index`. */
+  onErrorReply(index: number, message: string): void {
+    const calls = this.#calls;
+    if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // delivered via capture
+    const slot = index & this.#ringMask;
+    const name = this.#names[slot];
+    const cmd = name === undefined ? '?' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
+    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer);
+    if (this.#errorPolicy?.(err) === true) {
+      this.#toleratedErrors++;
+      return;
+    }
+    if (this.#firstError === undefined) {
+      this.#firstError = err;
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    }
+  }
+
+  /** ReplySink: the full reply of a {@link call}. */
+  onCapturedReply(index: number, bytes: Buffer): void {
+    const call = this.#calls[this.#callHead]!;
+    this.#calls[this.#callHead++] = undefined as unknown as PendingCall;
+    if (this.#callHead === this.#calls.length) {
+      this.#calls.length = 0;
+      this.#callHead = 0;
+    }
+    this.#scanner.captureIndex = this.#callHead < this.#calls.length ? this.#calls[this.#callHead]!.seq : -1;
+    let value: RespValue = null;
+    try {
+      // The scanner found the reply's end: the reader gets exactly one complete reply.
+      new RespReader((v) => (value = v)).push(bytes);
+    } catch (err) {
+      call.reject(err as Error);
+      return;
+    }
+    if (bytes[0] === 45 /* '-' */) {
+      const name = this.#names[index & this.#ringMask];
+      call.reject(new TargetCommandError(String(name ?? '?').toUpperCase(), undefined, bytes.toString('utf8', 1).trimEnd(), this.peer));
+    } else {
+      call.resolve(value);
+    }
+  }
+
+  #onData(chunk: Buffer): void {
+    let n: number;
+    try {
+      n = this.#scanner.scan(chunk);
+    } catch (err) {
+      this.#socket.destroy(err as Error);
+      return;
+    }
+    if (n === 0) return;
+    const sizes = this.#sizes;
+    const mask = this.#ringMask;
+    let freed = 0;
+    const end = this.#ackedSeq + n;
+    for (let s = this.#ackedSeq; s < end; s++) freed += sizes[s & mask]!;
+    this.#ackedSeq = end;
+    this.#inflightBytes -= freed;
+
+    if (this.#markerHead < this.#markerSeqs.length) this.#fireMarkers();
+    if (this.#ackedSeq === this.#writtenSeq && this.#sentSeq > this.#writtenSeq) this.#writeBatch();
+    if (this.#isAboveBound && this.#inflightBytes <= this.#maxInflightBytes) {
+      this.#isAboveBound = false;
+      this.emit('drain');
+    }
+  }
+
+  #fireMarkers(): void {
+    const seqs = this.#markerSeqs;
+    const cbs = this.#markerCbs;
+    while (this.#markerHead < seqs.length && seqs[this.#markerHead]! <= this.#ackedSeq) {
+      const cb = cbs[this.#markerHead]!;
+      cbs[this.#markerHead] = undefined as unknown as () => void;
+      this.#markerHead++;
+      cb();
+    }
+    if (this.#markerHead === seqs.length) {
+      seqs.length = 0;
+      cbs.length = 0;
+      this.#markerHead = 0;
+    } else if (this.#markerHead > 1024 && this.#markerHead * 2 > seqs.length) {
+      seqs.splice(0, this.#markerHead);
+      cbs.splice(0, this.#markerHead);
+      this.#markerHead = 0;
+    }
+  }
+
+  /** Hands the pending batch to the socket unless it is waiting for 'drain'. */
+  #writeBatch(): void {
+    if (this.#sentSeq === this.#writtenSeq || this.#isWaitingSocketDrain || this.#closedError) return;
+    const socket = this.#socket;
+    const segments = this.#encoder.take();
+    this.#writtenSeq = this.#sentSeq;
+    if (segments.length === 1) {
+      socket.write(segments[0]!);
+    } else {
+      socket.cork();
+      for (const seg of segments) socket.write(seg);
+      socket.uncork();
+    }
+    if (socket.writableNeedDrain) this.#isWaitingSocketDrain = true;
+  }
+
+  #growRing(): void {
+    const oldSize = this.#ringMask + 1;
+    const size = oldSize * 2;
+    const names: Array<CommandArg | undefined> = new Array(size);
+    const keys: Array<Buffer | undefined> = new Array(size);
+    const sizes = new Float64Array(size);
+    for (let s = this.#ackedSeq; s < this.#sentSeq; s++) {
+      const from = s & this.#ringMask;
+      const to = s & (size - 1);
+      names[to] = this.#names[from];
+      keys[to] = this.#keys[from];
+      sizes[to] = this.#sizes[from]!;
+    }
+    this.#names = names;
+    this.#keys = keys;
+    this.#sizes = sizes;
+    this.#ringMask = size - 1;
+  }
+
+  #fail(detail: string, cause?: Error): void {
+    if (this.#closedError) return;
+    const lost = this.#sentSeq - this.#ackedSeq;
+    const final = new ConnectionError(
+      this.role,
+      this.peer,
+      lost > 0 ? `${detail} with ${lost} command(s) unacknowledged` : detail,
+      { cause },
+    );
+    this.#closedError = final;
+    if (lost > 0 && this.#firstError === undefined) {
+      this.#firstError = final;
+      if (this.listenerCount('error') > 0) this.emit('error', final);
+    }
+    const calls = this.#calls.slice(this.#callHead);
+    this.#calls.length = 0;
+    this.#callHead = 0;
+    for (const c of calls) c.reject(final);
+    const waiters = [...this.#flushWaiters];
+    this.#flushWaiters.clear();
+    for (const w of waiters) w.reject(this.#firstError ?? final);
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * RESP2 command encoder writing straight into a reused, growing slab (DESIGN.md "Hot-path rules").
+ *
+ * Commands are encoded as arrays of bulk strings (`*N\r\n$len\r\narg\r\n…`, Redis
+ * src/networking.c `processMultibulkBuffer` is the reader on the other side). The pending batch is
+ * the byte range `[#start, #pos)` of the current slab; {@link RespEncoder.take} hands it out as a
+ * `subarray` (no copy) and the next batch continues in the same slab. Node keeps a reference to a
+ * written slice until the kernel took it, so a slab is never rewritten: when it is full, a new slab
+ * is allocated (the old one is collected once its slices were written) and only the not-yet-taken
+ * bytes are copied over. Arguments of at least {@link LARGE_ARG_BYTES} are not copied at all: they
+ * become their own segment of the batch (written with `cork()`/`uncork()` by the connection).
+ */
+
+/** One argument of a command: bytes, text (UTF-8) or an integer (decimal, e.g. a TTL in ms). */
+export type CommandArg = Buffer | string | number;
+
+/** Buffers at least this long are passed to the socket by reference instead of being copied. */
+export const LARGE_ARG_BYTES = 64 * 1024;
+
+/** Default slab size. Each slab is filled by many batches before a new one is needed. */
+const SLAB_BYTES = 1024 * 1024;
+
+/** Encoded `$len\r\narg\r\n` of short constant strings (command names, keywords), built once. */
+const bulkCache = new Map<string, Buffer>();
+const BULK_CACHE_MAX_ENTRIES = 512;
+const BULK_CACHE_MAX_CHARS = 32;
+
+const CR = 13;
+const LF = 10;
+
+export class RespEncoder {
+  #buf: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
+  #start = 0;
+  #pos = 0;
+  /** Segments of the pending batch already closed (only when a large argument was referenced). */
+  #segments: Buffer[] = [];
+  #segmentBytes = 0;
+
+  /** Bytes encoded and not yet taken. */
+  get pendingBytes(): number {
+    return this.#segmentBytes + (this.#pos - this.#start);
+  }
+
+  /**
+   * Appends one command. Returns the number of bytes it encodes to.
+   * Integers must be safe integers; non-integer numbers are written with `String(n)` (callers
+   * format doubles themselves where the format matters, e.g. zset scores).
+   */
+  encode(args: ReadonlyArray<CommandArg>): number {
+    const before = this.pendingBytes;
+    this.#header(42 /* '*' */, args.length);
+    for (let i = 0; i < args.length; i++) this.arg(args[i]!);
+    return this.pendingBytes - before;
+  }
+
+  /** Starts a command of `argc` arguments; follow with exactly `argc` calls of {@link arg}. */
+  begin(argc: number): void {
+    this.#header(42, argc);
+  }
+
+  /** Appends one bulk-string argument (see {@link begin}). */
+  arg(a: CommandArg): void {
+    if (typeof a === 'string') {
+      if (a.length <= BULK_CACHE_MAX_CHARS) {
+        let enc = bulkCache.get(a);
+        if (enc === undefined) {
+          const body = Buffer.from(a, 'utf8');
+          enc = Buffer.concat([Buffer.from(`$${body.length}\r\n`, 'latin1'), body, Buffer.from('\r\n')]);
+          if (bulkCache.size < BULK_CACHE_MAX_ENTRIES) bulkCache.set(a, enc);
+        }
+        this.#ensure(enc.length);
+        this.#buf.set(enc, this.#pos);
+        this.#pos += enc.length;
+        return;
+      }
+      const n = Buffer.byteLength(a, 'utf8');
+      this.#header(36 /* '$' */, n);
+      this.#ensure(n + 2);
+      this.#pos += this.#buf.write(a, this.#pos, 'utf8');
+      this.#crlf();
+      return;
+    }
+    if (typeof a === 'number') {
+      if (Number.isSafeInteger(a)) {
+        // Length of the decimal text, then the text itself, written digit by digit (no string).
+        const neg = a < 0;
+        let v = neg ? -a : a;
+        let digits = 1;
+        for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+        const len = digits + (neg ? 1 : 0);
+        this.#header(36, len);
+        this.#ensure(len + 2);
+        const buf = this.#buf;
+        if (neg) buf[this.#pos] = 45; /* '-' */
+        let p = this.#pos + len - 1;
+        do {
+          buf[p--] = 48 + (v % 10);
+          v = Math.floor(v / 10);
+        } while (v > 0);
+        this.#pos += len;
+        this.#crlf();
+        return;
+      }
+      this.arg(String(a));
+      return;
+    }
+    const n = a.length;
+    this.#header(36, n);
+    if (n >= LARGE_ARG_BYTES) {
+      this.#closeSegment();
+      this.#segments.push(a);
+      this.#segmentBytes += n;
+      this.#ensure(2);
+      this.#crlf();
+      return;
+    }
+    this.#ensure(n + 2);
+    // A byte loop beats TypedArray#set for the short keys and values that dominate.
+    const buf = this.#buf;
+    let p = this.#pos;
+    if (n <= 48) {
+      for (let i = 0; i < n; i++) buf[p++] = a[i]!;
+    } else {
+      buf.set(a, p);
+      p += n;
+    }
+    buf[p] = CR;
+    buf[p + 1] = LF;
+    this.#pos = p + 2;
+  }
+
+  /**
+   * Starts a bulk-string argument of `len` bytes assembled from several parts: follow with
+   * {@link raw} calls totalling exactly `len` bytes, then {@link endBulk}. Used for RESTORE
+   * payloads (type byte + value + trailer) so they are never concatenated.
+   */
+  beginBulk(len: number): void {
+    this.#header(36, len);
+  }
+
+  /** Raw bytes inside a bulk opened with {@link beginBulk} (large ones by reference). */
+  raw(b: Uint8Array): void {
+    const n = b.length;
+    if (n >= LARGE_ARG_BYTES) {
+      this.#closeSegment();
+      const seg = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+      this.#segments.push(seg);
+      this.#segmentBytes += n;
+      return;
+    }
+    this.#ensure(n);
+    this.#buf.set(b, this.#pos);
+    this.#pos += n;
+  }
+
+  /** Closes a bulk opened with {@link beginBulk}. */
+  endBulk(): void {
+    this.#ensure(2);
+    this.#crlf();
+  }
+
+  /**
+   * Hands out the pending batch as segments to write in order (usually one `subarray` of the slab;
+   * more when large arguments were referenced) and starts an empty batch. The returned array is
+   * reused by the next call: consume it before encoding again.
+   */
+  take(): Buffer[] {
+    this.#closeSegment();
+    const out = this.#segments;
+    this.#segments = [];
+    this.#segmentBytes = 0;
+    return out;
+  }
+
+  #closeSegment(): void {
+    if (this.#pos > this.#start) {
+      const seg = this.#buf.subarray(this.#start, this.#pos);
+      this.#segments.push(seg);
+      this.#segmentBytes += seg.length;
+      this.#start = this.#pos;
+    }
+  }
+
+  /** `<prefix><n>\r\n` */
+  #header(prefix: number, n: number): void {
+    this.#ensure(24);
+    const buf = this.#buf;
+    let p = this.#pos;
+    buf[p++] = prefix;
+    if (n < 10) {
+      buf[p++] = 48 + n;
+    } else {
+      let digits = 1;
+      for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+      let q = p + digits - 1;
+      let v = n;
+      do {
+        buf[q--] = 48 + (v % 10);
+        v = Math.floor(v / 10);
+      } while (v > 0);
+      p += digits;
+    }
+    buf[p] = CR;
+    buf[p + 1] = LF;
+    this.#pos = p + 2;
+  }
+
+  #crlf(): void {
+    this.#buf[this.#pos] = CR;
+    this.#buf[this.#pos + 1] = LF;
+    this.#pos += 2;
+  }
+
+  /** Makes room for `n` more bytes: a fresh slab, carrying over the untaken bytes of this one. */
+  #ensure(n: number): void {
+    if (this.#pos + n <= this.#buf.length) return;
+    const carried = this.#pos - this.#start;
+    const next = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (carried + n)));
+    this.#buf.copy(next, 0, this.#start, this.#pos);
+    this.#buf = next;
+    this.#start = 0;
+    this.#pos = carried;
+  }
+}

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RespEncoder, LARGE_ARG_BYTES } from '../../src/sink/resp-encoder.js';
+import { ReplyScanner, type ReplySink } from '../../src/sink/reply-scanner.js';
+import { parseRedisUrl } from '../../src/sink/target-url.js';
+import { formatScore } from '../../src/sink/command-rewriter.js';
+import { ConfigError, RespError } from '../../src/errors.js';
+
+function encodeAll(enc: RespEncoder): Buffer {
+  return Buffer.concat(enc.take());
+}
+
+test('RespEncoder writes RESP arrays of bulk strings byte for byte', () => {
+  const enc = new RespEncoder();
+  const want = Buffer.from('*7\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nvälue\r\n$1\r\n0\r\n$3\r\n-12\r\n$13\r\n1234567890123\r\n$3\r\n1.5\r\n');
+  assert.equal(enc.encode(['SET', Buffer.from('k'), 'välue', 0, -12, 1234567890123, 1.5]), want.length);
+  assert.deepEqual(encodeAll(enc), want);
+  // Empty args, argc ≥ 10, a long string (not cached), a medium buffer (set() path).
+  const long = 'x'.repeat(100);
+  const medium = Buffer.alloc(300, 7);
+  enc.encode(['A', '', Buffer.alloc(0), long, medium, '1', '2', '3', '4', '5']);
+  const expected = Buffer.concat([
+    Buffer.from(`*10\r\n$1\r\nA\r\n$0\r\n\r\n$0\r\n\r\n$100\r\n${long}\r\n$300\r\n`),
+    medium,
+    Buffer.from('\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n'),
+  ]);
+  assert.deepEqual(encodeAll(enc), expected);
+});
+
+test('RespEncoder passes large arguments by reference and survives slab turnover', () => {
+  const enc = new RespEncoder();
+  const big = Buffer.alloc(LARGE_ARG_BYTES, 1);
+  enc.encode(['SET', 'k', big]);
+  const segs = enc.take();
+  assert.equal(segs.length, 3);
+  assert.equal(segs[1], big, 'the value itself, not a copy');
+  // Many batches through several 1 MiB slabs: earlier taken slices must stay intact.
+  const taken: Buffer[] = [];
+  const expected: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const v = Buffer.alloc(1000, i & 0xff);
+    enc.encode(['SET', `k${i}`, v]);
+    expected.push(Buffer.from(`*3\r\n$3\r\nSET\r\n$${String(`k${i}`).length}\r\nk${i}\r\n$1000\r\n`), v, Buffer.from('\r\n'));
+    if (i % 7 === 0) taken.push(...enc.take());
+  }
+  taken.push(...enc.take());
+  assert.deepEqual(Buffer.concat(taken), Buffer.concat(expected));
+});
+
+test('RespEncoder begin/arg and beginBulk/raw/endBulk compose one command', () => {
+  const enc = new RespEncoder();
+  enc.begin(3);
+  enc.arg('RESTORE');
+  enc.arg(Buffer.from('k'));
+  enc.beginBulk(5);
+  enc.raw(Buffer.from('ab'));
+  enc.raw(Buffer.from('cde'));
+  enc.endBulk();
+  assert.equal(encodeAll(enc).toString(), '*3\r\n$7\r\nRESTORE\r\n$1\r\nk\r\n$5\r\nabcde\r\n');
+});
+
+class Collect implements ReplySink {
+  errors: Array<[number, string]> = [];
+  captured: Array<[number, string]> = [];
+  onErrorReply(i: number, m: string): void {
+    this.errors.push([i, m]);
+  }
+  onCapturedReply(i: number, b: Buffer): void {
+    this.captured.push([i, b.toString('latin1')]);
+  }
+}
+
+const replies =
+  '+OK\r\n' +
+  '-ERR wrong number\r\n' +
+  ':42\r\n' +
+  '$5\r\nhe\r\nl\r\n' +
+  '$-1\r\n' +
+  '*3\r\n:1\r\n*2\r\n$1\r\na\r\n-nested err\r\n$0\r\n\r\n' +
+  '*0\r\n' +
+  '*-1\r\n' +
+  '-BUSYKEY Target key name already exists.\r\n' +
+  '%1\r\n+k\r\n_\r\n' +
+  '+PONG\r\n';
+
+test('ReplyScanner counts replies, reports top-level errors and captures requested replies, at every split', () => {
+  const bytes = Buffer.from(replies, 'latin1');
+  for (let split = 0; split <= bytes.length; split++) {
+    const sink = new Collect();
+    const sc = new ReplyScanner(sink);
+    sc.captureIndex = 5;
+    let n = sc.scan(bytes.subarray(0, split));
+    sink.captured.length === 1 && (sc.captureIndex = -1);
+    n += sc.scan(bytes.subarray(split));
+    assert.equal(n, 11, `split ${split}`);
+    assert.deepEqual(sink.errors, [
+      [1, 'ERR wrong number'],
+      [8, 'BUSYKEY Target key name already exists.'],
+    ]);
+    assert.deepEqual(sink.captured, [[5, '*3\r\n:1\r\n*2\r\n$1\r\na\r\n-nested err\r\n$0\r\n\r\n']]);
+  }
+  // Byte by byte.
+  const sink = new Collect();
+  const sc = new ReplyScanner(sink);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) n += sc.scan(bytes.subarray(i, i + 1));
+  assert.equal(n, 11);
+  assert.equal(sink.errors.length, 2);
+});
+
+test('ReplyScanner rejects a byte that cannot start a reply', () => {
+  const sc = new ReplyScanner(new Collect());
+  sc.scan(Buffer.from('+OK\r\n'));
+  assert.throws(() => sc.scan(Buffer.from('?x\r\n')), (e) => e instanceof RespError && e.offset === 5);
+});
+
+test('parseRedisUrl reads scheme, credentials, port and db', () => {
+  assert.deepEqual(parseRedisUrl('redis://127.0.0.1:7000'), { host: '127.0.0.1', port: 7000, tls: false, db: 0 });
+  assert.deepEqual(parseRedisUrl('rediss://alice:p%40ss@example.com/3'), {
+    host: 'example.com', port: 6379, tls: true, db: 3, username: 'alice', password: 'p@ss',
+  });
+  assert.deepEqual(parseRedisUrl('redis://:secret@[::1]:6380/15'), { host: '::1', port: 6380, tls: false, db: 15, password: 'secret' });
+  assert.throws(() => parseRedisUrl('http://x'), ConfigError);
+  assert.throws(() => parseRedisUrl('redis://h/abc'), ConfigError);
+  assert.throws(() => parseRedisUrl('redis://u:topsecret@h:99999'), (e) => e instanceof ConfigError && !e.message.includes('topsecret'));
+});
+
+test('formatScore round-trips doubles and spells infinities the ZADD way', () => {
+  for (const n of [0, 1.5, -2.25, 0.1, 1e-17, 123456789.12345679, 1.7976931348623157e308, 5e-324, 2 ** 53 + 2]) {
+    assert.equal(Number(formatScore(n)), n);
+  }
+  assert.equal(formatScore(Infinity), '+inf');
+  assert.equal(formatScore(-Infinity), '-inf');
+  assert.equal(formatScore(-0), '-0');
+});

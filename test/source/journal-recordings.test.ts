@@ -7,15 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JournalDecoder } from '../../src/decode/journal/journal-decoder.js';
-import { loadSession, SESSIONS, type RecordedConnection } from '../helpers/recording.js';
+import { SESSIONS, type RecordedConnection } from '../helpers/recording.js';
+import { loadRecordedSession, recordedFlowReply } from '../helpers/replay-master.js';
 
 /** Splits a flow's master bytes: FLOW reply, RDB part, JOURNAL_OFFSET, journal (FULL flows). */
 export function splitFlow(conn: RecordedConnection): { full: boolean; token: string; journalStart: number; journalOffset?: bigint } {
-  const m = /^\*2\r\n\+(FULL|PARTIAL)\r\n\+([0-9a-f]{40})\r\n/.exec(conn.masterBytes.subarray(0, 80).toString('latin1'));
-  assert.ok(m, `${conn.file}: FLOW reply`);
-  const replyLen = m[0].length;
-  if (m[1] === 'PARTIAL') return { full: false, token: m[2]!, journalStart: replyLen };
-  const eof = Buffer.concat([Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(m[2]!, 'latin1')]);
+  const fr = recordedFlowReply(conn.masterBytes);
+  const replyLen = fr.end;
+  if (fr.kind === 'PARTIAL') return { full: false, token: fr.token, journalStart: replyLen };
+  const eof = Buffer.concat([Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(fr.token, 'latin1')]);
   const at = conn.masterBytes.indexOf(eof, replyLen);
   assert.ok(at > 0, `${conn.file}: EOF + token`);
   // The real replica's first ACK is JOURNAL_OFFSET when nothing was pending (reference fact #1).
@@ -31,12 +31,12 @@ export function splitFlow(conn: RecordedConnection): { full: boolean; token: str
     assert.equal(conn.masterBytes.readUInt32LE(at - 4), 0, `${conn.file}: LZ4 end mark`);
     journalOffset = conn.masterBytes.readBigUInt64LE(at - 12);
   }
-  return { full: true, token: m[2]!, journalStart: at + eof.length, journalOffset };
+  return { full: true, token: fr.token, journalStart: at + eof.length, journalOffset };
 }
 
 for (const name of SESSIONS) {
   test(`journal of every flow of '${name}' decodes to the last byte with consistent LSNs`, () => {
-    for (const conn of loadSession(name)) {
+    for (const conn of loadRecordedSession(name)) {
       if (conn.flowId === undefined) continue;
       const { full, journalStart, journalOffset } = splitFlow(conn);
       let next = full ? journalOffset! : conn.requestedLsn!;

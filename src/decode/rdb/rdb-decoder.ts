@@ -1,0 +1,627 @@
+/**
+ * Streaming RDB decoder: Redis RDB versions 1–12 and Dragonfly's replication/snapshot extensions.
+ * Pure: bytes in (any chunk sizes), {@link SnapshotEntry} pieces and callbacks out, synchronously.
+ *
+ * Upstream: Redis src/rdb.c `rdbLoadRioWithLoadingCtx` (top-level opcodes) and `rdbLoadObject`
+ * (values); Dragonfly src/server/rdb_load.cc `RdbLoader::Load` (extensions: FULLSYNC_END,
+ * compressed blobs, JOURNAL_BLOB, JOURNAL_OFFSET, DF_MASK, TAGGED_CHUNK) — reference document §4.
+ *
+ * How it resumes: every read happens inside a *unit* (an opcode record, a key, one element, one
+ * node…). A unit either completes, then the object state advances and the reader's `mark` moves,
+ * or the reader throws the singleton NEED_MORE and the cursor rewinds to `mark`. Nothing is emitted
+ * twice. Memory: the unconsumed tail, the piece under construction (≤ maxPieceBytes, plus one
+ * element), and the raw value while it may still become `rdbValue` (≤ maxRestorePayloadBytes).
+ * Held whole (documented limits): one element; an LZF string; a listpack/ziplist/intset/zipmap
+ * blob (a quicklist node, a small-encoding container); a compressed blob; stream consumer groups.
+ */
+import { Df2RedisError, JournalError, RdbError } from '../../errors.js';
+import {
+  type ValueKind,
+  RDB_TYPE_MODULE_2,
+  RDB_TYPE_MODULE_PRE_GA,
+  RDB_TYPE_SET_LISTPACK,
+} from '../../entry/entry.js';
+import { decodeJournalBlob } from '../journal/journal-decoder.js';
+import { decompressLz4Frame, decompressZstdFrame } from './compressed-blob.js';
+import { Crc64 } from './crc64.js';
+import { stepDragonfly } from './dragonfly-value.js';
+import { stepHash } from './hash-value.js';
+import { stepList } from './list-value.js';
+import {
+  DF_MASK_FLAG_MC_FLAGS,
+  RDB_MODULE_OPCODE_DOUBLE,
+  RDB_MODULE_OPCODE_EOF,
+  RDB_MODULE_OPCODE_FLOAT,
+  RDB_MODULE_OPCODE_SINT,
+  RDB_MODULE_OPCODE_STRING,
+  RDB_MODULE_OPCODE_UINT,
+  RDB_OPCODE_AUX,
+  RDB_OPCODE_COMPRESSED_BLOB_END,
+  RDB_OPCODE_COMPRESSED_LZ4_BLOB_START,
+  RDB_OPCODE_COMPRESSED_ZSTD_BLOB_START,
+  RDB_OPCODE_DF_MASK,
+  RDB_OPCODE_EOF,
+  RDB_OPCODE_EXPIRETIME,
+  RDB_OPCODE_EXPIRETIME_MS,
+  RDB_OPCODE_FREQ,
+  RDB_OPCODE_FULLSYNC_END,
+  RDB_OPCODE_FUNCTION2,
+  RDB_OPCODE_FUNCTION_PRE_GA,
+  RDB_OPCODE_IDLE,
+  RDB_OPCODE_JOURNAL_BLOB,
+  RDB_OPCODE_JOURNAL_OFFSET,
+  RDB_OPCODE_MODULE_AUX,
+  RDB_OPCODE_RESIZEDB,
+  RDB_OPCODE_SELECTDB,
+  RDB_OPCODE_SHARD_DOC_INDEX,
+  RDB_OPCODE_SLOT_INFO,
+  RDB_OPCODE_TAGGED_CHUNK,
+  RDB_OPCODE_VECTOR_INDEX,
+  RDB_VERSION_MAX,
+} from './rdb-constants.js';
+import type { RdbHandler } from './rdb-handler.js';
+import { PHASE_KEY, PHASE_PREFIX, PHASE_VALUE, RdbObject, type ObjectContext } from './rdb-object.js';
+import { NEED_MORE, RdbReader } from './rdb-reader.js';
+import { stepSet } from './set-value.js';
+import { stepStream } from './stream-value.js';
+import { stepString } from './string-value.js';
+import { stepZset } from './zset-value.js';
+
+export interface RdbDecoderOptions {
+  /** Name for errors, e.g. a file path or `flow 2`. */
+  source?: string;
+  /** Max bytes of value data per SnapshotEntry piece. @default 1_048_576 */
+  maxPieceBytes?: number;
+  /** Max elements per piece (a hash field+value pair, a zset member+score, a stream entry count as one). @default 1024 */
+  maxPieceElements?: number;
+  /** Capture `rdbValue` (raw value bytes) for objects whose encoded value is ≤ this. 0 = never. @default 512*1024 */
+  maxRestorePayloadBytes?: number;
+  /** Parse values without materializing them: one entry per object, isFirst&&isLast, value empty
+   *  (string: empty Buffer, arrays empty). For a fast pre-scan of types/keys. @default false */
+  skipValues?: boolean;
+  /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). @default true */
+  verifyChecksum?: boolean;
+}
+
+/** Defaults of {@link RdbDecoderOptions}. */
+export const RDB_DECODER_DEFAULTS = {
+  maxPieceBytes: 1_048_576,
+  maxPieceElements: 1024,
+  maxRestorePayloadBytes: 512 * 1024,
+  skipValues: false,
+  verifyChecksum: true,
+} as const;
+
+/** RDB type byte → logical kind; undefined for ids that are not object types. */
+function kindOfType(type: number, rdbVersion: number): ValueKind | undefined {
+  switch (type) {
+    case 0:
+      return 'string';
+    case 1:
+    case 10:
+    case 14:
+    case 18:
+      return 'list';
+    case 2:
+    case 11:
+      return 'set';
+    case RDB_TYPE_SET_LISTPACK:
+      // Dragonfly reads id 20 as JSON in files older than RDB 10 (rdb_load.cc `ReadObj`).
+      return rdbVersion < 10 ? 'json' : 'set';
+    case 3:
+    case 5:
+    case 12:
+    case 17:
+      return 'zset';
+    case 4:
+    case 9:
+    case 13:
+    case 16:
+      return 'hash';
+    case 15:
+    case 19:
+    case 21:
+      return 'stream';
+    case 22:
+    case 23:
+    case 24:
+    case 25:
+    case 31:
+      return 'hash-ttl';
+    case 30:
+      return 'json';
+    case 32:
+      return 'set-ttl';
+    case 33:
+    case 34:
+      return 'sbf';
+    case 35:
+      return 'cms';
+    case 36:
+      return 'topk';
+    case 37:
+      return 'cuckoo';
+    case RDB_TYPE_MODULE_PRE_GA:
+    case RDB_TYPE_MODULE_2:
+      return 'module';
+    default:
+      return undefined;
+  }
+}
+
+/** A top-level parse context: the plain stream, or one decompressed blob. */
+interface Frame {
+  r: RdbReader;
+  isBlob: boolean;
+  /** The untagged object in progress on this frame. */
+  obj: RdbObject;
+  isInObject: boolean;
+  /** Tagged chunk whose payload is being routed (`tagLeft` bytes still to come). */
+  tag: TaggedObject | undefined;
+  tagId: number;
+  tagLeft: number;
+}
+
+/** A TAGGED_CHUNK object in flight: its state and the reader holding its partial unit. */
+interface TaggedObject {
+  obj: RdbObject;
+  r: RdbReader;
+}
+
+const HEADER_BYTES = 9;
+
+/**
+ * Streaming RDB decoder (contract: /tmp/contracts.md). Feed bytes with {@link push}; entries and
+ * callbacks reach the handler synchronously, in stream order.
+ */
+export class RdbDecoder implements ObjectContext {
+  readonly handler: RdbHandler;
+  readonly maxPieceBytes: number;
+  readonly maxPieceElements: number;
+  readonly maxRestorePayloadBytes: number;
+  readonly skipValues: boolean;
+  rdbVersion = 0;
+  readonly #source: string | undefined;
+  readonly #verifyChecksum: boolean;
+  readonly #main: Frame;
+  #blobFrame: Frame | undefined;
+  readonly #tags = new Map<number, TaggedObject>();
+  #isHeaderRead = false;
+  #isDone = false;
+  #error: unknown;
+  #consumed = 0;
+  #db = 0;
+  #pendingExpireMs = -1;
+  readonly #crc = new Crc64();
+  #isCrcOn = false;
+
+  constructor(handler: RdbHandler, options: RdbDecoderOptions = {}) {
+    this.handler = handler;
+    this.#source = options.source;
+    this.maxPieceBytes = Math.max(1, options.maxPieceBytes ?? RDB_DECODER_DEFAULTS.maxPieceBytes);
+    this.maxPieceElements = Math.max(1, options.maxPieceElements ?? RDB_DECODER_DEFAULTS.maxPieceElements);
+    this.skipValues = options.skipValues ?? RDB_DECODER_DEFAULTS.skipValues;
+    this.maxRestorePayloadBytes = this.skipValues
+      ? 0
+      : Math.max(0, options.maxRestorePayloadBytes ?? RDB_DECODER_DEFAULTS.maxRestorePayloadBytes);
+    this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
+    this.#main = this.#newFrame(new RdbReader(this.#source), false);
+  }
+
+  /** Total input bytes consumed (bytes after EOF+checksum are not). */
+  get bytesConsumed(): number {
+    return this.#consumed;
+  }
+
+  /** EOF (and its checksum) was read. */
+  get isDone(): boolean {
+    return this.#isDone;
+  }
+
+  /**
+   * Feeds bytes; returns how many bytes of `chunk` were consumed: all of them unless EOF was
+   * reached in this chunk (the bytes after EOF+checksum are left, e.g. a Dragonfly EOF token).
+   * `chunk` must not be modified afterwards (entries may reference it).
+   * @throws RdbError; after an error the decoder is dead and every later call throws it again.
+   */
+  push(chunk: Buffer): number {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#isDone) return 0;
+    const r = this.#main.r;
+    r.append(chunk);
+    try {
+      if (!this.#isHeaderRead) this.#readHeader(r);
+      this.#parseFrame(this.#main);
+    } catch (e) {
+      if (e !== NEED_MORE) throw this.#fail(e, r);
+      r.pos = r.mark;
+    }
+    const consumed = this.#isDone ? chunk.length - (r.end - r.pos) : chunk.length;
+    this.#consumed += consumed;
+    return consumed;
+  }
+
+  /** Declares the end of input. @throws RdbError TRUNCATED if EOF was not reached. */
+  end(): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#isDone) return;
+    const r = this.#main.r;
+    const what = !this.#isHeaderRead ? 'in the header' : this.#main.isInObject ? 'inside an object' : 'before the EOF opcode';
+    const err = new RdbError('TRUNCATED', `input ended ${what}`, {
+      offset: r.base + r.mark,
+      key: this.#main.isInObject ? this.#main.obj.key : undefined,
+      source: this.#source,
+    });
+    this.#error = err;
+    throw err;
+  }
+
+  #fail(e: unknown, r: RdbReader): unknown {
+    let err = e;
+    if (e instanceof JournalError) {
+      err = new RdbError('BAD_ENCODING', `journal blob: ${e.message}`, { offset: r.base + r.mark, source: this.#source }, { cause: e });
+    } else if (e instanceof RangeError || (e instanceof Error && !(e instanceof Df2RedisError) && isCodecError(e))) {
+      err = r.error('BAD_ENCODING', e.message);
+    }
+    this.#error = err;
+    return err;
+  }
+
+  #newFrame(r: RdbReader, isBlob: boolean): Frame {
+    return { r, isBlob, obj: new RdbObject(), isInObject: false, tag: undefined, tagId: 0, tagLeft: 0 };
+  }
+
+  #readHeader(r: RdbReader): void {
+    const h = r.bytes(HEADER_BYTES);
+    if (h.toString('latin1', 0, 5) !== 'REDIS' || !/^\d{4}$/.test(h.toString('latin1', 5, 9))) {
+      throw r.error('BAD_HEADER', `not an RDB stream (starts with ${JSON.stringify(h.toString('latin1'))})`);
+    }
+    const version = Number(h.toString('latin1', 5, 9));
+    if (version < 1 || version > RDB_VERSION_MAX) throw r.error('BAD_HEADER', `unsupported RDB version ${version}`);
+    this.rdbVersion = version;
+    this.#isHeaderRead = true;
+    r.mark = r.pos;
+    if (version >= 5 && this.#verifyChecksum) {
+      this.#isCrcOn = true;
+      const crc = this.#crc;
+      r.onDiscard = (buf, start, end) => {
+        crc.update(buf, start, end);
+      };
+    }
+    this.handler.onHeader?.(version);
+  }
+
+  /** Parses top-level records until the frame's input runs out (NEED_MORE) or EOF. */
+  #parseFrame(f: Frame): void {
+    const r = f.r;
+    for (;;) {
+      if (f.isInObject) {
+        this.#runObject(r, f.obj);
+        f.isInObject = false;
+      }
+      if (f.tagLeft > 0) {
+        this.#feedTag(f);
+        continue;
+      }
+      if (this.#isDone) return;
+      if (r.pos >= r.end) {
+        if (f.isBlob) return;
+        throw NEED_MORE;
+      }
+      const opStart = r.pos;
+      const op = r.buf[r.pos++]!;
+      if (op < RDB_OPCODE_FULLSYNC_END) {
+        const kind = kindOfType(op, this.rdbVersion);
+        if (kind === undefined) {
+          r.pos = opStart;
+          throw r.error('UNKNOWN_TYPE', `unknown object type ${op}`);
+        }
+        f.obj.start(op, kind, this.#db, this.#pendingExpireMs);
+        this.#pendingExpireMs = -1;
+        f.isInObject = true;
+        r.mark = r.pos;
+        continue;
+      }
+      this.#readOpcode(f, op, opStart);
+      r.mark = r.pos;
+    }
+  }
+
+  /** One non-object top-level record (opcode byte already read). */
+  #readOpcode(f: Frame, op: number, opStart: number): void {
+    const r = f.r;
+    const h = this.handler;
+    switch (op) {
+      case RDB_OPCODE_SELECTDB:
+        this.#db = r.len();
+        return;
+      case RDB_OPCODE_EXPIRETIME_MS:
+        this.#pendingExpireMs = r.le64();
+        return;
+      case RDB_OPCODE_EXPIRETIME:
+        this.#pendingExpireMs = r.le32() * 1000;
+        return;
+      case RDB_OPCODE_RESIZEDB:
+        r.len();
+        r.len();
+        return;
+      case RDB_OPCODE_AUX: {
+        const k = r.rstr();
+        const v = r.rstr();
+        h.onAux?.(k, v);
+        return;
+      }
+      case RDB_OPCODE_IDLE:
+        r.len();
+        return;
+      case RDB_OPCODE_FREQ:
+        r.skip(1);
+        return;
+      case RDB_OPCODE_SLOT_INFO:
+        r.len();
+        r.len();
+        r.len();
+        return;
+      case RDB_OPCODE_FUNCTION2: {
+        const code = r.rstr();
+        h.onFunction?.(code);
+        return;
+      }
+      case RDB_OPCODE_FUNCTION_PRE_GA:
+        r.pos = opStart;
+        throw r.error('UNSUPPORTED_TYPE', 'pre-GA FUNCTION opcode 246 (Redis 7.0 release candidates) is not supported');
+      case RDB_OPCODE_MODULE_AUX: {
+        const id = r.lenBig();
+        const start = r.pos;
+        const whenOpcode = r.len();
+        r.len();
+        if (whenOpcode !== RDB_MODULE_OPCODE_UINT) throw r.error('BAD_ENCODING', `module aux when-opcode ${whenOpcode}`);
+        skipModuleValue(r);
+        h.onModuleAux?.(id, r.buf.subarray(start, r.pos));
+        return;
+      }
+      case RDB_OPCODE_DF_MASK: {
+        const flags = r.le32();
+        if (flags & DF_MASK_FLAG_MC_FLAGS) r.le32();
+        return;
+      }
+      case RDB_OPCODE_FULLSYNC_END:
+        r.skip(8);
+        h.onFullSyncEnd?.();
+        return;
+      case RDB_OPCODE_JOURNAL_OFFSET: {
+        const lsn = r.le64Big();
+        h.onJournalOffset?.(lsn);
+        return;
+      }
+      case RDB_OPCODE_JOURNAL_BLOB: {
+        r.len(); // record count (always 1 in practice); the payload holds them all
+        const payload = r.rstr();
+        const offset = f.isBlob ? r.fixedErrorOffset : r.base + opStart;
+        const entries = decodeJournalBlob(payload, offset, this.#source);
+        if (h.onJournal !== undefined) for (const e of entries) h.onJournal(e);
+        return;
+      }
+      case RDB_OPCODE_COMPRESSED_ZSTD_BLOB_START:
+      case RDB_OPCODE_COMPRESSED_LZ4_BLOB_START: {
+        const n = r.strLen();
+        const data = r.bytes(n);
+        const offset = f.isBlob ? r.fixedErrorOffset : r.base + opStart;
+        if (f.isBlob) throw r.error('BAD_ENCODING', 'compressed blob inside a compressed blob');
+        this.#parseBlob(op, data, offset);
+        return;
+      }
+      case RDB_OPCODE_COMPRESSED_BLOB_END:
+        return;
+      case RDB_OPCODE_TAGGED_CHUNK: {
+        const id = r.le32();
+        const len = r.le32();
+        if (id === 0 || len === 0) throw r.error('BAD_CHUNK', `tagged chunk with stream id ${id} and payload length ${len}`);
+        let t = this.#tags.get(id);
+        if (t === undefined) {
+          t = { obj: new RdbObject(), r: new RdbReader(this.#source) };
+          t.obj.startPrefixed(this.#db);
+          this.#tags.set(id, t);
+        }
+        t.r.fixedErrorOffset = f.isBlob ? r.fixedErrorOffset : r.base + opStart;
+        f.tag = t;
+        f.tagId = id;
+        f.tagLeft = len;
+        return;
+      }
+      case RDB_OPCODE_SHARD_DOC_INDEX: {
+        r.len();
+        r.skipRstr();
+        for (let n = r.len(); n > 0; n--) {
+          r.skipRstr();
+          r.len();
+        }
+        return;
+      }
+      case RDB_OPCODE_VECTOR_INDEX:
+        r.pos = opStart;
+        throw r.error('UNSUPPORTED_TYPE', 'Dragonfly VECTOR_INDEX (HNSW graph) records are not supported');
+      case RDB_OPCODE_EOF: {
+        if (f.isBlob) throw r.error('BAD_ENCODING', 'EOF inside a compressed blob');
+        const hasChecksum = this.rdbVersion >= 5;
+        const stored = hasChecksum ? r.le64Big() : 0n;
+        if (this.#tags.size > 0) {
+          throw r.error('BAD_CHUNK', `EOF with ${this.#tags.size} tagged object(s) incomplete (stream ids ${[...this.#tags.keys()].join(', ')})`);
+        }
+        if (this.#isCrcOn && stored !== 0n) {
+          const actual = this.#crc.update(r.buf, 0, opStart + 1).value;
+          if (actual !== stored) {
+            r.pos = opStart;
+            throw r.error('BAD_CRC', `checksum 0x${stored.toString(16)} stored, 0x${actual.toString(16)} computed`);
+          }
+        }
+        r.onDiscard = undefined;
+        this.#isDone = true;
+        h.onEof?.();
+        return;
+      }
+      default:
+        r.pos = opStart;
+        throw r.error('UNKNOWN_OPCODE', `unknown opcode ${op}`);
+    }
+  }
+
+  /** Decompresses a blob and parses its records with the same loop (they are complete records). */
+  #parseBlob(op: number, data: Buffer, offset: number): void {
+    let out: Buffer;
+    try {
+      out = op === RDB_OPCODE_COMPRESSED_LZ4_BLOB_START ? decompressLz4Frame(data) : decompressZstdFrame(data);
+    } catch (e) {
+      const what = op === RDB_OPCODE_COMPRESSED_LZ4_BLOB_START ? 'LZ4' : 'zstd';
+      throw new RdbError('DECOMPRESS', `${what} blob of ${data.length} bytes: ${(e as Error).message}`, { offset, source: this.#source }, { cause: e });
+    }
+    let f = this.#blobFrame;
+    if (f === undefined) f = this.#blobFrame = this.#newFrame(RdbReader.over(out, offset, this.#source), true);
+    const r = f.r;
+    r.buf = out;
+    r.pos = r.mark = 0;
+    r.end = out.length;
+    r.base = 0;
+    r.fixedErrorOffset = offset;
+    f.isInObject = false;
+    f.tagLeft = 0;
+    try {
+      this.#parseFrame(f);
+    } catch (e) {
+      if (e !== NEED_MORE) throw e;
+      throw new RdbError('BAD_ENCODING', 'a record crosses the end of a compressed blob', { offset, key: r.key, source: this.#source });
+    }
+    if (f.isInObject) throw new RdbError('BAD_ENCODING', 'an object crosses the end of a compressed blob', { offset, key: f.obj.key, source: this.#source });
+  }
+
+  /** Routes available payload bytes of the current tagged chunk to its object. */
+  #feedTag(f: Frame): void {
+    const r = f.r;
+    const t = f.tag!;
+    const n = Math.min(f.tagLeft, r.end - r.pos);
+    if (n === 0) throw NEED_MORE;
+    const slice = r.buf.subarray(r.pos, r.pos + n);
+    r.pos += n;
+    r.mark = r.pos;
+    f.tagLeft -= n;
+    t.r.append(slice);
+    try {
+      this.#runObject(t.r, t.obj);
+    } catch (e) {
+      if (e !== NEED_MORE) throw e;
+      t.r.pos = t.r.mark;
+    }
+    if (t.obj.isDone) {
+      const extra = f.tagLeft + t.r.available;
+      if (extra > 0) throw t.r.error('BAD_CHUNK', `object ended ${extra} byte(s) before the end of its chunk payload (stream id ${f.tagId})`);
+      this.#tags.delete(f.tagId);
+      f.tagLeft = 0;
+    }
+    if (f.tagLeft === 0) f.tag = undefined;
+  }
+
+  /** Advances an object unit by unit until it is complete; NEED_MORE propagates. */
+  #runObject(r: RdbReader, o: RdbObject): void {
+    for (;;) {
+      this.#stepObject(r, o);
+      r.mark = r.pos;
+      if (o.isDone) {
+        r.key = undefined;
+        r.retainFrom = -1;
+        return;
+      }
+      if (o.isCapturing && r.base + r.pos - o.valueStart > this.maxRestorePayloadBytes) {
+        o.isCapturing = false;
+        r.retainFrom = -1;
+      }
+    }
+  }
+
+  /** Exactly one unit of an object. */
+  #stepObject(r: RdbReader, o: RdbObject): void {
+    switch (o.phase) {
+      case PHASE_KEY: {
+        const key = r.rstr();
+        o.key = key;
+        r.key = key;
+        o.phase = PHASE_VALUE;
+        o.valueStart = r.base + r.pos;
+        if (o.kind === 'module') {
+          throw r.error('UNSUPPORTED_TYPE', `unsupported type ${o.rdbType} (Redis module value) for key ${JSON.stringify(key.toString('latin1'))}`);
+        }
+        if (this.maxRestorePayloadBytes > 0) {
+          o.isCapturing = true;
+          r.retainFrom = o.valueStart;
+        }
+        return;
+      }
+      case PHASE_PREFIX: {
+        const op = r.u8();
+        if (op === RDB_OPCODE_EXPIRETIME_MS) {
+          o.expireAtMs = r.le64();
+          return;
+        }
+        if (op === RDB_OPCODE_DF_MASK) {
+          const flags = r.le32();
+          if (flags & DF_MASK_FLAG_MC_FLAGS) r.le32();
+          return;
+        }
+        const kind = op < RDB_OPCODE_FULLSYNC_END ? kindOfType(op, this.rdbVersion) : undefined;
+        if (kind === undefined) throw r.error('BAD_CHUNK', `first tagged chunk starts with byte ${op}, not an object`);
+        o.rdbType = op;
+        o.kind = kind;
+        o.phase = PHASE_KEY;
+        return;
+      }
+    }
+    switch (o.kind) {
+      case 'string':
+      case 'json':
+        return stepString(r, o, this);
+      case 'list':
+        return stepList(r, o, this);
+      case 'set':
+      case 'set-ttl':
+        return stepSet(r, o, this);
+      case 'zset':
+        return stepZset(r, o, this);
+      case 'hash':
+      case 'hash-ttl':
+        return stepHash(r, o, this);
+      case 'stream':
+        return stepStream(r, o, this);
+      default:
+        return stepDragonfly(r, o, this);
+    }
+  }
+}
+
+/** Skips a module value in the opcode encoding (Redis src/rdb.c `rdbLoadCheckModuleValue`). */
+function skipModuleValue(r: RdbReader): void {
+  for (;;) {
+    const op = r.len();
+    switch (op) {
+      case RDB_MODULE_OPCODE_EOF:
+        return;
+      case RDB_MODULE_OPCODE_SINT:
+      case RDB_MODULE_OPCODE_UINT:
+        r.lenBig();
+        break;
+      case RDB_MODULE_OPCODE_FLOAT:
+        r.skip(4);
+        break;
+      case RDB_MODULE_OPCODE_DOUBLE:
+        r.skip(8);
+        break;
+      case RDB_MODULE_OPCODE_STRING:
+        r.skipRstr();
+        break;
+      default:
+        throw r.error('BAD_ENCODING', `unknown module value opcode ${op}`);
+    }
+  }
+}
+
+function isCodecError(e: Error): boolean {
+  return (e as { code?: unknown }).code === 'ERR_OUT_OF_RANGE' || (e as { code?: unknown }).code === 'ERR_BUFFER_OUT_OF_BOUNDS';
+}

@@ -1,0 +1,318 @@
+/**
+ * The decoder's one buffer and cursor (DESIGN.md "Hot-path rules"). Every read method either
+ * completes and advances `pos`, or throws the singleton {@link NEED_MORE} without allocating; the
+ * caller then rewinds `pos` to its last committed unit start (`mark`) and waits for more bytes.
+ *
+ * Upstream formats: Redis src/rdb.c (`rdbLoadLen`, `rdbGenericLoadStringObject`,
+ * `rdbLoadLzfStringObject`, `rdbLoadIntegerObject`), Dragonfly src/server/rdb_load.cc.
+ */
+import { RdbError, type RdbErrorCode } from '../../errors.js';
+import { lzfDecompress } from './lzf.js';
+import { MAX_STRING_LENGTH } from './rdb-constants.js';
+
+/** Thrown (never allocated anew) when the buffer ends inside the current unit. */
+export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: true });
+
+/** Initial capacity of an owned buffer; grows by doubling. */
+const MIN_CAPACITY = 64 * 1024;
+
+/**
+ * A growable window over a byte stream. `base` is the absolute stream offset of `buf[0]`; bytes
+ * `[mark, end)` (or from `retainFrom` when set) survive compaction. Buffers are never written to
+ * after bytes were handed out as subarrays: compaction copies into a new allocation.
+ */
+export class RdbReader {
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+  end = 0;
+  /** Absolute stream offset of `buf[0]`. */
+  base = 0;
+  /** Buffer index of the start of the current (uncommitted) unit. */
+  mark = 0;
+  /** Absolute offset from which bytes must be kept (rdbValue capture), or -1. */
+  retainFrom = -1;
+  /** Whether `buf` is our allocation (its spare capacity may be appended into). */
+  #owned = false;
+  /** When set, errors report this fixed offset (compressed blobs, tagged chunk payloads). */
+  fixedErrorOffset = -1;
+  /** Key of the object being decoded, for error messages. */
+  key: Buffer | undefined;
+  source: string | undefined;
+  /** Called with `(buf, start, end)` for bytes about to be dropped by compaction (CRC). */
+  onDiscard: ((buf: Buffer, start: number, end: number) => void) | undefined;
+
+  constructor(source?: string) {
+    this.source = source;
+  }
+
+  /** Buffer over complete, already available bytes (a decompressed blob). */
+  static over(buf: Buffer, errorOffset: number, source: string | undefined): RdbReader {
+    const r = new RdbReader(source);
+    r.buf = buf;
+    r.end = buf.length;
+    r.fixedErrorOffset = errorOffset;
+    return r;
+  }
+
+  get available(): number {
+    return this.end - this.pos;
+  }
+
+  /** Absolute offset of the cursor. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  /** Appends bytes, compacting away everything before `mark` (and `retainFrom`). */
+  append(chunk: Buffer): void {
+    let keep = this.mark;
+    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
+    if (keep < 0) keep = 0;
+    const live = this.end - keep;
+    if (live === 0) {
+      if (this.onDiscard !== undefined && keep > 0) this.onDiscard(this.buf, 0, keep);
+      this.base += this.end;
+      this.buf = chunk;
+      this.pos = this.mark = 0;
+      this.end = chunk.length;
+      this.#owned = false;
+      return;
+    }
+    if (this.#owned && this.buf.length - this.end >= chunk.length) {
+      chunk.copy(this.buf, this.end);
+      this.end += chunk.length;
+      return;
+    }
+    if (this.onDiscard !== undefined && keep > 0) this.onDiscard(this.buf, 0, keep);
+    const need = live + chunk.length;
+    const cap = Math.max(need, MIN_CAPACITY, live * 2);
+    const nb = Buffer.allocUnsafeSlow(cap);
+    this.buf.copy(nb, 0, keep, this.end);
+    chunk.copy(nb, live);
+    this.buf = nb;
+    this.#owned = true;
+    this.base += keep;
+    this.pos -= keep;
+    this.mark -= keep;
+    this.end = need;
+  }
+
+  /** A typed error at the current position (or the fixed blob/chunk offset). */
+  error(code: RdbErrorCode, detail: string): RdbError {
+    const offset = this.fixedErrorOffset >= 0 ? this.fixedErrorOffset : this.base + this.pos;
+    return new RdbError(code, detail, { offset, key: this.key, source: this.source });
+  }
+
+  u8(): number {
+    if (this.pos >= this.end) throw NEED_MORE;
+    return this.buf[this.pos++]!;
+  }
+
+  bytes(n: number): Buffer {
+    const p = this.pos;
+    if (p + n > this.end) throw NEED_MORE;
+    this.pos = p + n;
+    return this.buf.subarray(p, p + n);
+  }
+
+  skip(n: number): void {
+    if (this.pos + n > this.end) throw NEED_MORE;
+    this.pos += n;
+  }
+
+  le32(): number {
+    const p = this.pos;
+    if (p + 4 > this.end) throw NEED_MORE;
+    this.pos = p + 4;
+    return this.buf.readUInt32LE(p);
+  }
+
+  /** Signed LE64 as a number (expiry ms, delivery times). */
+  le64(): number {
+    const p = this.pos;
+    if (p + 8 > this.end) throw NEED_MORE;
+    this.pos = p + 8;
+    return this.buf.readUInt32LE(p) + this.buf.readInt32LE(p + 4) * 4294967296;
+  }
+
+  le64Big(): bigint {
+    const p = this.pos;
+    if (p + 8 > this.end) throw NEED_MORE;
+    this.pos = p + 8;
+    return this.buf.readBigUInt64LE(p);
+  }
+
+  double(): number {
+    const p = this.pos;
+    if (p + 8 > this.end) throw NEED_MORE;
+    this.pos = p + 8;
+    return this.buf.readDoubleLE(p);
+  }
+
+  float(): number {
+    const p = this.pos;
+    if (p + 4 > this.end) throw NEED_MORE;
+    this.pos = p + 4;
+    return this.buf.readFloatLE(p);
+  }
+
+  /**
+   * RDB length (Dragonfly PUINT) as a number. Throws BAD_ENCODING on a special-encoding marker
+   * or an invalid first byte, BAD_LENGTH above 2^53.
+   */
+  len(): number {
+    const buf = this.buf;
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    const b = buf[p]!;
+    if (b < 0x40) {
+      this.pos = p + 1;
+      return b;
+    }
+    if (b < 0x80) {
+      if (p + 2 > this.end) throw NEED_MORE;
+      this.pos = p + 2;
+      return ((b & 0x3f) << 8) | buf[p + 1]!;
+    }
+    if (b === 0x80) {
+      if (p + 5 > this.end) throw NEED_MORE;
+      this.pos = p + 5;
+      return buf.readUInt32BE(p + 1);
+    }
+    if (b === 0x81) {
+      if (p + 9 > this.end) throw NEED_MORE;
+      const hi = buf.readUInt32BE(p + 1);
+      if (hi >= 0x200000) throw this.error('BAD_LENGTH', `length above 2^53 (0x${buf.subarray(p + 1, p + 9).toString('hex')})`);
+      this.pos = p + 9;
+      return hi * 4294967296 + buf.readUInt32BE(p + 5);
+    }
+    throw this.error('BAD_ENCODING', `invalid length byte 0x${b.toString(16)}`);
+  }
+
+  /** RDB length as a bigint (stream ids, entries_read = 2^64−1). */
+  lenBig(): bigint {
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    if (this.buf[p] === 0x81) {
+      if (p + 9 > this.end) throw NEED_MORE;
+      this.pos = p + 9;
+      return this.buf.readBigUInt64BE(p + 1);
+    }
+    return BigInt(this.len());
+  }
+
+  /** A string length, checked against {@link MAX_STRING_LENGTH} (fails fast, before waiting for the bytes). */
+  strLen(): number {
+    const n = this.len();
+    if (n > MAX_STRING_LENGTH) throw this.error('BAD_LENGTH', `string length ${n} exceeds ${MAX_STRING_LENGTH}`);
+    return n;
+  }
+
+  /**
+   * Reads an RSTR header. Returns the byte length of a plain string (cursor on its first byte), or
+   * -1 for a special encoding, whose complete value is then in {@link special} (int → decimal text,
+   * LZF → decompressed bytes).
+   */
+  strHeader(): number {
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    const b = this.buf[p]!;
+    if (b < 0xc0) return this.strLen();
+    this.pos = p + 1;
+    this.special = this.#encoded(b & 0x3f);
+    return -1;
+  }
+
+  /** Value of the last special-encoded string read by {@link strHeader}. */
+  special: Buffer = Buffer.alloc(0);
+
+  /** A whole RSTR (Redis `rdbGenericLoadStringObject`). */
+  rstr(): Buffer {
+    const buf = this.buf;
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    const b = buf[p]!;
+    let n: number;
+    let q: number;
+    if (b < 0x40) {
+      n = b;
+      q = p + 1;
+    } else if (b < 0x80) {
+      if (p + 2 > this.end) throw NEED_MORE;
+      n = ((b & 0x3f) << 8) | buf[p + 1]!;
+      q = p + 2;
+    } else if (b >= 0xc0) {
+      this.pos = p + 1;
+      return this.#encoded(b & 0x3f);
+    } else {
+      n = this.strLen();
+      q = this.pos;
+      this.pos = p;
+    }
+    if (q + n > this.end) throw NEED_MORE;
+    this.pos = q + n;
+    return buf.subarray(q, q + n);
+  }
+
+  /** Skips an RSTR without materializing it (LZF data is skipped, not decompressed). */
+  skipRstr(): void {
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    const b = this.buf[p]!;
+    if (b >= 0xc0) {
+      const enc = b & 0x3f;
+      this.pos = p + 1;
+      if (enc === 0) return this.skip(1);
+      if (enc === 1) return this.skip(2);
+      if (enc === 2) return this.skip(4);
+      if (enc === 3) {
+        const clen = this.strLen();
+        this.strLen();
+        return this.skip(clen);
+      }
+      throw this.error('BAD_ENCODING', `unknown string encoding ${enc}`);
+    }
+    const n = this.strLen();
+    this.skip(n);
+  }
+
+  #encoded(enc: number): Buffer {
+    switch (enc) {
+      case 0: {
+        if (this.pos + 1 > this.end) throw NEED_MORE;
+        return intText(this.buf.readInt8(this.pos++));
+      }
+      case 1: {
+        if (this.pos + 2 > this.end) throw NEED_MORE;
+        const v = this.buf.readInt16LE(this.pos);
+        this.pos += 2;
+        return intText(v);
+      }
+      case 2: {
+        if (this.pos + 4 > this.end) throw NEED_MORE;
+        const v = this.buf.readInt32LE(this.pos);
+        this.pos += 4;
+        return intText(v);
+      }
+      case 3: {
+        const clen = this.strLen();
+        const ulen = this.strLen();
+        const data = this.bytes(clen);
+        const out = lzfDecompress(data, ulen);
+        if (out === undefined) throw this.error('DECOMPRESS', `corrupt LZF string (${clen} → ${ulen} bytes)`);
+        return out;
+      }
+      default:
+        throw this.error('BAD_ENCODING', `unknown string encoding ${enc}`);
+    }
+  }
+}
+
+/** Small-integer text cache: RDB int-encoded strings are mostly small numbers. */
+const SMALL_INTS: Buffer[] = Array.from({ length: 1024 }, (_, i) => Buffer.from(String(i), 'latin1'));
+
+/** Decimal ASCII of an integer, as Redis prints it. */
+export function intText(v: number | bigint): Buffer {
+  if (typeof v === 'number' && v >= 0 && v < 1024) return SMALL_INTS[v]!;
+  return Buffer.from(String(v), 'latin1');
+}

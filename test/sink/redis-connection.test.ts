@@ -1,0 +1,147 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedisServer, redisCli, type RedisServer } from '../helpers/redis-server.js';
+import { RedisConnection } from '../../src/sink/redis-connection.js';
+import { StandaloneRouter } from '../../src/sink/router.js';
+import { readTargetInfo, rdbVersionForRedis } from '../../src/sink/target-info.js';
+import { parseRedisUrl } from '../../src/sink/target-url.js';
+import { ConnectionError, TargetCommandError } from '../../src/errors.js';
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedisServer({ config: { 'enable-debug-command': 'yes' } });
+});
+after(async () => {
+  await server.stop();
+});
+
+const connect = (opts = {}) => RedisConnection.connect(parseRedisUrl(server.url), opts);
+
+test('thousands of pipelined commands, error replies mapped to their command and key', async () => {
+  const conn = await connect();
+  const errors: TargetCommandError[] = [];
+  conn.setErrorPolicy((e) => {
+    errors.push(e);
+    return true;
+  });
+  let acked = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const key = Buffer.from(`k:${i}`);
+    if (i % 5000 === 1234) {
+      const prev = Buffer.from(`k:${i - 1}`);
+      conn.send(['LPUSH', prev, 'x'], prev); // on a string: WRONGTYPE
+    }
+    else conn.send(['SET', key, `v${i}`], key);
+    if (i % 1000 === 999) conn.whenAcked(() => acked++);
+  }
+  conn.send(['INCR', Buffer.from('k:1')], Buffer.from('k:1'));
+  await conn.flush();
+  assert.equal(acked, 20);
+  assert.equal(conn.inflightBytes, 0);
+  assert.equal(conn.inflightCommands, 0);
+  assert.equal(conn.toleratedErrors, 5);
+  assert.deepEqual(
+    errors.map((e) => [e.command, e.key?.toString()]),
+    [['LPUSH', 'k:1233'], ['LPUSH', 'k:6233'], ['LPUSH', 'k:11233'], ['LPUSH', 'k:16233'], ['INCR', 'k:1']],
+  );
+  assert.match(errors[0]!.reply, /^WRONGTYPE/);
+  assert.match(errors[4]!.message, /target refused INCR for key "k:1": ERR value is not an integer/);
+  assert.equal(await redisCli(server.port, 'GET', 'k:19999'), 'v19999\n');
+  assert.equal(await redisCli(server.port, 'DBSIZE'), '19996\n');
+  await conn.close();
+});
+
+test('an untolerated error reply rejects flush() with the key; call() parses replies in order with hot traffic', async () => {
+  const conn = await connect();
+  conn.send(['SET', 'n', 'abc'], Buffer.from('n'));
+  conn.send(['HSET', 'n', 'f', 'v'], Buffer.from('n'));
+  const info = conn.call(['GET', 'n']);
+  await assert.rejects(conn.flush(), (e) => e instanceof TargetCommandError && e.command === 'HSET' && e.key?.toString() === 'n');
+  assert.deepEqual(await info, Buffer.from('abc'));
+  assert.deepEqual(await conn.call(['MGET', 'n', 'missing']), [Buffer.from('abc'), null]);
+  await assert.rejects(conn.call(['NOSUCHCMD']), (e) => e instanceof TargetCommandError && /unknown command/.test(e.reply));
+  conn.destroy();
+});
+
+test('backpressure: isBackpressured above maxInflightBytes, drain once below', async () => {
+  const conn = await connect({ maxInflightBytes: 64 * 1024, maxBatchBytes: 16 * 1024 });
+  const value = Buffer.alloc(1000, 'a');
+  let drains = 0;
+  conn.on('drain', () => drains++);
+  let sent = 0;
+  let pauses = 0;
+  while (sent < 5000) {
+    while (!conn.isBackpressured && sent < 5000) {
+      conn.send(['SET', `b:${sent}`, value]);
+      sent++;
+    }
+    if (conn.isBackpressured) {
+      pauses++;
+      assert.ok(conn.inflightBytes > 64 * 1024);
+      await new Promise<void>((r) => conn.once('drain', r));
+      assert.ok(!conn.isBackpressured);
+      assert.ok(conn.inflightBytes <= 64 * 1024);
+    }
+  }
+  await conn.flush();
+  assert.ok(pauses >= 50, `paused ${pauses} times`);
+  assert.equal(drains, pauses);
+  assert.equal(await redisCli(server.port, 'EXISTS', 'b:4999'), '1\n');
+  await conn.close();
+});
+
+test('SELECT only when the database changes', async () => {
+  await redisCli(server.port, 'CONFIG', 'RESETSTAT');
+  const router = await StandaloneRouter.connect({ ...parseRedisUrl(server.url), db: 2 });
+  const conn = router.all()[0]!;
+  assert.equal(conn.db, 2);
+  const dbs = [0, 0, 1, 15, 15, 2, 0];
+  for (const [i, db] of dbs.entries()) router.connectionFor(Buffer.from('s'), db).send(['SET', `s${i}`, String(db)]);
+  await router.flush();
+  const stats = await redisCli(server.port, 'INFO', 'commandstats');
+  // SELECT 2 at connect, then 2→0, 0→1, 1→15, 15→2, 2→0.
+  assert.match(stats, /cmdstat_select:calls=6,/);
+  for (const [i, db] of dbs.entries()) assert.equal(await redisCli(server.port, '-n', String(db), 'GET', `s${i}`), `${db}\n`);
+  await router.close();
+});
+
+test('readTargetInfo reads version, RDB version, cluster flag and command table', async () => {
+  const conn = await connect();
+  const info = await readTargetInfo(conn);
+  assert.match(info.redisVersion, /^\d+\.\d+\.\d+/);
+  assert.equal(info.rdbVersion, rdbVersionForRedis(info.redisVersion));
+  assert.equal(info.clusterEnabled, false);
+  assert.ok(info.hasCommand('SET') && info.hasCommand('xsetid'));
+  assert.ok(!info.hasCommand('json.set'));
+  assert.deepEqual([rdbVersionForRedis('6.2.14'), rdbVersionForRedis('7.0.15'), rdbVersionForRedis('7.2.4'), rdbVersionForRedis('7.4.1'), rdbVersionForRedis('8.2.0')], [9, 10, 11, 12, 12]);
+  await conn.close();
+});
+
+test('AUTH with user:password, refused AUTH is a ConnectionError', async () => {
+  const s = await startRedisServer();
+  try {
+    await redisCli(s.port, 'ACL', 'SETUSER', 'alice', 'on', '>wonder', '~*', '+@all');
+    await redisCli(s.port, 'CONFIG', 'SET', 'requirepass', 'sekret');
+    const c1 = await RedisConnection.connect(parseRedisUrl(`redis://alice:wonder@127.0.0.1:${s.port}/1`));
+    assert.deepEqual(await c1.call(['ACL', 'WHOAMI']), Buffer.from('alice'));
+    await c1.close();
+    const c2 = await RedisConnection.connect(parseRedisUrl(`redis://:sekret@127.0.0.1:${s.port}`));
+    assert.equal(await c2.call(['PING']), 'PONG');
+    await c2.close();
+    await assert.rejects(RedisConnection.connect(parseRedisUrl(`redis://alice:wrong@127.0.0.1:${s.port}`)), (e) => e instanceof ConnectionError && /AUTH refused/.test(e.message));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a connection that dies with commands in flight fails flush() with a ConnectionError', async () => {
+  const s = await startRedisServer({ config: { 'enable-debug-command': 'yes' } });
+  const conn = await RedisConnection.connect(parseRedisUrl(s.url));
+  conn.send(['DEBUG', 'SLEEP', '0.3']);
+  conn.send(['SET', 'a', 'b']);
+  const done = conn.flush();
+  setTimeout(() => process.kill(s.pid, 'SIGKILL'), 50);
+  await assert.rejects(done, (e) => e instanceof ConnectionError && /2 command\(s\) unacknowledged/.test(e.message));
+  await assert.rejects(conn.call(['PING']), ConnectionError);
+  await s.stop();
+});

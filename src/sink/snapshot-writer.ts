@@ -1,0 +1,322 @@
+import { UnsupportedTypesError, type TargetCommandError } from '../errors.js';
+import type { SnapshotEntry } from '../entry/entry.js';
+import {
+  writeElements,
+  writeHashFields,
+  writeHashTtlPiece,
+  writeStreamPiece,
+  writeStringPiece,
+  writeZsetPiece,
+  type StreamTargetFeatures,
+} from './command-rewriter.js';
+import type { RedisConnection } from './redis-connection.js';
+import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
+import type { Router } from './router.js';
+import type { TargetInfo } from './target-info.js';
+import { tempKeyFor } from './temp-key.js';
+
+/** Options of {@link SnapshotWriter}. */
+export interface SnapshotWriterOptions {
+  /**
+   * What to do with a key that already exists on the target. `replace` overwrites it; `skip` keeps
+   * the target's value (counted in `skippedExisting`); `fail` stops with a TargetCommandError
+   * naming the key (BUSYKEY). @default 'replace'
+   */
+  onExisting: 'replace' | 'skip' | 'fail';
+  /** Keys the target cannot hold: `fail` throws UnsupportedTypesError, `skip` counts them. @default 'fail' */
+  unsupported: 'fail' | 'skip';
+  /** RESTORE is used only for values whose RDB encoding is at most this many bytes. @default 512 KiB */
+  restoreMaxBytes: number;
+  /** Clock for "already expired", Unix ms. @default Date.now */
+  nowMs?: () => number;
+}
+
+/** Defaults of {@link SnapshotWriterOptions}. */
+export const SNAPSHOT_WRITER_DEFAULTS: SnapshotWriterOptions = {
+  onExisting: 'replace',
+  unsupported: 'fail',
+  restoreMaxBytes: 512 * 1024,
+};
+
+/** Counters of a {@link SnapshotWriter}. */
+export interface SnapshotWriterStats {
+  /** Objects written (last piece sent); minus those the target refused as existing under `skip`. */
+  keys: number;
+  /** Pieces written. */
+  pieces: number;
+  /** Commands sent (SELECT excluded). */
+  commands: number;
+  /** Objects already expired at write time, not written. */
+  skippedExpired: number;
+  /** Objects left alone because the key existed (`onExisting: 'skip'`), counted when the target replies. */
+  skippedExisting: number;
+  /** Objects of a type the target cannot hold, under `unsupported: 'skip'`. */
+  skippedUnsupported: number;
+  /** Functions libraries loaded. */
+  functions: number;
+}
+
+/**
+ * Atomically moves the object built under KEYS[1] (temporary key) to KEYS[2] unless KEYS[2] exists:
+ * then the temporary key is dropped and the reply is a BUSYKEY error (the same error RESTORE
+ * without REPLACE gives), which `skip` tolerates and `fail` reports with the key.
+ */
+const MOVE_IF_ABSENT_SCRIPT =
+  "if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('DEL', KEYS[1]) " +
+  "return redis.error_reply('BUSYKEY Target key name already exists.') end " +
+  "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end return 'OK'";
+
+/**
+ * Translates snapshot pieces into commands on a {@link Router} (DESIGN.md "Data path").
+ *
+ * Per object:
+ * - RESTORE `key ttl payload ABSTTL [REPLACE]` when the object is one piece, its `rdbValue` is at
+ *   most `restoreMaxBytes`, and the target's RDB version reads its encoding ({@link restoreVersionFor});
+ * - otherwise commands per piece ({@link writeStringPiece} etc.): the first piece replaces the key
+ *   (`DEL`, or `SET` for strings), later pieces append, the last applies `PEXPIREAT` (absolute).
+ * - `onExisting` skip/fail: RESTORE without REPLACE; rewritten objects are built under a temporary
+ *   key in the same slot and moved into place by one script (MOVE_IF_ABSENT_SCRIPT), so an existing
+ *   key is never touched, even by multi-piece objects, and no round trip is needed.
+ * - objects already expired when their first piece arrives are skipped with all their pieces.
+ *
+ * Pieces of one object must arrive contiguously per key (as one decoder emits them); pieces of
+ * different objects may interleave. Installs an error policy on the router's connections (BUSYKEY
+ * tolerated under `skip`).
+ */
+export class SnapshotWriter {
+  readonly #router: Router;
+  readonly #info: TargetInfo;
+  readonly #options: SnapshotWriterOptions;
+  readonly #nowMs: () => number;
+  readonly #isGuarded: boolean;
+  readonly #stream: StreamTargetFeatures;
+  /** Multi-piece objects being skipped (expired/unsupported), by `db:key`. */
+  readonly #skipping = new Set<string>();
+  /** JSON documents arriving in several pieces, accumulated (JSON.SET needs the whole text). */
+  readonly #jsonParts = new Map<string, Buffer[]>();
+  readonly #stats: SnapshotWriterStats = {
+    keys: 0,
+    pieces: 0,
+    commands: 0,
+    skippedExpired: 0,
+    skippedExisting: 0,
+    skippedUnsupported: 0,
+    functions: 0,
+  };
+
+  constructor(router: Router, info: TargetInfo, options: SnapshotWriterOptions) {
+    this.#router = router;
+    this.#info = info;
+    this.#options = { ...SNAPSHOT_WRITER_DEFAULTS, ...options };
+    this.#nowMs = options.nowMs ?? Date.now;
+    this.#isGuarded = this.#options.onExisting !== 'replace';
+    this.#stream = { hasStreamV2: info.rdbVersion >= 10 };
+    if (this.#options.onExisting === 'skip') {
+      const policy = (err: TargetCommandError): boolean => {
+        if (!err.reply.startsWith('BUSYKEY')) return false;
+        this.#stats.keys--;
+        this.#stats.skippedExisting++;
+        return true;
+      };
+      for (const conn of router.all()) conn.setErrorPolicy(policy);
+    }
+  }
+
+  get stats(): Readonly<SnapshotWriterStats> {
+    return this.#stats;
+  }
+
+  /** True while any target connection is above its in-flight bound: stop calling {@link write}. */
+  get isBackpressured(): boolean {
+    return this.#router.isBackpressured;
+  }
+
+  /** Calls `cb` once writing may continue (synchronously if not backpressured). */
+  onceDrained(cb: () => void): void {
+    this.#router.onceDrained(cb);
+  }
+
+  /** Resolves once the target acknowledged every command; rejects with the first fatal error. */
+  flush(): Promise<void> {
+    return this.#router.flush();
+  }
+
+  /**
+   * Why the target cannot hold `entry`'s value, or undefined if it can. Depends on the kind and on
+   * the target (modules, commands, version), not on the value, except for Redis module values,
+   * which can only be passed through by RESTORE (single piece with `rdbValue`).
+   */
+  unsupportedReason(entry: SnapshotEntry): string | undefined {
+    switch (entry.valueKind) {
+      case 'string':
+      case 'list':
+      case 'set':
+      case 'zset':
+      case 'hash':
+        return undefined;
+      case 'stream':
+        return this.#info.hasCommand('xadd') || this.#info.rdbVersion >= 9 ? undefined : 'stream needs Redis ≥ 5';
+      case 'json':
+        return this.#info.hasCommand('json.set') ? undefined : 'ReJSON-RL needs RedisJSON (JSON.SET) on the target';
+      case 'hash-ttl':
+        return this.#info.hasCommand('hpexpireat') ? undefined : 'hash field TTLs need Redis ≥ 7.4 (HPEXPIREAT)';
+      case 'set-ttl':
+        return 'set member TTLs (Dragonfly SADDEX) have no Redis equivalent';
+      case 'sbf':
+      case 'cms':
+      case 'topk':
+      case 'cuckoo':
+        return `Dragonfly ${entry.valueKind} has no Redis counterpart that can load it (RedisBloom cannot read Dragonfly's encoding)`;
+      case 'module':
+        return entry.rdbValue !== undefined ? undefined : 'Redis module value too large for RESTORE passthrough';
+    }
+  }
+
+  /**
+   * Translates one piece into commands and sends them (never awaits; check {@link isBackpressured}).
+   * @throws UnsupportedTypesError when the type is unsupported and the policy is `fail` (callers
+   *   pre-scan so this does not happen mid-stream).
+   */
+  write(entry: SnapshotEntry): void {
+    if (entry.isFirst) {
+      const reason = this.unsupportedReason(entry);
+      if (reason !== undefined) {
+        if (this.#options.unsupported === 'fail') {
+          throw new UnsupportedTypesError(
+            [{ db: entry.db, key: entry.key, type: `${entry.valueKind}: ${reason}` }],
+            1,
+            'use --unsupported skip to migrate everything else',
+          );
+        }
+        this.#stats.skippedUnsupported++;
+        if (!entry.isLast) this.#skipping.add(objectId(entry));
+        return;
+      }
+      if (entry.expireAtMs !== -1 && entry.expireAtMs <= this.#nowMs()) {
+        this.#stats.skippedExpired++;
+        if (!entry.isLast) this.#skipping.add(objectId(entry));
+        return;
+      }
+    } else if (this.#skipping.size > 0 && this.#skipping.has(objectId(entry))) {
+      if (entry.isLast) this.#skipping.delete(objectId(entry));
+      return;
+    }
+
+    const key = entry.key;
+    const conn = this.#router.connectionFor(key, entry.db);
+    this.#stats.pieces++;
+    const rdbValue = entry.rdbValue;
+    if (entry.isFirst && entry.isLast && rdbValue !== undefined && (rdbValue.length <= this.#options.restoreMaxBytes || entry.valueKind === 'module')) {
+      const version = restoreVersionFor(entry.rdbType, this.#info.rdbVersion);
+      if (version !== undefined) {
+        this.#restore(conn, entry, rdbValue, version);
+        return;
+      }
+    }
+    this.#rewrite(conn, entry);
+  }
+
+  /** `FUNCTION LOAD REPLACE code` on every connection (every node of a cluster). */
+  writeFunction(code: Buffer): void {
+    for (const conn of this.#router.all()) {
+      conn.send(['FUNCTION', 'LOAD', 'REPLACE', code]);
+      this.#stats.commands++;
+    }
+    this.#stats.functions++;
+  }
+
+  #restore(conn: RedisConnection, entry: SnapshotEntry, rdbValue: Buffer, version: number): void {
+    const isReplace = !this.#isGuarded;
+    conn.begin(isReplace ? 6 : 5);
+    conn.arg('RESTORE');
+    conn.arg(entry.key);
+    conn.arg(entry.expireAtMs === -1 ? 0 : entry.expireAtMs);
+    writeRestorePayload(conn, entry.rdbType, rdbValue, version);
+    conn.arg('ABSTTL');
+    if (isReplace) conn.arg('REPLACE');
+    conn.end('RESTORE', entry.key);
+    this.#stats.commands++;
+    this.#stats.keys++;
+  }
+
+  #rewrite(conn: RedisConnection, entry: SnapshotEntry): void {
+    const key = entry.key;
+    const wkey = this.#isGuarded ? tempKeyFor(key) : key;
+    let commands = 0;
+    const isOnePiece = entry.isFirst && entry.isLast;
+    // Strings replace with SET; everything else starts from an empty key.
+    if (entry.isFirst && entry.valueKind !== 'string') {
+      conn.send(['DEL', wkey], key);
+      commands++;
+    }
+    let isExpirySet = false;
+    switch (entry.valueKind) {
+      case 'string': {
+        const pxat = isOnePiece ? entry.expireAtMs : -1;
+        commands += writeStringPiece(conn, wkey, key, entry, pxat);
+        isExpirySet = pxat !== -1;
+        break;
+      }
+      case 'list':
+        commands += writeElements(conn, 'RPUSH', wkey, key, entry.value);
+        break;
+      case 'set':
+        commands += writeElements(conn, 'SADD', wkey, key, entry.value);
+        break;
+      case 'zset':
+        commands += writeZsetPiece(conn, wkey, key, entry.value);
+        break;
+      case 'hash':
+        commands += writeHashFields(conn, wkey, key, entry.value);
+        break;
+      case 'hash-ttl':
+        commands += writeHashTtlPiece(conn, wkey, key, entry.value, this.#nowMs());
+        break;
+      case 'stream':
+        commands += writeStreamPiece(conn, wkey, key, entry.value, this.#stream);
+        break;
+      case 'json': {
+        let text = entry.value;
+        if (!isOnePiece) {
+          const id = objectId(entry);
+          const parts = this.#jsonParts.get(id) ?? [];
+          parts.push(entry.value);
+          if (!entry.isLast) {
+            this.#jsonParts.set(id, parts);
+            break;
+          }
+          this.#jsonParts.delete(id);
+          text = Buffer.concat(parts);
+        }
+        conn.send(['JSON.SET', wkey, '$', text], key);
+        commands++;
+        break;
+      }
+      case 'set-ttl':
+      case 'sbf':
+      case 'cms':
+      case 'topk':
+      case 'cuckoo':
+      case 'module':
+        // unsupportedReason() rejects these unless passed through by RESTORE above.
+        throw new UnsupportedTypesError([{ db: entry.db, key, type: entry.valueKind }], 1, 'no command rewrite exists for this type');
+    }
+    if (entry.isLast) {
+      if (entry.expireAtMs !== -1 && !isExpirySet) {
+        conn.send(['PEXPIREAT', wkey, entry.expireAtMs], key);
+        commands++;
+      }
+      if (this.#isGuarded) {
+        conn.send(['EVAL', MOVE_IF_ABSENT_SCRIPT, 2, wkey, key], key);
+        commands++;
+      }
+      this.#stats.keys++;
+    }
+    this.#stats.commands += commands;
+  }
+}
+
+/** Identity of an object across its pieces. */
+function objectId(entry: SnapshotEntry): string {
+  return `${entry.db}:${entry.key.toString('latin1')}`;
+}

@@ -1,0 +1,30 @@
+/**
+ * Exit codes of the `df2redis` binary (README "Exit codes"), and the mapping from errors to them.
+ * Only `main.ts` uses this; library code throws typed errors and never exits.
+ */
+import { CommanderError } from 'commander';
+import { ConfigError, Df2RedisError, UnsupportedTypesError } from '../errors.js';
+
+/** Every command was acknowledged by the target. */
+export const EXIT_OK = 0;
+/** The job failed with a known error (corrupt input, target refused a command, connection lost…). */
+export const EXIT_FAILED = 1;
+/** Bad command line or option value; nothing was done. */
+export const EXIT_USAGE = 2;
+/** `--unsupported fail` and the source holds keys the target cannot hold; nothing was written. */
+export const EXIT_UNSUPPORTED = 3;
+/** A bug: an unexpected error (printed with its stack). Like sysexits.h EX_SOFTWARE. */
+export const EXIT_INTERNAL = 70;
+
+/** How an error is reported: its exit code and the text for stderr (typed errors: message only). */
+export function describeError(err: unknown): { exitCode: number; text: string } {
+  if (err instanceof CommanderError) {
+    // commander already printed its message (or the help) to stderr / stdout.
+    return { exitCode: err.exitCode === 0 ? EXIT_OK : EXIT_USAGE, text: '' };
+  }
+  if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, text: `df2redis: ${err.message}\n` };
+  if (err instanceof UnsupportedTypesError) return { exitCode: EXIT_UNSUPPORTED, text: `df2redis: ${err.message}\n` };
+  if (err instanceof Df2RedisError) return { exitCode: EXIT_FAILED, text: `df2redis: ${err.message}\n` };
+  const stack = err instanceof Error ? (err.stack ?? String(err)) : String(err);
+  return { exitCode: EXIT_INTERNAL, text: `df2redis: internal error (please report it):\n${stack}\n` };
+}

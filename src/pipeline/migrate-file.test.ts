@@ -1,0 +1,92 @@
+/**
+ * copyRdbStream against a real redis-server: a decode error in the middle of a multi-piece object
+ * must not leave the partly written key on the target (DESIGN invariant 7).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { RdbError } from '../errors.js';
+import { StandaloneRouter } from '../sink/router.js';
+import { SnapshotWriter } from '../sink/snapshot-writer.js';
+import { readTargetInfo } from '../sink/target-info.js';
+import { parseRedisUrl } from '../sink/target-url.js';
+import { redisCli, startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
+import { copyRdbStream } from './migrate-file.js';
+
+/** RDB length encoding (Redis rdb.c rdbSaveLen), 6- and 14-bit forms. */
+function rdbLen(n: number): Buffer {
+  return n < 64 ? Buffer.from([n]) : Buffer.from([0x40 | (n >> 8), n & 0xff]);
+}
+const rdbString = (s: string): Buffer => Buffer.concat([rdbLen(Buffer.byteLength(s)), Buffer.from(s)]);
+
+/** RDB v9: string `before`, then list `big` (RDB_TYPE_LIST, 3000 items: several pieces), then EOF. */
+function rdbWithBigList(): { bytes: Buffer; listEnd: number } {
+  const items: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) items.push(rdbString(`item-${String(i).padStart(5, '0')}`));
+  const head = Buffer.concat([
+    Buffer.from('REDIS0009'),
+    Buffer.from([0xfe, 0x00]),
+    Buffer.from([0x00]), rdbString('before'), rdbString('ok'),
+    Buffer.from([0x01]), rdbString('big'), rdbLen(3000),
+    ...items,
+  ]);
+  return { bytes: Buffer.concat([head, Buffer.from([0xff]), Buffer.alloc(8)]), listEnd: head.length };
+}
+
+async function* chunks(buf: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+let server: RedisServer;
+before(async () => {
+  server = await startRedisServer();
+});
+after(() => server.stop());
+
+async function copy(input: Buffer, onExisting: 'replace' | 'skip' | 'fail' = 'replace'): Promise<unknown> {
+  const router = await StandaloneRouter.connect(parseRedisUrl(server.url), {});
+  try {
+    const info = await readTargetInfo(router.all()[0]!);
+    const writer = new SnapshotWriter(router, info, { onExisting, unsupported: 'fail', restoreMaxBytes: 0 });
+    await copyRdbStream(chunks(input, 4096), writer, router, {
+      source: 'test.rdb',
+      maxRestorePayloadBytes: 0,
+      onExisting,
+      logger: pino({ level: 'silent' }),
+    });
+    return undefined;
+  } catch (err) {
+    return err;
+  } finally {
+    await router.close();
+  }
+}
+
+test('a whole file is copied (control for the next test)', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  assert.equal(await copy(rdbWithBigList().bytes), undefined);
+  assert.equal((await redisCli(server.port, 'LLEN', 'big')).trim(), '3000');
+});
+
+test('a file cut inside a multi-piece object: the partial key is deleted and the error says so', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const { listEnd } = rdbWithBigList();
+  const cut = rdbWithBigList().bytes.subarray(0, listEnd - 5000); // well past the first 1024-item piece
+  const err = await copy(cut);
+  assert.ok(err instanceof RdbError, String(err));
+  assert.equal(err.code, 'TRUNCATED');
+  assert.match(err.message, /key "big" \(db 0\) was partly written and has been deleted from the target/);
+  assert.equal((await redisCli(server.port, 'EXISTS', 'big')).trim(), '0');
+  assert.equal((await redisCli(server.port, 'GET', 'before')).trim(), 'ok', 'complete keys before the error stay');
+});
+
+test('--on-existing skip: a cut object only ever touched its temporary key, which is deleted', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  await redisCli(server.port, 'SET', 'big', 'already here');
+  const { bytes, listEnd } = rdbWithBigList();
+  const err = await copy(bytes.subarray(0, listEnd - 5000), 'skip');
+  assert.ok(err instanceof RdbError, String(err));
+  assert.match(err.message, /key "big" \(db 0\) was partly built under a temporary key, which has been deleted/);
+  assert.equal((await redisCli(server.port, 'GET', 'big')).trim(), 'already here');
+  assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '2', 'only "before" and "big": no temporary key left');
+});

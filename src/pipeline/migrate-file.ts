@@ -1,0 +1,327 @@
+/**
+ * `df2redis migrate` from an RDB file: the whole job, top to bottom.
+ *
+ *   connect target ─► refuse cluster ─► pre-scan file (key count, unsupported types)
+ *     ─► stream file ─► RdbDecoder ─► SnapshotWriter ─► flush ─► summary
+ *
+ * The file is read twice: the pre-scan decodes without materializing values (`skipValues`), so the
+ * unsupported-types policy can refuse the job before anything is written and the progress bar
+ * knows the total. Memory stays bounded by the read chunk plus the writer's in-flight window.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { MigrateOptions } from '../config/options.js';
+import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
+import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
+import type { SnapshotEntry } from '../entry/entry.js';
+import { ConfigError, Df2RedisError, RdbError, UnsupportedTypesError, printableKey } from '../errors.js';
+import type { ProgressReporter } from '../progress/progress-reporter.js';
+import type { Router } from '../sink/router.js';
+import { StandaloneRouter } from '../sink/router.js';
+import { SnapshotWriter } from '../sink/snapshot-writer.js';
+import { readTargetInfo } from '../sink/target-info.js';
+import { tempKeyFor } from '../sink/temp-key.js';
+import { parseRedisUrl, type TargetEndpoint } from '../sink/target-url.js';
+
+/** Read chunk of the RDB file: big enough for few syscalls, small enough to pause promptly. */
+export const READ_CHUNK_BYTES = 256 * 1024;
+
+/** At most this many unsupported keys are kept for the error message and the log. */
+const MAX_LISTED_UNSUPPORTED = 20;
+
+/** What a migration did; every count is of keys (objects), not pieces. */
+export interface MigrateFileSummary {
+  /** Keys in the file (pre-scan), including those later skipped. */
+  totalKeys: number;
+  /** Keys written to the target and acknowledged. */
+  keys: number;
+  /** Bytes of the RDB file. */
+  bytes: number;
+  skippedExpired: number;
+  skippedExisting: number;
+  skippedUnsupported: number;
+  /** Function libraries loaded (`FUNCTION LOAD REPLACE`). */
+  functions: number;
+  elapsedMs: number;
+  /** `keys` per second over the whole job, pre-scan included. */
+  keysPerSec: number;
+}
+
+/** What the job needs besides its options. */
+export interface MigrateFileContext {
+  logger: Logger;
+  progress: ProgressReporter;
+}
+
+/**
+ * Copies every key of the RDB file `options.source` into the Redis at `options.target`, then
+ * resolves once the target acknowledged every command.
+ * @throws ConfigError bad `--source` / `--target`, or a cluster target (not supported yet).
+ * @throws UnsupportedTypesError `--unsupported fail` and the file holds keys the target cannot hold
+ *   (thrown after the pre-scan, before anything is written).
+ * @throws RdbError the file is corrupt or truncated; a key whose first pieces were written is
+ *   deleted from the target first (see {@link copyRdbStream}).
+ * @throws TargetCommandError, ConnectionError the target refused a command or went away.
+ */
+export async function migrateFile(options: MigrateOptions, context: MigrateFileContext): Promise<MigrateFileSummary> {
+  const { logger, progress } = context;
+  const startMs = Date.now();
+  const endpoint = parseTarget(options.target);
+  const bytes = await fileSize(options.source);
+
+  const router = await StandaloneRouter.connect(endpoint, { tlsInsecure: options.isTlsInsecure, role: 'target' });
+  try {
+    const info = await readTargetInfo(router.all()[0]!);
+    if (info.clusterEnabled) {
+      throw new ConfigError(
+        `--target ${endpoint.host}:${endpoint.port} is a Redis Cluster node; cluster targets are not supported yet, ` +
+          'migrate into a standalone Redis',
+      );
+    }
+    logger.info({ target: `${endpoint.host}:${endpoint.port}`, redisVersion: info.redisVersion }, 'connected to target');
+
+    const writer = new SnapshotWriter(router, info, {
+      onExisting: options.onExisting,
+      unsupported: options.unsupported,
+      restoreMaxBytes: options.restoreMaxBytes,
+    });
+
+    const scan = await prescan(options.source, writer);
+    logger.info({ source: options.source, bytes, keys: scan.totalKeys, unsupported: scan.unsupportedTotal }, 'pre-scan done');
+    if (scan.unsupportedTotal > 0) {
+      if (options.unsupported === 'fail') {
+        throw new UnsupportedTypesError(
+          scan.unsupported,
+          scan.unsupportedTotal,
+          `(${[...scan.reasons].join('; ')}); nothing was written. ` +
+            'Pass --unsupported skip to migrate every other key and skip these.',
+        );
+      }
+      logger.warn(
+        { count: scan.unsupportedTotal, reasons: [...scan.reasons], keys: scan.unsupported.map((k) => printableKey(k.key)) },
+        'skipping keys the target cannot hold',
+      );
+    }
+
+    let bytesRead = 0;
+    progress.start({ totalBytes: bytes, totalKeys: scan.totalKeys }, () => ({ bytesRead, keysWritten: writer.stats.keys }));
+    try {
+      const input = createReadStream(options.source, { highWaterMark: READ_CHUNK_BYTES });
+      const counted = (async function* () {
+        for await (const chunk of input) {
+          bytesRead += (chunk as Buffer).length;
+          yield chunk as Buffer;
+        }
+      })();
+      await copyRdbStream(counted, writer, router, {
+        source: options.source,
+        maxRestorePayloadBytes: options.restoreMaxBytes,
+        onExisting: options.onExisting,
+        logger,
+      });
+    } finally {
+      progress.stop();
+    }
+
+    const elapsedMs = Date.now() - startMs;
+    const s = writer.stats;
+    return {
+      totalKeys: scan.totalKeys,
+      keys: s.keys,
+      bytes,
+      skippedExpired: s.skippedExpired,
+      skippedExisting: s.skippedExisting,
+      skippedUnsupported: s.skippedUnsupported,
+      functions: s.functions,
+      elapsedMs,
+      keysPerSec: elapsedMs > 0 ? (s.keys * 1000) / elapsedMs : s.keys,
+    };
+  } finally {
+    await router.close();
+  }
+}
+
+/** Options of {@link copyRdbStream}. */
+export interface CopyRdbStreamOptions {
+  /** Name of the input for errors (file path). */
+  source: string;
+  /** Passed to the decoder: capture raw value bytes for RESTORE up to this size. */
+  maxRestorePayloadBytes: number;
+  /** The writer's policy: tells where a partly written object lives (see {@link deletePartialKey}). */
+  onExisting: MigrateOptions['onExisting'];
+  logger: Logger;
+}
+
+/**
+ * Decodes an RDB byte stream into `writer` and resolves once the target acknowledged everything.
+ * Backpressure: after each chunk, while the writer is backpressured, the input is not read (the
+ * `for await` loop does not pull) until the writer drains.
+ *
+ * DESIGN invariant 7, nothing from a half-decoded value: the decoder only emits complete pieces,
+ * but an object cut by corruption after its first pieces were written would leave a partial key
+ * on the target. On RdbError that key is deleted (`DEL`, on the connection that wrote it, after
+ * everything before it was acknowledged) and the error message says so.
+ * @throws RdbError, TargetCommandError, ConnectionError
+ */
+export async function copyRdbStream(
+  input: AsyncIterable<Buffer>,
+  writer: SnapshotWriter,
+  router: Router,
+  options: CopyRdbStreamOptions,
+): Promise<void> {
+  /** The object whose first piece was written and whose last piece has not arrived yet. */
+  let partial: { db: number; key: Buffer } | undefined;
+  const handler: RdbHandler = {
+    onEntry(entry: SnapshotEntry): void {
+      if (entry.isFirst && !entry.isLast) {
+        const piecesBefore = writer.stats.pieces;
+        writer.write(entry);
+        // Only if the writer sent it (it skips expired and unsupported objects whole). Copied: the
+        // decoder's key may be a view into a buffer it reuses. Rare: big objects only.
+        if (writer.stats.pieces > piecesBefore) partial = { db: entry.db, key: Buffer.from(entry.key) };
+        return;
+      }
+      if (entry.isLast) partial = undefined;
+      writer.write(entry);
+    },
+    onFunction(code: Buffer): void {
+      writer.writeFunction(code);
+    },
+  };
+  const decoder = new RdbDecoder(handler, { source: options.source, maxRestorePayloadBytes: options.maxRestorePayloadBytes });
+
+  // A fatal error reply or a lost connection stops the job at the next chunk instead of at the final
+  // flush: listening to 'error' makes the connections report it as soon as it happens.
+  let targetError: Error | undefined;
+  let wakeUp: (() => void) | undefined;
+  const onTargetError = (err: Error): void => {
+    targetError ??= err;
+    wakeUp?.();
+  };
+  const conns = router.all();
+  for (const c of conns) c.on('error', onTargetError);
+  try {
+    for await (const chunk of input) {
+      const consumed = decoder.push(chunk);
+      if (targetError) throw targetError;
+      if (decoder.isDone) {
+        if (consumed < chunk.length) {
+          options.logger.warn({ source: options.source, offset: decoder.bytesConsumed }, 'ignoring bytes after the rdb end of file');
+        }
+        break;
+      }
+      if (writer.isBackpressured) {
+        // One Promise per paused chunk, not per entry; `for await` does not read on meanwhile.
+        await new Promise<void>((resolve) => {
+          wakeUp = resolve;
+          writer.onceDrained(resolve);
+        });
+        wakeUp = undefined;
+        if (targetError) throw targetError;
+      }
+    }
+    decoder.end();
+  } catch (err) {
+    if (err instanceof RdbError && partial !== undefined) await deletePartialKey(err, partial, writer, router, options.onExisting, options.logger);
+    throw err;
+  } finally {
+    for (const c of conns) c.off('error', onTargetError);
+  }
+  await writer.flush();
+}
+
+/**
+ * See {@link copyRdbStream}: removes a key cut by a decode error and amends the error message.
+ * Under `--on-existing replace` the writer builds big objects in place; under `skip`/`fail` it
+ * builds them under a temporary key ({@link tempKeyFor}) and moves them into place at the last
+ * piece, so then only the temporary key is deleted and the target's own key is never touched.
+ */
+async function deletePartialKey(
+  err: RdbError,
+  partial: { db: number; key: Buffer },
+  writer: SnapshotWriter,
+  router: Router,
+  onExisting: MigrateOptions['onExisting'],
+  logger: Logger,
+): Promise<void> {
+  const name = `key ${JSON.stringify(printableKey(partial.key))} (db ${partial.db})`;
+  const isInPlace = onExisting === 'replace';
+  const written = isInPlace ? partial.key : tempKeyFor(partial.key);
+  try {
+    await writer.flush();
+    const conn = router.connectionFor(partial.key, partial.db);
+    conn.send(['DEL', written], partial.key);
+    await conn.flush();
+    err.message += isInPlace
+      ? `; ${name} was partly written and has been deleted from the target`
+      : `; ${name} was partly built under a temporary key, which has been deleted (the target's key was not touched)`;
+  } catch (cleanupErr) {
+    logger.error({ err: cleanupErr }, 'could not delete a partly written key');
+    err.message +=
+      `; ${name} was partly written as ${JSON.stringify(printableKey(written))} and could NOT be deleted from the target ` +
+      `(${cleanupErr instanceof Error ? cleanupErr.message : String(cleanupErr)}): delete it by hand`;
+  }
+}
+
+/** Result of {@link prescan}. */
+interface PrescanResult {
+  totalKeys: number;
+  /** The first {@link MAX_LISTED_UNSUPPORTED} unsupported keys. */
+  unsupported: Array<{ db: number; key: Buffer; type: string }>;
+  unsupportedTotal: number;
+  /** Distinct reasons given by the writer. */
+  reasons: Set<string>;
+}
+
+/** Decodes the whole file without materializing values: counts keys and finds unsupported ones. */
+async function prescan(path: string, writer: SnapshotWriter): Promise<PrescanResult> {
+  const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set() };
+  const decoder = new RdbDecoder(
+    {
+      onEntry(entry: SnapshotEntry): void {
+        if (!entry.isLast) return;
+        result.totalKeys++;
+        const reason = writer.unsupportedReason(entry);
+        if (reason === undefined) return;
+        result.unsupportedTotal++;
+        result.reasons.add(reason);
+        if (result.unsupported.length < MAX_LISTED_UNSUPPORTED) {
+          result.unsupported.push({ db: entry.db, key: Buffer.from(entry.key), type: entry.valueKind });
+        }
+      },
+    },
+    { source: path, skipValues: true, maxRestorePayloadBytes: 0 },
+  );
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })) {
+    decoder.push(chunk as Buffer);
+    if (decoder.isDone) break;
+  }
+  decoder.end();
+  return result;
+}
+
+function parseTarget(url: string): TargetEndpoint {
+  try {
+    return parseRedisUrl(url);
+  } catch (err) {
+    if (err instanceof Df2RedisError) throw new ConfigError(`--target: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  if (/^rediss?:\/\//i.test(path)) {
+    throw new ConfigError('--source: migrating from a live Dragonfly is not available yet; pass an RDB file');
+  }
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new ConfigError(`--source ${path} is not a file`);
+    return st.size;
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`--source ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The `df2redis` binary end to end, as a user runs it: help text, `demo`, error messages and exit
+ * codes, and the unsupported-types policy against a real redis-server.
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_OPTIONS, OPTION_FLAGS, type MigrateOptions } from '../../src/config/options.js';
+import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/src/cli/main.js …args` and collects its exit code and output. */
+function df2redis(...args: string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** RDB length encoding, 6/14/32-bit forms (Redis rdb.c rdbSaveLen). */
+function rdbLen(n: number): Buffer {
+  if (n < 64) return Buffer.from([n]);
+  if (n < 16384) return Buffer.from([0x40 | (n >> 8), n & 0xff]);
+  const b = Buffer.alloc(5);
+  b[0] = 0x80;
+  b.writeUInt32BE(n, 1);
+  return b;
+}
+const rdbString = (s: string): Buffer => Buffer.concat([rdbLen(Buffer.byteLength(s)), Buffer.from(s)]);
+
+/**
+ * A Dragonfly-style RDB (version 9, CRC 0) holding two strings and one Dragonfly JSON object
+ * (type 30, RDB_TYPE_JSON in Dragonfly src/server/rdb_extensions.h: the JSON text as an RDB string).
+ */
+function rdbWithJson(): Buffer {
+  return Buffer.concat([
+    Buffer.from('REDIS0009'),
+    Buffer.from([0xfe, 0x00]), // SELECTDB 0
+    Buffer.from([0x00]), rdbString('plain:a'), rdbString('1'),
+    Buffer.from([30]), rdbString('doc:json'), rdbString('{"name":"df2redis","n":[1,2]}'),
+    Buffer.from([0x00]), rdbString('plain:b'), rdbString('2'),
+    Buffer.from([0xff]), Buffer.alloc(8), // EOF, checksum 0 = not checked
+  ]);
+}
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'df2redis-cli-test-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('--help of migrate lists every option, each optional one with its default', async () => {
+  const { code, stdout } = await df2redis('migrate', '--help');
+  assert.equal(code, 0);
+  const flags = Object.values(OPTION_FLAGS);
+  for (const [name, flag] of Object.entries(OPTION_FLAGS) as Array<[keyof MigrateOptions, string]>) {
+    const at = stdout.indexOf(`${flag} `) >= 0 ? stdout.indexOf(`${flag} `) : stdout.indexOf(`${flag}\n`);
+    assert.ok(at >= 0, `${flag} is missing from --help:\n${stdout}`);
+    // This option's help runs until the next option (commander wraps long descriptions).
+    const next = Math.min(...flags.map((f) => stdout.indexOf(`  ${f}`, at + flag.length)).filter((i) => i > 0), stdout.length);
+    const text = stdout.slice(at, next).replace(/\s+/g, ' ');
+    if (name === 'source' || name === 'target') {
+      assert.match(text, /\(required\)/, `${flag} should say it is required: ${text}`);
+    } else {
+      const def = DEFAULT_OPTIONS[name];
+      const shown = typeof def === 'boolean' ? `(default: ${def})` : `(default: "${def}")`;
+      assert.ok(text.includes(shown), `${flag} should show ${shown}: ${text}`);
+    }
+  }
+});
+
+test('--help of the program lists the commands', async () => {
+  const { code, stdout } = await df2redis('--help');
+  assert.equal(code, 0);
+  assert.match(stdout, /^\s+migrate\b/m);
+  assert.match(stdout, /^\s+demo\b/m);
+});
+
+test('demo migrates the bundled RDB into a local redis-server and exits 0', async () => {
+  const { code, stdout, stderr } = await df2redis('demo', '--progress', 'none');
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^migrated 20 of 20 keys/m);
+  assert.match(stdout, /1 function library loaded/);
+  assert.match(stdout, /^demo: verified, the target holds all 20 keys/m);
+  const pid = Number(/pid (\d+)\)/.exec(stdout)?.[1]);
+  assert.ok(pid > 0);
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the demo redis-server was stopped');
+});
+
+test('migrate with an unreachable --target fails with a clear message and no stack', async () => {
+  const rdb = path.join(dir, 'json.rdb');
+  writeFileSync(rdb, rdbWithJson());
+  const { code, stderr, stdout } = await df2redis('migrate', '--source', rdb, '--target', 'redis://127.0.0.1:1', '--log-level', 'silent');
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, '');
+  assert.match(stderr, /^df2redis: target connection to 127\.0\.0\.1:1: .*ECONNREFUSED/m);
+  assert.doesNotMatch(stderr, /^\s+at /m);
+});
+
+test('migrate with a malformed --target or a missing --source is a usage error (exit 2)', async () => {
+  const rdb = path.join(dir, 'json.rdb');
+  writeFileSync(rdb, rdbWithJson());
+  const bad = await df2redis('migrate', '--source', rdb, '--target', 'http://example.com');
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^df2redis: --target/m);
+  const missing = await df2redis('migrate', '--source', path.join(dir, 'nope.rdb'), '--target', 'redis://127.0.0.1:1');
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /^df2redis: --source .*nope\.rdb cannot be read: ENOENT/m);
+  const policy = await df2redis('migrate', '--source', rdb, '--target', 'redis://127.0.0.1:1', '--on-existing', 'merge');
+  assert.equal(policy.code, 2);
+  assert.match(policy.stderr, /--on-existing must be one of replace, skip, fail; got "merge"/);
+});
+
+describe('unsupported types (Dragonfly JSON into a Redis without RedisJSON)', () => {
+  let server: RedisServer;
+  let rdb: string;
+  before(async () => {
+    server = await startRedisServer();
+    rdb = path.join(dir, 'json.rdb');
+    writeFileSync(rdb, rdbWithJson());
+  });
+  after(() => server.stop());
+  beforeEach(() => redisCli(server.port, 'FLUSHALL'));
+
+  test('by default the job fails listing the key before writing anything', async () => {
+    const { code, stderr, stdout } = await df2redis('migrate', '--source', rdb, '--target', server.url, '--log-level', 'silent');
+    assert.equal(code, 3, stderr);
+    assert.equal(stdout, '');
+    assert.match(stderr, /cannot hold 1 key\(s\)/);
+    assert.match(stderr, /db 0 "doc:json" \(json\)/);
+    assert.match(stderr, /--unsupported skip/);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0', 'nothing was written');
+  });
+
+  test('--unsupported skip writes the rest and reports the skipped count', async () => {
+    const { code, stderr, stdout } = await df2redis(
+      'migrate', '--source', rdb, '--target', server.url, '--unsupported', 'skip', '--progress', 'none', '--log-level', 'silent',
+    );
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^migrated 2 of 3 keys/m);
+    assert.match(stdout, /1 unsupported/);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '2');
+    assert.equal((await redisCli(server.port, 'GET', 'plain:b')).trim(), '2');
+    assert.equal((await redisCli(server.port, 'EXISTS', 'doc:json')).trim(), '0');
+  });
+
+  test('a truncated file fails in the pre-scan, before anything is written', async () => {
+    const cut = path.join(dir, 'cut.rdb');
+    const full = rdbWithJson();
+    writeFileSync(cut, full.subarray(0, full.length - 20));
+    const { code, stderr } = await df2redis('migrate', '--source', cut, '--target', server.url, '--unsupported', 'skip', '--log-level', 'silent');
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^df2redis: rdb truncated/m);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0');
+  });
+});

@@ -63,6 +63,7 @@ class BarReporter implements ProgressReporter {
   static readonly REDRAW_MS = 200;
   #bar: SingleBar;
   #timer: NodeJS.Timeout | undefined;
+  #redraw: (() => void) | undefined;
 
   constructor(stream: NodeJS.WriteStream) {
     this.#bar = new SingleBar({
@@ -87,16 +88,21 @@ class BarReporter implements ProgressReporter {
       };
     };
     this.#bar.start(totals.totalKeys, 0, payload({ bytesRead: 0, keysWritten: 0 }));
-    this.#timer = setInterval(() => {
+    this.#redraw = (): void => {
       const s = sample();
       this.#bar.update(s.keysWritten, payload(s));
-    }, BarReporter.REDRAW_MS);
+    };
+    this.#timer = setInterval(this.#redraw, BarReporter.REDRAW_MS);
     this.#timer.unref();
   }
 
   stop(): void {
+    if (this.#redraw === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    // The final state, so the bar left on screen shows where the job ended.
+    this.#redraw();
+    this.#redraw = undefined;
     this.#bar.stop();
   }
 }

@@ -111,15 +111,14 @@ export class SnapshotWriter {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#isGuarded = this.#options.onExisting !== 'replace';
     this.#stream = { hasStreamV2: info.rdbVersion >= 10 };
-    if (this.#options.onExisting === 'skip') {
-      const policy = (err: TargetCommandError): boolean => {
-        if (!err.reply.startsWith('BUSYKEY')) return false;
-        this.#stats.keys--;
-        this.#stats.skippedExisting++;
-        return true;
-      };
-      for (const conn of router.all()) conn.setErrorPolicy(policy);
-    }
+    const isSkip = this.#options.onExisting === 'skip';
+    const policy = (err: TargetCommandError): boolean => {
+      if (!isSkip || !err.reply.startsWith('BUSYKEY')) return false;
+      this.#stats.keys--;
+      this.#stats.skippedExisting++;
+      return true;
+    };
+    for (const conn of router.all()) conn.setErrorPolicy(policy);
   }
 
   get stats(): Readonly<SnapshotWriterStats> {

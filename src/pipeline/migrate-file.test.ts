@@ -90,3 +90,32 @@ test('--on-existing skip: a cut object only ever touched its temporary key, whic
   assert.equal((await redisCli(server.port, 'GET', 'big')).trim(), 'already here');
   assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '2', 'only "before" and "big": no temporary key left');
 });
+
+test('backpressure: input is not read while the target is above its in-flight bound', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const maxInflightBytes = 4096;
+  const router = await StandaloneRouter.connect(parseRedisUrl(server.url), { maxInflightBytes });
+  try {
+    const info = await readTargetInfo(router.all()[0]!);
+    const writer = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 0 });
+    // In-memory chunks arrive without any I/O in between: only the pause lets replies in.
+    let maxInflightAtRead = 0;
+    async function* watched(): AsyncGenerator<Buffer> {
+      for await (const chunk of chunks(rdbWithBigList().bytes, 1024)) {
+        maxInflightAtRead = Math.max(maxInflightAtRead, router.all()[0]!.inflightBytes);
+        yield chunk;
+      }
+    }
+    const { backpressurePauses } = await copyRdbStream(watched(), writer, router, {
+      source: 'test.rdb',
+      maxRestorePayloadBytes: 0,
+      onExisting: 'replace',
+      logger: pino({ level: 'silent' }),
+    });
+    assert.ok(backpressurePauses > 0, 'the writer was backpressured');
+    assert.ok(maxInflightAtRead <= maxInflightBytes, `read a chunk with ${maxInflightAtRead} bytes in flight`);
+    assert.equal((await redisCli(server.port, 'LLEN', 'big')).trim(), '3000');
+  } finally {
+    await router.close();
+  }
+});

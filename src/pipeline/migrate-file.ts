@@ -154,7 +154,8 @@ export interface CopyRdbStreamOptions {
 }
 
 /**
- * Decodes an RDB byte stream into `writer` and resolves once the target acknowledged everything.
+ * Decodes an RDB byte stream into `writer` and resolves once the target acknowledged everything,
+ * with the number of times reading paused for the writer.
  * Backpressure: after each chunk, while the writer is backpressured, the input is not read (the
  * `for await` loop does not pull) until the writer drains.
  *
@@ -169,7 +170,7 @@ export async function copyRdbStream(
   writer: SnapshotWriter,
   router: Router,
   options: CopyRdbStreamOptions,
-): Promise<void> {
+): Promise<{ backpressurePauses: number }> {
   /** The object whose first piece was written and whose last piece has not arrived yet. */
   let partial: { db: number; key: Buffer } | undefined;
   const handler: RdbHandler = {
@@ -201,6 +202,7 @@ export async function copyRdbStream(
   };
   const conns = router.all();
   for (const c of conns) c.on('error', onTargetError);
+  let pauses = 0;
   try {
     for await (const chunk of input) {
       const consumed = decoder.push(chunk);
@@ -212,6 +214,7 @@ export async function copyRdbStream(
         break;
       }
       if (writer.isBackpressured) {
+        pauses++;
         // One Promise per paused chunk, not per entry; `for await` does not read on meanwhile.
         await new Promise<void>((resolve) => {
           wakeUp = resolve;
@@ -229,6 +232,8 @@ export async function copyRdbStream(
     for (const c of conns) c.off('error', onTargetError);
   }
   await writer.flush();
+  options.logger.debug({ source: options.source, backpressurePauses: pauses }, 'copy done');
+  return { backpressurePauses: pauses };
 }
 
 /**

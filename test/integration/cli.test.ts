@@ -124,6 +124,21 @@ test('migrate with a malformed --target or a missing --source is a usage error (
   assert.match(policy.stderr, /--on-existing must be one of replace, skip, fail; got "merge"/);
 });
 
+test('migrate refuses a cluster target with a clear message, before writing anything', async () => {
+  // One cluster-enabled node is enough: `INFO cluster` says cluster_enabled:1.
+  const node = await startRedisServer({ config: { 'cluster-enabled': 'yes' } });
+  try {
+    const rdb = path.join(dir, 'json.rdb');
+    writeFileSync(rdb, rdbWithJson());
+    const { code, stderr } = await df2redis('migrate', '--source', rdb, '--target', node.url, '--log-level', 'silent');
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^df2redis: --target 127\.0\.0\.1:\d+ is a Redis Cluster node; cluster targets are not supported yet/m);
+    assert.equal((await redisCli(node.port, 'DBSIZE')).trim(), '0');
+  } finally {
+    await node.stop();
+  }
+});
+
 describe('unsupported types (Dragonfly JSON into a Redis without RedisJSON)', () => {
   let server: RedisServer;
   let rdb: string;

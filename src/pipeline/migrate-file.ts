@@ -94,8 +94,8 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
         throw new UnsupportedTypesError(
           scan.unsupported,
           scan.unsupportedTotal,
-          `(${[...scan.reasons].join('; ')}); nothing was written. ` +
-            'Pass --unsupported skip to migrate every other key and skip these.',
+          `why: ${[...scan.reasons].join('; ')}.\n` +
+            'Nothing was written. Pass --unsupported skip to migrate every other key and skip these.',
         );
       }
       logger.warn(

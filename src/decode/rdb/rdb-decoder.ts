@@ -547,7 +547,7 @@ export class RdbDecoder implements ObjectContext {
         o.phase = PHASE_VALUE;
         o.valueStart = r.base + r.pos;
         if (o.kind === 'module') {
-          throw r.error('UNSUPPORTED_TYPE', `unsupported type ${o.rdbType} (Redis module value) for key ${JSON.stringify(key.toString('latin1'))}`);
+          throw r.error('UNSUPPORTED_TYPE', `unsupported type ${o.rdbType} for key ${JSON.stringify(key.toString('latin1'))} (a Redis module value cannot be read without its module)`);
         }
         if (this.maxRestorePayloadBytes > 0) {
           o.isCapturing = true;

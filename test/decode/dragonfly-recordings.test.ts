@@ -178,3 +178,22 @@ test('recordings: the same entries whatever the chunking (random splits everywhe
     }
   }
 });
+
+test('crc64 equals the trailer of every RESTORE payload Dragonfly journaled (CRC-64/Jones)', async () => {
+  const { crc64 } = await import('../../src/decode/rdb/crc64.js');
+  let checked = 0;
+  for (const name of ['types', 'partial', 'zstd'] as const) {
+    for (const conn of loadSession(name)) {
+      if (!isFlow(conn)) continue;
+      const { kind, token, body } = splitReply(conn);
+      if (kind !== 'FULL') continue;
+      for (const e of decodeFlow(body, token).stable) {
+        if (e.op !== 'command' || e.args[0]!.toString('latin1').toUpperCase() !== 'RESTORE') continue;
+        const payload = e.args[3]!;
+        assert.equal(crc64(0n, payload.subarray(0, payload.length - 8)), payload.readBigUInt64LE(payload.length - 8));
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 0, 'the recordings contain RESTORE payloads');
+});

@@ -4,7 +4,7 @@ import { crc64, Crc64 } from './crc64.js';
 
 /** Bit-at-a-time BigInt reference (Redis src/crc64.c `_crc64`, reflected). */
 function naiveCrc64(crc: bigint, buf: Uint8Array): bigint {
-  const poly = 0xad93d23594c935a9n;
+  const poly = 0x95ac9329ac4bc9b5n; // 0xad93d23594c935a9 reflected
   for (const byte of buf) {
     crc ^= BigInt(byte);
     for (let k = 0; k < 8; k++) crc = crc & 1n ? (crc >> 1n) ^ poly : crc >> 1n;

@@ -1,14 +1,15 @@
 /**
- * CRC-64/Jones as used by Redis for RDB files and DUMP/RESTORE payloads: reflected polynomial
- * 0xad93d23594c935a9, initial value 0, no final xor. Upstream: Redis src/crc64.c (`crc64`), whose
+ * CRC-64/Jones as used by Redis for RDB files and DUMP/RESTORE payloads: polynomial
+ * 0xad93d23594c935a9 (0x95ac9329ac4bc9b5 reflected; input and output reflected), initial value 0,
+ * no final xor. Upstream: Redis src/crc64.c (`crc64`), whose
  * test vector `crc64(0, "123456789") == 0xe9c6d914c4b8d9ca` is in crc64.test.ts.
  *
  * Implementation: slice-by-8 over two uint32 halves (no BigInt on the hot path); the public
  * {@link crc64} converts to and from `bigint` once per call. Throughput is in bench/decode.ts.
  */
 
-const POLY_LO = 0x94c935a9;
-const POLY_HI = 0xad93d235;
+const POLY_LO = 0xac4bc9b5;
+const POLY_HI = 0x95ac9329;
 
 /** 8 tables × 256 entries, low and high halves. T[k][n] = CRC of byte n followed by k zero bytes. */
 const TLO = new Uint32Array(8 * 256);

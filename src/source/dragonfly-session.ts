@@ -1,0 +1,336 @@
+/**
+ * A replication session with a Dragonfly master: the main connection, one flow per shard, and the
+ * state machine that drives them from handshake to stable sync.
+ *
+ * Upstream: Dragonfly src/server/replica.h (`enum State`), replica.cc `Replica::MainReplicationFb`,
+ * `InitiateDflySync`, `ConsumeDflyStream`; reference §2–§5 and §13.
+ *
+ * ```
+ *   idle ──start()──► greeting ──(capa reply, flows opened)──┬─ all FULL ──► full-sync ──┐
+ *                                                            │  DFLY SYNC; snapshot +    │ +OK of DFLY SYNC and
+ *                                                            │  journal blobs per flow   │ FULLSYNC_END of every flow
+ *                                                            │                           ▼ (any order)
+ *                                                            └─ all PARTIAL ────────► stable-sync
+ *                                                               (no DFLY SYNC)         DFLY STARTSTABLE; each flow:
+ *                                                                                      [blobs] JOURNAL_OFFSET EOF token,
+ *   any error / stop() ───────────────────────────────────────────────► stopped        then the journal forever
+ * ```
+ *
+ * Mixed FULL/PARTIAL replies to a resume request are answered like the Dragonfly replica does:
+ * close everything and start again with a full sync (`onFullSync` tells the consumer first).
+ *
+ * Every flow socket is read at all times (pitfall 2): while waiting for `+OK` of DFLY SYNC, for the
+ * other flows' FULLSYNC_END, and for `+OK` of STARTSTABLE. The consumer can pause a flow only
+ * briefly (see {@link DragonflyFlow.pause}).
+ */
+import { randomBytes } from 'node:crypto';
+import type { JournalEntry, SnapshotEntry } from '../entry/entry.js';
+import { ReplicationError } from '../errors.js';
+import type { RdbDecoderOptions } from '../decode/rdb/rdb-decoder.js';
+import { parseDragonflyUrl, type SourceEndpoint } from './dragonfly-url.js';
+import { DragonflyFlow, type FlowEvents } from './dragonfly-flow.js';
+import { MasterLink, type HandshakeOptions, type MasterInfo } from './master-link.js';
+import type { SourceSocketOptions } from './source-socket.js';
+
+/**
+ * Session states (after Dragonfly's replica.h `enum State`: R_ENABLED, R_TCP_CONNECTED,
+ * R_GREETED, R_SYNCING, R_SYNC_OK):
+ * - `idle`: created, not started;
+ * - `greeting`: main connection handshake and flow connections (`DFLY FLOW`) in progress;
+ * - `full-sync`: `DFLY SYNC` sent; flows deliver snapshot entries and journal blobs;
+ * - `stable-sync`: `DFLY STARTSTABLE` acknowledged; flows deliver the journal;
+ * - `stopped`: closed by {@link DragonflySession.stop} or by an error (terminal).
+ */
+export type SessionState = 'idle' | 'greeting' | 'full-sync' | 'stable-sync' | 'stopped';
+
+/**
+ * What the session reports. Called synchronously, per flow in stream order, from socket reads:
+ * no Promise per entry. Entries' Buffers are views of socket chunks (copy what you keep long).
+ * A callback that throws fails the session (onError, then stopped).
+ */
+export interface DragonflySessionHandler {
+  /** The master's identity and flow count, before any flow opens. */
+  onMaster?(info: MasterInfo): void;
+  /** A full sync is about to start (first start, refused partial sync, or changed replid): the
+   *  target must be prepared for a full import. `reason` says why. */
+  onFullSync?(reason: string): void;
+  /** AUX field of a flow's RDB header (`redis-ver`, `ctime`, `shard-id`, `lua`, …). */
+  onAux?(flowId: number, key: Buffer, value: Buffer): void;
+  /** One piece of a snapshot object of flow `flowId`. */
+  onSnapshotEntry(flowId: number, entry: SnapshotEntry): void;
+  /**
+   * A journal record of flow `flowId`, COMMAND or PING (LSN records are verified, not delivered).
+   * `lsn` is its LSN in stable sync; undefined for JOURNAL_BLOBs interleaved with the snapshot
+   * (apply those after the snapshot entries before them; they do not count towards LSNs). After a
+   * PING, ack as soon as everything before it is applied (the master asked for it).
+   */
+  onJournal(flowId: number, entry: JournalEntry, lsn: bigint | undefined): void;
+  /** The flow's snapshot is complete (FULLSYNC_END); journal blobs may still follow. */
+  onFullSyncEnd?(flowId: number): void;
+  /** The flow's journal starts at LSN `journalOffset` (FULL: JOURNAL_OFFSET after a verified EOF
+   *  token; PARTIAL: the LSN asked for). No snapshot entry follows on this flow. */
+  onStable?(flowId: number, journalOffset: bigint): void;
+  /** Entered a new state. */
+  onStateChange?(state: SessionState): void;
+  /** The session failed and stopped (called once; not for {@link DragonflySession.stop}). */
+  onError(err: Error): void;
+}
+
+/** Saved progress to resume with a partial sync (reference §8). */
+export interface SessionResume {
+  /** Master replid the LSNs belong to; a different one forces a full sync. */
+  replid: string;
+  /** Per flow id: LSN of the next record not yet applied (the last ACK value). */
+  nextLsn: ReadonlyArray<bigint>;
+}
+
+/** Options of {@link DragonflySession}. */
+export interface DragonflySessionOptions extends SourceSocketOptions {
+  /** `redis://[user:pass@]host:port` / `rediss://…`, or a parsed endpoint. */
+  source: string | SourceEndpoint;
+  handler: DragonflySessionHandler;
+  /** Resume from saved LSNs (partial sync when the master still has them). */
+  resume?: SessionResume;
+  /** `REPLCONF CLIENT-ID`; keep it across restarts like the Dragonfly replica. @default random 40 hex */
+  clientId?: string;
+  /** See {@link HandshakeOptions.clientVersion}. @default 4 */
+  clientVersion?: number | null;
+  /** See {@link HandshakeOptions.listeningPort}. */
+  listeningPort?: number;
+  /** Resend every flow's last ACK this often even when unchanged, as the Dragonfly replica does
+   *  (`--replication_acks_interval`); 0 disables. @default 1000 */
+  ackIntervalMs?: number;
+  /** Passed to every flow's RdbDecoder. */
+  rdb?: Omit<RdbDecoderOptions, 'source'>;
+}
+
+/** Default periodic ACK interval (Dragonfly `--replication_acks_interval`). */
+export const DEFAULT_ACK_INTERVAL_MS = 1000;
+
+/**
+ * One replication session. Create, {@link start}, consume callbacks, {@link ack} what the target
+ * acknowledged, {@link stop}.
+ *
+ * ```ts
+ * const s = new DragonflySession({ source: 'redis://df:6379', handler });
+ * await s.start();            // resolves in stable sync on every flow
+ * s.ack(2, 1234n);            // REPLCONF ACK 1234 on flow 2
+ * s.flow(2).pause(); s.flow(2).resume();
+ * await s.stop();
+ * ```
+ */
+export class DragonflySession {
+  readonly #options: DragonflySessionOptions;
+  readonly #endpoint: SourceEndpoint;
+  readonly #handler: DragonflySessionHandler;
+  readonly clientId: string;
+  #state: SessionState = 'idle';
+  #link: MasterLink | undefined;
+  #flows: DragonflyFlow[] = [];
+  #kind: 'full' | 'partial' | undefined;
+  #isSyncOk = false;
+  #fullSyncEnds = 0;
+  #isStartStableSent = false;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #error: Error | undefined;
+  #startResolve: (() => void) | undefined;
+  #startReject: ((e: Error) => void) | undefined;
+  readonly #flowEvents: FlowEvents;
+
+  constructor(options: DragonflySessionOptions) {
+    this.#options = options;
+    this.#endpoint = typeof options.source === 'string' ? parseDragonflyUrl(options.source) : options.source;
+    this.#handler = options.handler;
+    this.clientId = options.clientId ?? randomBytes(20).toString('hex');
+    const h = this.#handler;
+    this.#flowEvents = {
+      onAux: (f, k, v) => h.onAux?.(f.flowId, k, v),
+      onSnapshotEntry: (f, e) => h.onSnapshotEntry(f.flowId, e),
+      onJournal: (f, e, lsn) => h.onJournal(f.flowId, e, lsn),
+      onFullSyncEnd: (f) => this.#onFullSyncEnd(f),
+      onStable: (f, offset) => h.onStable?.(f.flowId, offset),
+      onError: (_f, err) => this.#fail(err),
+    };
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** The capa reply (after the handshake). */
+  get master(): MasterInfo | undefined {
+    return this.#link?.info;
+  }
+
+  /** `full` or `partial` once the flows answered. */
+  get syncKind(): 'full' | 'partial' | undefined {
+    return this.#kind;
+  }
+
+  /** Flows by flow id (after the flows answered). */
+  get flows(): ReadonlyArray<DragonflyFlow> {
+    return this.#flows;
+  }
+
+  /** Flow `flowId`. @throws ReplicationError if there is no such flow (yet). */
+  flow(flowId: number): DragonflyFlow {
+    const f = this.#flows[flowId];
+    if (f === undefined) throw new ReplicationError(`no flow ${flowId}`);
+    return f;
+  }
+
+  /** The error that stopped the session, if any. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Connects and syncs. Resolves once `DFLY STARTSTABLE` was acknowledged (every flow is in, or
+   * about to enter, stable sync; `onStable` fires per flow when its journal starts). Rejects with
+   * the error that stopped the session before that (the same error also goes to `onError`).
+   */
+  start(): Promise<void> {
+    if (this.#state !== 'idle') return Promise.reject(new ReplicationError(`session already ${this.#state}`));
+    const p = new Promise<void>((resolve, reject) => {
+      this.#startResolve = resolve;
+      this.#startReject = reject;
+    });
+    this.#run(this.#options.resume).catch((err: unknown) => this.#fail(err as Error));
+    return p;
+  }
+
+  /**
+   * Sends `REPLCONF ACK <nextLsn>` on flow `flowId` now and remembers the value for the periodic
+   * resend. `nextLsn` = LSN of the first record of that flow not yet acknowledged by the target.
+   * @throws ReplicationError before the flow's journal started.
+   */
+  ack(flowId: number, nextLsn: bigint): void {
+    this.flow(flowId).ack(nextLsn);
+  }
+
+  /** Closes every connection; the session is stopped (no onError). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#closeAll();
+    this.#setState('stopped');
+    this.#startReject?.(new ReplicationError('session stopped'));
+    this.#startResolve = this.#startReject = undefined;
+  }
+
+  async #run(resume: SessionResume | undefined): Promise<void> {
+    this.#setState('greeting');
+    const o = this.#options;
+    const handshake: HandshakeOptions = {
+      clientId: this.clientId,
+      clientVersion: o.clientVersion,
+      listeningPort: o.listeningPort,
+      tlsInsecure: o.tlsInsecure,
+      connectTimeoutMs: o.connectTimeoutMs,
+    };
+    const link = await MasterLink.connect(this.#endpoint, handshake);
+    if (this.#isStopped()) return link.close();
+    this.#link = link;
+    link.onClose((err) => this.#fail(err));
+    const info = link.info;
+    this.#handler.onMaster?.(info);
+    let lsns: ReadonlyArray<bigint> | undefined;
+    if (resume !== undefined) {
+      if (resume.replid !== info.replid) this.#handler.onFullSync?.(`the master replid changed (${resume.replid} → ${info.replid}): it restarted`);
+      else if (resume.nextLsn.length !== info.numFlows) this.#handler.onFullSync?.(`the master has ${info.numFlows} flows, the saved state ${resume.nextLsn.length}`);
+      else lsns = resume.nextLsn;
+    } else this.#handler.onFullSync?.('no saved state');
+    // All flows in parallel (the master needs every flow before DFLY SYNC / STARTSTABLE).
+    const opened = await Promise.allSettled(
+      Array.from({ length: info.numFlows }, (_, i) =>
+        DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, { lsn: lsns?.[i], rdb: o.rdb, tlsInsecure: o.tlsInsecure, connectTimeoutMs: o.connectTimeoutMs }),
+      ),
+    );
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const r of opened) if (r.status === 'fulfilled') this.#flows[r.value.flowId] = r.value;
+    if (failed) throw failed.reason;
+    if (this.#isStopped()) return this.#closeAll();
+    const full = this.#flows.filter((f) => f.kind === 'FULL').map((f) => f.flowId);
+    if (lsns !== undefined && full.length > 0) {
+      // Partial sync needs every flow (`Replica::InitiateDflySync`): start over with a full sync.
+      this.#closeAll();
+      this.#flows = [];
+      this.#link = undefined;
+      this.#handler.onFullSync?.(`the master refused a partial sync on flow(s) ${full.join(', ')}`);
+      return this.#run(undefined);
+    }
+    if (lsns === undefined && full.length !== info.numFlows) throw new ReplicationError('the master answered PARTIAL to a full sync request');
+    if (full.length === 0) {
+      this.#kind = 'partial';
+      for (const f of this.#flows) this.#handler.onStable?.(f.flowId, f.journalOffset!);
+      await this.#startStable();
+      return;
+    }
+    this.#kind = 'full';
+    this.#setState('full-sync');
+    await link.dflySync();
+    if (this.#isStopped()) return;
+    this.#isSyncOk = true;
+    await this.#maybeStartStable();
+  }
+
+  #onFullSyncEnd(f: DragonflyFlow): void {
+    this.#fullSyncEnds++;
+    this.#handler.onFullSyncEnd?.(f.flowId);
+    // STARTSTABLE needs both the +OK of DFLY SYNC and every FULLSYNC_END, in any order (§4.1).
+    if (this.#isSyncOk) this.#maybeStartStable().catch((err: unknown) => this.#fail(err as Error));
+  }
+
+  async #maybeStartStable(): Promise<void> {
+    if (this.#isStartStableSent || !this.#isSyncOk || this.#fullSyncEnds < this.#flows.length) return;
+    await this.#startStable();
+  }
+
+  async #startStable(): Promise<void> {
+    this.#isStartStableSent = true;
+    await this.#link!.dflyStartStable();
+    if (this.#isStopped()) return;
+    this.#setState('stable-sync');
+    this.#startAckTimer();
+    const resolve = this.#startResolve;
+    this.#startResolve = this.#startReject = undefined;
+    resolve?.();
+  }
+
+  /** Resends each flow's last ACK every `ackIntervalMs` (Dragonfly `StableSyncDflyAcksFb`). */
+  #startAckTimer(): void {
+    const ms = this.#options.ackIntervalMs ?? DEFAULT_ACK_INTERVAL_MS;
+    if (ms <= 0) return;
+    this.#ackTimer = setInterval(() => {
+      for (const f of this.#flows) if (f.phase === 'journal' && f.lastAck !== undefined) f.ack(f.lastAck);
+    }, ms);
+    this.#ackTimer.unref();
+  }
+
+  #isStopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  #setState(s: SessionState): void {
+    if (this.#state === s) return;
+    this.#state = s;
+    this.#handler.onStateChange?.(s);
+  }
+
+  #closeAll(): void {
+    if (this.#ackTimer) clearInterval(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#link?.close();
+    for (const f of this.#flows) f?.close();
+  }
+
+  #fail(err: Error): void {
+    if (this.#state === 'stopped') return;
+    this.#error = err;
+    this.#closeAll();
+    this.#setState('stopped');
+    const reject = this.#startReject;
+    this.#startResolve = this.#startReject = undefined;
+    reject?.(err);
+    this.#handler.onError(err);
+  }
+}

@@ -1,0 +1,396 @@
+/**
+ * DragonflySession edge and fault cases against the programmable fake master.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DragonflySession, type DragonflySessionHandler, type SessionState } from '../../src/source/dragonfly-session.js';
+import { ConnectionError, JournalError, ReplicationError } from '../../src/errors.js';
+import type { JournalEntry } from '../../src/entry/entry.js';
+import {
+  FakeMaster,
+  type FakeFlow,
+  type FakeMasterOptions,
+  fullSyncEnd,
+  journalBlob,
+  journalCommand,
+  journalLsn,
+  journalPing,
+  rdbHeader,
+  dragonflyAux,
+  rdbSelectDb,
+  rdbString,
+  flowTail,
+} from '../helpers/fake-master.js';
+
+interface Seen {
+  events: string[];
+  errors: Error[];
+  states: SessionState[];
+  journal: Array<{ flowId: number; entry: JournalEntry; lsn: bigint | undefined }>;
+}
+
+function recorder(extra: Partial<DragonflySessionHandler> = {}): { seen: Seen; handler: DragonflySessionHandler } {
+  const seen: Seen = { events: [], errors: [], states: [], journal: [] };
+  const handler: DragonflySessionHandler = {
+    onSnapshotEntry: (f, e) => void seen.events.push(`${f} snap ${e.key.toString()}`),
+    onJournal: (f, e, lsn) => {
+      seen.journal.push({ flowId: f, entry: e, lsn });
+      seen.events.push(`${f} journal ${e.op === 'command' ? e.args.map(String).join(' ') : e.op}${lsn === undefined ? '' : ` @${lsn}`}`);
+    },
+    onFullSyncEnd: (f) => void seen.events.push(`${f} fullsync-end`),
+    onStable: (f, o) => void seen.events.push(`${f} stable ${o}`),
+    onStateChange: (s) => void seen.states.push(s),
+    onError: (e) => void seen.errors.push(e),
+    ...extra,
+  };
+  return { seen, handler };
+}
+
+async function waitUntil(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function withMaster(options: FakeMasterOptions, body: (m: FakeMaster) => Promise<void>): Promise<void> {
+  const m = await FakeMaster.start(options);
+  try {
+    await body(m);
+  } finally {
+    await m.close();
+  }
+}
+
+function header(f: FakeFlow): Buffer {
+  return rdbHeader(dragonflyAux(f.flowId, f.master.numFlows));
+}
+
+test('handshake refusals are named: not Dragonfly, a replica, NOAUTH, WRONGPASS', async () => {
+  await withMaster({ capa: 'redis' }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder().handler });
+    await assert.rejects(s.start(), (e: unknown) => e instanceof ReplicationError && /not Dragonfly.*plain Redis sources are not supported yet/.test(e.message));
+    assert.equal(s.state, 'stopped');
+  });
+  await withMaster({ capa: { error: 'ERR Replicating a replica is unsupported' } }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder().handler });
+    await assert.rejects(s.start(), /source is itself a replica.*Replicating a replica is unsupported/);
+  });
+  await withMaster({ password: 'pw' }, async (m) => {
+    const s = new DragonflySession({ source: `redis://127.0.0.1:${m.port}`, handler: recorder().handler });
+    await assert.rejects(s.start(), /requires a password.*NOAUTH/);
+    const s2 = new DragonflySession({ source: `redis://:nope@127.0.0.1:${m.port}`, handler: recorder().handler });
+    await assert.rejects(s2.start(), /refused the credentials.*WRONGPASS/);
+  });
+});
+
+test('AUTH on the main connection and on every flow; protocol rules kept', async () => {
+  await withMaster({ password: 'p w"x', username: 'repl', numFlows: 3 }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler });
+    await s.start();
+    await waitUntil(() => seen.events.filter((e) => / stable 1$/.test(e)).length === 3, 'stable');
+    assert.deepEqual(m.violations, []);
+    assert.deepEqual(m.mainCommands.map((c) => c.slice(0, 2).join(' ')), [
+      'PING', 'REPLCONF listening-port', 'REPLCONF capa', 'REPLCONF capa', 'REPLCONF CLIENT-ID', 'REPLCONF CLIENT-VERSION', 'DFLY SYNC', 'DFLY STARTSTABLE',
+    ]);
+    assert.deepEqual(m.mainCommands[3], ['REPLCONF', 'capa', 'dragonfly']);
+    assert.deepEqual(seen.states, ['greeting', 'full-sync', 'stable-sync']);
+    await s.stop();
+    assert.equal(s.state, 'stopped');
+    assert.deepEqual(seen.errors, []);
+  });
+});
+
+test('STARTSTABLE waits for +OK of DFLY SYNC and every FULLSYNC_END, in any order, while reading every flow', async () => {
+  let replySync: () => void = () => {};
+  await withMaster(
+    {
+      numFlows: 3,
+      onSync: (m, reply) => {
+        // Flow 0 is empty and done before +OK; flow 1 finishes after +OK; flow 2 is slow.
+        const [f0, f1, f2] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), fullSyncEnd());
+        f1!.write(header(f1!), rdbSelectDb(0), rdbString('a', '1'));
+        f2!.write(header(f2!));
+        replySync = reply;
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler });
+      const started = s.start();
+      await m.waitFor('sync');
+      await waitUntil(() => seen.events.includes('0 fullsync-end') && seen.events.includes('1 snap a'), 'flow 0 end');
+      replySync();
+      await delay(30);
+      const [, f1, f2] = m.flows as FakeFlow[];
+      f1!.write(rdbString('b', '2'), fullSyncEnd());
+      // Flow 2 sends its snapshot a byte at a time: the other flows are still read meanwhile.
+      const big = Buffer.concat([rdbSelectDb(0), rdbString('slow', 'x'.repeat(300))]);
+      for (let i = 0; i < big.length; i += 37) {
+        f2!.write(big.subarray(i, i + 37));
+        await delay(1);
+      }
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'), 'STARTSTABLE before flow 2 ended');
+      f2!.write(fullSyncEnd());
+      await m.waitFor('startstable');
+      await started;
+      assert.deepEqual(seen.events.filter((e) => /snap|fullsync-end/.test(e)).sort(), [
+        '0 fullsync-end', '1 fullsync-end', '1 snap a', '1 snap b', '2 fullsync-end', '2 snap slow',
+      ]);
+      await waitUntil(() => seen.events.filter((e) => / stable 1$/.test(e)).length === 3, 'stable');
+      assert.deepEqual(m.violations, []);
+      await s.stop();
+    },
+  );
+});
+
+test('journal blobs during full sync keep their place among snapshot entries; stable journal carries LSNs', async () => {
+  await withMaster(
+    {
+      numFlows: 1,
+      journalOffset: 7,
+      onSync: (m, reply) => {
+        const f = m.flows[0]!;
+        f.write(
+          header(f),
+          rdbSelectDb(0),
+          rdbString('k1', 'v1'),
+          journalBlob(journalCommand(['SET', 'k1', 'v2'], { db: 0 })),
+          journalBlob(journalPing()),
+          rdbString('k2', 'v'),
+          fullSyncEnd(),
+          journalBlob(journalCommand(['DEL', 'k2'], { db: 3 })),
+        );
+        reply();
+      },
+      onStartStable: (m, reply) => {
+        const f = m.flows[0]!;
+        f.write(flowTail(7, f.token), journalCommand(['INCR', 'c'], { db: 1 }), journalLsn(7), journalPing(), journalCommand(['INCR', 'c'], { db: 1, txid: 9 }));
+        reply();
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler });
+      await s.start();
+      await waitUntil(() => seen.journal.length === 5, 'journal');
+      assert.deepEqual(seen.events, [
+        '0 snap k1',
+        '0 journal SET k1 v2',
+        '0 snap k2',
+        '0 fullsync-end',
+        '0 journal DEL k2',
+        '0 stable 7',
+        '0 journal INCR c @7',
+        '0 journal ping @8',
+        '0 journal INCR c @9',
+      ]);
+      const last = seen.journal[4]!.entry;
+      assert.ok(last.op === 'command' && last.db === 1 && last.txid === 9n);
+      const blob = seen.journal[1]!.entry;
+      assert.ok(blob.op === 'command' && blob.db === 3);
+      assert.equal(s.flow(0).nextLsn, 10n);
+      await s.stop();
+    },
+  );
+});
+
+test('a journal PING gets an immediate REPLCONF ACK from a consumer that acks on PING; ACKs are resent periodically', async () => {
+  await withMaster({ numFlows: 2 }, async (m) => {
+    let session: DragonflySession | undefined;
+    const { seen, handler } = recorder({
+      onJournal: (f, e, lsn) => {
+        seen.journal.push({ flowId: f, entry: e, lsn });
+        if (e.op === 'ping') session!.ack(f, lsn! + 1n);
+      },
+    });
+    session = new DragonflySession({ source: m.url, handler, ackIntervalMs: 40 });
+    await session.start();
+    await waitUntil(() => session!.flows.every((f) => f.phase === 'journal'), 'journal phase');
+    const f1 = m.flows[1]!;
+    const t0 = performance.now();
+    f1.write(journalCommand(['SET', 'x', '1']), journalLsn(1), journalPing());
+    const [, lsn] = await m.waitFor('ack', (f: FakeFlow) => f.flowId === 1);
+    assert.equal(lsn, 3n);
+    assert.ok(performance.now() - t0 < 500);
+    // Then resent every 40 ms with the same value (the master's lag view depends on it).
+    await waitUntil(() => f1.acks.length >= 3, 'periodic acks', 2000);
+    assert.deepEqual(f1.acks.slice(0, 3), [3n, 3n, 3n]);
+    assert.equal(m.flows[0]!.acks.length, 0, 'no ACK before the consumer set one');
+    assert.deepEqual(m.violations, []);
+    await session.stop();
+  });
+});
+
+test('FLUSHALL while flows are at different positions: each flow delivers it in its own order with its LSN', async () => {
+  await withMaster({ numFlows: 2 }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler });
+    await s.start();
+    await waitUntil(() => s.flows.every((f) => f.phase === 'journal'), 'journal phase');
+    const [f0, f1] = m.flows as FakeFlow[];
+    f0!.write(journalCommand(['SET', 'a', '1']), journalCommand(['FLUSHALL'], { txid: 5 }));
+    await waitUntil(() => seen.journal.length === 2, 'flow 0');
+    f1!.write(journalCommand(['SET', 'b', '1']), journalCommand(['SET', 'c', '1']), journalCommand(['FLUSHALL'], { txid: 5 }));
+    f0!.write(journalCommand(['SET', 'a', '2']));
+    await waitUntil(() => seen.journal.length === 6, 'all');
+    const per = (id: number): string[] => seen.journal.filter((j) => j.flowId === id).map((j) => `${j.entry.op === 'command' ? j.entry.args.join(' ') : ''}@${j.lsn}`);
+    assert.deepEqual(per(0), ['SET a 1@1', 'FLUSHALL@2', 'SET a 2@3']);
+    assert.deepEqual(per(1), ['SET b 1@1', 'SET c 1@2', 'FLUSHALL@3']);
+    const flushes = seen.journal.filter((j) => j.entry.op === 'command' && j.entry.args[0]!.toString() === 'FLUSHALL');
+    assert.deepEqual(flushes.map((j) => (j.entry.op === 'command' ? j.entry.txid : 0n)), [5n, 5n]);
+    await s.stop();
+  });
+});
+
+test('a flow dropped mid-snapshot stops the session with an error naming the flow', async () => {
+  await withMaster(
+    {
+      numFlows: 2,
+      onSync: (m, reply) => {
+        const [f0, f1] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), fullSyncEnd());
+        f1!.write(header(f1!), rdbSelectDb(0), rdbString('k', 'v'.repeat(100)).subarray(0, 50));
+        reply();
+        setTimeout(() => f1!.destroy(), 20);
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler });
+      await assert.rejects(s.start(), (e: unknown) => e instanceof ConnectionError && /flow 1/.test(e.message) && /snapshot/.test(e.message));
+      assert.equal(seen.errors.length, 1);
+      assert.equal(s.state, 'stopped');
+      assert.ok(s.error instanceof ConnectionError);
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'));
+    },
+  );
+});
+
+test('an unknown journal opcode stops the session with a JournalError naming the flow and offset', async () => {
+  await withMaster({ numFlows: 2 }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler });
+    await s.start();
+    await waitUntil(() => s.flows.every((f) => f.phase === 'journal'), 'journal phase');
+    const good = journalCommand(['SET', 'a', '1']);
+    m.flows[1]!.write(good, Buffer.from([0x0b, 0x01]));
+    await waitUntil(() => seen.errors.length === 1, 'error');
+    const err = seen.errors[0]!;
+    assert.ok(err instanceof JournalError);
+    assert.equal(err.source, 'flow 1');
+    assert.equal(err.offset, good.length);
+    assert.match(err.message, /unknown opcode 11/);
+    assert.equal(s.state, 'stopped');
+    await waitUntil(() => m.flows.every((f) => f!.isClosed), 'connections closed');
+  });
+});
+
+test('a wrong EOF token, a missing JOURNAL_OFFSET and a wrong LSN record are replication errors', async () => {
+  const cases: Array<[string, (f: FakeFlow) => Buffer, RegExp]> = [
+    ['token', (f) => flowTail(1, 'f'.repeat(40) === f.token ? 'e'.repeat(40) : 'f'.repeat(40)), /flow 0: EOF token mismatch/],
+    ['offset', (f) => Buffer.concat([Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(f.token)]), /flow 0: no JOURNAL_OFFSET before EOF/],
+    ['lsn', (f) => Buffer.concat([flowTail(1, f.token), journalCommand(['SET', 'a', '1']), journalLsn(5)]), /flow 0: journal LSN record says 5, but the last record received was LSN 1/],
+  ];
+  for (const [, tail, re] of cases) {
+    await withMaster(
+      {
+        numFlows: 1,
+        onStartStable: (m, reply) => {
+          m.flows[0]!.write(tail(m.flows[0]!));
+          reply();
+        },
+      },
+      async (m) => {
+        const { seen, handler } = recorder();
+        const s = new DragonflySession({ source: m.url, handler });
+        await s.start().catch(() => {});
+        await waitUntil(() => seen.errors.length === 1, 'error');
+        assert.ok(seen.errors[0] instanceof ReplicationError);
+        assert.match(seen.errors[0]!.message, re);
+      },
+    );
+  }
+});
+
+test('resume: all PARTIAL → no DFLY SYNC, journal from the saved LSNs; mixed → full sync restart', async () => {
+  await withMaster(
+    {
+      numFlows: 2,
+      replid: 'a'.repeat(40),
+      flowKind: (_id, lsn) => (lsn !== undefined ? 'PARTIAL' : 'FULL'),
+      onStartStable: (m, reply) => {
+        m.flows[0]!.write(journalCommand(['SET', 'p', '1']), journalLsn(50));
+        reply();
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler, resume: { replid: 'a'.repeat(40), nextLsn: [50n, 19n] } });
+      await s.start();
+      assert.equal(s.syncKind, 'partial');
+      assert.deepEqual(seen.states, ['greeting', 'stable-sync']);
+      await waitUntil(() => seen.journal.length === 1, 'journal');
+      assert.deepEqual(seen.events, ['0 stable 50', '1 stable 19', '0 journal SET p 1 @50']);
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'SYNC'));
+      assert.deepEqual(m.violations, []);
+      await s.stop();
+    },
+  );
+  await withMaster({ numFlows: 2, replid: 'b'.repeat(40), flowKind: (id, lsn) => (lsn !== undefined && id === 0 ? 'PARTIAL' : 'FULL') }, async (m) => {
+    const reasons: string[] = [];
+    const flowCommands: string[] = [];
+    m.on('flow', (f: FakeFlow) => flowCommands.push(`${f.flowId} ${f.requestedLsn ?? '-'}`));
+    const { seen, handler } = recorder({ onFullSync: (r) => void reasons.push(r) });
+    const s = new DragonflySession({ source: m.url, handler, resume: { replid: 'b'.repeat(40), nextLsn: [3n, 4n] } });
+    await s.start();
+    assert.equal(s.syncKind, 'full');
+    assert.equal(m.syncCount, 2);
+    assert.deepEqual(flowCommands.sort(), ['0 -', '0 3', '1 -', '1 4']);
+    assert.match(reasons[0]!, /refused a partial sync on flow\(s\) 1/);
+    assert.deepEqual(seen.errors, []);
+    await s.stop();
+  });
+  await withMaster({ numFlows: 1 }, async (m) => {
+    const reasons: string[] = [];
+    const { handler } = recorder({ onFullSync: (r) => void reasons.push(r) });
+    const s = new DragonflySession({ source: m.url, handler, resume: { replid: 'c'.repeat(40), nextLsn: [3n] } });
+    await s.start();
+    assert.match(reasons[0]!, /replid changed/);
+    await s.stop();
+  });
+});
+
+test('pause() stops reading a flow and resume() restarts it', async () => {
+  await withMaster({ numFlows: 1 }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler });
+    await s.start();
+    await waitUntil(() => s.flow(0).phase === 'journal', 'journal phase');
+    s.flow(0).pause();
+    m.flows[0]!.write(journalCommand(['SET', 'a', '1']));
+    await delay(50);
+    assert.equal(seen.journal.length, 0);
+    s.flow(0).resume();
+    await waitUntil(() => seen.journal.length === 1, 'resumed');
+    await s.stop();
+  });
+});
+
+test('stop() during the handshake rejects start() and closes everything', async () => {
+  await withMaster({ numFlows: 2, onSync: () => {} }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler });
+    const started = s.start();
+    await m.waitFor('sync');
+    await s.stop();
+    await assert.rejects(started, /session stopped/);
+    assert.deepEqual(seen.errors, []);
+    await waitUntil(() => m.flows.every((f) => f!.isClosed), 'closed');
+  });
+});

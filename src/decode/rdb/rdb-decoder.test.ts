@@ -1,0 +1,252 @@
+/**
+ * RdbDecoder: top-level opcodes, Dragonfly extensions (FULLSYNC_END, JOURNAL_OFFSET, DF_MASK,
+ * JOURNAL_BLOB, compressed blobs, TAGGED_CHUNK), EOF/CRC, bounded memory and typed errors.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compressFrameSync } from 'lz4-napi';
+import { decodeAllWays, decodeWithCuts } from '../../../test/decode/decode-helpers.js';
+import { f64, intStr, le32, le64, len, listpack, RdbBuilder, str } from '../../../test/decode/rdb-builder.js';
+import { journalCommand } from '../../../test/helpers/fake-master.js';
+import { RdbError } from '../../errors.js';
+import type { SnapshotEntry } from '../../entry/entry.js';
+import { RdbDecoder } from './rdb-decoder.js';
+
+const keysOf = (entries: SnapshotEntry[]): string[] => entries.map((e) => `${e.db}/${e.key.toString()}`);
+
+function tagged(id: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([224]), le32(id), le32(payload.length), payload]);
+}
+
+function lz4Blob(records: Buffer): Buffer {
+  const frame = compressFrameSync(records);
+  return Buffer.concat([Buffer.from([202]), len(frame.length), frame]);
+}
+
+function journalBlob(record: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([210]), len(1), str(record)]);
+}
+
+test('Redis opcodes: AUX, SELECTDB, RESIZEDB, EXPIRETIME, EXPIRETIME_MS, IDLE, FREQ, SLOT_INFO, FUNCTION2, MODULE_AUX', () => {
+  const moduleAux = Buffer.concat([len(0x1234567), len(2), len(2), len(2), len(99), len(5), str('blob'), len(3), Buffer.alloc(4), len(4), f64(1), len(0)]);
+  const bytes = new RdbBuilder(11)
+    .aux('redis-ver', '7.2.4')
+    .aux('redis-bits', intStr(64))
+    .op(247, moduleAux)
+    .op(245, str('#!lua name=lib\nredis.register_function("f", function() return 1 end)'))
+    .selectDb(3)
+    .op(251, len(10), len(2))
+    .op(244, len(100), len(5), len(1))
+    .op(253, le32(1_900_000_000))
+    .object(0, 'secs', str('v'))
+    .expireMs(1_900_000_000_123)
+    .op(248, len(77))
+    .op(249, Buffer.from([5]))
+    .object(0, 'ms', str('w'))
+    .object(0, 'plain', str('x'))
+    .end();
+  const res = decodeAllWays(bytes);
+  const kinds = res.events.map((e) => e[0]);
+  assert.deepEqual(kinds, ['header', 'aux', 'aux', 'module-aux', 'function', 'entry', 'entry', 'entry', 'eof']);
+  assert.deepEqual(res.events[2], ['aux', 'redis-bits', '64']);
+  assert.deepEqual(res.events[3], ['module-aux', 0x1234567n, moduleAux.subarray(len(0x1234567).length).toString('hex')]);
+  assert.deepEqual(keysOf(res.entries), ['3/secs', '3/ms', '3/plain']);
+  assert.deepEqual(res.entries.map((e) => e.expireAtMs), [1_900_000_000_000, 1_900_000_000_123, -1]);
+  assert.equal(res.entries[0]!.rdbVersion, 11);
+  assert.equal(res.consumed, bytes.length);
+});
+
+test('EOF: bytes after EOF+checksum are not consumed; RDB < 5 has no checksum', () => {
+  const trailer = Buffer.from('0123456789abcdef0123456789abcdef01234567');
+  for (const [version, checksum] of [[9, 'crc'], [9, 'zero'], [4, 'none']] as const) {
+    const rdb = new RdbBuilder(version).object(0, 'k', str('v')).end(checksum);
+    const bytes = Buffer.concat([rdb, trailer]);
+    for (const cut of [0, 5, rdb.length - 1, rdb.length, rdb.length + 3]) {
+      const res = decodeWithCuts(bytes, cut > 0 ? [cut] : [], undefined, true);
+      assert.ok(res.decoder.isDone);
+      assert.equal(res.consumed, rdb.length, `version ${version} cut ${cut}`);
+      assert.equal(res.decoder.bytesConsumed, rdb.length);
+    }
+    const d = new RdbDecoder({ onEntry() {} });
+    d.push(bytes);
+    assert.equal(d.push(Buffer.from('more')), 0);
+  }
+});
+
+test('a wrong non-zero CRC is BAD_CRC; a flipped value byte is caught by the CRC', () => {
+  const good = new RdbBuilder(10).object(0, 'k', str('value')).end();
+  assert.throws(() => decodeWithCuts(Buffer.concat([good.subarray(0, -8), le64(12345)]), []), { code: 'BAD_CRC' });
+  const flipped = Buffer.from(good);
+  flipped[flipped.length - 12]! ^= 1; // inside "value"
+  assert.throws(() => decodeWithCuts(flipped, [7]), { code: 'BAD_CRC' });
+  const d = new RdbDecoder({ onEntry() {} }, { verifyChecksum: false });
+  d.push(Buffer.concat([good.subarray(0, -8), le64(12345)]));
+  assert.ok(d.isDone);
+});
+
+test('Dragonfly: DF_MASK (with memcache flags), FULLSYNC_END, JOURNAL_BLOB in stream order, JOURNAL_OFFSET', () => {
+  const bytes = new RdbBuilder(9)
+    .aux('df-ver', 'df-v1.40.1')
+    .selectDb(1)
+    .expireMs(1_800_000_000_000)
+    .op(220, le32(3), le32(0xabcd))
+    .object(0, 'mc', str('v'))
+    .op(220, le32(1))
+    .object(0, 'sticky', str('s'))
+    .raw(journalBlob(journalCommand(['SET', 'sticky', 'new'], { db: 1 })))
+    .object(0, 'after', str('a'))
+    .op(200, Buffer.alloc(8))
+    .raw(journalBlob(journalCommand(['DEL', 'after'], { db: 1 })))
+    .op(211, le64(4586))
+    .end('zero');
+  const res = decodeAllWays(bytes);
+  const seq = res.events.filter((e) => e[0] !== 'header' && e[0] !== 'aux').map((e) =>
+    e[0] === 'entry' ? `entry ${(e[1] as SnapshotEntry).key}` : e[0] === 'journal' ? `journal ${(e[1] as { args: Buffer[] }).args.join(' ')}` : String(e[0]),
+  );
+  assert.deepEqual(seq, ['entry mc', 'entry sticky', 'journal SET sticky new', 'entry after', 'fullsync-end', 'journal DEL after', 'journal-offset', 'eof']);
+  assert.equal(res.entries[0]!.expireAtMs, 1_800_000_000_000);
+  assert.equal(res.entries[1]!.expireAtMs, -1);
+  assert.deepEqual(res.events.find((e) => e[0] === 'journal-offset'), ['journal-offset', 4586n]);
+});
+
+test('Dragonfly LZ4 blobs hold complete records (objects, SELECTDB, journal, JOURNAL_OFFSET) parsed by the same loop', () => {
+  const inner = new RdbBuilder(9);
+  inner.parts.length = 0;
+  inner.selectDb(2).object(0, 'in-blob', str('x'.repeat(300))).object(2, 'set', len(2), str('a'), str('b'));
+  inner.raw(journalBlob(journalCommand(['SET', 'q', '1'], { db: 2 }))).op(211, le64(9));
+  const bytes = new RdbBuilder(9).raw(lz4Blob(inner.bytes())).object(0, 'outside', str('o')).end('zero');
+  const res = decodeAllWays(bytes);
+  assert.deepEqual(keysOf(res.entries), ['2/in-blob', '2/set', '2/outside']);
+  assert.deepEqual(res.events.filter((e) => e[0] === 'journal' || e[0] === 'journal-offset').map((e) => e[0]), ['journal', 'journal-offset']);
+  assert.equal(res.entries[0]!.rdbValue?.length, 302);
+});
+
+test('TAGGED_CHUNK: interleaved objects, each with its own db, expiry and state; SELECTDB/objects/journal between chunks', () => {
+  const setFirst = Buffer.concat([Buffer.from([252]), le64(1_900_000_000_000), Buffer.from([2]), str('bigset'), len(5), str('m1'), str('m2')]);
+  const setMid = Buffer.concat([str('m3'), str('m4')]);
+  const setLast = str('m5');
+  const hashFirst = Buffer.concat([Buffer.from([4]), str('bighash'), len(2), str('f1')]); // ends inside an element
+  const hashLast = Buffer.concat([str('v1'), str('f2'), str('v2')]);
+  const bytes = new RdbBuilder(9)
+    .selectDb(4)
+    .raw(tagged(7, setFirst))
+    .selectDb(6)
+    .raw(tagged(9, hashFirst))
+    .object(0, 'between', str('b'))
+    .raw(journalBlob(journalCommand(['SET', 'j', '1'], { db: 6 })))
+    .raw(tagged(7, setMid))
+    .raw(lz4Blob(tagged(9, hashLast)))
+    .raw(tagged(7, setLast))
+    .end('zero');
+  const res = decodeAllWays(bytes, { maxPieceElements: 2 });
+  const show = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString() : (v as Buffer[]).map(String).join(','));
+  // A piece is emitted when it is full and the next item arrives (or at the end of the object).
+  assert.deepEqual(
+    res.entries.map((e) => `${e.db}/${e.key} ${e.isFirst ? 'F' : '-'}${e.isLast ? 'L' : '-'} ${show(e.value)}`),
+    ['6/between FL b', '4/bigset F- m1,m2', '6/bighash FL f1,v1,f2,v2', '4/bigset -- m3,m4', '4/bigset -L m5'],
+  );
+  assert.equal(res.entries[1]!.expireAtMs, 1_900_000_000_000);
+  // the hash fits one piece: its rdbValue is the concatenated payload minus type and key
+  assert.deepEqual(res.entries[2]!.rdbValue, Buffer.concat([len(2), str('f1'), hashLast]));
+});
+
+test('TAGGED_CHUNK errors: payload longer than the object, object incomplete at EOF', () => {
+  const extra = new RdbBuilder(9).raw(tagged(1, Buffer.concat([Buffer.from([0]), str('k'), str('v'), Buffer.from([0])]))).end('zero');
+  assert.throws(() => decodeWithCuts(extra, []), { code: 'BAD_CHUNK' });
+  const pending = new RdbBuilder(9).raw(tagged(1, Buffer.concat([Buffer.from([2]), str('k'), len(2), str('a')]))).end('zero');
+  assert.throws(() => decodeWithCuts(pending, []), { code: 'BAD_CHUNK' });
+});
+
+test('memory stays bounded: a 20 MiB string and a 100 000-member set fed in 16 KiB chunks', () => {
+  const big = Buffer.alloc(20 << 20, 7);
+  const b = new RdbBuilder(9).object(0, 'big', str(big)).object(2, 'set', len(100_000));
+  for (let i = 0; i < 100_000; i++) b.raw(str(`member:${i}`));
+  const bytes = b.end('zero');
+  let maxBacking = 0;
+  let strBytes = 0;
+  let members = 0;
+  const d = new RdbDecoder(
+    {
+      onEntry(e) {
+        if (e.valueKind === 'string') {
+          strBytes += e.value.length;
+          maxBacking = Math.max(maxBacking, e.value.buffer.byteLength);
+        } else if (e.valueKind === 'set') {
+          members += e.value.length;
+          for (const m of e.value) maxBacking = Math.max(maxBacking, m.buffer.byteLength);
+        }
+      },
+    },
+    { maxPieceBytes: 256 * 1024 },
+  );
+  for (let p = 0; p < bytes.length; p += 16384) d.push(bytes.subarray(p, p + 16384));
+  d.end();
+  assert.equal(strBytes, big.length);
+  assert.equal(members, 100_000);
+  // pieces of the input chunk (the fixture buffer itself) or of a buffer holding ≤ ~2 pieces
+  assert.ok(maxBacking <= 1024 * 1024 || maxBacking === bytes.buffer.byteLength, `backing buffer of ${maxBacking} bytes`);
+});
+
+test('truncated input: every prefix ends in a typed TRUNCATED error from end(), never a hang', () => {
+  const bytes = new RdbBuilder(9)
+    .aux('k', 'v')
+    .object(0, 's', str('value'))
+    .object(18, 'l', len(1), len(2), str(listpack(['a', 1])))
+    .raw(tagged(3, Buffer.concat([Buffer.from([2]), str('t'), len(1), str('m')])))
+    .raw(lz4Blob(new RdbBuilder(9).object(0, 'z', str('zz')).bytes().subarray(9)))
+    .end('zero');
+  for (let cut = 0; cut < bytes.length; cut++) {
+    const d = new RdbDecoder({ onEntry() {} });
+    d.push(bytes.subarray(0, cut));
+    assert.throws(() => d.end(), (e: unknown) => e instanceof RdbError && e.code === 'TRUNCATED', `cut ${cut}`);
+    assert.throws(() => d.push(Buffer.from([0])), RdbError, 'dead after an error');
+  }
+});
+
+test('flipped bytes: every single-byte corruption is decoded or rejected with an RdbError', () => {
+  const bytes = new RdbBuilder(9)
+    .object(0, 's', str('value'))
+    .object(4, 'h', len(2), str('f'), str('v'), str('g'), str('w'))
+    .object(18, 'l', len(1), len(2), str(listpack(['a', 1, 'bbbb'])))
+    .object(17, 'z', str(listpack(['m', 1, 'n', '2.5'])))
+    .raw(tagged(3, Buffer.concat([Buffer.from([2]), str('t'), len(1), str('m')])))
+    .raw(lz4Blob(new RdbBuilder(9).object(0, 'z', str('zz')).bytes().subarray(9)))
+    .end('zero');
+  for (let i = 9; i < bytes.length; i++) {
+    for (const x of [0x01, 0x80, 0xff]) {
+      const bad = Buffer.from(bytes);
+      bad[i]! ^= x;
+      try {
+        decodeWithCuts(bad, [i]);
+      } catch (e) {
+        assert.ok(e instanceof RdbError, `byte ${i} ^ ${x}: ${String(e)}`);
+      }
+    }
+  }
+});
+
+test('a declared length of 2^40 fails fast with BAD_LENGTH (no waiting, no allocation)', () => {
+  const head = new RdbBuilder(9).raw(Buffer.from([0]), str('k'), len(2n ** 40n)).bytes();
+  const d = new RdbDecoder({ onEntry() {} });
+  assert.throws(() => d.push(head), (e: unknown) => e instanceof RdbError && e.code === 'BAD_LENGTH' && e.key?.toString() === 'k');
+  const blob = new RdbBuilder(9).raw(Buffer.from([202]), len(2n ** 40n)).bytes();
+  assert.throws(() => new RdbDecoder({ onEntry() {} }).push(blob), { code: 'BAD_LENGTH' });
+});
+
+test('bad header, unknown version, unknown opcode and type, corrupt LZ4 and LZF are typed errors', () => {
+  const cases: Array<[Buffer, string]> = [
+    [Buffer.from('RADIS0009'), 'BAD_HEADER'],
+    [Buffer.from('REDIS0013'), 'BAD_HEADER'],
+    [new RdbBuilder(9).op(199).bytes(), 'UNKNOWN_TYPE'],
+    [new RdbBuilder(9).op(8).bytes(), 'UNKNOWN_TYPE'],
+    [new RdbBuilder(9).op(230).bytes(), 'UNKNOWN_OPCODE'],
+    [new RdbBuilder(9).op(246, Buffer.alloc(4)).bytes(), 'UNSUPPORTED_TYPE'],
+    [new RdbBuilder(9).op(202, len(6), Buffer.from([4, 0x22, 0x4d, 0x18, 0x48, 0])).bytes(), 'DECOMPRESS'],
+    [new RdbBuilder(9).op(201, len(4), Buffer.from([1, 2, 3, 4])).bytes(), 'DECOMPRESS'],
+    [new RdbBuilder(9).object(0, 'k', Buffer.from([0xc3]), len(2), len(10), Buffer.from([0x20, 0x05])).bytes(), 'DECOMPRESS'],
+    [new RdbBuilder(9).object(16, 'k', str(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]))).bytes(), 'BAD_ENCODING'],
+  ];
+  for (const [bytes, code] of cases) {
+    assert.throws(() => new RdbDecoder({ onEntry() {} }).push(bytes), (e: unknown) => e instanceof RdbError && e.code === code, code);
+  }
+});

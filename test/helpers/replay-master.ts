@@ -32,8 +32,8 @@ export interface ReplayMasterOptions {
   speed?: 'fast' | 'recorded';
   /** Cut one flow: destroy its socket after `afterBytes` master bytes (counted from the FLOW reply). */
   dropFlow?: { flowId: number; afterBytes: number; phase?: number };
-  /** Close each flow after its last byte when the recording says the master (or the proxy) closed
-   *  it. @default false (flows stay open in stable sync) */
+  /** Once every flow of a phase has sent its last byte, close the flows the recording says the
+   *  master (or the proxy) closed. @default false (flows stay open in stable sync) */
   closeAsRecorded?: boolean;
 }
 
@@ -195,6 +195,7 @@ export class ReplayMaster extends EventEmitter {
   #stableGate: Promise<void> = Promise.resolve();
   #openStableGate: () => void = () => {};
   #hasSynced = false;
+  #flowsDone = 0;
 
   private constructor(name: string, options: ReplayMasterOptions) {
     super();
@@ -315,6 +316,7 @@ export class ReplayMaster extends EventEmitter {
         if (phase === undefined) return this.#write(socket, log, respError(`replay master: the recording has no phase ${this.#phaseIndex + 1}`));
         this.#flowSockets = new Map();
         this.#hasSynced = false;
+        this.#flowsDone = 0;
         this.#syncGate = new Promise((r) => (this.#openSyncGate = r));
         this.#stableGate = new Promise((r) => (this.#openStableGate = r));
         return this.#write(socket, log, phase.capaReply);
@@ -405,7 +407,12 @@ export class ReplayMaster extends EventEmitter {
     await Promise.race([this.#stableGate, closed]);
     if (!(await send(rec.stable))) return;
     this.emit('flow-done', log);
-    if (this.#options.closeAsRecorded && rec.conn.closedBy !== 'client') socket.destroy();
+    this.#flowsDone++;
+    // At the end of the recording the master (or the proxy) closed its flows: once every flow of
+    // the phase has sent everything, close those the recording says were not closed by the replica.
+    if (this.#options.closeAsRecorded && this.#flowsDone === this.phases[phase]!.flows.size && phase === this.#phaseIndex) {
+      for (const [id, s] of this.#flowSockets) if (this.phases[phase]!.flows.get(id)!.conn.closedBy !== 'client') s.destroy();
+    }
   }
 
   #write(socket: net.Socket, log: ReplayConnectionLog, bytes: Buffer): boolean {

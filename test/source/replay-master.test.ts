@@ -152,3 +152,33 @@ test('replay master: AUTH is required when the recording used it', async () => {
     await master.close();
   }
 });
+
+test('replay master: recorded timing keeps the recorded gaps; closeAsRecorded closes flows the master closed', async () => {
+  const { DragonflySession } = await import('../../src/source/dragonfly-session.js');
+  const master = await ReplayMaster.start('auth', { speed: 'recorded', closeAsRecorded: true });
+  try {
+    const times: number[] = [];
+    const errors: Error[] = [];
+    let stableAt = 0;
+    const s = new DragonflySession({
+      source: master.url,
+      ackIntervalMs: 0,
+      handler: {
+        onSnapshotEntry: () => {},
+        onStable: () => void (stableAt ||= performance.now()),
+        onJournal: (_f, _e, lsn) => void (lsn !== undefined && times.push(performance.now())),
+        onError: (e) => void errors.push(e),
+      },
+    });
+    await s.start();
+    const deadline = Date.now() + 8000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // `SET b 2` came ≈ 2.46 s after the flow's tail in the recording.
+    assert.equal(times.length, 1);
+    assert.ok(times[0]! - stableAt > 2000, `gap ${times[0]! - stableAt} ms`);
+    // The recording's master closed the flows at the end: the session reports it, naming a flow.
+    assert.match(errors[0]!.message, /^source flow \d connection to 127\.0\.0\.1:\d+: closed by the master/);
+  } finally {
+    await master.close();
+  }
+});

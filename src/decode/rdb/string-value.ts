@@ -27,8 +27,9 @@ export function stepString(r: RdbReader, o: RdbObject, c: ObjectContext): void {
       }
       return;
     }
-    if (n <= c.maxPieceBytes && !c.skipValues) {
-      o.str = r.bytes(n);
+    if (n <= c.maxPieceBytes) {
+      if (c.skipValues) r.skip(n);
+      else o.str = r.bytes(n);
       return o.emit(r, c, true);
     }
     o.count = n;

@@ -17,7 +17,10 @@
  * ```
  *
  * Mixed FULL/PARTIAL replies to a resume request are answered like the Dragonfly replica does:
- * close everything and start again with a full sync (`onFullSync` tells the consumer first).
+ * close everything and start again with a full sync (`onFullSync` tells the consumer first). So is
+ * a FLUSHALL/FLUSHDB in a journal blob during full sync (`RdbLoaderBase::HandleJournalBlob`
+ * aborts the sync, reference §4.6 and pitfall 16): the flows are at different positions of their
+ * snapshots, so no single point exists where the flush could be applied to all of them.
  *
  * Every flow socket is read at all times (pitfall 2): while waiting for `+OK` of DFLY SYNC, for the
  * other flows' FULLSYNC_END, and for `+OK` of STARTSTABLE. The consumer can pause a flow only
@@ -102,6 +105,9 @@ export interface DragonflySessionOptions extends SourceSocketOptions {
   ackIntervalMs?: number;
   /** Passed to every flow's RdbDecoder. */
   rdb?: Omit<RdbDecoderOptions, 'source'>;
+  /** Restart the full sync when a JOURNAL_BLOB carries FLUSHALL/FLUSHDB (as Dragonfly does);
+   *  false delivers it like any journal blob. @default true */
+  shouldRestartOnFlushInFullSync?: boolean;
 }
 
 /** Default periodic ACK interval (Dragonfly `--replication_acks_interval`). */
@@ -135,6 +141,8 @@ export class DragonflySession {
   #error: Error | undefined;
   #startResolve: (() => void) | undefined;
   #startReject: ((e: Error) => void) | undefined;
+  /** Incremented per attempt (restarts): callbacks and awaits of an older attempt are ignored. */
+  #generation = 0;
   readonly #flowEvents: FlowEvents;
 
   constructor(options: DragonflySessionOptions) {
@@ -143,13 +151,24 @@ export class DragonflySession {
     this.#handler = options.handler;
     this.clientId = options.clientId ?? randomBytes(20).toString('hex');
     const h = this.#handler;
+    // A flow that is no longer current (closed by a restart while its last chunk is being
+    // decoded) must not deliver anything.
+    const isCurrent = (f: DragonflyFlow): boolean => this.#flows[f.flowId] === f && this.#state !== 'stopped';
+    const shouldRestartOnFlush = options.shouldRestartOnFlushInFullSync ?? true;
     this.#flowEvents = {
-      onAux: (f, k, v) => h.onAux?.(f.flowId, k, v),
-      onSnapshotEntry: (f, e) => h.onSnapshotEntry(f.flowId, e),
-      onJournal: (f, e, lsn) => h.onJournal(f.flowId, e, lsn),
-      onFullSyncEnd: (f) => this.#onFullSyncEnd(f),
-      onStable: (f, offset) => h.onStable?.(f.flowId, offset),
-      onError: (_f, err) => this.#fail(err),
+      onAux: (f, k, v) => void (isCurrent(f) && h.onAux?.(f.flowId, k, v)),
+      onSnapshotEntry: (f, e) => void (isCurrent(f) && h.onSnapshotEntry(f.flowId, e)),
+      onJournal: (f, e, lsn) => {
+        if (!isCurrent(f)) return;
+        if (lsn === undefined && shouldRestartOnFlush && e.op === 'command' && isFlush(e.args[0]!)) {
+          this.#restart(`${e.args[0]!.toString('latin1').toUpperCase()} in a journal blob of flow ${f.flowId} during full sync`);
+          return;
+        }
+        h.onJournal(f.flowId, e, lsn);
+      },
+      onFullSyncEnd: (f) => void (isCurrent(f) && this.#onFullSyncEnd(f)),
+      onStable: (f, offset) => void (isCurrent(f) && h.onStable?.(f.flowId, offset)),
+      onError: (f, err) => void (isCurrent(f) && this.#fail(err)),
     };
   }
 
@@ -195,7 +214,7 @@ export class DragonflySession {
       this.#startResolve = resolve;
       this.#startReject = reject;
     });
-    this.#run(this.#options.resume).catch((err: unknown) => this.#fail(err as Error));
+    this.#launch(this.#options.resume, 'no saved state');
     return p;
   }
 
@@ -217,7 +236,28 @@ export class DragonflySession {
     this.#startResolve = this.#startReject = undefined;
   }
 
-  async #run(resume: SessionResume | undefined): Promise<void> {
+  /** Starts an attempt (the first, or a restart): a fresh generation. */
+  #launch(resume: SessionResume | undefined, fullSyncReason: string): void {
+    const gen = ++this.#generation;
+    this.#run(gen, resume, fullSyncReason).catch((err: unknown) => {
+      if (gen === this.#generation) this.#fail(err as Error);
+    });
+  }
+
+  /** Closes the current attempt's connections and starts a full sync on new ones. */
+  #restart(reason: string): void {
+    this.#closeAll();
+    this.#flows = [];
+    this.#link = undefined;
+    this.#isSyncOk = false;
+    this.#fullSyncEnds = 0;
+    this.#isStartStableSent = false;
+    this.#kind = undefined;
+    this.#launch(undefined, reason);
+  }
+
+  async #run(gen: number, resume: SessionResume | undefined, fullSyncReason: string): Promise<void> {
+    const isStale = (): boolean => gen !== this.#generation || this.#isStopped();
     this.#setState('greeting');
     const o = this.#options;
     const handshake: HandshakeOptions = {
@@ -228,9 +268,11 @@ export class DragonflySession {
       connectTimeoutMs: o.connectTimeoutMs,
     };
     const link = await MasterLink.connect(this.#endpoint, handshake);
-    if (this.#isStopped()) return link.close();
+    if (isStale()) return link.close();
     this.#link = link;
-    link.onClose((err) => this.#fail(err));
+    link.onClose((err) => {
+      if (gen === this.#generation) this.#fail(err);
+    });
     const info = link.info;
     this.#handler.onMaster?.(info);
     let lsns: ReadonlyArray<bigint> | undefined;
@@ -238,57 +280,61 @@ export class DragonflySession {
       if (resume.replid !== info.replid) this.#handler.onFullSync?.(`the master replid changed (${resume.replid} → ${info.replid}): it restarted`);
       else if (resume.nextLsn.length !== info.numFlows) this.#handler.onFullSync?.(`the master has ${info.numFlows} flows, the saved state ${resume.nextLsn.length}`);
       else lsns = resume.nextLsn;
-    } else this.#handler.onFullSync?.('no saved state');
+    } else this.#handler.onFullSync?.(fullSyncReason);
     // All flows in parallel (the master needs every flow before DFLY SYNC / STARTSTABLE).
     const opened = await Promise.allSettled(
       Array.from({ length: info.numFlows }, (_, i) =>
         DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, { lsn: lsns?.[i], rdb: o.rdb, tlsInsecure: o.tlsInsecure, connectTimeoutMs: o.connectTimeoutMs }),
       ),
     );
+    if (isStale()) {
+      for (const r of opened) if (r.status === 'fulfilled') r.value.close();
+      return;
+    }
     const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     for (const r of opened) if (r.status === 'fulfilled') this.#flows[r.value.flowId] = r.value;
     if (failed) throw failed.reason;
-    if (this.#isStopped()) return this.#closeAll();
     const full = this.#flows.filter((f) => f.kind === 'FULL').map((f) => f.flowId);
     if (lsns !== undefined && full.length > 0) {
       // Partial sync needs every flow (`Replica::InitiateDflySync`): start over with a full sync.
-      this.#closeAll();
-      this.#flows = [];
-      this.#link = undefined;
-      this.#handler.onFullSync?.(`the master refused a partial sync on flow(s) ${full.join(', ')}`);
-      return this.#run(undefined);
+      return this.#restart(`the master refused a partial sync on flow(s) ${full.join(', ')}`);
     }
     if (lsns === undefined && full.length !== info.numFlows) throw new ReplicationError('the master answered PARTIAL to a full sync request');
     if (full.length === 0) {
       this.#kind = 'partial';
       for (const f of this.#flows) this.#handler.onStable?.(f.flowId, f.journalOffset!);
-      await this.#startStable();
+      await this.#startStable(gen);
       return;
     }
     this.#kind = 'full';
     this.#setState('full-sync');
     await link.dflySync();
-    if (this.#isStopped()) return;
+    if (isStale()) return;
     this.#isSyncOk = true;
-    await this.#maybeStartStable();
+    await this.#maybeStartStable(gen);
   }
 
   #onFullSyncEnd(f: DragonflyFlow): void {
     this.#fullSyncEnds++;
     this.#handler.onFullSyncEnd?.(f.flowId);
     // STARTSTABLE needs both the +OK of DFLY SYNC and every FULLSYNC_END, in any order (§4.1).
-    if (this.#isSyncOk) this.#maybeStartStable().catch((err: unknown) => this.#fail(err as Error));
+    const gen = this.#generation;
+    if (this.#isSyncOk) {
+      this.#maybeStartStable(gen).catch((err: unknown) => {
+        if (gen === this.#generation) this.#fail(err as Error);
+      });
+    }
   }
 
-  async #maybeStartStable(): Promise<void> {
+  async #maybeStartStable(gen: number): Promise<void> {
     if (this.#isStartStableSent || !this.#isSyncOk || this.#fullSyncEnds < this.#flows.length) return;
-    await this.#startStable();
+    await this.#startStable(gen);
   }
 
-  async #startStable(): Promise<void> {
+  async #startStable(gen: number): Promise<void> {
     this.#isStartStableSent = true;
     await this.#link!.dflyStartStable();
-    if (this.#isStopped()) return;
+    if (gen !== this.#generation || this.#isStopped()) return;
     this.#setState('stable-sync');
     this.#startAckTimer();
     const resolve = this.#startResolve;
@@ -333,4 +379,12 @@ export class DragonflySession {
     reject?.(err);
     this.#handler.onError(err);
   }
+}
+
+/** FLUSHALL / FLUSHDB (any case): the global commands of Dragonfly's `TransactionData::IsGlobalCmd`
+ *  that can appear in a journal blob. */
+function isFlush(name: Buffer): boolean {
+  if (name.length !== 7 && name.length !== 8) return false;
+  const n = name.toString('latin1').toUpperCase();
+  return n === 'FLUSHALL' || n === 'FLUSHDB';
 }

@@ -352,6 +352,7 @@ test('resume: all PARTIAL â†’ no DFLY SYNC, journal from the saved LSNs; mixed â
     assert.equal(s.syncKind, 'full');
     assert.equal(m.syncCount, 2);
     assert.deepEqual(flowCommands.sort(), ['0 -', '0 3', '1 -', '1 4']);
+    assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, /refused a partial sync on flow\(s\) 1/);
     assert.deepEqual(seen.errors, []);
     await s.stop();
@@ -393,4 +394,39 @@ test('stop() during the handshake rejects start() and closes everything', async 
     assert.deepEqual(seen.errors, []);
     await waitUntil(() => m.flows.every((f) => f!.isClosed), 'closed');
   });
+});
+
+test('FLUSHALL in a journal blob during full sync restarts the full sync (as Dragonfly does)', async () => {
+  let attempt = 0;
+  await withMaster(
+    {
+      numFlows: 2,
+      onSync: (m, reply) => {
+        attempt++;
+        const [f0, f1] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), rdbSelectDb(0), rdbString('a', '1'), fullSyncEnd());
+        if (attempt === 1) {
+          // Flow 1 sees the flush between two objects; nothing after it may be delivered.
+          f1!.write(header(f1!), rdbSelectDb(0), rdbString('b', '1'), journalBlob(journalCommand(['FLUSHALL'], { txid: 3 })), rdbString('c', '1'), fullSyncEnd());
+        } else f1!.write(header(f1!), rdbSelectDb(0), rdbString('c', '1'), fullSyncEnd());
+        reply();
+      },
+    },
+    async (m) => {
+      const reasons: string[] = [];
+      const { seen, handler } = recorder({ onFullSync: (r) => void reasons.push(r) });
+      const s = new DragonflySession({ source: m.url, handler });
+      await s.start();
+      assert.equal(m.syncCount, 2);
+      assert.deepEqual(reasons, ['no saved state', 'FLUSHALL in a journal blob of flow 1 during full sync']);
+      const snaps = seen.events.filter((e) => / snap /.test(e));
+      assert.equal(snaps.filter((e) => e === '1 snap c').length, 1, 'nothing after the flush in attempt 1');
+      assert.ok(snaps.indexOf('1 snap b') < snaps.indexOf('1 snap c'));
+      assert.deepEqual(snaps.slice(-2).sort(), ['0 snap a', '1 snap c']);
+      assert.ok(!seen.events.some((e) => /FLUSHALL/.test(e)));
+      assert.deepEqual(seen.errors, []);
+      assert.deepEqual(m.violations, []);
+      await s.stop();
+    },
+  );
 });

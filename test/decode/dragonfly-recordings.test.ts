@@ -197,3 +197,101 @@ test('crc64 equals the trailer of every RESTORE payload Dragonfly journaled (CRC
   }
   assert.ok(checked > 0, 'the recordings contain RESTORE payloads');
 });
+
+/** A tiny model of the four commands the `during` workload journals (SET/INCR/RPUSH/HSET). */
+interface MiniValue {
+  type: 'string' | 'list' | 'hash';
+  str: Buffer;
+  list: Buffer[];
+  hash: Map<string, Buffer>;
+  expireAtMs: number;
+}
+
+function miniValue(type: MiniValue['type'], expireAtMs: number, str: Buffer = Buffer.alloc(0)): MiniValue {
+  return { type, str, list: [], hash: new Map(), expireAtMs };
+}
+
+test('recording during: snapshot objects and journal blobs applied in stream order reproduce the master state', () => {
+  const state = new Map<string, MiniValue>();
+  const unknown = new Set<string>(); // keys written by commands this mini model does not implement
+  const id = (db: number, key: Buffer): string => `${db}:${key.toString('base64')}`;
+  const apply = (db: number, args: Buffer[]): void => {
+    const cmd = args[0]!.toString('latin1').toUpperCase();
+    const k = id(db, args[1] ?? Buffer.alloc(0));
+    const cur = state.get(k);
+    if (cmd === 'SET') {
+      const opts = args.slice(3).map((a) => a.toString('latin1').toUpperCase());
+      let expireAtMs = -1;
+      if (opts.length === 2 && opts[0] === 'PXAT') expireAtMs = Number(opts[1]);
+      else if (opts.length > 0) unknown.add(k);
+      state.set(k, miniValue('string', expireAtMs, args[2]!));
+    } else if (cmd === 'INCR') {
+      const n = cur === undefined ? 0 : Number(cur.str.toString('latin1'));
+      state.set(k, miniValue('string', cur?.expireAtMs ?? -1, Buffer.from(String(n + 1))));
+    } else if (cmd === 'RPUSH') {
+      const v = cur ?? miniValue('list', -1);
+      v.list.push(...args.slice(2));
+      state.set(k, v);
+    } else if (cmd === 'HSET') {
+      const v = cur ?? miniValue('hash', -1);
+      for (let i = 2; i + 1 < args.length; i += 2) v.hash.set(args[i]!.toString('base64'), args[i + 1]!);
+      state.set(k, v);
+    } else if (cmd === 'DEL' || cmd === 'UNLINK') {
+      for (const a of args.slice(1)) state.delete(id(db, a));
+    } else if (cmd === 'FLUSHDB' || cmd === 'FLUSHALL') {
+      for (const key of [...state.keys()]) if (cmd === 'FLUSHALL' || key.startsWith(`${db}:`)) state.delete(key);
+    } else {
+      for (const a of args.slice(1)) unknown.add(id(db, a));
+    }
+  };
+  let blobCommands = 0;
+  for (const conn of loadSession('during')) {
+    if (!isFlow(conn)) continue;
+    const { token, body } = splitReply(conn);
+    const d = new RdbDecoder({
+      onEntry: (e) => {
+        const k = id(e.db, e.key);
+        if (e.valueKind === 'string') state.set(k, miniValue('string', e.expireAtMs, e.value));
+        else if (e.valueKind === 'list' || e.valueKind === 'hash') {
+          const v = e.isFirst ? miniValue(e.valueKind, e.expireAtMs) : state.get(k)!;
+          if (e.valueKind === 'list') v.list.push(...e.value);
+          else for (let i = 0; i < e.value.length; i += 2) v.hash.set(e.value[i]!.toString('base64'), e.value[i + 1]!);
+          state.set(k, v);
+        } else unknown.add(k);
+      },
+      onJournal: (e) => {
+        if (e.op !== 'command') return;
+        blobCommands++;
+        apply(e.db, e.args);
+      },
+    });
+    const used = d.push(body);
+    assert.equal(body.toString('latin1', used, used + 40), token);
+    new JournalDecoder((e) => {
+      if (e.op === 'command') apply(e.db, e.args);
+    }).push(body.subarray(used + 40));
+  }
+  assert.ok(blobCommands > 20_000);
+  const expected = loadExpected('during');
+  let compared = 0;
+  for (const [k, v] of state) {
+    if (unknown.has(k)) continue;
+    const [db, b64key] = k.split(':') as [string, string];
+    const exp = expected[db]?.[b64key];
+    assert.ok(exp !== undefined, `${Buffer.from(b64key, 'base64').toString()} missing in expected`);
+    assert.equal(v.type, exp.type);
+    const value =
+      v.type === 'string'
+        ? v.str.toString('base64')
+        : v.type === 'list'
+          ? v.list.map((b) => b.toString('base64'))
+          : [...v.hash].map(([f, x]) => [f, x.toString('base64')]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+    if (exp.value !== undefined) assert.deepEqual(value, exp.value, `${Buffer.from(b64key, 'base64').toString()}`);
+    else assert.equal(digestOf(value), exp.digest);
+    if (exp.pexpireat === -1) assert.equal(v.expireAtMs, -1);
+    else assert.ok(Math.abs(v.expireAtMs - exp.pexpireat) <= 2000);
+    compared++;
+  }
+  const total = Object.values(expected).reduce((n, keys) => n + Object.keys(keys).length, 0);
+  assert.ok(compared > total - 200, `compared ${compared} of ${total} keys`);
+});

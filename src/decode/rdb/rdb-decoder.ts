@@ -180,7 +180,7 @@ export class RdbDecoder implements ObjectContext {
   readonly maxPieceElements: number;
   readonly maxRestorePayloadBytes: number;
   readonly skipValues: boolean;
-  rdbVersion = 0;
+  #rdbVersion = 0;
   readonly #source: string | undefined;
   readonly #verifyChecksum: boolean;
   readonly #main: Frame;
@@ -206,6 +206,11 @@ export class RdbDecoder implements ObjectContext {
       : Math.max(0, options.maxRestorePayloadBytes ?? RDB_DECODER_DEFAULTS.maxRestorePayloadBytes);
     this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
     this.#main = this.#newFrame(new RdbReader(this.#source), false);
+  }
+
+  /** RDB version from the header (Dragonfly: 9); 0 before the header was read. */
+  get rdbVersion(): number {
+    return this.#rdbVersion;
   }
 
   /** Total input bytes consumed (bytes after EOF+checksum are not). */
@@ -278,7 +283,7 @@ export class RdbDecoder implements ObjectContext {
     }
     const version = Number(h.toString('latin1', 5, 9));
     if (version < 1 || version > RDB_VERSION_MAX) throw r.error('BAD_HEADER', `unsupported RDB version ${version}`);
-    this.rdbVersion = version;
+    this.#rdbVersion = version;
     this.#isHeaderRead = true;
     r.mark = r.pos;
     if (version >= 5 && this.#verifyChecksum) {

@@ -76,6 +76,7 @@ export class DragonflyFlow {
   #bytesReceived = 0;
   #isFullSyncEnded = false;
   #isPaused = false;
+  #pausedAtMs = 0;
   #isClosing = false;
   #lastAck: bigint | undefined;
 
@@ -196,6 +197,11 @@ export class DragonflyFlow {
     return this.#isPaused;
   }
 
+  /** How long the flow has been paused (0 when reading): watch it to keep pauses short. */
+  get pausedForMs(): number {
+    return this.#isPaused ? performance.now() - this.#pausedAtMs : 0;
+  }
+
   /** Last value sent with {@link ack}. */
   get lastAck(): bigint | undefined {
     return this.#lastAck;
@@ -205,6 +211,7 @@ export class DragonflyFlow {
   pause(): void {
     if (this.#isPaused) return;
     this.#isPaused = true;
+    this.#pausedAtMs = performance.now();
     this.#socket.pause();
   }
 

@@ -377,7 +377,9 @@ test('pause() stops reading a flow and resume() restarts it', async () => {
     m.flows[0]!.write(journalCommand(['SET', 'a', '1']));
     await delay(50);
     assert.equal(seen.journal.length, 0);
+    assert.ok(s.flow(0).isPaused && s.flow(0).pausedForMs >= 40);
     s.flow(0).resume();
+    assert.equal(s.flow(0).pausedForMs, 0);
     await waitUntil(() => seen.journal.length === 1, 'resumed');
     await s.stop();
   });

@@ -28,7 +28,8 @@ export function demoCommand(): Command {
         'bundled assets/demo.rdb into it, check the key count, print the summary, and stop the server.',
     )
     .option('--redis-server <path>', 'redis-server binary to start', 'redis-server');
-  addOutputOptions(cmd);
+  // The demo's stdout tells the story; info logs on the same terminal would only interleave with it.
+  addOutputOptions(cmd, { logLevel: 'warn' });
   return cmd.action(async (raw: Record<string, unknown>) => {
     const server = await startLocalRedisServer(String(raw.redisServer));
     process.stdout.write(`demo: started redis-server on ${server.url} (pid ${server.pid})\n`);

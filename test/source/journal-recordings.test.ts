@@ -11,7 +11,7 @@ import { SESSIONS, type RecordedConnection } from '../helpers/recording.js';
 import { loadRecordedSession, recordedFlowReply } from '../helpers/replay-master.js';
 
 /** Splits a flow's master bytes: FLOW reply, RDB part, JOURNAL_OFFSET, journal (FULL flows). */
-export function splitFlow(conn: RecordedConnection): { full: boolean; token: string; journalStart: number; journalOffset?: bigint } {
+function splitFlow(conn: RecordedConnection): { full: boolean; token: string; journalStart: number; journalOffset?: bigint } {
   const fr = recordedFlowReply(conn.masterBytes);
   const replyLen = fr.end;
   if (fr.kind === 'PARTIAL') return { full: false, token: fr.token, journalStart: replyLen };

@@ -53,14 +53,8 @@ function replicaBefore(conn: RecordedConnection, marker: RegExp): { bytes: Buffe
 
 /** Master bytes of the main connection before the reply to the first replica frame matching marker. */
 function masterBeforeReplica(conn: RecordedConnection, marker: RegExp): number {
+  const at = conn.frames.find((f) => !f.fromMaster && marker.test(f.payload.toString('latin1')))?.timeUs ?? Infinity;
   let n = 0;
-  for (const f of conn.frames) {
-    if (!f.fromMaster) continue;
-    n += f.payload.length;
-  }
-  let at = Infinity;
-  for (const f of conn.frames) if (!f.fromMaster && marker.test(f.payload.toString('latin1'))) { at = f.timeUs; break; }
-  n = 0;
   for (const f of conn.frames) if (f.fromMaster && f.timeUs < at) n += f.payload.length;
   return n;
 }

@@ -54,8 +54,9 @@ export type SessionState = 'idle' | 'greeting' | 'full-sync' | 'stable-sync' | '
 export interface DragonflySessionHandler {
   /** The master's identity and flow count, before any flow opens. */
   onMaster?(info: MasterInfo): void;
-  /** A full sync is about to start (first start, refused partial sync, or changed replid): the
-   *  target must be prepared for a full import. `reason` says why. */
+  /** A full sync is about to start (first start, changed replid, refused partial sync, or a
+   *  restart after FLUSHALL/FLUSHDB during the previous full sync — then entries of the aborted
+   *  attempt were already delivered): prepare the target for a full import. `reason` says why. */
   onFullSync?(reason: string): void;
   /** AUX field of a flow's RDB header (`redis-ver`, `ctime`, `shard-id`, `lua`, …). */
   onAux?(flowId: number, key: Buffer, value: Buffer): void;
@@ -71,7 +72,8 @@ export interface DragonflySessionHandler {
   /** The flow's snapshot is complete (FULLSYNC_END); journal blobs may still follow. */
   onFullSyncEnd?(flowId: number): void;
   /** The flow's journal starts at LSN `journalOffset` (FULL: JOURNAL_OFFSET after a verified EOF
-   *  token; PARTIAL: the LSN asked for). No snapshot entry follows on this flow. */
+   *  token; PARTIAL: the LSN asked for). No snapshot entry follows on this flow. The Dragonfly
+   *  replica ACKs this value at once; ack it once the flow's snapshot and blobs are applied. */
   onStable?(flowId: number, journalOffset: bigint): void;
   /** Entered a new state. */
   onStateChange?(state: SessionState): void;

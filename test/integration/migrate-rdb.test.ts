@@ -115,7 +115,8 @@ for (const profile of ENCODING_PROFILES) {
         assert.equal(Number(m[2]), total);
 
         assert.equal(await keyCount(target.port), total);
-        assert.equal(await debugDigest(target.port), await debugDigest(dump.server.port), 'DEBUG DIGEST differs');
+        const [actualDigest, expectedDigest] = await Promise.all([debugDigest(target.port), debugDigest(dump.server.port)]);
+        assert.equal(actualDigest, expectedDigest, 'DEBUG DIGEST differs');
 
         const [expected, actual] = await Promise.all([readState(dump.server.port), readState(target.port)]);
         assert.deepEqual(Object.keys(actual).sort(), ['0', '1', '15']);

@@ -105,6 +105,8 @@ export class RedisConnection extends EventEmitter implements ReplySink {
   #firstError: Df2RedisError | undefined;
   #closedError: ConnectionError | undefined;
   #toleratedErrors = 0;
+  /** Pending bytes when the open `begin()` command started. */
+  #beginPending = 0;
   readonly #flushTask = (): void => {
     this.#isFlushScheduled = false;
     if (this.#ackedSeq === this.#writtenSeq) this.#writeBatch();
@@ -267,8 +269,6 @@ export class RedisConnection extends EventEmitter implements ReplySink {
   end(name: string, key?: Buffer): void {
     this.#commit(name, key, this.#encoder.pendingBytes - this.#beginPending);
   }
-
-  #beginPending = 0;
 
   #commit(name: CommandArg | undefined, key: Buffer | undefined, bytes: number): void {
     if (this.#sentSeq - this.#ackedSeq > this.#ringMask) this.#growRing();

@@ -1,14 +1,6 @@
 import { RespError } from '../errors.js';
 
-/**
- * Counts complete RESP replies in a byte stream without building values (the hot path of
- * {@link RedisConnection}): only top-level error replies are materialised (as text), and replies
- * the connection asked for in full (`call()`) are captured as raw bytes.
- *
- * Handles RESP2 (`+ - : $ *`) and the RESP3 types a RESP2 connection never gets but which cost
- * nothing to skip (`_ , # ( ! = % ~`). Errors nested in arrays (EXEC results) are not reported:
- * the writer does not use transactions. Follows the grammar of Redis src/networking.c `addReply*`.
- */
+/** Receives what {@link ReplyScanner} materialises. */
 export interface ReplySink {
   /** A top-level error reply; `index` is the 0-based number of the reply since the stream started. */
   onErrorReply(index: number, message: string): void;
@@ -22,6 +14,15 @@ const S_HEADER = 2; // reading the length of $ * ! = % ~
 const S_HEADER_LF = 3; // saw CR after the length
 const S_BULK = 4; // skipping `#bulkLeft` bytes of a bulk body plus its CRLF
 
+/**
+ * Counts complete RESP replies in a byte stream without building values (the hot path of
+ * {@link RedisConnection}): only top-level error replies are materialised (as text), and replies
+ * the connection asked for in full (`call()`) are captured as raw bytes.
+ *
+ * Handles RESP2 (`+ - : $ *`) and the RESP3 types a RESP2 connection never gets but which cost
+ * nothing to skip (`_ , # ( ! = % ~`). Errors nested in arrays (EXEC results) are not reported:
+ * the writer does not use transactions. Follows the grammar of Redis src/networking.c `addReply*`.
+ */
 export class ReplyScanner {
   #sink: ReplySink;
   #state = S_TYPE;

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildDump, ENCODING_PROFILES } from '../helpers/rdb-factory.js';
 import { digestOf, readState } from '../helpers/expected.js';
-import { RdbDecoder } from '../../src/decode/rdb/rdb-decoder.js';
+import { RdbDecoder, type RdbDecoderOptions } from '../../src/decode/rdb/rdb-decoder.js';
 import type { SnapshotEntry } from '../../src/entry/entry.js';
 import { canonicalValue, SnapshotModel, typeName } from './snapshot-model.js';
 
-function decodeFile(bytes: Buffer, chunk: number, functions: string[]): { entries: SnapshotEntry[]; version: number } {
+function decodeFile(bytes: Buffer, chunk: number, functions: string[], options?: RdbDecoderOptions): { entries: SnapshotEntry[]; version: number } {
   const entries: SnapshotEntry[] = [];
-  const d = new RdbDecoder({ onEntry: (e) => entries.push(e), onFunction: (c) => functions.push(c.toString()) }, { source: 'dump.rdb' });
+  const d = new RdbDecoder({ onEntry: (e) => entries.push(e), onFunction: (c) => functions.push(c.toString()) }, { source: 'dump.rdb', ...options });
   for (let p = 0; p < bytes.length; p += chunk) assert.equal(d.push(bytes.subarray(p, p + chunk)), Math.min(chunk, bytes.length - p));
   d.end();
   assert.ok(d.isDone);
@@ -34,6 +34,7 @@ for (const profile of ENCODING_PROFILES) {
       assert.equal(functions.length, 1);
       assert.match(functions[0]!, /df2redis_echo/);
       assert.deepEqual(decodeFile(bytes, 4093, []).entries, entries, 'same entries with another chunk size');
+      assert.deepEqual(decodeFile(bytes, 4093, [], { maxBlobBytes: 0 }).entries, entries, 'same entries with streamed containers');
 
       const model = new SnapshotModel();
       for (const e of entries) model.add(e);

@@ -13,20 +13,16 @@
  */
 import {
   RDB_TYPE_HASH,
-  RDB_TYPE_HASH_LISTPACK_EX,
-  RDB_TYPE_HASH_LISTPACK_EX_PRE_GA,
   RDB_TYPE_HASH_METADATA,
   RDB_TYPE_HASH_METADATA_PRE_GA,
   RDB_TYPE_HASH_WITH_EXPIRY,
-  RDB_TYPE_HASH_ZIPLIST,
   RDB_TYPE_HASH_ZIPMAP,
 } from '../../entry/entry.js';
 import { parseBlob } from './blob-error.js';
-import { BlobFormatError, ListpackIterator } from './listpack.js';
+import { stepContainerValue } from './container-value.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
 import type { RdbReader } from './rdb-reader.js';
 import { dragonflyExpiryMs } from './set-value.js';
-import { ZiplistIterator } from './ziplist.js';
 import { zipmapPairs } from './zipmap.js';
 
 const PHASE_ITEMS = 2;
@@ -71,33 +67,13 @@ export function stepHash(r: RdbReader, o: RdbObject, c: ObjectContext): void {
 }
 
 function stepHashBlob(r: RdbReader, o: RdbObject, c: ObjectContext): void {
-  const type = o.rdbType;
-  if (type === RDB_TYPE_HASH_LISTPACK_EX) r.skip(8); // minExpire: informational only
+  if (o.rdbType !== RDB_TYPE_HASH_ZIPMAP) return stepContainerValue(r, o, c);
   const blob = r.rstr();
   if (!c.skipValues) {
-    if (type === RDB_TYPE_HASH_ZIPMAP) {
-      const pairs = parseBlob(r, 'hash zipmap', () => zipmapPairs(blob));
-      for (let i = 0; i < pairs.length; i += 2) {
-        o.beginItem(r, c, pairs[i]!.length + pairs[i + 1]!.length);
-        o.elems.push(pairs[i]!, pairs[i + 1]!);
-      }
-    } else {
-      const withTtl = type === RDB_TYPE_HASH_LISTPACK_EX || type === RDB_TYPE_HASH_LISTPACK_EX_PRE_GA;
-      parseBlob(r, 'hash listpack', () => {
-        const it = type === RDB_TYPE_HASH_ZIPLIST ? new ZiplistIterator(blob) : new ListpackIterator(blob);
-        while (it.next()) {
-          const f = it.value();
-          if (!it.next()) throw new BlobFormatError('hash field without value');
-          const v = it.value();
-          o.beginItem(r, c, f.length + v.length);
-          o.elems.push(f, v);
-          if (withTtl) {
-            if (!it.next()) throw new BlobFormatError('hash field without ttl');
-            const ttl = Number(it.int);
-            o.nums.push(it.isInt && ttl !== 0 ? ttl : -1);
-          }
-        }
-      });
+    const pairs = parseBlob(r, 'hash zipmap', () => zipmapPairs(blob));
+    for (let i = 0; i < pairs.length; i += 2) {
+      o.beginItem(r, c, pairs[i]!.length + pairs[i + 1]!.length);
+      o.elems.push(pairs[i]!, pairs[i + 1]!);
     }
   }
   o.emit(r, c, true);

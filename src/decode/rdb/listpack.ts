@@ -1,18 +1,119 @@
 /**
  * Listpack reader (Redis src/listpack.c: `lpCurrentEncodedSizeUnsafe`, `lpGet`). A listpack is
  * `LE32 total_bytes | LE16 num_elements | entries… | 0xFF`; each entry is encoding+data followed
- * by a 1–5 byte backlen. Used by types 16, 17, 18 (PACKED nodes), 20, 25 and stream nodes.
+ * by a 1–5 byte backlen. Used by types 16, 17, 18 (PACKED nodes), 20, 23, 25 and stream nodes.
  */
 import { intText } from './rdb-reader.js';
 
 /** Thrown by the blob readers on malformed input; the object decoder maps it to RdbError BAD_ENCODING. */
 export class BlobFormatError extends Error {}
 
+/** One decoded container element: an integer (`int`, or `big` beyond 2^53) or a string (`str`). */
+export interface BlobElement {
+  isInt: boolean;
+  int: number;
+  big: bigint | undefined;
+  str: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A fresh, reusable {@link BlobElement}. */
+export function newBlobElement(): BlobElement {
+  return { isInt: false, int: 0, big: undefined, str: EMPTY };
+}
+
+/** The element as bytes (integers as decimal text, as Redis returns them). */
+export function elementValue(e: BlobElement): Buffer {
+  return e.isInt ? intText(e.big ?? e.int) : e.str;
+}
+
 /**
- * Iterates the elements of a listpack blob. After `next()` returns true, the element is either an
- * integer (`isInt`, value in `int`, or `big` for int64 beyond 2^53) or a string (`str`).
+ * Parses the listpack entry at `buf[p]` (not the 0xFF end marker) into `out`, using at most
+ * `avail` bytes. Returns the entry's total size (encoding, data, backlen), or -1 if it needs more
+ * than `avail` bytes. Throws BlobFormatError on an invalid encoding byte.
  */
-export class ListpackIterator {
+export function parseListpackEntry(buf: Buffer, p: number, avail: number, out: BlobElement): number {
+  if (avail < 1) return -1;
+  const b = buf[p]!;
+  let entryLen: number;
+  out.big = undefined;
+  if (b < 0x80) {
+    out.isInt = true;
+    out.int = b;
+    entryLen = 1;
+  } else if (b < 0xc0) {
+    const n = b & 0x3f;
+    entryLen = 1 + n;
+    if (entryLen + 1 > avail) return -1;
+    out.isInt = false;
+    out.str = buf.subarray(p + 1, p + 1 + n);
+  } else if (b < 0xe0) {
+    if (avail < 2) return -1;
+    const v = ((b & 0x1f) << 8) | buf[p + 1]!;
+    out.isInt = true;
+    out.int = v >= 4096 ? v - 8192 : v;
+    entryLen = 2;
+  } else if (b < 0xf0) {
+    if (avail < 2) return -1;
+    const n = ((b & 0x0f) << 8) | buf[p + 1]!;
+    entryLen = 2 + n;
+    if (entryLen + 2 > avail) return -1;
+    out.isInt = false;
+    out.str = buf.subarray(p + 2, p + 2 + n);
+  } else {
+    switch (b) {
+      case 0xf0: {
+        if (avail < 5) return -1;
+        const n = buf.readUInt32LE(p + 1);
+        entryLen = 5 + n;
+        if (entryLen + backlenSize(entryLen) > avail) return -1;
+        out.isInt = false;
+        out.str = buf.subarray(p + 5, p + 5 + n);
+        break;
+      }
+      case 0xf1:
+        if (avail < 3) return -1;
+        out.isInt = true;
+        out.int = buf.readInt16LE(p + 1);
+        entryLen = 3;
+        break;
+      case 0xf2:
+        if (avail < 4) return -1;
+        out.isInt = true;
+        out.int = buf.readIntLE(p + 1, 3);
+        entryLen = 4;
+        break;
+      case 0xf3:
+        if (avail < 5) return -1;
+        out.isInt = true;
+        out.int = buf.readInt32LE(p + 1);
+        entryLen = 5;
+        break;
+      case 0xf4: {
+        if (avail < 9) return -1;
+        const v = buf.readBigInt64LE(p + 1);
+        out.isInt = true;
+        out.int = Number(v);
+        if (!Number.isSafeInteger(out.int)) out.big = v;
+        entryLen = 9;
+        break;
+      }
+      default:
+        throw new BlobFormatError(`invalid listpack encoding byte 0x${b.toString(16)}`);
+    }
+  }
+  const total = entryLen + backlenSize(entryLen);
+  return total > avail ? -1 : total;
+}
+
+/** Size of the backlen that follows an entry of `entryLen` bytes (7 bits per byte). */
+function backlenSize(entryLen: number): number {
+  return entryLen < 128 ? 1 : entryLen < 16384 ? 2 : entryLen < 2097152 ? 3 : entryLen < 268435456 ? 4 : 5;
+}
+
+/** Iterates the elements of a whole listpack blob. After `next()` returns true, read the element fields. */
+export class ListpackIterator implements BlobElement {
   readonly #buf: Buffer;
   #pos = 6;
   readonly #end: number;
@@ -30,93 +131,22 @@ export class ListpackIterator {
     this.#end = buf.length - 1;
   }
 
-  /** Element count from the header (65535 = unknown). */
-  get headerCount(): number {
-    return this.#buf.readUInt16LE(4);
-  }
-
   /** Advances to the next element; false at the end marker. */
   next(): boolean {
-    const buf = this.#buf;
-    let p = this.#pos;
+    const p = this.#pos;
     if (p >= this.#end) {
       if (p === this.#end) return false;
       throw new BlobFormatError('listpack entry overruns the blob');
     }
-    const b = buf[p]!;
-    let entryLen: number;
-    this.big = undefined;
-    if (b < 0x80) {
-      this.isInt = true;
-      this.int = b;
-      entryLen = 1;
-    } else if (b < 0xc0) {
-      const n = b & 0x3f;
-      this.isInt = false;
-      this.str = this.#slice(p + 1, n);
-      entryLen = 1 + n;
-    } else if (b < 0xe0) {
-      this.#need(p, 2);
-      const v = ((b & 0x1f) << 8) | buf[p + 1]!;
-      this.isInt = true;
-      this.int = v >= 4096 ? v - 8192 : v;
-      entryLen = 2;
-    } else if (b < 0xf0) {
-      this.#need(p, 2);
-      const n = ((b & 0x0f) << 8) | buf[p + 1]!;
-      this.isInt = false;
-      this.str = this.#slice(p + 2, n);
-      entryLen = 2 + n;
-    } else {
-      this.isInt = true;
-      switch (b) {
-        case 0xf0: {
-          this.#need(p, 5);
-          const n = buf.readUInt32LE(p + 1);
-          this.isInt = false;
-          this.str = this.#slice(p + 5, n);
-          entryLen = 5 + n;
-          break;
-        }
-        case 0xf1:
-          this.#need(p, 3);
-          this.int = buf.readInt16LE(p + 1);
-          entryLen = 3;
-          break;
-        case 0xf2:
-          this.#need(p, 4);
-          this.int = buf.readIntLE(p + 1, 3);
-          entryLen = 4;
-          break;
-        case 0xf3:
-          this.#need(p, 5);
-          this.int = buf.readInt32LE(p + 1);
-          entryLen = 5;
-          break;
-        case 0xf4: {
-          this.#need(p, 9);
-          const v = buf.readBigInt64LE(p + 1);
-          this.int = Number(v);
-          if (!Number.isSafeInteger(this.int)) this.big = v;
-          entryLen = 9;
-          break;
-        }
-        default:
-          throw new BlobFormatError(`invalid listpack encoding byte 0x${b.toString(16)}`);
-      }
-    }
-    // backlen encodes entryLen in 7-bit groups
-    const back = entryLen < 128 ? 1 : entryLen < 16384 ? 2 : entryLen < 2097152 ? 3 : entryLen < 268435456 ? 4 : 5;
-    p += entryLen + back;
-    if (p > this.#end) throw new BlobFormatError('listpack entry overruns the blob');
-    this.#pos = p;
+    const n = parseListpackEntry(this.#buf, p, this.#end - p, this);
+    if (n < 0) throw new BlobFormatError('listpack entry overruns the blob');
+    this.#pos = p + n;
     return true;
   }
 
-  /** The current element as bytes (integers as decimal text, as Redis returns them). */
+  /** The current element as bytes (integers as decimal text). */
   value(): Buffer {
-    if (!this.isInt) return this.str;
-    return intText(this.big ?? this.int);
+    return elementValue(this);
   }
 
   /** The current element as an integer (stream fields); throws if it is a string that is not one. */
@@ -136,15 +166,4 @@ export class ListpackIterator {
       throw new BlobFormatError('expected an integer listpack element');
     }
   }
-
-  #need(p: number, n: number): void {
-    if (p + n > this.#end) throw new BlobFormatError('listpack entry overruns the blob');
-  }
-
-  #slice(start: number, n: number): Buffer {
-    if (start + n > this.#end) throw new BlobFormatError('listpack string overruns the blob');
-    return this.#buf.subarray(start, start + n);
-  }
 }
-
-const EMPTY = Buffer.alloc(0);

@@ -187,6 +187,28 @@ test('memory stays bounded: a 20 MiB string and a 100 000-member set fed in 16 K
   assert.ok(maxBacking <= 1024 * 1024 || maxBacking === bytes.buffer.byteLength, `backing buffer of ${maxBacking} bytes`);
 });
 
+test('memory stays bounded: a 2 MB listpack hash (100 000 fields) is parsed from the stream, not buffered', () => {
+  const items: Array<string | number> = [];
+  for (let i = 0; i < 100_000; i++) items.push(`field:${i}`, i);
+  const bytes = new RdbBuilder(11).object(16, 'h', str(listpack(items))).end();
+  let maxBacking = 0;
+  let fields = 0;
+  let pieces = 0;
+  const d = new RdbDecoder({
+    onEntry(e) {
+      pieces++;
+      const v = e.value as Buffer[];
+      fields += v.length / 2;
+      for (const b of v) if (b.buffer !== bytes.buffer) maxBacking = Math.max(maxBacking, b.buffer.byteLength);
+    },
+  });
+  for (let p = 0; p < bytes.length; p += 16384) d.push(bytes.subarray(p, p + 16384));
+  d.end();
+  assert.equal(fields, 100_000);
+  assert.equal(pieces, Math.ceil(100_000 / 1024));
+  assert.ok(maxBacking <= 256 * 1024, `backing buffer of ${maxBacking} bytes`);
+});
+
 test('truncated input: every prefix ends in a typed TRUNCATED error from end(), never a hang', () => {
   const bytes = new RdbBuilder(9)
     .aux('k', 'v')

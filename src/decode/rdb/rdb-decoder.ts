@@ -11,8 +11,10 @@
  * or the reader throws the singleton NEED_MORE and the cursor rewinds to `mark`. Nothing is emitted
  * twice. Memory: the unconsumed tail, the piece under construction (≤ maxPieceBytes, plus one
  * element), and the raw value while it may still become `rdbValue` (≤ maxRestorePayloadBytes).
- * Held whole (documented limits): one element; an LZF string; a listpack/ziplist/intset/zipmap
- * blob (a quicklist node, a small-encoding container); a compressed blob; stream consumer groups.
+ * Held whole (documented limits): one element (a set member, a PLAIN quicklist node…); an LZF
+ * string; a container blob ≤ maxBlobBytes or LZF-compressed (larger plain listpacks, ziplists and
+ * intsets are parsed element by element from the stream); a zipmap; a stream node listpack; a
+ * compressed blob (≤ 1 MiB by Dragonfly's writer); a stream's consumer groups and PELs.
  */
 import { Df2RedisError, JournalError, RdbError } from '../../errors.js';
 import {
@@ -79,6 +81,9 @@ export interface RdbDecoderOptions {
   /** Parse values without materializing them: one entry per object, isFirst&&isLast, value empty
    *  (string: empty Buffer, arrays empty). For a fast pre-scan of types/keys. @default false */
   skipValues?: boolean;
+  /** Container blobs (listpack, ziplist, intset) up to this many bytes are read whole; larger plain
+   *  (non-LZF) ones are parsed element by element from the stream, keeping memory bounded. @default 65536 */
+  maxBlobBytes?: number;
   /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). @default true */
   verifyChecksum?: boolean;
 }
@@ -89,6 +94,7 @@ export const RDB_DECODER_DEFAULTS = {
   maxPieceElements: 1024,
   maxRestorePayloadBytes: 512 * 1024,
   skipValues: false,
+  maxBlobBytes: 65_536,
   verifyChecksum: true,
 } as const;
 
@@ -180,6 +186,7 @@ export class RdbDecoder implements ObjectContext {
   readonly maxPieceElements: number;
   readonly maxRestorePayloadBytes: number;
   readonly skipValues: boolean;
+  readonly maxBlobBytes: number;
   #rdbVersion = 0;
   readonly #source: string | undefined;
   readonly #verifyChecksum: boolean;
@@ -204,6 +211,7 @@ export class RdbDecoder implements ObjectContext {
     this.maxRestorePayloadBytes = this.skipValues
       ? 0
       : Math.max(0, options.maxRestorePayloadBytes ?? RDB_DECODER_DEFAULTS.maxRestorePayloadBytes);
+    this.maxBlobBytes = Math.max(0, options.maxBlobBytes ?? RDB_DECODER_DEFAULTS.maxBlobBytes);
     this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
     this.#main = this.#newFrame(new RdbReader(this.#source), false);
   }

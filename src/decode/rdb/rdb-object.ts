@@ -7,6 +7,7 @@
 import type { RdbHandler } from './rdb-handler.js';
 import type { OpaquePiece, SnapshotEntry, StreamEntry, StreamMeta, ValueKind } from '../../entry/entry.js';
 import type { RdbReader } from './rdb-reader.js';
+import { newBlobElement, type BlobElement } from './listpack.js';
 
 /** Options and output shared by every object of one decoder. */
 export interface ObjectContext {
@@ -16,6 +17,8 @@ export interface ObjectContext {
   readonly maxRestorePayloadBytes: number;
   readonly skipValues: boolean;
   readonly rdbVersion: number;
+  /** Container blobs (listpack, ziplist, intset) up to this size are read whole; larger plain ones stream. */
+  readonly maxBlobBytes: number;
 }
 
 /** Phase numbers shared by all types; value decoders use 1 and above. */
@@ -56,6 +59,16 @@ export class RdbObject {
   bytes = 0;
   /** Type-specific scratch. */
   minExpireMs = 0;
+  /** Container streaming (container-value.ts): format, absolute end offset, header state, intset width. */
+  blobFormat = 0;
+  blobEnd = 0;
+  isBlobHeaderRead = false;
+  intWidth = 0;
+  /** Parts of the tuple being assembled (member, field, value) and how many were seen. */
+  tupleFill = 0;
+  pending: Buffer = EMPTY;
+  pending2: Buffer = EMPTY;
+  readonly elem: BlobElement = newBlobElement();
   meta: StreamMeta | undefined;
   opaque: Record<string, unknown> | undefined;
 

@@ -5,9 +5,7 @@
  * member RSTR, expiry RSTR with decimal seconds since 2023-02-01 UTC, -1 = none).
  */
 import { RDB_TYPE_SET, RDB_TYPE_SET_INTSET, RDB_TYPE_SET_LISTPACK } from '../../entry/entry.js';
-import { parseBlob } from './blob-error.js';
-import { intsetMembers } from './intset.js';
-import { ListpackIterator } from './listpack.js';
+import { stepContainerValue } from './container-value.js';
 import { DF_MEMBER_EXPIRY_BASE_S } from './rdb-constants.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
 import type { RdbReader } from './rdb-reader.js';
@@ -17,25 +15,7 @@ const PHASE_ITEMS = 2;
 /** Decodes one unit of a set value (types 2, 11, 20, 32). */
 export function stepSet(r: RdbReader, o: RdbObject, c: ObjectContext): void {
   const type = o.rdbType;
-  if (type === RDB_TYPE_SET_INTSET || type === RDB_TYPE_SET_LISTPACK) {
-    const blob = r.rstr();
-    if (!c.skipValues) {
-      const members =
-        type === RDB_TYPE_SET_INTSET
-          ? parseBlob(r, 'intset', () => intsetMembers(blob))
-          : parseBlob(r, 'set listpack', () => {
-              const out: Buffer[] = [];
-              const it = new ListpackIterator(blob);
-              while (it.next()) out.push(it.value());
-              return out;
-            });
-      for (const m of members) {
-        o.beginItem(r, c, m.length);
-        o.elems.push(m);
-      }
-    }
-    return o.emit(r, c, true);
-  }
+  if (type === RDB_TYPE_SET_INTSET || type === RDB_TYPE_SET_LISTPACK) return stepContainerValue(r, o, c);
   if (o.phase === PHASE_VALUE) {
     o.count = r.len();
     o.phase = PHASE_ITEMS;

@@ -3,17 +3,90 @@
  * entries… | 0xFF`; entry = prevlen (1 byte, or 0xFE + LE32) | encoding | data. Used by RDB types
  * 10, 12, 13 and quicklist (14) nodes written by Redis < 7.
  */
-import { BlobFormatError } from './listpack.js';
-import { intText } from './rdb-reader.js';
+import { BlobFormatError, elementValue, type BlobElement } from './listpack.js';
 
-/** Iterates ziplist elements; after `next()` the element is `value()` (integers as decimal text). */
-export class ZiplistIterator {
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Parses the ziplist entry at `buf[p]` (not the 0xFF end marker) into `out`, using at most `avail`
+ * bytes. Returns the entry's total size, or -1 if it needs more than `avail` bytes. Throws
+ * BlobFormatError on an invalid encoding byte.
+ */
+export function parseZiplistEntry(buf: Buffer, p: number, avail: number, out: BlobElement): number {
+  if (avail < 1) return -1;
+  const pre = buf[p]! < 0xfe ? 1 : 5;
+  if (avail < pre + 1) return -1;
+  const q = p + pre;
+  const b = buf[q]!;
+  const top = b >> 6;
+  out.big = undefined;
+  let head: number;
+  let n: number;
+  if (top === 0) {
+    head = 1;
+    n = b & 0x3f;
+  } else if (top === 1) {
+    if (avail < pre + 2) return -1;
+    head = 2;
+    n = ((b & 0x3f) << 8) | buf[q + 1]!;
+  } else if (top === 2) {
+    if (avail < pre + 5) return -1;
+    head = 5;
+    n = buf.readUInt32BE(q + 1);
+  } else {
+    out.isInt = true;
+    let w: number;
+    switch (b) {
+      case 0xc0:
+        w = 2;
+        break;
+      case 0xd0:
+        w = 4;
+        break;
+      case 0xe0:
+        w = 8;
+        break;
+      case 0xf0:
+        w = 3;
+        break;
+      case 0xfe:
+        w = 1;
+        break;
+      default:
+        if (b >= 0xf1 && b <= 0xfd) {
+          out.int = (b & 0x0f) - 1;
+          return pre + 1;
+        }
+        throw new BlobFormatError(`invalid ziplist encoding byte 0x${b.toString(16)}`);
+    }
+    if (avail < pre + 1 + w) return -1;
+    if (w === 2) out.int = buf.readInt16LE(q + 1);
+    else if (w === 4) out.int = buf.readInt32LE(q + 1);
+    else if (w === 3) out.int = buf.readIntLE(q + 1, 3);
+    else if (w === 1) out.int = buf.readInt8(q + 1);
+    else {
+      const v = buf.readBigInt64LE(q + 1);
+      out.int = Number(v);
+      if (!Number.isSafeInteger(out.int)) out.big = v;
+    }
+    return pre + 1 + w;
+  }
+  const total = pre + head + n;
+  if (total > avail) return -1;
+  out.isInt = false;
+  out.str = buf.subarray(q + head, q + head + n);
+  return total;
+}
+
+/** Iterates the elements of a whole ziplist blob; after `next()` read the element fields or `value()`. */
+export class ZiplistIterator implements BlobElement {
   readonly #buf: Buffer;
   #pos = 10;
   readonly #end: number;
   isInt = false;
-  int: number | bigint = 0;
-  str: Buffer = Buffer.alloc(0);
+  int = 0;
+  big: bigint | undefined;
+  str: Buffer = EMPTY;
 
   constructor(buf: Buffer) {
     if (buf.length < 11) throw new BlobFormatError(`ziplist of ${buf.length} bytes`);
@@ -24,80 +97,18 @@ export class ZiplistIterator {
   }
 
   next(): boolean {
-    const buf = this.#buf;
-    let p = this.#pos;
+    const p = this.#pos;
     if (p >= this.#end) {
       if (p === this.#end) return false;
       throw new BlobFormatError('ziplist entry overruns the blob');
     }
-    p += buf[p]! < 0xfe ? 1 : 5; // prevlen
-    this.#need(p, 1);
-    const b = buf[p]!;
-    const top = b >> 6;
-    if (top === 0) {
-      this.#str(p + 1, b & 0x3f);
-    } else if (top === 1) {
-      this.#need(p, 2);
-      this.#str(p + 2, ((b & 0x3f) << 8) | buf[p + 1]!);
-    } else if (top === 2) {
-      this.#need(p, 5);
-      this.#str(p + 5, buf.readUInt32BE(p + 1));
-    } else {
-      this.isInt = true;
-      let n: number;
-      switch (b) {
-        case 0xc0:
-          n = 2;
-          this.#need(p, 1 + n);
-          this.int = buf.readInt16LE(p + 1);
-          break;
-        case 0xd0:
-          n = 4;
-          this.#need(p, 1 + n);
-          this.int = buf.readInt32LE(p + 1);
-          break;
-        case 0xe0: {
-          n = 8;
-          this.#need(p, 1 + n);
-          const v = buf.readBigInt64LE(p + 1);
-          this.int = Number.isSafeInteger(Number(v)) ? Number(v) : v;
-          break;
-        }
-        case 0xf0:
-          n = 3;
-          this.#need(p, 1 + n);
-          this.int = buf.readIntLE(p + 1, 3);
-          break;
-        case 0xfe:
-          n = 1;
-          this.#need(p, 1 + n);
-          this.int = buf.readInt8(p + 1);
-          break;
-        default:
-          if (b >= 0xf1 && b <= 0xfd) {
-            n = 0;
-            this.int = (b & 0x0f) - 1;
-          } else {
-            throw new BlobFormatError(`invalid ziplist encoding byte 0x${b.toString(16)}`);
-          }
-      }
-      this.#pos = p + 1 + n;
-    }
+    const n = parseZiplistEntry(this.#buf, p, this.#end - p, this);
+    if (n < 0) throw new BlobFormatError('ziplist entry overruns the blob');
+    this.#pos = p + n;
     return true;
   }
 
   value(): Buffer {
-    return this.isInt ? intText(this.int) : this.str;
-  }
-
-  #str(start: number, n: number): void {
-    if (start + n > this.#end) throw new BlobFormatError('ziplist string overruns the blob');
-    this.isInt = false;
-    this.str = this.#buf.subarray(start, start + n);
-    this.#pos = start + n;
-  }
-
-  #need(p: number, n: number): void {
-    if (p + n > this.#end) throw new BlobFormatError('ziplist entry overruns the blob');
+    return elementValue(this);
   }
 }

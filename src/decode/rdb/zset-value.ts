@@ -3,35 +3,17 @@
  * Upstream: Redis src/rdb.c `rdbLoadObject` (RDB_TYPE_ZSET/ZSET_2/ZSET_ZIPLIST/ZSET_LISTPACK),
  * `rdbLoadDoubleValue` (length byte 253 = nan, 254 = +inf, 255 = -inf), src/t_zset.c `zzlGetScore`.
  */
-import { RDB_TYPE_ZSET, RDB_TYPE_ZSET_2, RDB_TYPE_ZSET_ZIPLIST } from '../../entry/entry.js';
-import { parseBlob } from './blob-error.js';
-import { BlobFormatError, ListpackIterator } from './listpack.js';
+import { RDB_TYPE_ZSET, RDB_TYPE_ZSET_2 } from '../../entry/entry.js';
+import { stepContainerValue } from './container-value.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
 import type { RdbReader } from './rdb-reader.js';
-import { ZiplistIterator } from './ziplist.js';
 
 const PHASE_ITEMS = 2;
 
 /** Decodes one unit of a zset value. */
 export function stepZset(r: RdbReader, o: RdbObject, c: ObjectContext): void {
   const type = o.rdbType;
-  if (type !== RDB_TYPE_ZSET && type !== RDB_TYPE_ZSET_2) {
-    const blob = r.rstr();
-    if (!c.skipValues) {
-      parseBlob(r, 'zset listpack', () => {
-        const it = type === RDB_TYPE_ZSET_ZIPLIST ? new ZiplistIterator(blob) : new ListpackIterator(blob);
-        while (it.next()) {
-          const m = it.value();
-          if (!it.next()) throw new BlobFormatError('zset member without score');
-          const score = it.isInt ? Number(it.int) : parseScore(it.str);
-          o.beginItem(r, c, m.length + 8);
-          o.elems.push(m);
-          o.nums.push(score);
-        }
-      });
-    }
-    return o.emit(r, c, true);
-  }
+  if (type !== RDB_TYPE_ZSET && type !== RDB_TYPE_ZSET_2) return stepContainerValue(r, o, c);
   if (o.phase === PHASE_VALUE) {
     o.count = r.len();
     o.phase = PHASE_ITEMS;

@@ -48,12 +48,24 @@ export async function startLocalRedisServer(redisServer: string): Promise<LocalR
       resolve();
     });
   });
-  // If df2redis dies unexpectedly, do not leave the server behind.
+  // If df2redis exits early or is killed (Ctrl-C, SIGTERM), do not leave the server behind.
   const killOnExit = (): void => {
     if (exit === undefined) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
+  const killOnSignal = (signal: NodeJS.Signals): void => {
+    killOnExit();
+    removeHooks();
+    process.kill(process.pid, signal); // die of the same signal, as without the hook
+  };
+  const removeHooks = (): void => {
+    process.off('exit', killOnExit);
+    process.off('SIGINT', killOnSignal);
+    process.off('SIGTERM', killOnSignal);
+  };
   process.once('exit', killOnExit);
+  process.once('SIGINT', killOnSignal);
+  process.once('SIGTERM', killOnSignal);
 
   let isStopped = false;
   const stop = async (): Promise<void> => {
@@ -65,7 +77,7 @@ export async function startLocalRedisServer(redisServer: string): Promise<LocalR
       await exited;
       clearTimeout(timer);
     }
-    process.off('exit', killOnExit);
+    removeHooks();
     rmSync(dir, { recursive: true, force: true });
   };
 

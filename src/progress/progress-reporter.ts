@@ -71,6 +71,8 @@ class BarReporter implements ProgressReporter {
       format: 'migrating [{bar}] {percentage}% | {bytes} / {totalBytes} | {value}/{total} keys | {rate} keys/s | eta {etaText}',
       barsize: 30,
       hideCursor: true,
+      // `--progress bar` asked for explicitly on a non-terminal: draw anyway, one line per 2 s.
+      noTTYOutput: true,
       // We redraw on our own timer with fresh samples; cli-progress' own timer would only repeat them.
       fps: 1000 / BarReporter.REDRAW_MS,
     });

@@ -149,7 +149,7 @@ export function stepBlobStream(r: RdbReader, o: RdbObject, c: ObjectContext): bo
     const p = r.pos;
     r.skip(w);
     readIntsetElement(r.buf, p, w, e);
-    acceptElement(r, o, c, e);
+    acceptStreamed(r, o, c, e);
     return false;
   }
   if (remaining <= 0) throw r.error('BAD_ENCODING', 'container without end marker');
@@ -172,8 +172,17 @@ export function stepBlobStream(r: RdbReader, o: RdbObject, c: ObjectContext): bo
     throw NEED_MORE;
   }
   r.pos += n;
-  acceptElement(r, o, c, e);
+  acceptStreamed(r, o, c, e);
   return false;
+}
+
+function acceptStreamed(r: RdbReader, o: RdbObject, c: ObjectContext, e: BlobElement): void {
+  try {
+    acceptElement(r, o, c, e);
+  } catch (err) {
+    if (err instanceof BlobFormatError) throw r.error('BAD_ENCODING', err.message);
+    throw err;
+  }
 }
 
 function finishTuple(r: RdbReader, o: RdbObject): boolean {

@@ -231,6 +231,9 @@ test('flipped bytes: every single-byte corruption is decoded or rejected with an
     .object(4, 'h', len(2), str('f'), str('v'), str('g'), str('w'))
     .object(18, 'l', len(1), len(2), str(listpack(['a', 1, 'bbbb'])))
     .object(17, 'z', str(listpack(['m', 1, 'n', '2.5'])))
+    .object(25, 'hx', le64(5), str(listpack(['f', 'v', 1_900_000_000_000])))
+    .object(11, 'is', str(Buffer.from([2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 2, 0])))
+    .object(21, 'st', len(0), len(0), len(0), len(0), len(0), len(0), len(0), len(0), len(0), len(0))
     .raw(tagged(3, Buffer.concat([Buffer.from([2]), str('t'), len(1), str('m')])))
     .raw(lz4Blob(new RdbBuilder(9).object(0, 'z', str('zz')).bytes().subarray(9)))
     .end('zero');
@@ -238,10 +241,12 @@ test('flipped bytes: every single-byte corruption is decoded or rejected with an
     for (const x of [0x01, 0x80, 0xff]) {
       const bad = Buffer.from(bytes);
       bad[i]! ^= x;
-      try {
-        decodeWithCuts(bad, [i]);
-      } catch (e) {
-        assert.ok(e instanceof RdbError, `byte ${i} ^ ${x}: ${String(e)}`);
+      for (const options of [{}, { maxBlobBytes: 0 }, { skipValues: true }]) {
+        try {
+          decodeWithCuts(bad, [i], options);
+        } catch (e) {
+          assert.ok(e instanceof RdbError, `byte ${i} ^ ${x}: ${String(e)}`);
+        }
       }
     }
   }

@@ -251,3 +251,58 @@ describe('migrate rejects corrupt dumps', () => {
     assert.match(r.stderr, /checksum|crc/i, explain(r));
   });
 });
+
+describe('migrate onto keys that already exist on the target', () => {
+  let dump: RdbDump;
+  let source: Awaited<ReturnType<typeof readState>>;
+  const existing = ['str:int:small', 'list:medium', 'hash:small'];
+
+  before(async () => {
+    dump = await buildDump(ENCODING_PROFILES.find((p) => p.name === 'default')!, { bigElements: 0, bigStringBytes: 0 });
+    source = await readState(dump.server.port);
+  });
+  after(async () => {
+    await dump?.server.stop();
+  });
+
+  /** Fresh target holding three keys of the dump with other values (one of another type). */
+  async function preset(): Promise<void> {
+    await flushTarget(target);
+    await redisCli(target.port, 'SET', 'str:int:small', 'target-value');
+    await redisCli(target.port, 'SET', 'list:medium', 'not-a-list');
+    await redisCli(target.port, 'HSET', 'hash:small', 'only-on-target', 'x');
+  }
+
+  async function assertPresetUntouched(): Promise<void> {
+    assert.equal((await redisCli(target.port, 'GET', 'str:int:small')).trim(), 'target-value');
+    assert.equal((await redisCli(target.port, 'GET', 'list:medium')).trim(), 'not-a-list');
+    assert.equal(await redisCli(target.port, 'HGETALL', 'hash:small'), 'only-on-target\nx\n');
+  }
+
+  test('--on-existing replace (default): the target ends equal to the source', { timeout: 120_000 }, async () => {
+    await preset();
+    const r = await migrate(dump.path, target);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(compareState(await readState(target.port), source, { ttlToleranceMs: 2000 }), []);
+  });
+
+  for (const restoreArgs of [[], ['--restore-max-bytes', '0']]) {
+    test(`--on-existing skip ${restoreArgs.join(' ')}: existing keys kept and counted, the rest copied, no temporary keys left`, { timeout: 120_000 }, async () => {
+      await preset();
+      const r = await migrate(dump.path, target, '--on-existing', 'skip', ...restoreArgs);
+      assert.equal(r.code, 0, explain(r));
+      assert.match(r.stdout, /\b3 existing\b/, explain(r));
+      await assertPresetUntouched();
+      assert.deepEqual(compareState(await readState(target.port), source, { ttlToleranceMs: 2000, ignoreKeys: existing }), []);
+    });
+
+    test(`--on-existing fail ${restoreArgs.join(' ')}: non-zero exit naming an existing key, existing keys untouched`, { timeout: 120_000 }, async () => {
+      await preset();
+      const r = await migrate(dump.path, target, '--on-existing', 'fail', ...restoreArgs);
+      assert.notEqual(r.code, 0, explain(r));
+      assert.notEqual(r.code, 70, explain(r));
+      assert.match(r.stderr, /str:int:small|list:medium|hash:small/, explain(r));
+      await assertPresetUntouched();
+    });
+  }
+});

@@ -52,8 +52,9 @@ export type SessionState = 'idle' | 'greeting' | 'full-sync' | 'stable-sync' | '
  * A callback that throws fails the session (onError, then stopped).
  */
 export interface DragonflySessionHandler {
-  /** The master's identity and flow count, before any flow opens. */
-  onMaster?(info: MasterInfo): void;
+  /** The master's identity and flow count, before any flow opens. A returned Promise is awaited
+   *  before the flows open (e.g. to open one target connection per flow); a rejection fails the session. */
+  onMaster?(info: MasterInfo): void | Promise<void>;
   /** A full sync is about to start (first start, changed replid, refused partial sync, or a
    *  restart after FLUSHALL/FLUSHDB during the previous full sync — then entries of the aborted
    *  attempt were already delivered): prepare the target for a full import. `reason` says why. */
@@ -276,7 +277,8 @@ export class DragonflySession {
       if (gen === this.#generation) this.#fail(err);
     });
     const info = link.info;
-    this.#handler.onMaster?.(info);
+    await this.#handler.onMaster?.(info);
+    if (isStale()) return link.close();
     let lsns: ReadonlyArray<bigint> | undefined;
     if (resume !== undefined) {
       if (resume.replid !== info.replid) this.#handler.onFullSync?.(`the master replid changed (${resume.replid} → ${info.replid}): it restarted`);

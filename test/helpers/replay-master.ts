@@ -22,7 +22,7 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSession, type RecordedConnection } from './recording.js';
+import { loadExpected, loadSession, type ExpectedState, type RecordedConnection } from './recording.js';
 import { CommandReader, respError, respSimple } from './fake-master.js';
 
 /** Options of {@link ReplayMaster}. */
@@ -35,6 +35,10 @@ export interface ReplayMasterOptions {
   /** Once every flow of a phase has sent its last byte, close the flows the recording says the
    *  master (or the proxy) closed. @default false (flows stay open in stable sync) */
   closeAsRecorded?: boolean;
+  /** Answer ordinary reads (SELECT, TYPE, PTTL, GET, LRANGE, SMEMBERS, HGETALL, ZRANGE … WITHSCORES)
+   *  from the session's `expected.json.gz`, as the live master would have at the end of the
+   *  recording (used by the replicator's read-back of keys the journal cannot carry). @default true */
+  shouldServeReads?: boolean;
 }
 
 /** One segment of a flow: its frames (payloads and recorded µs). */
@@ -346,7 +350,42 @@ export class ReplayMaster extends EventEmitter {
       this.#openStableGate();
       return this.#write(socket, log, respSimple('OK'));
     }
+    if (this.#options.shouldServeReads !== false) {
+      const reply = this.#readReply(log, args, cmd);
+      if (reply !== undefined) return this.#write(socket, log, reply);
+    }
     this.#write(socket, log, respError(`unknown command '${args[0]}'`));
+  }
+
+  #expected: ExpectedState | undefined;
+  #readDb = new Map<ReplayConnectionLog, string>();
+
+  /** Reads served from the final state of the recording (see {@link ReplayMasterOptions.shouldServeReads}). */
+  #readReply(log: ReplayConnectionLog, args: string[], cmd: string): Buffer | undefined {
+    this.#expected ??= loadExpected(this.name);
+    if (cmd === 'SELECT') {
+      this.#readDb.set(log, args[1] ?? '0');
+      return respSimple('OK');
+    }
+    const readers = ['TYPE', 'PTTL', 'GET', 'LRANGE', 'SMEMBERS', 'HGETALL', 'ZRANGE'];
+    if (!readers.includes(cmd) || args[1] === undefined) return undefined;
+    const db = this.#expected[this.#readDb.get(log) ?? '0'] ?? {};
+    const k = db[Buffer.from(args[1], 'latin1').toString('base64')];
+    const bulk = (b64: string): Buffer => {
+      const v = Buffer.from(b64, 'base64');
+      return Buffer.concat([Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n')]);
+    };
+    const text = (t: string): Buffer => bulk(Buffer.from(t).toString('base64'));
+    const array = (items: Buffer[]): Buffer => Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items]);
+    if (cmd === 'TYPE') return respSimple(k?.type ?? 'none');
+    if (cmd === 'PTTL') return Buffer.from(`:${k === undefined ? -2 : k.pexpireat < 0 ? -1 : Math.max(1, k.pexpireat - Date.now())}\r\n`);
+    if (k === undefined) return cmd === 'GET' ? Buffer.from('$-1\r\n') : array([]);
+    const v = k.value as unknown;
+    if (cmd === 'GET' && typeof v === 'string') return bulk(v);
+    if ((cmd === 'LRANGE' || cmd === 'SMEMBERS') && Array.isArray(v)) return array((v as string[]).map(bulk));
+    if (cmd === 'HGETALL' && Array.isArray(v)) return array((v as string[][]).flatMap(([f, x]) => [bulk(f!), bulk(x!)]));
+    if (cmd === 'ZRANGE' && Array.isArray(v)) return array((v as string[][]).flatMap(([m, score]) => [bulk(m!), text(score!)]));
+    return respError(`replay master: no value recorded for ${args[1]}`);
   }
 
   #isPartialPhase(phase: Phase): boolean {

@@ -1,0 +1,150 @@
+/**
+ * `df2redis replicate`: argv → options → {@link Replicator} until SIGINT/SIGTERM → final LSNs on stdout.
+ */
+import { Command } from 'commander';
+import type { Logger } from 'pino';
+import { DEFAULT_OPTIONS, validateMigrateOptions, type ProgressMode } from '../config/options.js';
+import { ConfigError } from '../errors.js';
+import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
+import { formatDuration } from '../progress/human-units.js';
+import { createLogger } from './logger.js';
+import { addOutputOptions } from './output-options.js';
+
+/** Parses `--status-port`: an integer 0–65535, or undefined when absent. */
+export function parseStatusPort(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--status-port must be a port number (0-65535), got ${String(raw)}`);
+  return n;
+}
+
+/** The `replicate` command. */
+export function replicateCommand(): Command {
+  const cmd = new Command('replicate')
+    .summary('replicate a live Dragonfly master into Redis until stopped')
+    .description(
+      'Attach to a Dragonfly master as a replica (full sync over every flow, then the journal) and keep the ' +
+        'target Redis equal to it until SIGINT/SIGTERM. On stop, in-flight writes are finished and the last ' +
+        'acknowledged LSN of every flow is printed.',
+    )
+    .option('--source <url>', 'Dragonfly master: redis://[user:password@]host:port, rediss:// for TLS (required)')
+    .option('--target <url>', 'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required)')
+    .option('--status-port <port>', 'serve GET /status (JSON) on 127.0.0.1:<port>; 0 = any free port (default: off)')
+    .option('--on-existing <policy>', 'replace | skip | fail: a snapshot key that already exists on the target', DEFAULT_OPTIONS.onExisting)
+    .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
+    .option('--restore-max-bytes <bytes>', 'write values up to this encoded size with one RESTORE (0 = never)', String(DEFAULT_OPTIONS.restoreMaxBytes))
+    .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure);
+  addOutputOptions(cmd);
+  return cmd.action(async (raw: Record<string, unknown>) => {
+    const { options, progress, logger } = replicateOptionsFrom(raw, false);
+    const summary = await runReplicator(options, logger, progress, true);
+    process.stdout.write(formatReplicateSummary(summary));
+  });
+}
+
+/**
+ * Validates the options shared with `migrate` (same rules and messages) and builds
+ * {@link ReplicateOptions}. `isFullSyncOnly` for `migrate --source redis://…`.
+ */
+export function replicateOptionsFrom(
+  raw: Record<string, unknown>,
+  isFullSyncOnly: boolean,
+): { options: ReplicateOptions; progress: ProgressMode; logger: Logger } {
+  if (typeof raw.source !== 'string' || !/^rediss?:\/\//.test(raw.source)) {
+    throw new ConfigError('--source must be a Dragonfly URL: redis://[user:password@]host:port or rediss://…');
+  }
+  const v = validateMigrateOptions({
+    source: raw.source,
+    target: raw.target,
+    onExisting: raw.onExisting,
+    unsupported: raw.unsupported,
+    restoreMaxBytes: raw.restoreMaxBytes,
+    isTlsInsecure: raw.tlsInsecure,
+    progress: raw.progress,
+    logLevel: raw.logLevel,
+  });
+  return {
+    options: {
+      ...REPLICATE_DEFAULTS,
+      source: raw.source,
+      target: v.target,
+      isFullSyncOnly,
+      onExisting: v.onExisting,
+      unsupported: v.unsupported,
+      restoreMaxBytes: v.restoreMaxBytes,
+      isTlsInsecure: v.isTlsInsecure,
+      statusPort: parseStatusPort(raw.statusPort),
+    },
+    progress: v.progress,
+    logger: createLogger(v.logLevel),
+  };
+}
+
+/**
+ * Runs a {@link Replicator} with progress output; with `isStoppedBySignal`, SIGINT/SIGTERM stop it
+ * gracefully (a second signal exits at once).
+ */
+export async function runReplicator(options: ReplicateOptions, logger: Logger, progress: ProgressMode, isStoppedBySignal: boolean): Promise<ReplicateSummary> {
+  const replicator = new Replicator(options, logger);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping: finishing in-flight writes');
+    process.once(signal, () => process.exit(130));
+    void replicator.stop();
+  };
+  if (isStoppedBySignal) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  const stopProgress = startProgress(replicator, progress, logger);
+  try {
+    return await replicator.run();
+  } finally {
+    stopProgress();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** Progress: a status line on a terminal (every second), else a log line every 5 s. */
+function startProgress(replicator: Replicator, mode: ProgressMode, logger: Logger): () => void {
+  const resolved = mode === 'auto' ? (process.stderr.isTTY ? 'bar' : 'log') : mode;
+  if (resolved === 'none') return () => {};
+  let last = { ops: 0n, atMs: performance.now() };
+  const render = (s: ReplicationStatus): { line: string; fields: Record<string, unknown> } => {
+    const now = performance.now();
+    const opsPerSec = Number(s.opsApplied - last.ops) / Math.max(0.001, (now - last.atMs) / 1000);
+    last = { ops: s.opsApplied, atMs: now };
+    const keys = s.flows.reduce((n, f) => n + f.snapshotKeys, 0);
+    const lag = s.flows.reduce((n, f) => n + Number(f.receivedLsn - f.lsn), 0);
+    const perFlow = s.flows.map((f) => `${f.id}:${f.phase === 'full-sync' ? `${f.snapshotKeys}k` : `lsn ${f.lsn}`}`).join(' ');
+    return {
+      line: `${s.phase}  keys ${keys}  ops/s ${Math.round(s.phase === 'stable-sync' ? opsPerSec : 0)}  lag ${lag} records  [${perFlow}]`,
+      fields: { phase: s.phase, snapshotKeys: keys, opsPerSec: Math.round(opsPerSec), lagRecords: lag, flows: s.flows.length },
+    };
+  };
+  const timer = setInterval(
+    () => {
+      const { line, fields } = render(replicator.status());
+      if (resolved === 'bar') process.stderr.write(`\r\x1b[2K${line}`);
+      else logger.info(fields, 'progress');
+    },
+    resolved === 'bar' ? 1000 : 5000,
+  );
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    if (resolved === 'bar') process.stderr.write('\n');
+  };
+}
+
+/** Final lines on stdout: the acknowledged LSN of every flow (what a restart would resume from). */
+export function formatReplicateSummary(s: ReplicateSummary): string {
+  const lines = [`stopped after ${formatDuration(s.elapsedMs)}: ${s.snapshotKeys} snapshot keys written`];
+  for (const f of s.flows) lines.push(`flow ${f.id}: acknowledged lsn ${f.lsn} (${f.snapshotKeys} snapshot keys)`);
+  const dropped = Object.entries(s.dropped);
+  if (dropped.length > 0) lines.push(`dropped: ${dropped.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  const lossy = Object.entries(s.lossy);
+  if (lossy.length > 0) lines.push(`lossy: ${lossy.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  lines.push(`longest source pause: ${s.longestPauseMs} ms`);
+  return `${lines.join('\n')}\n`;
+}

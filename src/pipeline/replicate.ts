@@ -1,0 +1,440 @@
+/**
+ * `df2redis replicate` (and `migrate --source redis://…`): a Dragonfly master into Redis, top to bottom.
+ *
+ *   connect target ─► DragonflySession (handshake, flows, DFLY SYNC) ─► per flow: FlowApplier
+ *     (snapshot pieces + journal blobs in stream order, own target connection) ─► STARTSTABLE
+ *     ─► journal forever: translate ─► write ─► acknowledged LSN ─► REPLCONF ACK
+ *
+ * Global commands (FLUSHALL/FLUSHDB) wait at a barrier until every flow reached them, run once,
+ * then all flows go on (reference §5.5). A flow's socket is paused only while its connection is
+ * above its in-flight bound (a large window, so a slow target is absorbed for a while) and the
+ * longest pause is reported (DESIGN invariant 4).
+ */
+import type { Logger } from 'pino';
+import type { SnapshotEntry } from '../entry/entry.js';
+import { ConfigError, Df2RedisError, ReplicationError } from '../errors.js';
+import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
+import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
+import { StandaloneRouter } from '../sink/router.js';
+import { SnapshotWriter } from '../sink/snapshot-writer.js';
+import { readTargetInfo, type TargetInfo } from '../sink/target-info.js';
+import { parseRedisUrl } from '../sink/target-url.js';
+import { DragonflySession } from '../source/dragonfly-session.js';
+import { parseDragonflyUrl } from '../source/dragonfly-url.js';
+import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
+import { commandName, FlowApplier } from './flow-applier.js';
+
+/** Options of a replication run. */
+export interface ReplicateOptions {
+  /** Dragonfly master, `redis://[user:password@]host:port` or `rediss://…`. Required. */
+  source: string;
+  /** Target Redis URL. Required. */
+  target: string;
+  /** Full sync only: stop once every flow's snapshot is acknowledged (`migrate --source redis://…`). @default false */
+  isFullSyncOnly: boolean;
+  /** Snapshot keys that exist on the target: replace | skip | fail. @default 'replace' */
+  onExisting: 'replace' | 'skip' | 'fail';
+  /** Keys of types the target cannot hold: fail | skip. @default 'fail' */
+  unsupported: 'fail' | 'skip';
+  /** RESTORE only values up to this encoded size. @default 524288 */
+  restoreMaxBytes: number;
+  /** Accept any TLS certificate (source and target). @default false */
+  isTlsInsecure: boolean;
+  /** Serve `GET /status` on 127.0.0.1:port; undefined = no endpoint. */
+  statusPort: number | undefined;
+  /**
+   * Encoded but unacknowledged bytes per flow connection before that flow's socket is paused.
+   * Large on purpose: a slow target fills this window instead of stalling the master.
+   * @default 64 MiB
+   */
+  maxInflightBytesPerFlow: number;
+}
+
+export const REPLICATE_DEFAULTS = {
+  isFullSyncOnly: false,
+  onExisting: 'replace',
+  unsupported: 'fail',
+  restoreMaxBytes: 512 * 1024,
+  isTlsInsecure: false,
+  statusPort: undefined,
+  maxInflightBytesPerFlow: 64 * 1024 * 1024,
+} as const;
+
+/** `/status` shape (issue "replicate" §4). LSNs use REPLCONF ACK numbering. */
+export interface ReplicationStatus {
+  phase: 'handshake' | 'full-sync' | 'stable-sync' | 'stopped';
+  flows: Array<{
+    id: number;
+    phase: string;
+    snapshotKeys: number;
+    snapshotBytes: number;
+    lsn: bigint;
+    receivedLsn: bigint;
+    pausedMs: number;
+  }>;
+  dropped: Record<string, number>;
+  lossy: Record<string, number>;
+  skipped: { expired: number; existing: number; unsupported: number };
+  longestPauseMs: number;
+  opsApplied: bigint;
+}
+
+/** What a finished run reports (also printed on SIGINT). */
+export interface ReplicateSummary {
+  flows: Array<{ id: number; lsn: bigint; snapshotKeys: number }>;
+  snapshotKeys: number;
+  dropped: Record<string, number>;
+  lossy: Record<string, number>;
+  longestPauseMs: number;
+  elapsedMs: number;
+}
+
+/** Interval of the `REPLCONF ACK` resend, as the Dragonfly replica (`--replication_acks_interval`). */
+const ACK_INTERVAL_MS = 1000;
+
+/**
+ * One replication run. {@link run} resolves when {@link stop} was called (after in-flight writes
+ * were acknowledged) or, with `isFullSyncOnly`, when every snapshot is acknowledged; it rejects
+ * with a typed error naming the flow or target connection that failed.
+ */
+export class Replicator {
+  readonly #options: ReplicateOptions;
+  readonly #logger: Logger;
+  #session: DragonflySession | undefined;
+  #sourceConn: RedisConnection | undefined;
+  #info: TargetInfo | undefined;
+  #translator: JournalTranslator | undefined;
+  #flows = new Map<number, FlowApplier>();
+  #flowWriters = new Map<number, SnapshotWriter>();
+  #flowRouters = new Map<number, StandaloneRouter>();
+  #barriers = new Map<bigint, { flows: Map<FlowApplier, bigint | undefined>; args: Buffer[]; db: number }>();
+  #dropped = new Map<string, number>();
+  #lossy = new Map<string, number>();
+  #state: ReplicationStatus['phase'] = 'handshake';
+  #longestPauseMs = 0;
+  #pausedAt = new Map<number, number>();
+  #status: StatusServer | undefined;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #fullSyncEnds = new Set<number>();
+  #startMs = Date.now();
+  #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
+  #isStopping = false;
+  #failure: Error | undefined;
+
+  constructor(options: ReplicateOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+  }
+
+  /** Runs the replication. See the class comment for when it settles. */
+  async run(): Promise<ReplicateSummary> {
+    const { options } = { options: this.#options };
+    const targetEp = parseRedisUrl(options.target);
+    const sourceEp = parseDragonflyUrl(options.source);
+    const control = await RedisConnection.connect(targetEp, { tlsInsecure: options.isTlsInsecure, role: 'target' });
+    try {
+      this.#info = await readTargetInfo(control);
+    } finally {
+      await control.close();
+    }
+    const info = this.#info;
+    if (info.clusterEnabled) {
+      throw new ConfigError(`--target ${targetEp.host}:${targetEp.port} is a Redis Cluster node; cluster targets are not supported yet`);
+    }
+    this.#translator = new JournalTranslator(info);
+    this.#logger.info({ target: `${targetEp.host}:${targetEp.port}`, redisVersion: info.redisVersion }, 'connected to target');
+    this.#sourceConn = await RedisConnection.connect(
+      { host: sourceEp.host, port: sourceEp.port, tls: sourceEp.tls, username: sourceEp.username, password: sourceEp.password, db: 0 },
+      { tlsInsecure: options.isTlsInsecure, role: 'source read-back' },
+    ).catch((err: unknown) => {
+      throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
+    });
+    if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
+
+    const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
+    const session = new DragonflySession({
+      source: sourceEp,
+      tlsInsecure: options.isTlsInsecure,
+      ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
+      rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
+      handler: {
+        onMaster: async (m) => {
+          this.#logger.info({ replid: m.replid, flows: m.numFlows, version: m.version }, 'attached to dragonfly master');
+          await this.#openFlows(m.numFlows);
+        },
+        onFullSync: (reason) => this.#onFullSync(reason),
+        onSnapshotEntry: (flowId, entry) => this.#flow(flowId).onSnapshotEntry(entry),
+        onJournal: (flowId, entry, lsn) => this.#flow(flowId).onJournal(entry, lsn),
+        onFullSyncEnd: (flowId) => this.#onFullSyncEnd(flowId),
+        onStable: (flowId, offset) => this.#flow(flowId).onStable(offset),
+        onStateChange: (s) => {
+          this.#state = s === 'idle' || s === 'greeting' ? 'handshake' : s;
+          this.#logger.info({ phase: this.#state }, 'replication phase');
+        },
+        onError: (err) => this.#fail(err),
+      },
+    });
+    this.#session = session;
+    try {
+      await session.start();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#ackTimer = setInterval(() => {
+      for (const f of this.#flows.values()) f.sendAckNow();
+    }, ACK_INTERVAL_MS);
+    this.#ackTimer.unref();
+    return finished;
+  }
+
+  /**
+   * Graceful stop: stop reading, wait until the target acknowledged every write already sent, send
+   * the final ACKs, close. `run()` then resolves with the final acknowledged LSN per flow.
+   */
+  async stop(): Promise<void> {
+    if (this.#isStopping) return;
+    this.#isStopping = true;
+    const session = this.#session;
+    for (const f of session?.flows ?? []) f.pause();
+    await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+    for (const f of this.#flows.values()) f.sendAckNow();
+    await this.#finish();
+  }
+
+  /** The `/status` document. */
+  status(): ReplicationStatus {
+    const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
+    const session = this.#session;
+    let ops = 0n;
+    const writers = [...this.#flowWriters.values()];
+    return {
+      phase: this.#state === 'stopped' || this.#isStopping ? 'stopped' : this.#state,
+      flows: flows.map((f) => {
+        const df = session?.flows.find((x) => x.flowId === f.flowId);
+        ops += f.ackedLsn;
+        return {
+          id: f.flowId,
+          phase: f.phase,
+          snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0,
+          snapshotBytes: df?.bytesReceived ?? 0,
+          lsn: f.ackedLsn,
+          receivedLsn: f.receivedLsn,
+          pausedMs: Math.round(df?.pausedForMs ?? 0),
+        };
+      }),
+      dropped: Object.fromEntries(this.#dropped),
+      lossy: Object.fromEntries(this.#lossy),
+      skipped: {
+        expired: writers.reduce((s, w) => s + w.stats.skippedExpired, 0),
+        existing: writers.reduce((s, w) => s + w.stats.skippedExisting, 0),
+        unsupported: writers.reduce((s, w) => s + w.stats.skippedUnsupported, 0),
+      },
+      longestPauseMs: Math.round(this.#longestPauseMs),
+      opsApplied: ops,
+    };
+  }
+
+  #flow(flowId: number): FlowApplier {
+    const f = this.#flows.get(flowId);
+    if (f === undefined) throw new ReplicationError(`no target connection prepared for flow ${flowId}`, flowId);
+    return f;
+  }
+
+  /**
+   * One target connection, router and writers per flow, opened once the flow count is known and
+   * before any flow is opened (the session awaits `onMaster`), so no flow data can arrive first.
+   */
+  async #openFlows(count: number): Promise<void> {
+    const targetEp = parseRedisUrl(this.#options.target);
+    const info = this.#info!;
+    for (let id = 0; id < count; id++) {
+      if (this.#flows.has(id)) continue;
+      const router = await StandaloneRouter.connect(targetEp, {
+        tlsInsecure: this.#options.isTlsInsecure,
+        role: `target (flow ${id})`,
+        maxInflightBytes: this.#options.maxInflightBytesPerFlow,
+      });
+      const conn = router.all()[0]!;
+      const snapshotWriter = new SnapshotWriter(router, info, {
+        onExisting: this.#options.onExisting,
+        unsupported: this.#options.unsupported,
+        restoreMaxBytes: this.#options.restoreMaxBytes,
+      });
+      const journalWriter = new SnapshotWriter(router, info, {
+        onExisting: 'replace',
+        unsupported: 'skip',
+        restoreMaxBytes: this.#options.restoreMaxBytes,
+      });
+      const flow: FlowApplier = new FlowApplier(id, conn, {
+        translator: this.#translator!,
+        snapshotWriter,
+        journalWriter,
+        router,
+        sendAck: (lsn) => this.#session?.ack(id, lsn),
+        arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
+        readBack: (key, db) => this.#readBack(key, db),
+        countDropped: (name, reason) => this.#count(this.#dropped, name, `dropped ${name}: ${reason}`),
+        countLossy: (name) => this.#count(this.#lossy, name, `lossy translation of ${name}`),
+        fail: (err) => this.#fail(err),
+        pauseSource: () => this.#pause(id),
+        resumeSource: () => this.#resume(id),
+      });
+      conn.on('error', (err: Error) => this.#fail(err));
+      conn.on('drain', () => this.#resume(id));
+      this.#flows.set(id, flow);
+      this.#flowWriters.set(id, snapshotWriter);
+      this.#flowRouters.set(id, router);
+    }
+  }
+
+  #count(map: Map<string, number>, name: string, message: string): void {
+    const n = map.get(name) ?? 0;
+    if (n === 0) this.#logger.warn({ command: name }, message);
+    map.set(name, n + 1);
+  }
+
+  #pause(flowId: number): void {
+    if (this.#pausedAt.has(flowId)) return;
+    this.#pausedAt.set(flowId, performance.now());
+    this.#session?.flow(flowId).pause();
+  }
+
+  #resume(flowId: number): void {
+    const at = this.#pausedAt.get(flowId);
+    if (at === undefined || this.#isStopping) return;
+    const flow = this.#flows.get(flowId);
+    if (flow !== undefined && (flow.connection.isBackpressured || flow.isBlocked)) return;
+    this.#pausedAt.delete(flowId);
+    this.#longestPauseMs = Math.max(this.#longestPauseMs, performance.now() - at);
+    this.#session?.flow(flowId).resume();
+  }
+
+  #onFullSync(reason: string): void {
+    this.#logger.info({ reason }, 'full sync');
+    this.#fullSyncEnds.clear();
+  }
+
+  #onFullSyncEnd(flowId: number): void {
+    this.#fullSyncEnds.add(flowId);
+    const count = this.#session?.master?.numFlows ?? 0;
+    this.#logger.info({ flow: flowId, done: this.#fullSyncEnds.size, of: count }, 'flow snapshot received');
+    if (this.#options.isFullSyncOnly && this.#fullSyncEnds.size === count) {
+      this.#isStopping = true;
+      for (const f of this.#session?.flows ?? []) f.pause();
+      Promise.all([...this.#flowRouters.values()].map((r) => r.flush()))
+        .then(() => this.#finish())
+        .catch((err: unknown) => this.#fail(err as Error));
+    }
+  }
+
+  /** FLUSHALL/FLUSHDB txid `txid` reached `flow`; when every flow did, run it once and release them. */
+  #arriveAtBarrier(flow: FlowApplier, txid: bigint, t: Extract<Translation, { action: 'global' }>, db: number): void {
+    let b = this.#barriers.get(txid);
+    if (b === undefined) {
+      b = { flows: new Map(), args: t.args, db };
+      this.#barriers.set(txid, b);
+    }
+    b.flows.set(flow, flow.phase === 'stable-sync' ? flow.receivedLsn : undefined);
+    const count = this.#session?.master?.numFlows ?? this.#flows.size;
+    if (b.flows.size < count) return;
+    this.#barriers.delete(txid);
+    const barrier = b;
+    const all = [...this.#flowRouters.values()];
+    (async () => {
+      // Everything each flow sent before the flush must be applied first (no flow may lose a
+      // post-flush write, no pre-flush write may survive).
+      await Promise.all(all.map((r) => r.flush()));
+      const router = all[0]!;
+      const conn = router.connectionFor(Buffer.alloc(0), barrier.db);
+      conn.send(barrier.args);
+      await router.flush();
+      this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
+      for (const [f, lsn] of barrier.flows) f.unblock(lsn);
+    })().catch((err: unknown) => this.#fail(err as Error));
+  }
+
+  /** Reads `key` from the master with ordinary commands and turns it into snapshot pieces. */
+  async #readBack(key: Buffer, db: number): Promise<SnapshotEntry[] | undefined> {
+    const conn = this.#sourceConn!;
+    if (conn.db !== db) conn.selectDb(db);
+    const type = asText(await conn.call(['TYPE', key]));
+    const pttl = Number(asText(await conn.call(['PTTL', key])));
+    const expireAtMs = pttl > 0 ? Date.now() + pttl : -1;
+    const base = { kind: 'snapshot' as const, db, key, rdbType: 0, expireAtMs, isFirst: true, isLast: true, rdbVersion: 9 };
+    switch (type) {
+      case 'none':
+        return undefined;
+      case 'string':
+        return [{ ...base, valueKind: 'string', value: asBuffer(await conn.call(['GET', key])) }];
+      case 'list':
+        return [{ ...base, rdbType: 18, valueKind: 'list', value: asBuffers(await conn.call(['LRANGE', key, 0, -1])) }];
+      case 'set':
+        return [{ ...base, rdbType: 2, valueKind: 'set', value: asBuffers(await conn.call(['SMEMBERS', key])) }];
+      case 'hash':
+        return [{ ...base, rdbType: 4, valueKind: 'hash', value: asBuffers(await conn.call(['HGETALL', key])) }];
+      case 'zset': {
+        const flat = asBuffers(await conn.call(['ZRANGE', key, 0, -1, 'WITHSCORES']));
+        const members: Buffer[] = [];
+        const scores: number[] = [];
+        for (let i = 0; i < flat.length; i += 2) {
+          members.push(flat[i]!);
+          scores.push(Number(flat[i + 1]!.toString('latin1').replace(/^(-?)inf$/, '$1Infinity')));
+        }
+        return [{ ...base, rdbType: 5, valueKind: 'zset', value: { members, scores } }];
+      }
+      default:
+        throw new ReplicationError(`cannot read back key of type ${type} from the master (needed to repair a cross-shard SORT … STORE)`);
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#failure !== undefined || this.#done === undefined) {
+      if (this.#done === undefined) this.#failure ??= err;
+      return;
+    }
+    this.#failure = err;
+    this.#logger.error({ err: err.message }, 'replication failed');
+    const done = this.#done;
+    this.#teardown().finally(() => done.reject(err));
+  }
+
+  async #finish(): Promise<void> {
+    const done = this.#done;
+    await this.#teardown();
+    done?.resolve(this.#summary());
+  }
+
+  #summary(): ReplicateSummary {
+    const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
+    return {
+      flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0 })),
+      snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.keys, 0),
+      dropped: Object.fromEntries(this.#dropped),
+      lossy: Object.fromEntries(this.#lossy),
+      longestPauseMs: Math.round(this.#longestPauseMs),
+      elapsedMs: Date.now() - this.#startMs,
+    };
+  }
+
+  async #teardown(): Promise<void> {
+    if (this.#ackTimer !== undefined) clearInterval(this.#ackTimer);
+    this.#state = 'stopped';
+    for (const f of this.#flows.values()) f.phase = 'stopped';
+    await this.#session?.stop();
+    await Promise.all([...this.#flowRouters.values()].map((r) => r.close().catch(() => undefined)));
+    await this.#sourceConn?.close().catch(() => undefined);
+    await this.#status?.close();
+  }
+}
+
+function asText(v: RespValue): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : String(v);
+}
+
+function asBuffer(v: RespValue): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(asText(v));
+}
+
+function asBuffers(v: RespValue): Buffer[] {
+  return Array.isArray(v) ? v.map((x) => asBuffer(x as RespValue)) : [];
+}

@@ -295,3 +295,35 @@ test('recording during: snapshot objects and journal blobs applied in stream ord
   const total = Object.values(expected).reduce((n, keys) => n + Object.keys(keys).length, 0);
   assert.ok(compared > total - 200, `compared ${compared} of ${total} keys`);
 });
+
+test('recording types, corrupted: random byte flips and truncations give a typed RdbError or a clean decode', async () => {
+  const { RdbError } = await import('../../src/errors.js');
+  const conn = loadSession('types').find((c) => isFlow(c))!;
+  const { body } = splitReply(conn);
+  let s = 99;
+  const rand = (n: number): number => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s % n;
+  };
+  let errors = 0;
+  for (let k = 0; k < 300; k++) {
+    const bad = Buffer.from(body);
+    for (let j = 0; j < 3; j++) bad[9 + rand(bad.length - 9)]! ^= 1 + rand(255);
+    const d = new RdbDecoder({ onEntry() {} }, { maxBlobBytes: k % 2 === 0 ? 65536 : 0 });
+    try {
+      for (let p = 0; p < bad.length && !d.isDone; p += 1000) d.push(bad.subarray(p, p + 1000));
+      d.end();
+    } catch (e) {
+      assert.ok(e instanceof RdbError, `trial ${k}: ${String(e)}`);
+      errors++;
+    }
+  }
+  assert.ok(errors > 0);
+  const rdbLength = new RdbDecoder({ onEntry() {} }).push(body);
+  for (let k = 0; k < 100; k++) {
+    const cut = 1 + rand(rdbLength - 1);
+    const d = new RdbDecoder({ onEntry() {} });
+    d.push(body.subarray(0, cut));
+    assert.throws(() => d.end(), (e: unknown) => e instanceof RdbError && e.code === 'TRUNCATED');
+  }
+});

@@ -26,6 +26,7 @@ import { NEED_MORE, type RdbReader } from './rdb-reader.js';
 import { parseZiplistEntry, ZiplistIterator } from './ziplist.js';
 import { parseScore } from './zset-value.js';
 
+/** Container formats (`RdbObject.blobFormat`). */
 export const BLOB_LISTPACK = 0;
 export const BLOB_ZIPLIST = 1;
 export const BLOB_INTSET = 2;

@@ -54,6 +54,7 @@ export class RdbReader {
     return r;
   }
 
+  /** Bytes between the cursor and the end of the buffered input. */
   get available(): number {
     return this.end - this.pos;
   }
@@ -103,11 +104,13 @@ export class RdbReader {
     return new RdbError(code, detail, { offset, key: this.key, source: this.source });
   }
 
+  /** One byte. */
   u8(): number {
     if (this.pos >= this.end) throw NEED_MORE;
     return this.buf[this.pos++]!;
   }
 
+  /** `n` bytes as a subarray of the buffer (never copied). */
   bytes(n: number): Buffer {
     const p = this.pos;
     if (p + n > this.end) throw NEED_MORE;
@@ -115,11 +118,13 @@ export class RdbReader {
     return this.buf.subarray(p, p + n);
   }
 
+  /** Skips `n` bytes (all of them must be buffered). */
   skip(n: number): void {
     if (this.pos + n > this.end) throw NEED_MORE;
     this.pos += n;
   }
 
+  /** Unsigned LE32 (DF_MASK flags, tagged chunk header fields, EXPIRETIME seconds). */
   le32(): number {
     const p = this.pos;
     if (p + 4 > this.end) throw NEED_MORE;
@@ -135,6 +140,7 @@ export class RdbReader {
     return this.buf.readUInt32LE(p) + this.buf.readInt32LE(p + 4) * 4294967296;
   }
 
+  /** Unsigned LE64 as a bigint (JOURNAL_OFFSET, EOF checksum). */
   le64Big(): bigint {
     const p = this.pos;
     if (p + 8 > this.end) throw NEED_MORE;
@@ -142,6 +148,7 @@ export class RdbReader {
     return this.buf.readBigUInt64LE(p);
   }
 
+  /** IEEE-754 LE double (Redis `rdbLoadBinaryDoubleValue`). */
   double(): number {
     const p = this.pos;
     if (p + 8 > this.end) throw NEED_MORE;
@@ -149,6 +156,7 @@ export class RdbReader {
     return this.buf.readDoubleLE(p);
   }
 
+  /** IEEE-754 LE float (Redis `rdbLoadBinaryFloatValue`). */
   float(): number {
     const p = this.pos;
     if (p + 4 > this.end) throw NEED_MORE;

@@ -21,7 +21,7 @@ export function stepDragonfly(r: RdbReader, o: RdbObject, c: ObjectContext): voi
   const type = o.rdbType;
   switch (o.phase) {
     case PHASE_VALUE:
-      return header(r, o, c);
+      return header(r, o);
     case PHASE_FILTER: {
       if (o.count === 0) return o.emit(r, c, true);
       if (type === RDB_TYPE_SBF) {
@@ -80,7 +80,7 @@ function skipThen(o: RdbObject, n: number, next: number): void {
   o.phase = n > 0 ? PHASE_SKIP : next;
 }
 
-function header(r: RdbReader, o: RdbObject, c: ObjectContext): void {
+function header(r: RdbReader, o: RdbObject): void {
   const type = o.rdbType;
   if (type === RDB_TYPE_SBF || type === RDB_TYPE_SBF2) {
     const options = r.len();
@@ -128,7 +128,6 @@ function header(r: RdbReader, o: RdbObject, c: ObjectContext): void {
     o.phase = PHASE_FILTER;
     return;
   }
-  void c;
   throw r.error('UNKNOWN_TYPE', `Dragonfly type ${type}`);
 }
 

@@ -34,12 +34,9 @@ export const RDB_OPCODE_TAGGED_CHUNK = 224;
 export const DF_MASK_FLAG_STICKY = 1;
 export const DF_MASK_FLAG_MC_FLAGS = 2;
 
-/** Redis src/rdb.h: length-encoding markers (top two bits of the first byte, and the 32/64-bit forms). */
-export const RDB_6BITLEN = 0;
-export const RDB_14BITLEN = 1;
+/** Redis src/rdb.h: first byte of the 32- and 64-bit length forms (6- and 14-bit forms: top bits 00, 01). */
 export const RDB_32BITLEN = 0x80;
 export const RDB_64BITLEN = 0x81;
-export const RDB_ENCVAL = 3;
 /** Redis src/rdb.h: special string encodings (`RDB_ENC_*`, after the `11` marker). */
 export const RDB_ENC_INT8 = 0;
 export const RDB_ENC_INT16 = 1;

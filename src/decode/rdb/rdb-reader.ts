@@ -8,7 +8,7 @@
  */
 import { RdbError, type RdbErrorCode } from '../../errors.js';
 import { lzfDecompress } from './lzf.js';
-import { MAX_STRING_LENGTH } from './rdb-constants.js';
+import { MAX_STRING_LENGTH, RDB_32BITLEN, RDB_64BITLEN, RDB_ENC_INT16, RDB_ENC_INT32, RDB_ENC_INT8, RDB_ENC_LZF } from './rdb-constants.js';
 
 /** Thrown (never allocated anew) when the buffer ends inside the current unit. */
 export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: true });
@@ -156,14 +156,6 @@ export class RdbReader {
     return this.buf.readDoubleLE(p);
   }
 
-  /** IEEE-754 LE float (Redis `rdbLoadBinaryFloatValue`). */
-  float(): number {
-    const p = this.pos;
-    if (p + 4 > this.end) throw NEED_MORE;
-    this.pos = p + 4;
-    return this.buf.readFloatLE(p);
-  }
-
   /**
    * RDB length (Dragonfly PUINT) as a number. Throws BAD_ENCODING on a special-encoding marker
    * or an invalid first byte, BAD_LENGTH above 2^53.
@@ -182,12 +174,12 @@ export class RdbReader {
       this.pos = p + 2;
       return ((b & 0x3f) << 8) | buf[p + 1]!;
     }
-    if (b === 0x80) {
+    if (b === RDB_32BITLEN) {
       if (p + 5 > this.end) throw NEED_MORE;
       this.pos = p + 5;
       return buf.readUInt32BE(p + 1);
     }
-    if (b === 0x81) {
+    if (b === RDB_64BITLEN) {
       if (p + 9 > this.end) throw NEED_MORE;
       const hi = buf.readUInt32BE(p + 1);
       if (hi >= 0x200000) throw this.error('BAD_LENGTH', `length above 2^53 (0x${buf.subarray(p + 1, p + 9).toString('hex')})`);
@@ -201,7 +193,7 @@ export class RdbReader {
   lenBig(): bigint {
     const p = this.pos;
     if (p >= this.end) throw NEED_MORE;
-    if (this.buf[p] === 0x81) {
+    if (this.buf[p] === RDB_64BITLEN) {
       if (p + 9 > this.end) throw NEED_MORE;
       this.pos = p + 9;
       return this.buf.readBigUInt64BE(p + 1);
@@ -270,10 +262,10 @@ export class RdbReader {
     if (b >= 0xc0) {
       const enc = b & 0x3f;
       this.pos = p + 1;
-      if (enc === 0) return this.skip(1);
-      if (enc === 1) return this.skip(2);
-      if (enc === 2) return this.skip(4);
-      if (enc === 3) {
+      if (enc === RDB_ENC_INT8) return this.skip(1);
+      if (enc === RDB_ENC_INT16) return this.skip(2);
+      if (enc === RDB_ENC_INT32) return this.skip(4);
+      if (enc === RDB_ENC_LZF) {
         const clen = this.strLen();
         this.strLen();
         return this.skip(clen);
@@ -286,23 +278,23 @@ export class RdbReader {
 
   #encoded(enc: number): Buffer {
     switch (enc) {
-      case 0: {
+      case RDB_ENC_INT8: {
         if (this.pos + 1 > this.end) throw NEED_MORE;
         return intText(this.buf.readInt8(this.pos++));
       }
-      case 1: {
+      case RDB_ENC_INT16: {
         if (this.pos + 2 > this.end) throw NEED_MORE;
         const v = this.buf.readInt16LE(this.pos);
         this.pos += 2;
         return intText(v);
       }
-      case 2: {
+      case RDB_ENC_INT32: {
         if (this.pos + 4 > this.end) throw NEED_MORE;
         const v = this.buf.readInt32LE(this.pos);
         this.pos += 4;
         return intText(v);
       }
-      case 3: {
+      case RDB_ENC_LZF: {
         const clen = this.strLen();
         const ulen = this.strLen();
         const data = this.bytes(clen);

@@ -90,6 +90,31 @@ function touchedKeys(journal: JournalEntry[], into: Set<string>): boolean {
   return flush;
 }
 
+/** Default piece limits: ≤ 1024 items (pairs for hashes) and ≤ 1 MiB of data (unless one item is bigger). */
+function assertPieceBounds(e: SnapshotEntry): void {
+  const v = e.value as unknown;
+  let items = 0;
+  let bytes = 0;
+  if (Buffer.isBuffer(v)) {
+    items = 1;
+    bytes = v.length;
+  } else if (Array.isArray(v)) {
+    items = e.valueKind === 'hash' ? v.length / 2 : v.length;
+    bytes = (v as Buffer[]).reduce((n, b) => n + b.length, 0);
+  } else if (e.valueKind === 'zset') {
+    items = e.value.members.length;
+  } else if (e.valueKind === 'hash-ttl') {
+    items = e.value.expireAtMs.length;
+  } else if (e.valueKind === 'set-ttl') {
+    items = e.value.members.length;
+  } else if (e.valueKind === 'stream') {
+    items = e.value.entries.length;
+  }
+  assert.ok(items <= 1024, `${e.key}: piece of ${items} items`);
+  assert.ok(bytes <= 1_048_576 || items === 1, `${e.key}: piece of ${bytes} bytes`);
+  if (!(e.isFirst && e.isLast)) assert.equal(e.rdbValue, undefined);
+}
+
 for (const name of SESSIONS) {
   test(`recording ${name}: every FULL flow decodes to EOF and matches the master's state`, () => {
     const conns = loadSession(name);
@@ -110,7 +135,10 @@ for (const name of SESSIONS) {
       const res = decodeFlow(body, token);
       assert.equal(res.fullSyncEnds, 1, `${conn.file}: one FULLSYNC_END`);
       assert.ok(res.journalOffset !== undefined && res.journalOffset >= 1n, `${conn.file}: JOURNAL_OFFSET`);
-      for (const e of res.entries) model.add(e);
+      for (const e of res.entries) {
+        model.add(e);
+        assertPieceBounds(e);
+      }
       flushed = touchedKeys(res.journal, touched) || flushed;
       flushed = touchedKeys(res.stable, touched) || flushed;
       if (name === 'during') assert.ok(res.journal.length > 1000, 'journal blobs decoded');

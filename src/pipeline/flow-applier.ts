@@ -209,7 +209,9 @@ export class FlowApplier {
   };
 
   #onAcked(lsn: bigint): void {
-    if (lsn <= this.ackedLsn) return;
+    // A refused command counts as a reply for the connection, but not as applied: once the run
+    // failed (the replicator stops every flow synchronously on the error), nothing advances.
+    if (lsn <= this.ackedLsn || this.phase === 'stopped') return;
     this.ackedLsn = lsn;
     if (this.#isPingAckWanted || lsn - this.#lastSentAck >= ACK_EVERY_RECORDS) {
       this.#isPingAckWanted = false;

@@ -393,6 +393,9 @@ export class Replicator {
       return;
     }
     this.#failure = err;
+    // Synchronously, before the connection fires its acknowledgement markers for the batch that
+    // held the refused command (DESIGN invariant 6).
+    for (const f of this.#flows.values()) f.phase = 'stopped';
     this.#logger.error({ err: err.message }, 'replication failed');
     const done = this.#done;
     this.#teardown().finally(() => done.reject(err));

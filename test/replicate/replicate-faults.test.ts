@@ -1,0 +1,135 @@
+/**
+ * `replicate` invariants and faults with the programmable fake master and a real redis-server
+ * (DESIGN invariants 1, 4, 6, 7; issue "replicate" §3 and §5).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions } from '../../src/pipeline/replicate.js';
+import { JournalError, TargetCommandError } from '../../src/errors.js';
+import { FakeMaster, type FakeFlow, journalCommand, journalPing } from '../helpers/fake-master.js';
+import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+const silent = pino({ level: 'silent' });
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await delay(10);
+  }
+}
+
+/** A fake master with `numFlows` flows (empty snapshots) and a replicator into a fresh redis-server, in stable sync. */
+async function stableReplication(
+  numFlows: number,
+  extra: Partial<ReplicateOptions> = {},
+): Promise<{ m: FakeMaster; redis: RedisServer; r: Replicator; running: Promise<unknown>; flows: FakeFlow[]; close: () => Promise<void> }> {
+  const m = await FakeMaster.start({ numFlows });
+  const redis = await startRedisServer();
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, ...extra }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
+  return {
+    m,
+    redis,
+    r,
+    running,
+    flows: m.flows as FakeFlow[],
+    close: async () => {
+      await r.stop().catch(() => undefined);
+      await m.close();
+      await redis.stop();
+    },
+  };
+}
+
+test('FLUSHALL reached by flows at different positions is applied exactly once, after every pre-flush write and before every post-flush write', async () => {
+  const t = await stableReplication(2);
+  try {
+    const [f0, f1] = t.flows;
+    f0!.write(journalCommand(['SET', 'a', '1']), journalCommand(['FLUSHALL'], { txid: 5 }), journalCommand(['SET', 'a', '2']));
+    // Flow 1 is behind: its pre-flush writes arrive after flow 0 already passed the FLUSHALL.
+    await delay(150);
+    f1!.write(journalCommand(['SET', 'b', '1']), journalCommand(['SET', 'c', '1']));
+    await delay(100);
+    f1!.write(journalCommand(['FLUSHALL'], { txid: 5 }), journalCommand(['SET', 'd', '1']));
+    await until(() => t.r.status().flows[0]!.lsn === 4n && t.r.status().flows[1]!.lsn === 5n, 'both flows acknowledged');
+    assert.equal((await redisCli(t.redis.port, 'GET', 'a')).trim(), '2');
+    assert.equal((await redisCli(t.redis.port, 'GET', 'd')).trim(), '1');
+    assert.equal((await redisCli(t.redis.port, 'EXISTS', 'b', 'c')).trim(), '0', 'pre-flush writes of the lagging flow do not survive');
+    const stats = await redisCli(t.redis.port, 'INFO', 'commandstats');
+    assert.match(stats, /cmdstat_flushall:calls=1,/, 'FLUSHALL ran once');
+  } finally {
+    await t.close();
+  }
+});
+
+test('a journal PING is answered by an ACK as soon as the target acknowledged everything before it (not at the next periodic ACK)', async () => {
+  const t = await stableReplication(1);
+  try {
+    const [f0] = t.flows;
+    await delay(150); // past the initial ACK, well before the 1 s periodic one
+    const sentAt = performance.now();
+    f0!.write(journalCommand(['SET', 'x', '1']), journalPing());
+    const [, lsn] = await t.m.waitFor('ack', (_f: FakeFlow, v: bigint) => v === 3n, 5000);
+    assert.equal(lsn, 3n, 'JOURNAL_OFFSET 1 + SET + PING');
+    assert.ok(performance.now() - sentAt < 700, `ACK after ${Math.round(performance.now() - sentAt)} ms`);
+    assert.equal((await redisCli(t.redis.port, 'GET', 'x')).trim(), '1');
+  } finally {
+    await t.close();
+  }
+});
+
+test('the acknowledged LSN never passes a command the target refused; the run fails naming the command and key', async () => {
+  const t = await stableReplication(1);
+  try {
+    const [f0] = t.flows;
+    f0!.write(journalCommand(['SET', 'k', 'not-a-number']), journalCommand(['INCR', 'k']), journalCommand(['SET', 'after', '1']));
+    await assert.rejects(t.running, (err: unknown) => err instanceof TargetCommandError && err.command === 'INCR' && err.key?.toString() === 'k');
+    const acks = f0!.acks;
+    assert.ok(acks.length > 0);
+    assert.ok(acks.every((a) => a <= 2n), `ACKs ${acks.join(',')} must stop before the refused INCR (LSN 2)`);
+    assert.equal(t.r.status().flows[0]!.lsn <= 2n, true);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a slow target does not stall the flow socket: writes during a 1.5 s target pause are read at once and applied in order later', async () => {
+  const t = await stableReplication(1);
+  try {
+    const [f0] = t.flows;
+    await redisCli(t.redis.port, 'CLIENT', 'PAUSE', '1500', 'WRITE');
+    const n = 20_000;
+    const batch: Buffer[] = [];
+    for (let i = 0; i < n; i++) batch.push(journalCommand(['RPUSH', 'order', String(i)]));
+    f0!.write(...batch);
+    // While the target is paused, the replicator keeps reading: the master's socket buffer empties.
+    await until(() => f0!.socket.writableLength === 0, 'the master socket drained', 1000);
+    await until(() => t.r.status().flows[0]!.lsn === BigInt(n + 1), 'all applied after the pause', 20_000);
+    const list = (await redisCli(t.redis.port, 'LRANGE', 'order', '0', '-1')).trim().split('\n');
+    assert.equal(list.length, n);
+    assert.ok(list.every((v, i) => v === String(i)), 'per-key order kept');
+    const { longestPauseMs } = t.r.status();
+    assert.ok(longestPauseMs < 1000, `longest source pause ${longestPauseMs} ms`);
+  } finally {
+    await t.close();
+  }
+});
+
+test('an unknown journal opcode stops the run with a typed error naming the flow, and closes the target connections', async () => {
+  const t = await stableReplication(2);
+  try {
+    const [, f1] = t.flows;
+    f1!.write(Buffer.from([0x3f, 0x01, 0x02]));
+    await assert.rejects(t.running, (err: unknown) => err instanceof JournalError && /flow 1/.test(err.message) && /opcode/.test(err.message));
+    assert.equal(t.r.status().phase, 'stopped');
+    const clients = await redisCli(t.redis.port, 'CLIENT', 'LIST');
+    assert.equal(clients.trim().split('\n').length, 1, `only redis-cli itself is connected:\n${clients}`);
+  } finally {
+    await t.close();
+  }
+});

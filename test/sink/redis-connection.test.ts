@@ -145,3 +145,21 @@ test('a connection that dies with commands in flight fails flush() with a Connec
   await assert.rejects(conn.call(['PING']), ConnectionError);
   await s.stop();
 });
+
+test('large arguments (passed to the socket by reference) arrive intact among small commands', async () => {
+  const conn = await connect({ maxInflightBytes: 1024 * 1024 });
+  const big = Buffer.alloc(3 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+  for (let r = 0; r < 5; r++) {
+    conn.send(['SET', `small:${r}`, 'x']);
+    conn.send(['SET', `big:${r}`, big]);
+    conn.send(['APPEND', `big:${r}`, big.subarray(0, 70_000)]);
+  }
+  assert.ok(conn.isBackpressured);
+  await conn.flush();
+  const got = (await conn.call(['GET', 'big:4'])) as Buffer;
+  assert.equal(got.length, big.length + 70_000);
+  assert.ok(got.subarray(0, big.length).equals(big) && got.subarray(big.length).equals(big.subarray(0, 70_000)));
+  assert.deepEqual(await conn.call(['GET', 'small:4']), Buffer.from('x'));
+  await conn.close();
+});

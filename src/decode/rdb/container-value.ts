@@ -19,7 +19,6 @@ import {
   RDB_TYPE_SET_INTSET,
   RDB_TYPE_ZSET_ZIPLIST,
 } from '../../entry/entry.js';
-import { parseBlob } from './blob-error.js';
 import { BlobFormatError, elementValue, ListpackIterator, parseListpackEntry, type BlobElement } from './listpack.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
 import { NEED_MORE, type RdbReader } from './rdb-reader.js';
@@ -86,28 +85,37 @@ export function stepContainerValue(r: RdbReader, o: RdbObject, c: ObjectContext)
   if (stepBlobStream(r, o, c)) o.emit(r, c, true);
 }
 
-/** Iterates a whole blob, adding its elements to the object's pieces. */
+/** Iterates a whole blob, adding its elements to the object's pieces. Throws RdbError BAD_ENCODING. */
 export function addWholeBlob(r: RdbReader, o: RdbObject, c: ObjectContext, blob: Buffer, format: number): void {
-  parseBlob(r, format === BLOB_INTSET ? 'intset' : format === BLOB_ZIPLIST ? 'ziplist' : 'listpack', () => {
-    o.tupleFill = 0;
-    if (format === BLOB_INTSET) {
-      if (blob.length < 8) throw new BlobFormatError(`intset of ${blob.length} bytes`);
-      const width = blob.readUInt32LE(0);
-      const count = blob.readUInt32LE(4);
-      if ((width !== 2 && width !== 4 && width !== 8) || 8 + width * count !== blob.length) {
-        throw new BlobFormatError(`intset encoding ${width} with ${count} members does not fit ${blob.length} bytes`);
-      }
-      const e = o.elem;
-      for (let p = 8; p < blob.length; p += width) {
-        readIntsetElement(blob, p, width, e);
-        acceptElement(r, o, c, e);
-      }
-    } else {
-      const it = format === BLOB_ZIPLIST ? new ZiplistIterator(blob) : new ListpackIterator(blob);
-      while (it.next()) acceptElement(r, o, c, it);
+  try {
+    iterateBlob(r, o, c, blob, format);
+  } catch (err) {
+    if (err instanceof BlobFormatError) {
+      throw r.error('BAD_ENCODING', `${format === BLOB_INTSET ? 'intset' : format === BLOB_ZIPLIST ? 'ziplist' : 'listpack'}: ${err.message}`);
     }
-    if (o.tupleFill !== 0) throw new BlobFormatError(`element count is not a multiple of ${tupleSize(o)}`);
-  });
+    throw err;
+  }
+}
+
+function iterateBlob(r: RdbReader, o: RdbObject, c: ObjectContext, blob: Buffer, format: number): void {
+  o.tupleFill = 0;
+  if (format === BLOB_INTSET) {
+    if (blob.length < 8) throw new BlobFormatError(`intset of ${blob.length} bytes`);
+    const width = blob.readUInt32LE(0);
+    const count = blob.readUInt32LE(4);
+    if ((width !== 2 && width !== 4 && width !== 8) || 8 + width * count !== blob.length) {
+      throw new BlobFormatError(`intset encoding ${width} with ${count} members does not fit ${blob.length} bytes`);
+    }
+    const e = o.elem;
+    for (let p = 8; p < blob.length; p += width) {
+      readIntsetElement(blob, p, width, e);
+      acceptElement(r, o, c, e);
+    }
+  } else {
+    const it = format === BLOB_ZIPLIST ? new ZiplistIterator(blob) : new ListpackIterator(blob);
+    while (it.next()) acceptElement(r, o, c, it);
+  }
+  if (o.tupleFill !== 0) throw new BlobFormatError(`element count is not a multiple of ${tupleSize(o)}`);
 }
 
 /** Starts parsing a plain blob of `n` bytes at the cursor element by element. */

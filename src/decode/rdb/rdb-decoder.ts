@@ -84,7 +84,8 @@ export interface RdbDecoderOptions {
   /** Container blobs (listpack, ziplist, intset) up to this many bytes are read whole; larger plain
    *  (non-LZF) ones are parsed element by element from the stream, keeping memory bounded. @default 65536 */
   maxBlobBytes?: number;
-  /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). @default true */
+  /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). Not computed for
+   *  Dragonfly streams (AUX `df-ver`), whose checksum is always zero. @default true */
   verifyChecksum?: boolean;
 }
 
@@ -361,6 +362,11 @@ export class RdbDecoder implements ObjectContext {
       case RDB_OPCODE_AUX: {
         const k = r.rstr();
         const v = r.rstr();
+        // Dragonfly writes a zero checksum (rdb_save.cc `SaveEpilog`), so computing it is wasted work.
+        if (this.#isCrcOn && k.length === 6 && k.toString('latin1') === 'df-ver') {
+          this.#isCrcOn = false;
+          this.#main.r.onDiscard = undefined;
+        }
         h.onAux?.(k, v);
         return;
       }

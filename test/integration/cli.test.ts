@@ -172,6 +172,17 @@ describe('unsupported types (Dragonfly JSON into a Redis without RedisJSON)', ()
     assert.equal((await redisCli(server.port, 'EXISTS', 'doc:json')).trim(), '0');
   });
 
+  test('--on-existing fail: an existing key is a non-zero exit naming the key; the target keeps its value', async () => {
+    await redisCli(server.port, 'SET', 'plain:a', 'mine');
+    const { code, stderr, stdout } = await df2redis(
+      'migrate', '--source', rdb, '--target', server.url, '--unsupported', 'skip', '--on-existing', 'fail', '--log-level', 'silent',
+    );
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, '');
+    assert.match(stderr, /^df2redis: target refused \w+ for key "plain:a": BUSYKEY/m);
+    assert.equal((await redisCli(server.port, 'GET', 'plain:a')).trim(), 'mine');
+  });
+
   test('a truncated file fails in the pre-scan, before anything is written', async () => {
     const cut = path.join(dir, 'cut.rdb');
     const full = rdbWithJson();

@@ -85,3 +85,94 @@ export function lzfCompress(src: Uint8Array): Buffer | undefined {
   flushLiterals(n);
   return op < n ? Buffer.from(out.subarray(0, op)) : undefined;
 }
+
+/** LZF back-references reach at most 8 KiB back (13-bit offset + 1). */
+const LZF_WINDOW = 8192;
+
+/**
+ * Incremental LZF decompression into bounded pieces (for big LZF strings): only the last 8 KiB of
+ * output is kept for back-references. Feed compressed bytes with {@link decode}; it stops at an
+ * incomplete instruction or when the next instruction would overflow the current piece. Pieces
+ * returned by {@link takePiece} are never written to again.
+ */
+export class LzfStreamDecoder {
+  readonly #pieceBytes: number;
+  readonly #expected: number;
+  #out: Buffer;
+  #pos = 0;
+  #pieceStart = 0;
+  #total = 0;
+  /** The next instruction does not fit in the current piece: take it first. */
+  isPieceFull = false;
+
+  /** `pieceBytes` must be ≥ 264 (the longest instruction output). */
+  constructor(pieceBytes: number, expectedLength: number) {
+    this.#pieceBytes = pieceBytes;
+    this.#expected = expectedLength;
+    this.#out = Buffer.allocUnsafe(pieceBytes);
+  }
+
+  /** Total bytes output so far. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /**
+   * Decodes complete instructions from `src[start, end)`. Returns the bytes consumed, or -1 on
+   * corrupt data (reference before the start, output beyond the expected length).
+   */
+  decode(src: Uint8Array, start: number, end: number): number {
+    let ip = start;
+    const out = this.#out;
+    let op = this.#pos;
+    const limit = this.#pieceStart + this.#pieceBytes;
+    this.isPieceFull = false;
+    while (ip < end) {
+      const ctrl = src[ip]!;
+      let len: number;
+      let need: number;
+      if (ctrl < 32) {
+        len = ctrl + 1;
+        need = 1 + len;
+      } else {
+        len = ctrl >> 5;
+        need = 2;
+        if (len === 7) {
+          if (ip + 1 >= end) break;
+          len += src[ip + 1]!;
+          need = 3;
+        }
+        len += 2;
+      }
+      if (ip + need > end) break;
+      if (op + len > limit) {
+        this.isPieceFull = true;
+        break;
+      }
+      if (this.#total + (op - this.#pos) + len > this.#expected) return -1;
+      if (ctrl < 32) {
+        for (let i = 1; i <= len; i++) out[op++] = src[ip + i]!;
+      } else {
+        // The buffer keeps min(8 KiB, all output) of history, so ref < 0 means corrupt data.
+        let ref = op - ((ctrl & 0x1f) << 8) - src[ip + need - 1]! - 1;
+        if (ref < 0) return -1;
+        for (let i = 0; i < len; i++) out[op++] = out[ref++]!;
+      }
+      ip += need;
+    }
+    this.#total += op - this.#pos;
+    this.#pos = op;
+    return ip - start;
+  }
+
+  /** The output since the last piece; starts a new piece buffer keeping the 8 KiB history. */
+  takePiece(): Buffer {
+    const piece = this.#out.subarray(this.#pieceStart, this.#pos);
+    const hist = Math.min(LZF_WINDOW, this.#pos);
+    const next = Buffer.allocUnsafe(hist + this.#pieceBytes);
+    this.#out.copy(next, 0, this.#pos - hist, this.#pos);
+    this.#out = next;
+    this.#pos = this.#pieceStart = hist;
+    return piece;
+  }
+}

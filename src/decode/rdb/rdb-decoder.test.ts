@@ -11,6 +11,7 @@ import { journalCommand } from '../../../test/helpers/fake-master.js';
 import { RdbError } from '../../errors.js';
 import type { SnapshotEntry } from '../../entry/entry.js';
 import { RdbDecoder } from './rdb-decoder.js';
+import { lzfCompress } from './lzf.js';
 
 const keysOf = (entries: SnapshotEntry[]): string[] => entries.map((e) => `${e.db}/${e.key.toString()}`);
 
@@ -210,6 +211,19 @@ test('memory stays bounded: a 2 MB listpack hash (100 000 fields) is parsed from
   assert.equal(fields, 100_000);
   assert.equal(pieces, Math.ceil(100_000 / 1024));
   assert.ok(maxBacking <= 256 * 1024, `backing buffer of ${maxBacking} bytes`);
+});
+
+test('memory stays bounded: a 4 MiB LZF string is decompressed piece by piece', () => {
+  const v = Buffer.from('lorem ipsum dolor sit amet, '.repeat(150_000));
+  const c = lzfCompress(v)!;
+  const bytes = new RdbBuilder(9).object(0, 'lzf', Buffer.from([0xc3]), len(c.length), len(v.length), c).end();
+  const pieces: Buffer[] = [];
+  const d = new RdbDecoder({ onEntry: (e) => pieces.push(e.value as Buffer) }, { maxPieceBytes: 256 * 1024 });
+  for (let p = 0; p < bytes.length; p += 16384) d.push(bytes.subarray(p, p + 16384));
+  d.end();
+  assert.deepEqual(Buffer.concat(pieces), v);
+  assert.ok(pieces.length >= 16);
+  for (const piece of pieces) assert.ok(piece.buffer.byteLength <= 256 * 1024 + 8192, `backing ${piece.buffer.byteLength}`);
 });
 
 test('truncated input: every prefix ends in a typed TRUNCATED error from end(), never a hang', () => {

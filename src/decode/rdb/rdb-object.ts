@@ -8,6 +8,7 @@ import type { RdbHandler } from './rdb-handler.js';
 import type { OpaquePiece, SnapshotEntry, StreamEntry, StreamMeta, ValueKind } from '../../entry/entry.js';
 import type { RdbReader } from './rdb-reader.js';
 import { newBlobElement, type BlobElement } from './listpack.js';
+import type { LzfStreamDecoder } from './lzf.js';
 
 /** Options and output shared by every object of one decoder. */
 export interface ObjectContext {
@@ -69,6 +70,8 @@ export class RdbObject {
   pending: Buffer = EMPTY;
   pending2: Buffer = EMPTY;
   readonly elem: BlobElement = newBlobElement();
+  /** Incremental LZF state of a big LZF string (string-value.ts). */
+  lzf: LzfStreamDecoder | undefined;
   meta: StreamMeta | undefined;
   opaque: Record<string, unknown> | undefined;
 
@@ -87,6 +90,7 @@ export class RdbObject {
     this.items = this.bytes = 0;
     this.meta = undefined;
     this.opaque = undefined;
+    this.lzf = undefined;
   }
 
   /** Starts a tagged-chunk object: type, key and `[EXPIRETIME_MS][DF_MASK]` come from the payload. */

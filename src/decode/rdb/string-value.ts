@@ -4,17 +4,41 @@
  * Dragonfly src/server/rdb_load.cc `ReadObj`/`ReadJson`.
  *
  * A plain string longer than `maxPieceBytes` is streamed: each piece is a subarray of the input,
- * so only one piece is ever buffered. Int- and LZF-encoded strings are complete after the header
- * (an LZF string is held whole, then cut into pieces).
+ * so only one piece is ever buffered. An LZF string longer than `maxPieceBytes` (≥ 4 KiB) is
+ * decompressed incrementally (only 8 KiB of output history is kept); smaller LZF and int-encoded
+ * strings are complete after the header.
  */
+import { LzfStreamDecoder } from './lzf.js';
+import { RDB_ENC_LZF } from './rdb-constants.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
 import { NEED_MORE, type RdbReader } from './rdb-reader.js';
 
 const PHASE_STREAM = 2;
+const PHASE_LZF_STREAM = 3;
+/** Smallest piece size for incremental LZF (an instruction outputs up to 264 bytes). */
+const MIN_LZF_PIECE_BYTES = 4096;
+const LZF_MARKER = 0xc0 | RDB_ENC_LZF;
 
 /** Decodes one unit of a string-like value. */
 export function stepString(r: RdbReader, o: RdbObject, c: ObjectContext): void {
   if (o.phase === PHASE_VALUE) {
+    if (r.pos < r.end && r.buf[r.pos] === LZF_MARKER) {
+      const start = r.pos;
+      r.pos++;
+      const clen = r.strLen();
+      const ulen = r.strLen();
+      if (c.skipValues || (ulen > c.maxPieceBytes && c.maxPieceBytes >= MIN_LZF_PIECE_BYTES)) {
+        o.count = clen;
+        o.count2 = ulen;
+        if (c.skipValues) o.phase = PHASE_STREAM;
+        else {
+          o.lzf = new LzfStreamDecoder(c.maxPieceBytes, ulen);
+          o.phase = PHASE_LZF_STREAM;
+        }
+        return;
+      }
+      r.pos = start;
+    }
     const n = r.strHeader();
     if (n < 0) {
       const v = r.special;
@@ -37,6 +61,7 @@ export function stepString(r: RdbReader, o: RdbObject, c: ObjectContext): void {
     if (n === 0) o.emit(r, c, true);
     return;
   }
+  if (o.phase === PHASE_LZF_STREAM) return stepLzf(r, o, c);
   // PHASE_STREAM: o.count bytes left
   if (c.skipValues) {
     const n = Math.min(o.count, r.available);
@@ -50,4 +75,27 @@ export function stepString(r: RdbReader, o: RdbObject, c: ObjectContext): void {
   o.str = r.bytes(n);
   o.count -= n;
   o.emit(r, c, o.count === 0);
+}
+
+/** Decompresses the available part of a big LZF string, emitting each full piece. */
+function stepLzf(r: RdbReader, o: RdbObject, c: ObjectContext): void {
+  const lz = o.lzf!;
+  const avail = Math.min(o.count, r.available);
+  const n = lz.decode(r.buf, r.pos, r.pos + avail);
+  if (n < 0) throw r.error('DECOMPRESS', `corrupt LZF string (${o.count2} bytes expected)`);
+  if (n === 0 && !lz.isPieceFull) {
+    if (avail === o.count) throw r.error('DECOMPRESS', 'LZF string ends inside an instruction');
+    throw NEED_MORE;
+  }
+  r.pos += n;
+  o.count -= n;
+  if (o.count === 0) {
+    if (lz.total !== o.count2) throw r.error('DECOMPRESS', `LZF string decompressed to ${lz.total} bytes, ${o.count2} expected`);
+    o.str = lz.takePiece();
+    o.lzf = undefined;
+    o.emit(r, c, true);
+  } else if (lz.isPieceFull) {
+    o.str = lz.takePiece();
+    o.emit(r, c, false);
+  }
 }

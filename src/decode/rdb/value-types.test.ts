@@ -10,6 +10,7 @@ import {
 } from '../../../test/decode/rdb-builder.js';
 import { SnapshotModel, type ModelObject } from '../../../test/decode/snapshot-model.js';
 import type { RdbDecoderOptions } from './rdb-decoder.js';
+import { lzfCompress } from './lzf.js';
 
 const t = (bufs: Buffer[]): string[] => bufs.map((b) => b.toString('latin1'));
 
@@ -51,6 +52,25 @@ test('strings longer than maxPieceBytes stream in bounded pieces (plain and LZF)
   const z = one(0, [lzfStr(v)], { maxPieceBytes: 100 });
   assert.equal(z.pieces, 3);
   assert.deepEqual(Buffer.concat(z.bytes), v);
+});
+
+test('big LZF strings are decompressed incrementally into pieces (8 KiB window kept), same bytes', () => {
+  let x = 7;
+  const vocab = Array.from({ length: 700 }, (_, i) => `tok${i}-${'abcdefghij'.slice(0, i % 10)}|`);
+  let text = '';
+  while (text.length < 60_000) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    text += vocab[x % vocab.length];
+  }
+  const v = Buffer.from(text);
+  const o = one(0, [lzfStr(v)], { maxPieceBytes: 4096 });
+  assert.ok(o.pieces >= Math.ceil(v.length / 4096));
+  assert.ok(o.bytes.every((b) => b.length <= 4096));
+  assert.deepEqual(Buffer.concat(o.bytes), v);
+  const c = lzfCompress(v)!;
+  c[0] = 0xe0; // the first instruction becomes a back-reference before the start
+  const bytes = new RdbBuilder().object(0, 'k', Buffer.from([0xc3]), len(c.length), len(v.length), c).end('zero');
+  assert.throws(() => decodeAllWays(bytes, { maxPieceBytes: 4096 }), (e: unknown) => (e as { code?: string }).code === 'DECOMPRESS' || (e as { code?: string }).code === 'BAD_ENCODING');
 });
 
 test('lists: linked list (1), ziplist (10), quicklist (14, LZF node), quicklist 2 (18, PLAIN + PACKED)', () => {

@@ -8,16 +8,23 @@ import { formatBytes, formatDuration, formatRate } from '../progress/human-units
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions } from './output-options.js';
+import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
+
+/** A `--source` that names a Dragonfly master rather than a file. */
+const DRAGONFLY_URL = /^rediss?:\/\//i;
 
 /** The `migrate` command. Its action throws on failure; `main.ts` maps errors to exit codes. */
 export function migrateCommand(): Command {
   const cmd = new Command('migrate')
     .summary('copy an RDB file into Redis, then exit')
     .description(
-      'Copy every key of an RDB file (a Redis dump.rdb or a single-file Dragonfly RDB) into a Redis server, ' +
-        'then exit. Exits 0 only when the target acknowledged every command.',
+      'Copy every key of an RDB file (a Redis dump.rdb or a single-file Dragonfly RDB), or a full sync of a ' +
+        'live Dragonfly master, into a Redis server, then exit. Exits 0 only when the target acknowledged every command.',
     )
-    .option('--source <file.rdb>', 'RDB file to import (required)')
+    .option(
+      '--source <file.rdb|url>',
+      'RDB file to import, or a Dragonfly master redis://[user:password@]host:port (rediss:// for TLS) (required)',
+    )
     .option('--target <url>', 'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required)')
     .option('--on-existing <policy>', 'replace | skip | fail: a key that already exists on the target', DEFAULT_OPTIONS.onExisting)
     .option(
@@ -33,6 +40,14 @@ export function migrateCommand(): Command {
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', DEFAULT_OPTIONS.isTlsInsecure);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
+    if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
+      // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
+      const { options, progress, logger } = replicateOptionsFrom(raw, true);
+      const summary = await runReplicator(options, logger, progress, false);
+      logger.info({ snapshotKeys: summary.snapshotKeys, elapsedMs: summary.elapsedMs }, 'migrate done');
+      process.stdout.write(formatReplicateSummary(summary));
+      return;
+    }
     const options = validateMigrateOptions({
       source: raw.source,
       target: raw.target,

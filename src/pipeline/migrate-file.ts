@@ -317,7 +317,8 @@ function parseTarget(url: string): TargetEndpoint {
 
 async function fileSize(path: string): Promise<number> {
   if (/^rediss?:\/\//i.test(path)) {
-    throw new ConfigError('--source: migrating from a live Dragonfly is not available yet; pass an RDB file');
+    // The CLI sends Dragonfly URLs to the replicator (full sync only); this function reads files.
+    throw new ConfigError(`--source ${path} is a URL; migrateFile reads RDB files`);
   }
   try {
     const st = await stat(path);

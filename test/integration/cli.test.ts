@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, OPTION_FLAGS, type MigrateOptions } from '../../src/config/options.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { ReplayMaster } from '../helpers/replay-master.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -136,6 +137,39 @@ test('migrate refuses a cluster target with a clear message, before writing anyt
     assert.equal((await redisCli(node.port, 'DBSIZE')).trim(), '0');
   } finally {
     await node.stop();
+  }
+});
+
+test('migrate --source redis://… runs a full sync of a Dragonfly master, then exits 0', async () => {
+  // The replay master serves the recorded 'auth' session (a small one) byte for byte. At recorded
+  // speed its stable-sync bytes come after the recorded gap, by when migrate has closed its flows:
+  // at full speed the replay master writes into the closed sockets (unhandled EPIPE in the helper).
+  const master = await ReplayMaster.start('auth', { speed: 'recorded' });
+  const target = await startRedisServer();
+  try {
+    const { code, stdout, stderr } = await df2redis(
+      'migrate', '--source', master.url, '--target', target.url, '--unsupported', 'skip', '--progress', 'none', '--log-level', 'silent',
+    );
+    assert.equal(code, 0, stderr);
+    const written = Number(/(\d+) snapshot keys written/.exec(stdout)?.[1]);
+    assert.ok(written > 0, stdout);
+    assert.equal((await redisCli(target.port, 'DBSIZE')).trim(), String(written));
+    assert.deepEqual(master.violations, []);
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});
+
+test('migrate --source with an unreachable Dragonfly fails naming the source connection', async () => {
+  const target = await startRedisServer();
+  try {
+    const { code, stderr } = await df2redis('migrate', '--source', 'redis://127.0.0.1:1', '--target', target.url, '--log-level', 'silent');
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^df2redis: .*127\.0\.0\.1:1.*ECONNREFUSED/m);
+    assert.doesNotMatch(stderr, /cannot be read/);
+  } finally {
+    await target.stop();
   }
 });
 

@@ -1,54 +1,14 @@
 /**
- * Readers for the recorded Dragonfly replication sessions in `../shared/fixtures/dragonfly/`
- * (format: that folder's README). Test-only.
+ * The recorded Dragonfly sessions of `../shared/fixtures/dragonfly/` by name (readers in
+ * src/demo/recording.ts). Test-only.
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { loadExpectedDir, loadSessionDir, type ExpectedState, type RecordedConnection } from '../../src/demo/recording.js';
 
-/** One TCP read as the proxy saw it. `fromMaster` = master → replica. */
-export interface RecordedFrame {
-  fromMaster: boolean;
-  /** Microseconds since the proxy started. */
-  timeUs: number;
-  payload: Buffer;
-}
-
-/** Metadata of one connection of a session (`connections.json`). */
-export interface RecordedConnectionInfo {
-  id: number;
-  file: string;
-  openedUs: number;
-  firstCommand: string;
-  c2sBytes: number;
-  s2cBytes: number;
-  closedBy: 'client' | 'server' | 'proxy-kill';
-}
-
-/** One connection: its frames and, for flows, the flow id parsed from `DFLY FLOW`. */
-export interface RecordedConnection extends RecordedConnectionInfo {
-  frames: RecordedFrame[];
-  /** Flow id (shard) for `DFLY FLOW` connections, undefined for main connections. */
-  flowId: number | undefined;
-  /** LSN asked for in a 4-argument `DFLY FLOW` (partial sync), else undefined. */
-  requestedLsn: bigint | undefined;
-  /** All master → replica bytes, concatenated. */
-  masterBytes: Buffer;
-  /** All replica → master bytes, concatenated. */
-  replicaBytes: Buffer;
-}
-
-/** Canonical value of one key in `expected.json.gz`. */
-export interface ExpectedKey {
-  type: string;
-  pexpireat: number;
-  digest?: string;
-  value?: unknown;
-}
-
-/** `{ db: { base64Key: ExpectedKey } }`. */
-export type ExpectedState = Record<string, Record<string, ExpectedKey>>;
+export { parseRecording } from '../../src/demo/recording.js';
+export type { ExpectedKey, ExpectedState, RecordedConnection, RecordedConnectionInfo, RecordedFrame } from '../../src/demo/recording.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -70,43 +30,17 @@ export function fixturesRoot(): string {
 export const SESSIONS = ['types', 'big', 'big-untagged', 'during', 'partial', 'zstd', 'auth', 'flushall-uncompressed'] as const;
 export type SessionName = (typeof SESSIONS)[number];
 
-/** Parses a `conn-<n>.rec` file into frames. Throws on a truncated frame. */
-export function parseRecording(bytes: Buffer): RecordedFrame[] {
-  const frames: RecordedFrame[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    if (pos + 13 > bytes.length) throw new Error(`truncated frame header at ${pos}`);
-    const dir = bytes[pos]!;
-    const timeUs = Number(bytes.readBigUInt64LE(pos + 1));
-    const len = bytes.readUInt32LE(pos + 9);
-    pos += 13;
-    if (pos + len > bytes.length) throw new Error(`truncated frame payload at ${pos}`);
-    frames.push({ fromMaster: dir === 1, timeUs, payload: bytes.subarray(pos, pos + len) });
-    pos += len;
-  }
-  return frames;
+/** Folder of session `name`. */
+export function sessionDir(name: string): string {
+  return path.join(fixturesRoot(), name);
 }
 
 /** Loads every connection of a session, in the order the replica opened them. */
 export function loadSession(name: string): RecordedConnection[] {
-  const dir = path.join(fixturesRoot(), name);
-  const infos = JSON.parse(readFileSync(path.join(dir, 'connections.json'), 'utf8')) as RecordedConnectionInfo[];
-  return infos.map((info) => {
-    const frames = parseRecording(readFileSync(path.join(dir, info.file)));
-    const m = /^DFLY FLOW \S+ \S+ (\d+)(?: (\d+))?\r\n/.exec(info.firstCommand);
-    return {
-      ...info,
-      frames,
-      flowId: m ? Number(m[1]) : undefined,
-      requestedLsn: m && m[2] !== undefined ? BigInt(m[2]) : undefined,
-      masterBytes: Buffer.concat(frames.filter((f) => f.fromMaster).map((f) => f.payload)),
-      replicaBytes: Buffer.concat(frames.filter((f) => !f.fromMaster).map((f) => f.payload)),
-    };
-  });
+  return loadSessionDir(sessionDir(name));
 }
 
 /** Loads `expected.json.gz` of a session. */
 export function loadExpected(name: string): ExpectedState {
-  const gz = readFileSync(path.join(fixturesRoot(), name, 'expected.json.gz'));
-  return JSON.parse(gunzipSync(gz).toString('utf8')) as ExpectedState;
+  return loadExpectedDir(sessionDir(name));
 }

@@ -178,7 +178,8 @@ export class Replicator {
     try {
       await session.start();
     } catch (err) {
-      this.#fail(err as Error);
+      // A stop (signal, or the end of a full-sync-only run) before stable sync also rejects start().
+      if (!this.#isStopping) this.#fail(err as Error);
     }
     this.#ackTimer = setInterval(() => {
       for (const f of this.#flows.values()) f.sendAckNow();

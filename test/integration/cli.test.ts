@@ -90,8 +90,20 @@ test('--help of the program lists the commands', async () => {
   assert.match(stdout, /^\s+demo\b/m);
 });
 
-test('demo migrates the bundled RDB into a local redis-server and exits 0', async () => {
+test('demo replicates the bundled Dragonfly recording into a local redis-server, verifies every key and exits 0', async () => {
   const { code, stdout, stderr } = await df2redis('demo', '--progress', 'none');
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^flow 0: acknowledged lsn \d+/m);
+  const verified = /^demo: verified, (\d+) keys equal the master's final state/m.exec(stdout);
+  assert.ok(verified && Number(verified[1]) > 300, stdout);
+  assert.match(stdout, /^demo: known difference: db 0 "j:e2"/m);
+  const pid = Number(/pid (\d+)\)/.exec(stdout)?.[1]);
+  assert.ok(pid > 0);
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the demo redis-server was stopped');
+});
+
+test('demo --rdb migrates the bundled RDB into a local redis-server and exits 0', async () => {
+  const { code, stdout, stderr } = await df2redis('demo', '--rdb', '--progress', 'none');
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^migrated 20 of 20 keys/m);
   assert.match(stdout, /1 function library loaded/);

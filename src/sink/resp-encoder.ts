@@ -194,6 +194,13 @@ export class RespEncoder {
     buf[p++] = prefix;
     if (n < 10) {
       buf[p++] = 48 + n;
+    } else if (n < 100) {
+      buf[p++] = 48 + ((n / 10) | 0);
+      buf[p++] = 48 + (n % 10);
+    } else if (n < 1000) {
+      buf[p++] = 48 + ((n / 100) | 0);
+      buf[p++] = 48 + (((n / 10) | 0) % 10);
+      buf[p++] = 48 + (n % 10);
     } else {
       let digits = 1;
       for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;

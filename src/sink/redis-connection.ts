@@ -304,6 +304,7 @@ export class RedisConnection extends EventEmitter implements ReplySink {
 
   /**
    * Writes the pending batch now and resolves once every command sent so far is acknowledged.
+   * A fatal error stays with the connection: once one happened, every later flush rejects with it.
    * @throws the first fatal {@link TargetCommandError} (an error reply the policy did not tolerate)
    *   or {@link ConnectionError} of this connection.
    */

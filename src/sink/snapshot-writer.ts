@@ -152,9 +152,8 @@ export class SnapshotWriter {
       case 'set':
       case 'zset':
       case 'hash':
-        return undefined;
       case 'stream':
-        return this.#info.hasCommand('xadd') || this.#info.rdbVersion >= 9 ? undefined : 'stream needs Redis ≥ 5';
+        return undefined;
       case 'json':
         return this.#info.hasCommand('json.set') ? undefined : 'ReJSON-RL needs RedisJSON (JSON.SET) on the target';
       case 'hash-ttl':

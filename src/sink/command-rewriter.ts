@@ -32,12 +32,18 @@ export function formatStreamId(id: StreamId): string {
 
 /** String piece: `SET wkey v [PXAT ms]` for the first piece, `APPEND wkey v` after. */
 export function writeStringPiece(conn: RedisConnection, wkey: Buffer, key: Buffer, entry: SnapshotEntry & { valueKind: 'string' | 'json' }, pxatMs: number): number {
-  if (entry.isFirst) {
-    if (pxatMs !== -1) conn.send(['SET', wkey, entry.value, 'PXAT', pxatMs], key);
-    else conn.send(['SET', wkey, entry.value], key);
-  } else {
-    conn.send(['APPEND', wkey, entry.value], key);
+  // begin/arg/end: no argument array per string, the most common object.
+  const name = entry.isFirst ? 'SET' : 'APPEND';
+  const hasPxat = entry.isFirst && pxatMs !== -1;
+  conn.begin(hasPxat ? 5 : 3);
+  conn.arg(name);
+  conn.arg(wkey);
+  conn.arg(entry.value);
+  if (hasPxat) {
+    conn.arg('PXAT');
+    conn.arg(pxatMs);
   }
+  conn.end(name, key);
   return 1;
 }
 

@@ -18,6 +18,10 @@ import { RedisConnection } from '../src/sink/redis-connection.js';
 import { RespEncoder } from '../src/sink/resp-encoder.js';
 import { parseRedisUrl } from '../src/sink/target-url.js';
 import { setImmediate as tick } from 'node:timers/promises';
+import { StandaloneRouter } from '../src/sink/router.js';
+import { SnapshotWriter } from '../src/sink/snapshot-writer.js';
+import { readTargetInfo } from '../src/sink/target-info.js';
+import { RDB_TYPE_STRING, type SnapshotEntry } from '../src/entry/entry.js';
 
 const COMMANDS = Number(process.env.BENCH_SINK_COMMANDS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_SINK_ROUNDS ?? 2);
@@ -42,6 +46,39 @@ async function viaConnection(server: RedisServer, keys: Buffer[], isChunked: boo
   await conn.flush();
   const ms = performance.now() - start;
   await conn.close();
+  return ms;
+}
+
+/**
+ * The same keys as one-piece string entries through {@link SnapshotWriter}: rewritten to SET, or
+ * (with `rdbValue`) sent as RESTORE with a CRC64 computed per key.
+ */
+async function viaSnapshotWriter(server: RedisServer, keys: Buffer[], isRestore: boolean): Promise<number> {
+  const router = await StandaloneRouter.connect(parseRedisUrl(server.url));
+  const info = await readTargetInfo(router.all()[0]!);
+  const writer = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024 });
+  // RDB string: 14-bit length prefix (0x40 | len >> 8, len & 0xff), then the bytes.
+  const rdbValue = Buffer.concat([Buffer.from([0x40 | (VALUE.length >> 8), VALUE.length & 0xff]), VALUE]);
+  // One entry object reused (the writer keeps only the key); the decoder would make a new one.
+  const entry = {
+    kind: 'snapshot', db: 0, key: keys[0]!, rdbType: RDB_TYPE_STRING, expireAtMs: -1, isFirst: true, isLast: true,
+    rdbVersion: 9, valueKind: 'string', value: VALUE, rdbValue: isRestore ? rdbValue : undefined,
+  } as SnapshotEntry;
+  const start = performance.now();
+  let i = 0;
+  while (i < keys.length) {
+    const end = Math.min(keys.length, i + SLICE);
+    while (i < end && !writer.isBackpressured) {
+      entry.key = keys[i]!;
+      writer.write(entry);
+      i++;
+    }
+    if (writer.isBackpressured) await new Promise<void>((r) => writer.onceDrained(r));
+    else if (i < keys.length) await tick();
+  }
+  await writer.flush();
+  const ms = performance.now() - start;
+  await router.close();
   return ms;
 }
 
@@ -83,6 +120,8 @@ export async function run(): Promise<Record<string, number | string>> {
     let cliMs = Infinity;
     let chunkedMs = Infinity;
     let burstMs = Infinity;
+    let writerSetMs = Infinity;
+    let writerRestoreMs = Infinity;
     const check = async (): Promise<void> => {
       const dbsize = Number((await redisCli(server.port, 'DBSIZE')).trim());
       if (dbsize !== COMMANDS) throw new Error(`expected ${COMMANDS} keys, found ${dbsize}`);
@@ -95,6 +134,10 @@ export async function run(): Promise<Record<string, number | string>> {
       await check();
       burstMs = Math.min(burstMs, await viaConnection(server, keys, false));
       await check();
+      writerSetMs = Math.min(writerSetMs, await viaSnapshotWriter(server, keys, false));
+      await check();
+      writerRestoreMs = Math.min(writerRestoreMs, await viaSnapshotWriter(server, keys, true));
+      await check();
     }
     return {
       commands: COMMANDS,
@@ -105,6 +148,8 @@ export async function run(): Promise<Record<string, number | string>> {
       'RedisConnection commands/s': Math.round(COMMANDS / (Math.min(chunkedMs, burstMs) / 1000)),
       'ratio chunked / redis-cli': chunkedMs / cliMs,
       'ratio burst / redis-cli': burstMs / cliMs,
+      'SnapshotWriter SET s': writerSetMs / 1000,
+      'SnapshotWriter RESTORE s': writerRestoreMs / 1000,
     };
   } finally {
     await server.stop();

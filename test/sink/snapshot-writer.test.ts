@@ -10,6 +10,7 @@ import { buildRestorePayload, restoreVersionFor } from '../../src/sink/restore-p
 import { tempKeyFor } from '../../src/sink/temp-key.js';
 import { TargetCommandError, UnsupportedTypesError } from '../../src/errors.js';
 import calculateSlot from 'cluster-key-slot';
+import { randomBytes } from 'node:crypto';
 import {
   RDB_TYPE_HASH,
   RDB_TYPE_JSON,
@@ -331,4 +332,17 @@ test('writeFunction loads a library with FUNCTION LOAD REPLACE', async () => {
   await w.flush();
   assert.equal(await cli('FCALL', 'df2f', '0'), '7\n');
   assert.equal(w.stats.functions, 2);
+});
+
+test('a RESTORE payload above 64 KiB (value passed to the socket by reference) restores intact', async () => {
+  await cli('DEL', 'bigr:src');
+  // Random text: DUMP compresses repetitive strings with LZF.
+  const members = Array.from({ length: 3000 }, (_, i) => `${i}-${randomBytes(24).toString('hex')}`);
+  await conn.call(['SADD', 'bigr:src', ...members]);
+  const dump = (await conn.call(['DUMP', 'bigr:src'])) as Buffer;
+  assert.ok(dump.length > 100_000);
+  const w = writer();
+  w.write(piece('set', 'bigr', [], { rdbType: dump[0]!, rdbValue: dump.subarray(1, dump.length - 10) }));
+  await w.flush();
+  assert.equal(await digest('bigr'), await digest('bigr:src'));
 });

@@ -1,4 +1,4 @@
-import type { HashTtlPiece, SnapshotEntry, StreamId, StreamPiece, ZsetPiece } from '../entry/entry.js';
+import type { HashTtlPiece, SnapshotEntry, StreamGroup, StreamId, StreamPiece, ZsetPiece } from '../entry/entry.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /**
@@ -130,8 +130,8 @@ export interface StreamTargetFeatures {
 
 /**
  * Stream piece: `XADD wkey <id> f v …` per entry (explicit ids keep them). On the last piece
- * (`piece.meta`): an empty stream is created with `XADD wkey MAXLEN 0 <id> …` (Redis has no
- * "create empty stream" command), then `XSETID wkey last-id [ENTRIESADDED n MAXDELETEDID id]`,
+ * (`piece.meta`): an empty stream is created by `XGROUP CREATE … MKSTREAM` of its first group, or
+ * without groups by `XADD wkey MAXLEN 0 <id> …` (an entry trimmed at once), then `XSETID wkey last-id [ENTRIESADDED n MAXDELETEDID id]`,
  * per group `XGROUP CREATE wkey g last-id [ENTRIESREAD n]`, pending entries with
  * `XCLAIM wkey g consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID` (one per entry: each has its
  * own delivery time and count), consumers without pending entries with `XGROUP CREATECONSUMER`.
@@ -151,8 +151,19 @@ export function writeStreamPiece(conn: RedisConnection, wkey: Buffer, key: Buffe
   }
   const meta = piece.meta;
   if (meta === undefined) return commands;
-  if (meta.length === 0n) {
-    // Needs an id > 0-0; trimmed away at once, XSETID below restores the real last id.
+  const groupCreate = (g: StreamGroup, isMkstream: boolean): void => {
+    const create: Array<Buffer | string> = ['XGROUP', 'CREATE', wkey, g.name, formatStreamId(g.lastId)];
+    if (isMkstream) create.push('MKSTREAM');
+    if (features.hasStreamV2 && g.entriesRead >= 0n) create.push('ENTRIESREAD', g.entriesRead.toString());
+    conn.send(create, key);
+    commands++;
+  };
+  // An empty stream must be created: by its first group (MKSTREAM), or, without groups, by an entry
+  // trimmed away at once (XSETID below then sets the real last id and counters).
+  const isEmpty = meta.length === 0n && piece.entries.length === 0;
+  if (isEmpty && meta.groups.length > 0) {
+    groupCreate(meta.groups[0]!, true);
+  } else if (isEmpty) {
     const id = meta.lastId.ms === 0n && meta.lastId.seq === 0n ? '0-1' : formatStreamId(meta.lastId);
     conn.send(['XADD', wkey, 'MAXLEN', 0, id, 'x', ''], key);
     commands++;
@@ -164,11 +175,8 @@ export function writeStreamPiece(conn: RedisConnection, wkey: Buffer, key: Buffe
   }
   conn.send(setId, key);
   commands++;
-  for (const g of meta.groups) {
-    const create: Array<Buffer | string> = ['XGROUP', 'CREATE', wkey, g.name, formatStreamId(g.lastId)];
-    if (features.hasStreamV2 && g.entriesRead >= 0n) create.push('ENTRIESREAD', g.entriesRead.toString());
-    conn.send(create, key);
-    commands++;
+  for (const [i, g] of meta.groups.entries()) {
+    if (!(isEmpty && i === 0)) groupCreate(g, false);
     const delivery = new Map<string, { deliveryTimeMs: number; deliveryCount: number }>();
     for (const p of g.pending) delivery.set(formatStreamId(p.id), p);
     for (const c of g.consumers) {

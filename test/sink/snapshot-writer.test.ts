@@ -319,9 +319,15 @@ test('streams: entries with their ids, last id, counters, groups, pending entrie
 
   // Empty stream with a group, created from nothing.
   w.write(piece('stream', 'st:empty', { entries: [], meta: { length: 0n, lastId: { ms: 7n, seq: 0n }, entriesAdded: 4n, maxDeletedId: { ms: 7n, seq: 0n }, firstId: { ms: 0n, seq: 0n }, groups: [{ name: B('g'), lastId: { ms: 7n, seq: 0n }, entriesRead: 4n, pending: [], consumers: [] }] } }));
+  // Empty, no groups; and empty with a never-used last id of 0-0 and a group.
+  w.write(piece('stream', 'st:empty2', { entries: [], meta: { length: 0n, lastId: { ms: 5n, seq: 1n }, entriesAdded: 2n, maxDeletedId: { ms: 5n, seq: 1n }, firstId: { ms: 0n, seq: 0n }, groups: [] } }));
+  w.write(piece('stream', 'st:empty3', { entries: [], meta: { length: 0n, lastId: { ms: 0n, seq: 0n }, entriesAdded: 0n, maxDeletedId: { ms: 0n, seq: 0n }, firstId: { ms: 0n, seq: 0n }, groups: [{ name: B('g'), lastId: { ms: 0n, seq: 0n }, entriesRead: 0n, pending: [], consumers: [] }] } }));
   await w.flush();
   assert.equal(await cli('XLEN', 'st:empty'), '0\n');
   assert.match(await cli('XINFO', 'STREAM', 'st:empty'), /last-generated-id\n7-0\n[\s\S]*entries-added\n4\n/);
+  assert.match(await cli('XINFO', 'GROUPS', 'st:empty'), /name\ng\n[\s\S]*last-delivered-id\n7-0\nentries-read\n4\n/);
+  assert.match(await cli('XINFO', 'STREAM', 'st:empty2'), /length\n0\n[\s\S]*last-generated-id\n5-1\nmax-deleted-entry-id\n5-1\nentries-added\n2\n/);
+  assert.match(await cli('XINFO', 'STREAM', 'st:empty3'), /length\n0\n[\s\S]*last-generated-id\n0-0\n[\s\S]*groups\n1\n/);
 });
 
 test('writeFunction loads a library with FUNCTION LOAD REPLACE', async () => {

@@ -7,7 +7,7 @@
  */
 
 /** Benchmark modules, by file name under bench/. */
-const BENCHMARKS = ['decode', 'sink', 'migrate'] as const;
+const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate'] as const;
 
 /** What a benchmark module exports. */
 interface BenchModule {

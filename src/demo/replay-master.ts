@@ -398,11 +398,12 @@ export class ReplayMaster extends EventEmitter {
     }
     log.flowId = flowId;
     this.#flowSockets.set(flowId, socket);
-    void this.#streamFlow(socket, log, rec, this.#phaseIndex);
+    this.#streamFlow(socket, log, rec, this.#phaseIndex).catch(() => socket.destroy());
   }
 
   async #streamFlow(socket: net.Socket, log: ReplayConnectionLog, rec: Phase['flows'] extends Map<number, infer V> ? V : never, phase: number): Promise<void> {
-    const closed = once(socket, 'close');
+    // Not events.once: it rejects on 'error' (EPIPE when the replica closes first), which would be unhandled.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const drop = this.#options.dropFlow;
     const dropAt = drop !== undefined && drop.flowId === log.flowId && (drop.phase ?? 0) === phase ? drop.afterBytes : Infinity;
     const send = async (seg: Segment): Promise<boolean> => {
@@ -424,7 +425,7 @@ export class ReplayMaster extends EventEmitter {
           return false;
         }
         if (!this.#write(socket, log, payload) && !socket.destroyed) {
-          await Promise.race([once(socket, 'drain'), closed]);
+          await Promise.race([new Promise<void>((resolve) => socket.once('drain', () => resolve())), closed]);
         }
       }
       return !socket.destroyed;

@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { validateMigrateOptions } from '../config/options.js';
+import { validateMigrateOptions, type MigrateOptions } from '../config/options.js';
 import { Df2RedisError } from '../errors.js';
 import { loadExpectedDir } from '../demo/recording.js';
 import { ReplayMaster } from '../demo/replay-master.js';
@@ -123,7 +123,7 @@ async function replicateDemo(target: string, logger: Logger): Promise<void> {
 }
 
 /** `--rdb`: migrates the bundled RDB file and checks the key count. */
-async function migrateDemo(target: string, logger: Logger, options: ReturnType<typeof validateMigrateOptions>): Promise<void> {
+async function migrateDemo(target: string, logger: Logger, options: MigrateOptions): Promise<void> {
   const summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }) });
   process.stdout.write(formatSummary(summary));
   const conn = await RedisConnection.connect(parseRedisUrl(target), { role: 'demo check' });

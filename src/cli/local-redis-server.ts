@@ -96,8 +96,8 @@ export async function startLocalRedisServer(redisServer: string): Promise<LocalR
   return { port, pid: child.pid!, url: `redis://127.0.0.1:${port}`, stop };
 }
 
-/** A port free on 127.0.0.1 a moment ago (bind port 0, read it, release it). */
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 a moment ago (bind port 0, read it, release it); another process may take it first. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -108,8 +108,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Inline PING; true on `+PONG`, false on refusal, `-LOADING`, or no answer within 1 s. */
-function ping(port: number): Promise<boolean> {
+/** Inline PING to 127.0.0.1:port; true on `+PONG`, false on refusal, `-LOADING`, or no answer within 1 s. */
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let reply = '';

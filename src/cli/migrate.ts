@@ -2,12 +2,12 @@
  * `df2redis migrate`: argv → validated options → {@link migrateFile} → summary on stdout.
  */
 import { Command } from 'commander';
-import { DEFAULT_OPTIONS, validateMigrateOptions } from '../config/options.js';
+import { DEFAULT_OPTIONS } from '../config/options.js';
 import { migrateFile, type MigrateFileSummary } from '../pipeline/migrate-file.js';
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
-import { addOutputOptions } from './output-options.js';
+import { addOutputOptions, validateJobOptions } from './output-options.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
@@ -48,16 +48,7 @@ export function migrateCommand(): Command {
       process.stdout.write(formatReplicateSummary(summary));
       return;
     }
-    const options = validateMigrateOptions({
-      source: raw.source,
-      target: raw.target,
-      onExisting: raw.onExisting,
-      unsupported: raw.unsupported,
-      restoreMaxBytes: raw.restoreMaxBytes,
-      isTlsInsecure: raw.tlsInsecure,
-      progress: raw.progress,
-      logLevel: raw.logLevel,
-    });
+    const options = validateJobOptions(raw);
     const logger = createLogger(options.logLevel);
     const summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }) });
     logger.info({ ...summary }, 'migrate done');

@@ -2,7 +2,7 @@
  * Options every job command shares: how progress is shown and how much is logged.
  */
 import type { Command } from 'commander';
-import { DEFAULT_OPTIONS, LOG_LEVELS, PROGRESS_MODES, type LogLevel } from '../config/options.js';
+import { DEFAULT_OPTIONS, LOG_LEVELS, PROGRESS_MODES, validateMigrateOptions, type LogLevel, type MigrateOptions } from '../config/options.js';
 
 /**
  * Adds `--progress` and `--log-level` to `cmd`, with their defaults from DEFAULT_OPTIONS unless
@@ -16,4 +16,21 @@ export function addOutputOptions(cmd: Command, defaults: { logLevel?: LogLevel }
       DEFAULT_OPTIONS.progress,
     )
     .option('--log-level <level>', `${LOG_LEVELS.join(' | ')}: JSON log lines on stderr`, defaults.logLevel ?? DEFAULT_OPTIONS.logLevel);
+}
+
+/**
+ * Validates the options `migrate` and `replicate` share, from commander's parsed record (flag
+ * names as commander spells them, e.g. `tlsInsecure`). @throws ConfigError naming the option.
+ */
+export function validateJobOptions(raw: Record<string, unknown>): MigrateOptions {
+  return validateMigrateOptions({
+    source: raw.source,
+    target: raw.target,
+    onExisting: raw.onExisting,
+    unsupported: raw.unsupported,
+    restoreMaxBytes: raw.restoreMaxBytes,
+    isTlsInsecure: raw.tlsInsecure,
+    progress: raw.progress,
+    logLevel: raw.logLevel,
+  });
 }

@@ -3,12 +3,12 @@
  */
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { DEFAULT_OPTIONS, validateMigrateOptions, type ProgressMode } from '../config/options.js';
+import { DEFAULT_OPTIONS, type ProgressMode } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
 import { formatDuration } from '../progress/human-units.js';
 import { createLogger } from './logger.js';
-import { addOutputOptions } from './output-options.js';
+import { addOutputOptions, validateJobOptions } from './output-options.js';
 
 /** Parses `--status-port`: an integer 0–65535, or undefined when absent. */
 export function parseStatusPort(raw: unknown): number | undefined {
@@ -53,16 +53,7 @@ export function replicateOptionsFrom(
   if (typeof raw.source !== 'string' || !/^rediss?:\/\//.test(raw.source)) {
     throw new ConfigError('--source must be a Dragonfly URL: redis://[user:password@]host:port or rediss://…');
   }
-  const v = validateMigrateOptions({
-    source: raw.source,
-    target: raw.target,
-    onExisting: raw.onExisting,
-    unsupported: raw.unsupported,
-    restoreMaxBytes: raw.restoreMaxBytes,
-    isTlsInsecure: raw.tlsInsecure,
-    progress: raw.progress,
-    logLevel: raw.logLevel,
-  });
+  const v = validateJobOptions(raw);
   return {
     options: {
       ...REPLICATE_DEFAULTS,

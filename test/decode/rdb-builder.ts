@@ -9,24 +9,12 @@ import { lzfCompress } from '../../src/decode/rdb/lzf.js';
 
 export type Item = string | Buffer | number | bigint;
 
+import { rdbLength } from '../../src/decode/rdb/dump-payload.js';
+
 const toBuf = (s: string | Buffer): Buffer => (typeof s === 'string' ? Buffer.from(s) : s);
 
 /** RDB length / Dragonfly PUINT. */
-export function len(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  if (v < 64n) return Buffer.from([Number(v)]);
-  if (v < 16384n) return Buffer.from([0x40 | Number(v >> 8n), Number(v & 0xffn)]);
-  if (v <= 0xffffffffn) {
-    const b = Buffer.alloc(5);
-    b[0] = 0x80;
-    b.writeUInt32BE(Number(v), 1);
-    return b;
-  }
-  const b = Buffer.alloc(9);
-  b[0] = 0x81;
-  b.writeBigUInt64BE(v, 1);
-  return b;
-}
+export const len = rdbLength;
 
 /** Plain RSTR. */
 export function str(s: string | Buffer): Buffer {

@@ -6,6 +6,7 @@
 import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { CommandReader, respError, respSimple } from '../../src/demo/command-reader.js';
+import { rdbLength } from '../../src/decode/rdb/dump-payload.js';
 
 export { CommandReader, respError, respSimple };
 import {
@@ -16,22 +17,7 @@ import {
 } from '../../src/entry/entry.js';
 
 /** PUINT (Dragonfly `WritePackedUInt`, src/server/serializer_commons.cc): shortest form. */
-export function puint(value: number | bigint): Buffer {
-  const v = BigInt(value);
-  if (v < 0n) throw new RangeError(`puint of a negative value ${v}`);
-  if (v < 64n) return Buffer.from([Number(v)]);
-  if (v < 16384n) return Buffer.from([0x40 | Number(v >> 8n), Number(v & 0xffn)]);
-  if (v <= 0xffffffffn) {
-    const b = Buffer.alloc(5);
-    b[0] = 0x80;
-    b.writeUInt32BE(Number(v), 1);
-    return b;
-  }
-  const b = Buffer.alloc(9);
-  b[0] = 0x81;
-  b.writeBigUInt64BE(v, 1);
-  return b;
-}
+export const puint = rdbLength;
 
 /** Journal SELECT record (`JournalWriter::Write`, src/server/journal/serializer.cc). */
 export function journalSelect(db: number): Buffer {

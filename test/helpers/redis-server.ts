@@ -10,7 +10,10 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
+import type net from 'node:net';
+import { freePort, ping } from '../../src/cli/local-redis-server.js';
+
+export { freePort };
 
 /** One running `redis-server`. */
 export interface RedisServer {
@@ -79,41 +82,6 @@ function killAllSync(): void {
     rmSync(t.dir, { recursive: true, force: true });
   }
   live.clear();
-}
-
-/**
- * A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then released). Another
- * process may take it before we use it: callers retry on EADDRINUSE.
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Sends an inline `PING`; resolves true on `+PONG`, false on anything else (refused, `-LOADING`, timeout). */
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    let reply = '';
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => {
-      reply += d.toString('latin1');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, OPTION_FLAGS, type MigrateOptions } from '../../src/config/options.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
+import { rdbLength } from '../../src/decode/rdb/dump-payload.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -31,16 +32,7 @@ function df2redis(...args: string[]): Promise<RunResult> {
   });
 }
 
-/** RDB length encoding, 6/14/32-bit forms (Redis rdb.c rdbSaveLen). */
-function rdbLen(n: number): Buffer {
-  if (n < 64) return Buffer.from([n]);
-  if (n < 16384) return Buffer.from([0x40 | (n >> 8), n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0x80;
-  b.writeUInt32BE(n, 1);
-  return b;
-}
-const rdbString = (s: string): Buffer => Buffer.concat([rdbLen(Buffer.byteLength(s)), Buffer.from(s)]);
+const rdbString = (s: string): Buffer => Buffer.concat([rdbLength(Buffer.byteLength(s)), Buffer.from(s)]);
 
 /**
  * A Dragonfly-style RDB (version 9, CRC 0) holding two strings and one Dragonfly JSON object

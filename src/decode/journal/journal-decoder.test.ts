@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { JournalDecoder, decodeJournalBlob, MAX_JOURNAL_ARGC } from './journal-decoder.js';
 import type { JournalEntry } from '../../entry/entry.js';
 import { JournalError } from '../../errors.js';
-import { journalCommand, journalLsn, journalPing, journalSelect, puint } from '../../../test/helpers/fake-master.js';
+import { journalCommand, journalLsn, journalPing, puint } from '../../../test/helpers/fake-master.js';
 
 /** Plain-data view of entries for deep comparison. */
 function show(entries: JournalEntry[]): unknown[] {

@@ -12,13 +12,25 @@ import { RdbDecoder, type RdbDecoderOptions } from './rdb-decoder.js';
 /** Bytes after the value: LE16 RDB version + LE64 CRC64. */
 const DUMP_TRAILER_BYTES = 10;
 
-/** RDB length encoding (`rdbSaveLen`) of `n` < 2^32. */
-function rdbLen(n: number): Buffer {
-  if (n < 64) return Buffer.from([n]);
-  if (n < 16384) return Buffer.from([0x40 | (n >> 8), n & 0xff]);
-  const b = Buffer.alloc(5);
-  b[0] = 0x80;
-  b.writeUInt32BE(n, 1);
+/**
+ * RDB length encoding (Redis rdb.c `rdbSaveLen`), which is also Dragonfly's PUINT
+ * (`WritePackedUInt`, src/server/serializer_commons.cc): the shortest of the 1, 2, 5 and 9-byte forms.
+ * @throws RangeError for a negative value.
+ */
+export function rdbLength(value: number | bigint): Buffer {
+  const v = BigInt(value);
+  if (v < 0n) throw new RangeError(`rdb length of a negative value ${v}`);
+  if (v < 64n) return Buffer.from([Number(v)]);
+  if (v < 16384n) return Buffer.from([0x40 | Number(v >> 8n), Number(v & 0xffn)]);
+  if (v <= 0xffffffffn) {
+    const b = Buffer.alloc(5);
+    b[0] = 0x80;
+    b.writeUInt32BE(Number(v), 1);
+    return b;
+  }
+  const b = Buffer.alloc(9);
+  b[0] = 0x81;
+  b.writeBigUInt64BE(v, 1);
   return b;
 }
 
@@ -59,7 +71,7 @@ export function decodeDumpPayload(
     exp.writeBigInt64LE(BigInt(expireAtMs), 1);
     parts.push(exp);
   }
-  parts.push(payload.subarray(0, 1), rdbLen(key.length), key, payload.subarray(1, valueEnd));
+  parts.push(payload.subarray(0, 1), rdbLength(key.length), key, payload.subarray(1, valueEnd));
   const eof = Buffer.alloc(9);
   eof[0] = RDB_OPCODE_EOF;
   parts.push(eof);

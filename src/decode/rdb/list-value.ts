@@ -10,7 +10,6 @@
  */
 import {
   RDB_TYPE_LIST,
-  RDB_TYPE_LIST_QUICKLIST,
   RDB_TYPE_LIST_QUICKLIST_2,
   RDB_TYPE_LIST_ZIPLIST,
 } from '../../entry/entry.js';

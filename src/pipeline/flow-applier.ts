@@ -63,8 +63,6 @@ export class FlowApplier {
   #isPingAckWanted = false;
   #isMarkScheduled = false;
   #queue: QueuedRecord[] | undefined;
-  /** Snapshot bytes counted when FULLSYNC_END arrived (the socket's count before it is a sum). */
-  snapshotEntries = 0;
 
   constructor(flowId: number, conn: RedisConnection, ctx: FlowApplierContext) {
     this.flowId = flowId;
@@ -84,7 +82,6 @@ export class FlowApplier {
 
   /** Snapshot piece: written at once on the flow's connection. */
   onSnapshotEntry(entry: SnapshotEntry): void {
-    this.snapshotEntries++;
     this.#ctx.snapshotWriter.write(entry);
     if (this.#conn.isBackpressured) this.#ctx.pauseSource();
   }

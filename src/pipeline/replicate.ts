@@ -128,7 +128,7 @@ export class Replicator {
 
   /** Runs the replication. See the class comment for when it settles. */
   async run(): Promise<ReplicateSummary> {
-    const { options } = { options: this.#options };
+    const options = this.#options;
     const targetEp = parseRedisUrl(options.target);
     const sourceEp = parseDragonflyUrl(options.source);
     const control = await RedisConnection.connect(targetEp, { tlsInsecure: options.isTlsInsecure, role: 'target' });

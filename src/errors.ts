@@ -141,3 +141,21 @@ export class UnsupportedTypesError extends Df2RedisError {
 
 /** Invalid command-line option or configuration; the message names the option. */
 export class ConfigError extends Df2RedisError {}
+
+/**
+ * A Redis Cluster target problem that is not one command's fault: slots not covered by any master,
+ * a key redirected or retried past the bound, a node lost and not replaced in time, a command
+ * whose keys span slots. Names the slot(s) and nodes involved when known.
+ */
+export class ClusterError extends Df2RedisError {
+  readonly slot: number | undefined;
+  readonly nodes: readonly string[];
+  constructor(detail: string, where: { slot?: number; nodes?: readonly string[] } = {}, options?: { cause?: unknown }) {
+    const parts = [`cluster: ${detail}`];
+    if (where.slot !== undefined) parts.push(`slot ${where.slot}`);
+    if (where.nodes !== undefined && where.nodes.length > 0) parts.push(`nodes ${where.nodes.join(', ')}`);
+    super(parts.join('; '), options);
+    this.slot = where.slot;
+    this.nodes = where.nodes ?? [];
+  }
+}

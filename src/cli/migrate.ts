@@ -25,7 +25,12 @@ export function migrateCommand(): Command {
       '--source <file.rdb|url>',
       'RDB file to import, or a Dragonfly master redis://[user:password@]host:port (rediss:// for TLS) (required)',
     )
-    .option('--target <url>', 'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required)')
+    .option(
+      '--target <url[,url…]>',
+      'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required). A Redis Cluster is detected ' +
+        '(INFO cluster) and written through all its masters; give one or more of its nodes as seeds, comma-separated',
+    )
+    .option('--dbs <list>', 'copy only these source databases, e.g. 0 or 0,3 (a Redis Cluster target needs --dbs 0 when the source uses others) (default: every database)')
     .option('--on-existing <policy>', 'replace | skip | fail: a key that already exists on the target', DEFAULT_OPTIONS.onExisting)
     .option(
       '--unsupported <policy>',

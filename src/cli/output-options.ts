@@ -30,6 +30,7 @@ export function validateJobOptions(raw: Record<string, unknown>): MigrateOptions
     unsupported: raw.unsupported,
     restoreMaxBytes: raw.restoreMaxBytes,
     isTlsInsecure: raw.tlsInsecure,
+    dbs: raw.dbs,
     progress: raw.progress,
     logLevel: raw.logLevel,
   });

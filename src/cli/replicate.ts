@@ -28,7 +28,12 @@ export function replicateCommand(): Command {
         'acknowledged LSN of every flow is printed.',
     )
     .option('--source <url>', 'Dragonfly master: redis://[user:password@]host:port, rediss:// for TLS (required)')
-    .option('--target <url>', 'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required)')
+    .option(
+      '--target <url[,url…]>',
+      'target Redis: redis://[user:password@]host:port[/db], rediss:// for TLS (required). A Redis Cluster is detected ' +
+        '(INFO cluster) and written through all its masters; give one or more of its nodes as seeds, comma-separated',
+    )
+    .option('--dbs <list>', 'copy only these source databases, e.g. 0 or 0,3 (a Redis Cluster target needs --dbs 0 when the source uses others) (default: every database)')
     .option('--status-port <port>', 'serve GET /status (JSON) on 127.0.0.1:<port>; 0 = any free port (default: off)')
     .option('--on-existing <policy>', 'replace | skip | fail: a snapshot key that already exists on the target', DEFAULT_OPTIONS.onExisting)
     .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
@@ -64,6 +69,7 @@ export function replicateOptionsFrom(
       unsupported: v.unsupported,
       restoreMaxBytes: v.restoreMaxBytes,
       isTlsInsecure: v.isTlsInsecure,
+      dbs: v.dbs,
       statusPort: parseStatusPort(raw.statusPort),
     },
     progress: v.progress,

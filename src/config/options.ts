@@ -52,6 +52,13 @@ export interface MigrateOptions {
   /** Accept any TLS certificate from a `rediss://` target (self-signed test setups only). @default false */
   isTlsInsecure: boolean;
   /**
+   * Copy only the keys of these source databases (`--dbs 0` or `--dbs 0,3`); keys of other
+   * databases are skipped and counted. Needed to migrate a source that uses several databases into
+   * a Redis Cluster, which only has database 0: without it such a job is refused at start.
+   * @default undefined (every database)
+   */
+  dbs: readonly number[] | undefined;
+  /**
    * `bar`: a progress bar on stderr; `log`: one log line every {@link PROGRESS_LOG_INTERVAL_MS};
    * `none`: only the final summary; `auto`: `bar` when stderr is a terminal, else `log`.
    * @default 'auto'
@@ -67,6 +74,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<MigrateOptions, 'source' | 'target'>
   unsupported: 'fail',
   restoreMaxBytes: 512 * 1024,
   isTlsInsecure: false,
+  dbs: undefined,
   progress: 'auto',
   logLevel: 'info',
 });
@@ -88,6 +96,7 @@ export const OPTION_FLAGS: Readonly<Record<keyof MigrateOptions, string>> = Obje
   unsupported: '--unsupported',
   restoreMaxBytes: '--restore-max-bytes',
   isTlsInsecure: '--tls-insecure',
+  dbs: '--dbs',
   progress: '--progress',
   logLevel: '--log-level',
 });
@@ -104,6 +113,7 @@ export function validateMigrateOptions(raw: RawMigrateOptions): MigrateOptions {
     unsupported: oneOf(raw, 'unsupported', UNSUPPORTED_POLICIES),
     restoreMaxBytes: byteSize(raw, 'restoreMaxBytes'),
     isTlsInsecure: flag(raw, 'isTlsInsecure'),
+    dbs: dbList(raw),
     progress: oneOf(raw, 'progress', PROGRESS_MODES),
     logLevel: oneOf(raw, 'logLevel', LOG_LEVELS),
   };
@@ -131,6 +141,18 @@ function flag(raw: RawMigrateOptions, name: 'isTlsInsecure'): boolean {
   const v = raw[name] ?? DEFAULT_OPTIONS[name];
   if (typeof v !== 'boolean') throw new ConfigError(`${OPTION_FLAGS[name]} takes no value; got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** `--dbs`: comma-separated database indexes (0–65535), or an array of them. */
+function dbList(raw: RawMigrateOptions): readonly number[] | undefined {
+  const v = raw.dbs;
+  if (v === undefined) return undefined;
+  const items = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : [String(v)];
+  const dbs = items.map((s) => s.trim());
+  if (dbs.length === 0 || dbs.some((d) => !/^\d{1,5}$/.test(d) || Number(d) > 65535)) {
+    throw new ConfigError(`${OPTION_FLAGS.dbs} must be a comma-separated list of database numbers, e.g. 0 or 0,3; got ${JSON.stringify(v)}`);
+  }
+  return [...new Set(dbs.map(Number))].sort((a, b) => a - b);
 }
 
 const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20 };

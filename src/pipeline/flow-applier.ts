@@ -8,10 +8,11 @@
  */
 import type { JournalEntry, SnapshotEntry } from '../entry/entry.js';
 import { decodeDumpPayload } from '../decode/rdb/dump-payload.js';
-import type { RedisConnection } from '../sink/redis-connection.js';
+import { ClusterError, printableKey, TargetCommandError } from '../errors.js';
 import type { Router } from '../sink/router.js';
 import type { SnapshotWriter } from '../sink/snapshot-writer.js';
-import type { JournalTranslator, Translation } from '../translate/journal-translator.js';
+import { planForCluster } from '../translate/cluster-keys.js';
+import type { JournalTranslator, TranslatedCommand, Translation } from '../translate/journal-translator.js';
 
 /** Where a flow is, as `/status` shows it. */
 export type FlowApplyPhase = 'full-sync' | 'stable-sync' | 'stopped';
@@ -32,7 +33,10 @@ export interface FlowApplierContext {
   snapshotWriter: SnapshotWriter;
   /** Writer for objects carried by journal `RESTORE`s and read-backs: always replaces. */
   journalWriter: SnapshotWriter;
+  /** The flow's own target router (one ordered connection per node, DESIGN invariant 1). */
   router: Router;
+  /** Copy only these databases (`--dbs`); undefined = all. */
+  dbs: readonly number[] | undefined;
   /** Sends `REPLCONF ACK <nextLsn>` on this flow. */
   sendAck(nextLsn: bigint): void;
   /** A FLUSHALL/FLUSHDB reached this flow: hold it until every flow reached txid `txid`. */
@@ -53,7 +57,9 @@ export interface FlowApplierContext {
 export class FlowApplier {
   readonly flowId: number;
   readonly #ctx: FlowApplierContext;
-  readonly #conn: RedisConnection;
+  readonly #router: Router;
+  readonly #isCluster: boolean;
+  readonly #dbs: readonly number[] | undefined;
   phase: FlowApplyPhase = 'full-sync';
   /** LSN of the next record not yet received (counts COMMAND and PING, as the master does). */
   receivedLsn = 0n;
@@ -64,15 +70,20 @@ export class FlowApplier {
   #isMarkScheduled = false;
   #queue: QueuedRecord[] | undefined;
 
-  constructor(flowId: number, conn: RedisConnection, ctx: FlowApplierContext) {
+  /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
+  skippedOtherDbs = 0;
+
+  constructor(flowId: number, ctx: FlowApplierContext) {
     this.flowId = flowId;
-    this.#conn = conn;
     this.#ctx = ctx;
+    this.#router = ctx.router;
+    this.#isCluster = ctx.router.isCluster;
+    this.#dbs = ctx.dbs;
   }
 
-  /** The flow's connection to the target (one ordered connection per flow). */
-  get connection(): RedisConnection {
-    return this.#conn;
+  /** The flow's target router. */
+  get router(): Router {
+    return this.#router;
   }
 
   /** True while records are held (barrier or read-back in progress). */
@@ -82,8 +93,13 @@ export class FlowApplier {
 
   /** Snapshot piece: written at once on the flow's connection. */
   onSnapshotEntry(entry: SnapshotEntry): void {
+    if (this.phase === 'stopped') return; // stopping: the target connections are closing
+    if (this.#dbs !== undefined && !this.#dbs.includes(entry.db)) {
+      if (entry.isLast) this.skippedOtherDbs++;
+      return;
+    }
     this.#ctx.snapshotWriter.write(entry);
-    if (this.#conn.isBackpressured) this.#ctx.pauseSource();
+    if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
 
   /** The flow's journal starts at `journalOffset`: ACK it at once (the Dragonfly replica does). */
@@ -100,6 +116,7 @@ export class FlowApplier {
    * stable-sync record with its LSN. Held in order while the flow is blocked.
    */
   onJournal(entry: JournalEntry, lsn: bigint | undefined): void {
+    if (this.phase === 'stopped') return; // stopping: what arrives now is not applied nor acknowledged
     if (this.#queue !== undefined) {
       this.#queue.push({ entry, lsn });
       // Records pile up only while a barrier or read-back is pending (milliseconds); past this,
@@ -108,13 +125,13 @@ export class FlowApplier {
       return;
     }
     this.#apply(entry, lsn);
-    if (this.#conn.isBackpressured) this.#ctx.pauseSource();
+    if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
 
   /** The barrier (or read-back) this flow waited on is done: count its record and replay the queue. */
   unblock(lsn: bigint | undefined): void {
     const queue = this.#queue;
-    if (queue === undefined) return;
+    if (queue === undefined || this.phase === 'stopped') return;
     this.#queue = undefined;
     this.#advance(lsn);
     const wasFull = queue.length >= MAX_QUEUED_RECORDS;
@@ -137,14 +154,22 @@ export class FlowApplier {
       return;
     }
     if (entry.op !== 'command') return;
+    if (this.#dbs !== undefined && !this.#dbs.includes(entry.db)) {
+      this.skippedOtherDbs++;
+      this.#advance(lsn);
+      return;
+    }
     const t = this.#ctx.translator.translate(entry.args, entry.txid);
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
         for (let i = 0; i < cmds.length; i++) {
           const c = cmds[i]!;
-          const conn = this.#ctx.router.connectionFor(c.key ?? EMPTY, entry.db);
-          conn.send(c.args, c.key);
+          if (this.#isCluster) {
+            if (!this.#writeToCluster(c, entry.db, lsn)) return; // blocked: the LSN advances when the move is done
+          } else {
+            this.#router.connectionFor(c.key ?? EMPTY, entry.db).send(c.args, c.key);
+          }
         }
         if (t.lossy !== undefined) this.#ctx.countLossy(t.lossy);
         break;
@@ -172,13 +197,79 @@ export class FlowApplier {
     this.#advance(lsn);
   }
 
+  /**
+   * One command into a Redis Cluster, planned so the target never answers CROSSSLOT
+   * ({@link planForCluster}): as is, on every master, split into single-key commands, or, for a
+   * RENAME/RENAMENX across slots, moved with DUMP + RESTORE + DEL (the flow blocks meanwhile; returns
+   * false then). A command whose keys span slots and cannot be split stops the run.
+   */
+  #writeToCluster(c: TranslatedCommand, db: number, lsn: bigint | undefined): boolean {
+    const router = this.#router;
+    const plan = planForCluster(c.args);
+    switch (plan.kind) {
+      case 'single': {
+        const key = plan.key ?? c.key;
+        router.connectionFor(key ?? EMPTY, db).send(c.args, key);
+        return true;
+      }
+      case 'all-masters':
+        router.sendToAll(c.args, db);
+        return true;
+      case 'split':
+        for (const part of plan.commands) router.connectionFor(part.key ?? EMPTY, db).send(part.args, part.key);
+        return true;
+      case 'move':
+        this.#queue = [];
+        this.#moveAcrossSlots(plan.src, plan.dst, plan.nx).then(
+          () => this.unblock(lsn),
+          (err: unknown) => this.#ctx.fail(err as Error),
+        );
+        return false;
+      case 'cross-slot':
+        this.#ctx.fail(
+          new ClusterError(
+            `flow ${this.flowId}: journal command ${commandName(c.args[0])} cannot run on a Redis Cluster: ${plan.reason} ` +
+              `(keys ${plan.keys.map((k) => JSON.stringify(printableKey(k))).join(', ')})`,
+          ),
+        );
+        return false;
+    }
+  }
+
+  /**
+   * RENAME/RENAMENX `src` → `dst` in different slots (so on possibly different nodes): `DUMP` and
+   * `PTTL` of `src` on its node (after everything sent before), `RESTORE dst ttl payload [REPLACE]`,
+   * then `DEL src`. RENAMENX onto an existing `dst` (BUSYKEY) leaves both keys alone, as Redis does.
+   */
+  async #moveAcrossSlots(src: Buffer, dst: Buffer, nx: boolean): Promise<void> {
+    const router = this.#router;
+    const payload = await router.call(src, ['DUMP', src]);
+    if (!Buffer.isBuffer(payload)) {
+      // The master renamed a key the target does not hold (it expired here first): nothing to move.
+      this.#ctx.countDropped(nx ? 'RENAMENX' : 'RENAME', 'source key missing on the target');
+      return;
+    }
+    const pttl = Number(await router.call(src, ['PTTL', src]));
+    const ttl = pttl > 0 ? pttl : 0;
+    if (nx) {
+      try {
+        await router.call(dst, ['RESTORE', dst, ttl, payload]);
+      } catch (err) {
+        if (err instanceof TargetCommandError && err.reply.startsWith('BUSYKEY')) return;
+        throw err;
+      }
+    } else {
+      router.connectionFor(dst, 0).send(['RESTORE', dst, ttl, payload, 'REPLACE'], dst);
+    }
+    router.connectionFor(src, 0).send(['DEL', src], src);
+  }
+
   /** Reads keys back from the master, writes them, then lets the flow go on. */
   #readBack(keys: Buffer[], db: number, lsn: bigint | undefined): void {
     const run = async (): Promise<void> => {
       for (const key of keys) {
         const entries = await this.#ctx.readBack(key, db);
-        const conn = this.#ctx.router.connectionFor(key, db);
-        if (entries === undefined || entries.length === 0) conn.send(['DEL', key], key);
+        if (entries === undefined || entries.length === 0) this.#router.connectionFor(key, db).send(['DEL', key], key);
         else for (const e of entries) this.#ctx.journalWriter.write(e);
       }
     };
@@ -202,7 +293,7 @@ export class FlowApplier {
   readonly #mark = (): void => {
     this.#isMarkScheduled = false;
     const lsn = this.receivedLsn;
-    this.#conn.whenAcked(() => this.#onAcked(lsn));
+    this.#router.whenAcked(() => this.#onAcked(lsn));
   };
 
   #onAcked(lsn: bigint): void {

@@ -1,8 +1,9 @@
 /**
  * `df2redis migrate` from an RDB file: the whole job, top to bottom.
  *
- *   connect target ─► refuse cluster ─► pre-scan file (key count, unsupported types)
- *     ─► stream file ─► RdbDecoder ─► SnapshotWriter ─► flush ─► summary
+ *   resolve target (standalone or cluster) ─► pre-scan file (key count, databases, unsupported types)
+ *     ─► stream file ─► RdbDecoder ─► SnapshotWriter ─► Router (one connection, or one per cluster
+ *     master) ─► flush ─► summary
  *
  * The file is read twice: the pre-scan decodes without materializing values (`skipValues`), so the
  * unsupported-types policy can refuse the job before anything is written and the progress bar
@@ -15,14 +16,12 @@ import type { MigrateOptions } from '../config/options.js';
 import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
 import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, Df2RedisError, RdbError, UnsupportedTypesError, printableKey } from '../errors.js';
+import { ConfigError, RdbError, UnsupportedTypesError, printableKey } from '../errors.js';
 import type { ProgressReporter } from '../progress/progress-reporter.js';
+import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import type { Router } from '../sink/router.js';
-import { StandaloneRouter } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
-import { readTargetInfo } from '../sink/target-info.js';
 import { tempKeyFor } from '../sink/temp-key.js';
-import { parseRedisUrl, type TargetEndpoint } from '../sink/target-url.js';
 
 /** Read chunk of the RDB file: big enough for few syscalls, small enough to pause promptly. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -32,8 +31,10 @@ const MAX_LISTED_UNSUPPORTED = 20;
 
 /** What a migration did; every count is of keys (objects), not pieces. */
 export interface MigrateFileSummary {
-  /** Keys in the file (pre-scan), including those later skipped. */
+  /** Keys in the file (pre-scan) of the databases copied, including those later skipped. */
   totalKeys: number;
+  /** Keys of databases not selected by `--dbs`, not copied. */
+  skippedOtherDbs: number;
   /** Keys written to the target and acknowledged. */
   keys: number;
   /** Bytes of the RDB file. */
@@ -57,7 +58,9 @@ export interface MigrateFileContext {
 /**
  * Copies every key of the RDB file `options.source` into the Redis at `options.target`, then
  * resolves once the target acknowledged every command.
- * @throws ConfigError bad `--source` / `--target`, or a cluster target (not supported yet).
+ * @throws ConfigError bad `--source` / `--target`; a Redis Cluster target and keys in databases
+ *   other than 0 without `--dbs 0` (refused after the pre-scan, before anything is written).
+ * @throws ClusterError the cluster does not cover every slot, or a key could not be placed.
  * @throws UnsupportedTypesError `--unsupported fail` and the file holds keys the target cannot hold
  *   (thrown after the pre-scan, before anything is written).
  * @throws RdbError the file is corrupt or truncated; a key whose first pieces were written is
@@ -67,19 +70,23 @@ export interface MigrateFileContext {
 export async function migrateFile(options: MigrateOptions, context: MigrateFileContext): Promise<MigrateFileSummary> {
   const { logger, progress } = context;
   const startMs = Date.now();
-  const endpoint = parseTarget(options.target);
   const bytes = await fileSize(options.source);
+  const target = await resolveTarget(options.target, { tlsInsecure: options.isTlsInsecure });
+  const info = target.info;
+  if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
+    throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
+  }
 
-  const router = await StandaloneRouter.connect(endpoint, { tlsInsecure: options.isTlsInsecure, role: 'target' });
+  const router = await openRouter(target, { tlsInsecure: options.isTlsInsecure });
   try {
-    const info = await readTargetInfo(router.all()[0]!);
-    if (info.clusterEnabled) {
-      throw new ConfigError(
-        `--target ${endpoint.host}:${endpoint.port} is a Redis Cluster node; cluster targets are not supported yet, ` +
-          'migrate into a standalone Redis',
-      );
-    }
-    logger.info({ target: `${endpoint.host}:${endpoint.port}`, redisVersion: info.redisVersion }, 'connected to target');
+    logger.info(
+      {
+        target: target.reached,
+        redisVersion: info.redisVersion,
+        cluster: info.clusterEnabled ? { masters: router.all().map((c) => c.peer) } : undefined,
+      },
+      info.clusterEnabled ? 'connected to target redis cluster' : 'connected to target',
+    );
 
     const writer = new SnapshotWriter(router, info, {
       onExisting: options.onExisting,
@@ -87,8 +94,15 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       restoreMaxBytes: options.restoreMaxBytes,
     });
 
-    const scan = await prescan(options.source, writer);
-    logger.info({ source: options.source, bytes, keys: scan.totalKeys, unsupported: scan.unsupportedTotal }, 'pre-scan done');
+    const scan = await prescan(options.source, writer, options.dbs);
+    logger.info({ source: options.source, bytes, keys: scan.totalKeys, dbs: [...scan.dbs], unsupported: scan.unsupportedTotal }, 'pre-scan done');
+    const otherDbs = [...scan.dbs].filter((db) => db !== 0);
+    if (info.clusterEnabled && options.dbs === undefined && otherDbs.length > 0) {
+      throw new ConfigError(
+        `the source has keys in database(s) ${otherDbs.join(', ')}, but a Redis Cluster has only database 0. ` +
+          'Nothing was written. Pass --dbs 0 to copy database 0 only, or migrate the others into a standalone Redis.',
+      );
+    }
     if (scan.unsupportedTotal > 0) {
       if (options.unsupported === 'fail') {
         throw new UnsupportedTypesError(
@@ -105,6 +119,7 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
     }
 
     let bytesRead = 0;
+    let skippedOtherDbs = 0;
     progress.start({ totalBytes: bytes, totalKeys: scan.totalKeys }, () => ({ bytesRead, keysWritten: writer.stats.keys }));
     try {
       const input = createReadStream(options.source, { highWaterMark: READ_CHUNK_BYTES });
@@ -116,6 +131,8 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       })();
       await copyRdbStream(counted, writer, router, {
         source: options.source,
+        dbs: options.dbs,
+        onSkippedDb: () => skippedOtherDbs++,
         maxRestorePayloadBytes: options.restoreMaxBytes,
         onExisting: options.onExisting,
         logger,
@@ -128,6 +145,7 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
     const s = writer.stats;
     return {
       totalKeys: scan.totalKeys,
+      skippedOtherDbs,
       keys: s.keys,
       bytes,
       skippedExpired: s.skippedExpired,
@@ -146,6 +164,10 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
 export interface CopyRdbStreamOptions {
   /** Name of the input for errors (file path). */
   source: string;
+  /** Copy only keys of these databases (undefined: all). */
+  dbs?: readonly number[] | undefined;
+  /** Called once per object skipped because its database is not in `dbs`. */
+  onSkippedDb?: () => void;
   /** Passed to the decoder: capture raw value bytes for RESTORE up to this size. */
   maxRestorePayloadBytes: number;
   /** The writer's policy: tells where a partly written object lives (see {@link deletePartialKey}). */
@@ -173,8 +195,13 @@ export async function copyRdbStream(
 ): Promise<{ backpressurePauses: number }> {
   /** The object whose first piece was written and whose last piece has not arrived yet. */
   let partial: { db: number; key: Buffer } | undefined;
+  const dbs = options.dbs;
   const handler: RdbHandler = {
     onEntry(entry: SnapshotEntry): void {
+      if (dbs !== undefined && !dbs.includes(entry.db)) {
+        if (entry.isLast) options.onSkippedDb?.();
+        return;
+      }
       if (entry.isFirst && !entry.isLast) {
         const piecesBefore = writer.stats.pieces;
         writer.write(entry);
@@ -200,8 +227,7 @@ export async function copyRdbStream(
     targetError ??= err;
     wakeUp?.();
   };
-  const conns = router.all();
-  for (const c of conns) c.on('error', onTargetError);
+  router.on('error', onTargetError);
   let pauses = 0;
   try {
     for await (const chunk of input) {
@@ -229,7 +255,7 @@ export async function copyRdbStream(
     if (err instanceof RdbError && partial !== undefined) await deletePartialKey(err, partial, writer, router, options.onExisting, options.logger);
     throw err;
   } finally {
-    for (const c of conns) c.off('error', onTargetError);
+    router.off('error', onTargetError);
   }
   await writer.flush();
   options.logger.debug({ source: options.source, backpressurePauses: pauses }, 'copy done');
@@ -255,9 +281,8 @@ async function deletePartialKey(
   const written = isInPlace ? partial.key : tempKeyFor(partial.key);
   try {
     await writer.flush();
-    const conn = router.connectionFor(partial.key, partial.db);
-    conn.send(['DEL', written], partial.key);
-    await conn.flush();
+    router.connectionFor(partial.key, partial.db).send(['DEL', written], partial.key);
+    await router.flush();
     err.message += isInPlace
       ? `; ${name} was partly written and has been deleted from the target`
       : `; ${name} was partly built under a temporary key, which has been deleted (the target's key was not touched)`;
@@ -277,15 +302,22 @@ interface PrescanResult {
   unsupportedTotal: number;
   /** Distinct reasons given by the writer. */
   reasons: Set<string>;
+  /** Databases holding keys (all of them, selected or not). */
+  dbs: Set<number>;
 }
 
-/** Decodes the whole file without materializing values: counts keys and finds unsupported ones. */
-async function prescan(path: string, writer: SnapshotWriter): Promise<PrescanResult> {
-  const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set() };
+/**
+ * Decodes the whole file without materializing values: counts the keys of the selected databases
+ * (`dbs`, undefined = all), finds unsupported ones, and lists every database that holds keys.
+ */
+async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined): Promise<PrescanResult> {
+  const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set(), dbs: new Set() };
   const decoder = new RdbDecoder(
     {
       onEntry(entry: SnapshotEntry): void {
         if (!entry.isLast) return;
+        result.dbs.add(entry.db);
+        if (dbs !== undefined && !dbs.includes(entry.db)) return;
         result.totalKeys++;
         const reason = writer.unsupportedReason(entry);
         if (reason === undefined) return;
@@ -304,15 +336,6 @@ async function prescan(path: string, writer: SnapshotWriter): Promise<PrescanRes
   }
   decoder.end();
   return result;
-}
-
-function parseTarget(url: string): TargetEndpoint {
-  try {
-    return parseRedisUrl(url);
-  } catch (err) {
-    if (err instanceof Df2RedisError) throw new ConfigError(`--target: ${err.message}`, { cause: err });
-    throw err;
-  }
 }
 
 async function fileSize(path: string): Promise<number> {

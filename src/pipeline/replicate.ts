@@ -14,11 +14,12 @@ import type { Logger } from 'pino';
 import type { SnapshotEntry } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, ReplicationError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
+import { ClusterRouter } from '../sink/cluster-router.js';
+import { openRouter, resolveTarget, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
-import { StandaloneRouter } from '../sink/router.js';
+import type { Router } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
-import { readTargetInfo, type TargetInfo } from '../sink/target-info.js';
-import { parseRedisUrl } from '../sink/target-url.js';
+import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
@@ -28,8 +29,10 @@ import { commandName, FlowApplier } from './flow-applier.js';
 export interface ReplicateOptions {
   /** Dragonfly master, `redis://[user:password@]host:port` or `rediss://…`. Required. */
   source: string;
-  /** Target Redis URL. Required. */
+  /** Target Redis URL, or comma-separated seed URLs of a Redis Cluster (detected). Required. */
   target: string;
+  /** Copy only these source databases; a cluster target without it refuses sources using others. @default undefined (all) */
+  dbs: readonly number[] | undefined;
   /** Full sync only: stop once every flow's snapshot is acknowledged (`migrate --source redis://…`). @default false */
   isFullSyncOnly: boolean;
   /** Snapshot keys that exist on the target: replace | skip | fail. @default 'replace' */
@@ -56,6 +59,7 @@ export const REPLICATE_DEFAULTS = {
   unsupported: 'fail',
   restoreMaxBytes: 512 * 1024,
   isTlsInsecure: false,
+  dbs: undefined,
   statusPort: undefined,
   maxInflightBytesPerFlow: 64 * 1024 * 1024,
 } as const;
@@ -77,6 +81,17 @@ export interface ReplicationStatus {
   skipped: { expired: number; existing: number; unsupported: number };
   longestPauseMs: number;
   opsApplied: bigint;
+  /** The target: standalone, or a cluster with its masters and redirection counters (summed over flows). */
+  target: {
+    cluster: boolean;
+    masters: string[];
+    moved: number;
+    asked: number;
+    retried: number;
+    resentAfterLoss: number;
+  };
+  /** Objects and journal records of databases not selected by `--dbs`. */
+  skippedOtherDbs: number;
 }
 
 /** What a finished run reports (also printed on SIGINT). */
@@ -103,10 +118,11 @@ export class Replicator {
   #session: DragonflySession | undefined;
   #sourceConn: RedisConnection | undefined;
   #info: TargetInfo | undefined;
+  #target: ResolvedTarget | undefined;
   #translator: JournalTranslator | undefined;
   #flows = new Map<number, FlowApplier>();
   #flowWriters = new Map<number, SnapshotWriter>();
-  #flowRouters = new Map<number, StandaloneRouter>();
+  #flowRouters = new Map<number, Router>();
   #barriers = new Map<bigint, { flows: Map<FlowApplier, bigint | undefined>; args: Buffer[]; db: number }>();
   #dropped = new Map<string, number>();
   #lossy = new Map<string, number>();
@@ -129,26 +145,24 @@ export class Replicator {
   /** Runs the replication. See the class comment for when it settles. */
   async run(): Promise<ReplicateSummary> {
     const options = this.#options;
-    const targetEp = parseRedisUrl(options.target);
     const sourceEp = parseDragonflyUrl(options.source);
-    const control = await RedisConnection.connect(targetEp, { tlsInsecure: options.isTlsInsecure, role: 'target' });
-    try {
-      this.#info = await readTargetInfo(control);
-    } finally {
-      await control.close();
-    }
-    const info = this.#info;
-    if (info.clusterEnabled) {
-      throw new ConfigError(`--target ${targetEp.host}:${targetEp.port} is a Redis Cluster node; cluster targets are not supported yet`);
+    this.#target = await resolveTarget(options.target, { tlsInsecure: options.isTlsInsecure });
+    const info = (this.#info = this.#target.info);
+    if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
+      throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
     }
     this.#translator = new JournalTranslator(info);
-    this.#logger.info({ target: `${targetEp.host}:${targetEp.port}`, redisVersion: info.redisVersion }, 'connected to target');
+    this.#logger.info(
+      { target: this.#target.reached, redisVersion: info.redisVersion, cluster: info.clusterEnabled },
+      info.clusterEnabled ? 'connected to target redis cluster' : 'connected to target',
+    );
     this.#sourceConn = await RedisConnection.connect(
       { host: sourceEp.host, port: sourceEp.port, tls: sourceEp.tls, username: sourceEp.username, password: sourceEp.password, db: 0 },
       { tlsInsecure: options.isTlsInsecure, role: 'source read-back' },
     ).catch((err: unknown) => {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
+    if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
     if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
@@ -202,6 +216,29 @@ export class Replicator {
     await this.#finish();
   }
 
+  /**
+   * A cluster target without `--dbs`: the source's `INFO keyspace` must list no database but 0.
+   * @throws ConfigError naming the databases.
+   */
+  async #refuseOtherDbs(): Promise<void> {
+    const conn = this.#sourceConn!;
+    let keyspace: string;
+    try {
+      keyspace = asText(await conn.call(['INFO', 'keyspace']));
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+    const others = [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => m[1] !== '0' && m[2] !== '0').map((m) => Number(m[1]));
+    if (others.length > 0) {
+      await conn.close().catch(() => undefined);
+      throw new ConfigError(
+        `the source has keys in database(s) ${others.join(', ')}, but a Redis Cluster has only database 0. ` +
+          'Nothing was written. Pass --dbs 0 to replicate database 0 only.',
+      );
+    }
+  }
+
   /** The `/status` document. */
   status(): ReplicationStatus {
     const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
@@ -232,6 +269,22 @@ export class Replicator {
       },
       longestPauseMs: Math.round(this.#longestPauseMs),
       opsApplied: ops,
+      target: this.#targetStatus(),
+      skippedOtherDbs: flows.reduce((n, f) => n + f.skippedOtherDbs, 0),
+    };
+  }
+
+  #targetStatus(): ReplicationStatus['target'] {
+    const routers = [...this.#flowRouters.values()];
+    const cluster = routers.filter((r): r is ClusterRouter => r instanceof ClusterRouter);
+    const sum = (k: 'moved' | 'asked' | 'retried' | 'resentAfterLoss'): number => cluster.reduce((n, r) => n + r.stats[k], 0);
+    return {
+      cluster: this.#info?.clusterEnabled ?? false,
+      masters: routers[0]?.all().map((c) => c.peer) ?? [],
+      moved: sum('moved'),
+      asked: sum('asked'),
+      retried: sum('retried'),
+      resentAfterLoss: sum('resentAfterLoss'),
     };
   }
 
@@ -246,16 +299,17 @@ export class Replicator {
    * before any flow is opened (the session awaits `onMaster`), so no flow data can arrive first.
    */
   async #openFlows(count: number): Promise<void> {
-    const targetEp = parseRedisUrl(this.#options.target);
     const info = this.#info!;
     for (let id = 0; id < count; id++) {
       if (this.#flows.has(id)) continue;
-      const router = await StandaloneRouter.connect(targetEp, {
+      const router = await openRouter(this.#target!, {
         tlsInsecure: this.#options.isTlsInsecure,
         role: `target (flow ${id})`,
-        maxInflightBytes: this.#options.maxInflightBytesPerFlow,
+        // A cluster flow spreads its window over one connection per master.
+        maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
       });
-      const conn = router.all()[0]!;
+      // Registered before anything else can fail so teardown closes it.
+      this.#flowRouters.set(id, router);
       const snapshotWriter = new SnapshotWriter(router, info, {
         onExisting: this.#options.onExisting,
         unsupported: this.#options.unsupported,
@@ -266,11 +320,12 @@ export class Replicator {
         unsupported: 'skip',
         restoreMaxBytes: this.#options.restoreMaxBytes,
       });
-      const flow: FlowApplier = new FlowApplier(id, conn, {
+      const flow: FlowApplier = new FlowApplier(id, {
         translator: this.#translator!,
         snapshotWriter,
         journalWriter,
         router,
+        dbs: this.#options.dbs,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
         readBack: (key, db) => this.#readBack(key, db),
@@ -280,11 +335,13 @@ export class Replicator {
         pauseSource: () => this.#pause(id),
         resumeSource: () => this.#resume(id),
       });
-      conn.on('error', (err: Error) => this.#fail(err));
-      conn.on('drain', () => this.#resume(id));
+      router.on('error', (err: Error) => this.#fail(err));
+      router.on('drain', () => this.#resume(id));
+      if (router instanceof ClusterRouter && id === 0) {
+        this.#logger.info({ masters: router.all().map((c) => c.peer) }, 'writing through every cluster master');
+      }
       this.#flows.set(id, flow);
       this.#flowWriters.set(id, snapshotWriter);
-      this.#flowRouters.set(id, router);
     }
   }
 
@@ -304,7 +361,7 @@ export class Replicator {
     const at = this.#pausedAt.get(flowId);
     if (at === undefined || this.#isStopping) return;
     const flow = this.#flows.get(flowId);
-    if (flow !== undefined && (flow.connection.isBackpressured || flow.isBlocked)) return;
+    if (flow !== undefined && (flow.router.isBackpressured || flow.isBlocked)) return;
     this.#pausedAt.delete(flowId);
     this.#longestPauseMs = Math.max(this.#longestPauseMs, performance.now() - at);
     this.#session?.flow(flowId).resume();
@@ -346,8 +403,7 @@ export class Replicator {
       // post-flush write, no pre-flush write may survive).
       await Promise.all(all.map((r) => r.flush()));
       const router = all[0]!;
-      const conn = router.connectionFor(Buffer.alloc(0), barrier.db);
-      conn.send(barrier.args);
+      router.sendToAll(barrier.args, barrier.db); // every master of a cluster
       await router.flush();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);

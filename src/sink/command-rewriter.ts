@@ -1,5 +1,5 @@
 import type { HashTtlPiece, SnapshotEntry, StreamGroup, StreamId, StreamPiece, ZsetPiece } from '../entry/entry.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { CommandSink } from './redis-connection.js';
 
 /**
  * Rewrites one snapshot piece into plain Redis commands (used when RESTORE is not possible or the
@@ -31,7 +31,7 @@ export function formatStreamId(id: StreamId): string {
 }
 
 /** String piece: `SET wkey v [PXAT ms]` for the first piece, `APPEND wkey v` after. */
-export function writeStringPiece(conn: RedisConnection, wkey: Buffer, key: Buffer, entry: SnapshotEntry & { valueKind: 'string' | 'json' }, pxatMs: number): number {
+export function writeStringPiece(conn: CommandSink, wkey: Buffer, key: Buffer, entry: SnapshotEntry & { valueKind: 'string' | 'json' }, pxatMs: number): number {
   // begin/arg/end: no argument array per string, the most common object.
   const name = entry.isFirst ? 'SET' : 'APPEND';
   const hasPxat = entry.isFirst && pxatMs !== -1;
@@ -48,7 +48,7 @@ export function writeStringPiece(conn: RedisConnection, wkey: Buffer, key: Buffe
 }
 
 /** `<cmd> wkey e…` in chunks of {@link MAX_ELEMENTS_PER_COMMAND} (RPUSH for lists, SADD for sets). */
-export function writeElements(conn: RedisConnection, cmd: 'RPUSH' | 'SADD', wkey: Buffer, key: Buffer, elements: Buffer[]): number {
+export function writeElements(conn: CommandSink, cmd: 'RPUSH' | 'SADD', wkey: Buffer, key: Buffer, elements: Buffer[]): number {
   let commands = 0;
   for (let from = 0; from < elements.length; from += MAX_ELEMENTS_PER_COMMAND) {
     const to = Math.min(elements.length, from + MAX_ELEMENTS_PER_COMMAND);
@@ -63,7 +63,7 @@ export function writeElements(conn: RedisConnection, cmd: 'RPUSH' | 'SADD', wkey
 }
 
 /** `HSET wkey f v …` from flat field/value pairs, in chunks. */
-export function writeHashFields(conn: RedisConnection, wkey: Buffer, key: Buffer, flat: Buffer[]): number {
+export function writeHashFields(conn: CommandSink, wkey: Buffer, key: Buffer, flat: Buffer[]): number {
   let commands = 0;
   const step = 2 * MAX_ELEMENTS_PER_COMMAND;
   for (let from = 0; from + 1 < flat.length; from += step) {
@@ -79,7 +79,7 @@ export function writeHashFields(conn: RedisConnection, wkey: Buffer, key: Buffer
 }
 
 /** `ZADD wkey score member …`, in chunks. */
-export function writeZsetPiece(conn: RedisConnection, wkey: Buffer, key: Buffer, piece: ZsetPiece): number {
+export function writeZsetPiece(conn: CommandSink, wkey: Buffer, key: Buffer, piece: ZsetPiece): number {
   let commands = 0;
   const { members, scores } = piece;
   for (let from = 0; from < members.length; from += MAX_ELEMENTS_PER_COMMAND) {
@@ -101,7 +101,7 @@ export function writeZsetPiece(conn: RedisConnection, wkey: Buffer, key: Buffer,
  * Hash with field TTLs (Redis ≥ 7.4): `HSET` of the live fields, then `HPEXPIREAT wkey ms FIELDS n f…`
  * per distinct expiry. Fields already expired at `nowMs` are not written (Redis would drop them).
  */
-export function writeHashTtlPiece(conn: RedisConnection, wkey: Buffer, key: Buffer, piece: HashTtlPiece, nowMs: number): number {
+export function writeHashTtlPiece(conn: CommandSink, wkey: Buffer, key: Buffer, piece: HashTtlPiece, nowMs: number): number {
   const live: Buffer[] = [];
   const byExpiry = new Map<number, Buffer[]>();
   for (let i = 0; i + 1 < piece.fields.length; i += 2) {
@@ -138,7 +138,7 @@ export interface StreamTargetFeatures {
  * Limitation: a pending entry whose message was deleted from the stream cannot be recreated
  * (XCLAIM ignores ids not in the stream); consumers' seen/active times become the write time.
  */
-export function writeStreamPiece(conn: RedisConnection, wkey: Buffer, key: Buffer, piece: StreamPiece, features: StreamTargetFeatures): number {
+export function writeStreamPiece(conn: CommandSink, wkey: Buffer, key: Buffer, piece: StreamPiece, features: StreamTargetFeatures): number {
   let commands = 0;
   for (const e of piece.entries) {
     conn.begin(3 + e.fields.length);

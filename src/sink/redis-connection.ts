@@ -26,6 +26,48 @@ export interface ConnectOptions {
   maxBatchBytes?: number;
   /** … or this many commands. @default 4096 */
   maxBatchCommands?: number;
+  /**
+   * Keep the encoded bytes of every command until it is acknowledged, so {@link RedisConnection.commandAt}
+   * and {@link RedisConnection.takeUnacked} can hand them back for a resend (cluster redirections and
+   * failover). No copy: written batches are slab slices that are never rewritten. @default false
+   */
+  retainUnacked?: boolean;
+  /**
+   * Sees every error reply of a sent command (not of {@link RedisConnection.call}) before the error
+   * policy, with the command's sequence number: return true when it took care of it (a cluster
+   * redirection), which makes it neither fatal nor counted.
+   */
+  interceptErrorReply?: (seq: number, message: string) => boolean;
+}
+
+/**
+ * One encoded command handed back for a resend: its exact RESP bytes (slab slices, no copy), the
+ * name and key it was sent with (for errors), the routing tag (cluster slot, -1 none) and how many
+ * times it was already redirected or retried.
+ */
+export interface EncodedCommand {
+  parts: Buffer[];
+  bytes: number;
+  name: CommandArg | undefined;
+  key: Buffer | undefined;
+  tag: number;
+  attempts: number;
+}
+
+/**
+ * The command-writing surface shared by a {@link RedisConnection} and a router's holding queue:
+ * what the writers (snapshot writer, command rewriter, journal applier) call per command.
+ */
+export interface CommandSink {
+  /** Encodes one command (`key` names it in errors). */
+  send(args: ReadonlyArray<CommandArg>, key?: Buffer): void;
+  /** Allocation-free form: `begin(argc)`, `argc` × {@link arg} (or bulk parts), {@link end}. */
+  begin(argc: number): void;
+  arg(a: CommandArg): void;
+  beginBulk(len: number): void;
+  raw(b: Uint8Array): void;
+  endBulk(): void;
+  end(name: string, key?: Buffer): void;
 }
 
 const DEFAULTS = {
@@ -65,9 +107,14 @@ interface PendingCall {
  * {@link ConnectionError}; emitted only when a listener is attached — the same error also rejects
  * {@link flush}), 'close'.
  */
-export class RedisConnection extends EventEmitter implements ReplySink {
+export class RedisConnection extends EventEmitter implements ReplySink, CommandSink {
   readonly peer: string;
   readonly role: string;
+  /**
+   * Routing tag recorded with every command sent from now on (a cluster router sets the key's slot
+   * before the key's commands); -1 = none. Read back with {@link commandAt} / {@link takeUnacked}.
+   */
+  tag = -1;
   #socket: net.Socket;
   #encoder = new RespEncoder();
   #scanner: ReplyScanner;
@@ -90,6 +137,17 @@ export class RedisConnection extends EventEmitter implements ReplySink {
   #names: Array<CommandArg | undefined> = new Array(INITIAL_RING);
   #keys: Array<Buffer | undefined> = new Array(INITIAL_RING);
   #sizes = new Float64Array(INITIAL_RING);
+  #tags = new Int32Array(INITIAL_RING);
+  #attempts = new Uint8Array(INITIAL_RING);
+  /** Attempts recorded with the next command ({@link sendEncoded}). */
+  #nextAttempts = 0;
+  readonly #isRetaining: boolean;
+  readonly #intercept: ((seq: number, message: string) => boolean) | undefined;
+  /** Written, not fully acknowledged batches (retainUnacked): commands [start, end) and their bytes. */
+  #retained: Array<{ start: number; end: number; segs: Buffer[] }> = [];
+  #retainedHead = 0;
+  /** Cursor of {@link commandAt}: batch index, sequence number and byte offset inside the batch. */
+  #cursor = { batch: -1, seq: 0, offset: 0 };
 
   /** whenAcked markers: fire when `#ackedSeq >= seq`. Parallel arrays consumed from `#markerHead`. */
   #markerSeqs: number[] = [];
@@ -120,6 +178,8 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     this.#maxInflightBytes = options.maxInflightBytes ?? DEFAULTS.maxInflightBytes;
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULTS.maxBatchBytes;
     this.#maxBatchCommands = options.maxBatchCommands ?? DEFAULTS.maxBatchCommands;
+    this.#isRetaining = options.retainUnacked === true;
+    this.#intercept = options.interceptErrorReply;
     this.#scanner = new ReplyScanner(this);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => {
@@ -270,12 +330,92 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     this.#commit(name, key, this.#encoder.pendingBytes - this.#beginPending);
   }
 
+  /**
+   * Sends a command encoded earlier (by this or another connection, see {@link takeUnacked}) as is,
+   * recording its name, key, tag and attempt count. Large parts are passed by reference.
+   */
+  sendEncoded(cmd: EncodedCommand): void {
+    const before = this.#encoder.pendingBytes;
+    for (const p of cmd.parts) this.#encoder.raw(p);
+    const savedTag = this.tag;
+    this.tag = cmd.tag;
+    this.#nextAttempts = Math.min(cmd.attempts, 255);
+    this.#commit(cmd.name, cmd.key, this.#encoder.pendingBytes - before);
+    this.tag = savedTag;
+  }
+
+  /**
+   * The command with sequence number `seq`, written or pending and not yet acknowledged
+   * (`retainUnacked` only; meant for an error reply's command, from {@link ConnectOptions.interceptErrorReply}).
+   * @throws Error if the command is not retained (acknowledged already, or retention off).
+   */
+  commandAt(seq: number): EncodedCommand {
+    if (!this.#isRetaining || seq < this.#ackedSeq || seq >= this.#writtenSeq) {
+      throw new Error(`command #${seq} is not retained on ${this.peer}`);
+    }
+    const batches = this.#retained;
+    const c = this.#cursor;
+    if (c.batch < this.#retainedHead || c.batch >= batches.length || seq < c.seq || seq >= batches[c.batch]!.end) {
+      let b = this.#retainedHead;
+      while (batches[b]!.end <= seq) b++;
+      c.batch = b;
+      c.seq = batches[b]!.start;
+      c.offset = 0;
+    }
+    const mask = this.#ringMask;
+    for (; c.seq < seq; c.seq++) c.offset += this.#sizes[c.seq & mask]!;
+    return this.#encodedAt(seq, sliceParts(batches[c.batch]!.segs, c.offset, this.#sizes[seq & mask]!));
+  }
+
+  /**
+   * After the connection failed: every command not acknowledged, written or still pending, in
+   * order, for a resend elsewhere (`retainUnacked` only). Empties the connection's queue.
+   */
+  takeUnacked(): EncodedCommand[] {
+    const out: EncodedCommand[] = [];
+    if (!this.#isRetaining) return out;
+    const mask = this.#ringMask;
+    const collect = (segs: Buffer[], start: number, end: number, from: number): void => {
+      let offset = 0;
+      for (let s = start; s < end; s++) {
+        const size = this.#sizes[s & mask]!;
+        if (s >= from) out.push(this.#encodedAt(s, sliceParts(segs, offset, size)));
+        offset += size;
+      }
+    };
+    for (let b = this.#retainedHead; b < this.#retained.length; b++) {
+      const batch = this.#retained[b]!;
+      collect(batch.segs, batch.start, batch.end, this.#ackedSeq);
+    }
+    if (this.#sentSeq > this.#writtenSeq) collect(this.#encoder.take(), this.#writtenSeq, this.#sentSeq, this.#writtenSeq);
+    this.#retained = [];
+    this.#retainedHead = 0;
+    this.#ackedSeq = this.#writtenSeq = this.#sentSeq;
+    this.#inflightBytes = 0;
+    return out;
+  }
+
+  #encodedAt(seq: number, parts: Buffer[]): EncodedCommand {
+    const slot = seq & this.#ringMask;
+    return {
+      parts,
+      bytes: this.#sizes[slot]!,
+      name: this.#names[slot],
+      key: this.#keys[slot],
+      tag: this.#tags[slot]!,
+      attempts: this.#attempts[slot]!,
+    };
+  }
+
   #commit(name: CommandArg | undefined, key: Buffer | undefined, bytes: number): void {
     if (this.#sentSeq - this.#ackedSeq > this.#ringMask) this.#growRing();
     const slot = this.#sentSeq & this.#ringMask;
     this.#names[slot] = name;
     this.#keys[slot] = key;
     this.#sizes[slot] = bytes;
+    this.#tags[slot] = this.tag;
+    this.#attempts[slot] = this.#nextAttempts;
+    this.#nextAttempts = 0;
     this.#sentSeq++;
     this.#inflightBytes += bytes;
     if (this.#inflightBytes > this.#maxInflightBytes) this.#isAboveBound = true;
@@ -366,6 +506,7 @@ export class RedisConnection extends EventEmitter implements ReplySink {
   onErrorReply(index: number, message: string): void {
     const calls = this.#calls;
     if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // delivered via capture
+    if (this.#intercept?.(index, message) === true) return;
     const slot = index & this.#ringMask;
     const name = this.#names[slot];
     const cmd = name === undefined ? '?' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
@@ -421,12 +562,29 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     for (let s = this.#ackedSeq; s < end; s++) freed += sizes[s & mask]!;
     this.#ackedSeq = end;
     this.#inflightBytes -= freed;
+    if (this.#isRetaining) this.#releaseRetained();
 
     if (this.#markerHead < this.#markerSeqs.length) this.#fireMarkers();
     if (this.#ackedSeq === this.#writtenSeq && this.#sentSeq > this.#writtenSeq) this.#writeBatch();
     if (this.#isAboveBound && this.#inflightBytes <= this.#maxInflightBytes) {
       this.#isAboveBound = false;
       this.emit('drain');
+    }
+  }
+
+  #releaseRetained(): void {
+    const batches = this.#retained;
+    while (this.#retainedHead < batches.length && batches[this.#retainedHead]!.end <= this.#ackedSeq) {
+      batches[this.#retainedHead++] = undefined as unknown as { start: number; end: number; segs: Buffer[] };
+    }
+    if (this.#retainedHead === batches.length) {
+      batches.length = 0;
+      this.#retainedHead = 0;
+      this.#cursor.batch = -1;
+    } else if (this.#retainedHead > 64 && this.#retainedHead * 2 > batches.length) {
+      batches.splice(0, this.#retainedHead);
+      this.#retainedHead = 0;
+      this.#cursor.batch = -1;
     }
   }
 
@@ -455,6 +613,7 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     if (this.#sentSeq === this.#writtenSeq || this.#isWaitingSocketDrain || this.#closedError) return;
     const socket = this.#socket;
     const segments = this.#encoder.take();
+    if (this.#isRetaining) this.#retained.push({ start: this.#writtenSeq, end: this.#sentSeq, segs: segments });
     this.#writtenSeq = this.#sentSeq;
     if (segments.length === 1) {
       socket.write(segments[0]!);
@@ -472,16 +631,22 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     const names: Array<CommandArg | undefined> = new Array(size);
     const keys: Array<Buffer | undefined> = new Array(size);
     const sizes = new Float64Array(size);
+    const tags = new Int32Array(size);
+    const attempts = new Uint8Array(size);
     for (let s = this.#ackedSeq; s < this.#sentSeq; s++) {
       const from = s & this.#ringMask;
       const to = s & (size - 1);
       names[to] = this.#names[from];
       keys[to] = this.#keys[from];
       sizes[to] = this.#sizes[from]!;
+      tags[to] = this.#tags[from]!;
+      attempts[to] = this.#attempts[from]!;
     }
     this.#names = names;
     this.#keys = keys;
     this.#sizes = sizes;
+    this.#tags = tags;
+    this.#attempts = attempts;
     this.#ringMask = size - 1;
   }
 
@@ -508,4 +673,19 @@ export class RedisConnection extends EventEmitter implements ReplySink {
     for (const w of waiters) w.reject(this.#firstError ?? final);
     this.#socket.destroy();
   }
+}
+
+/** The bytes `[offset, offset + length)` of the concatenation of `segs`, as slices (no copy). */
+function sliceParts(segs: Buffer[], offset: number, length: number): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (offset >= segs[i]!.length) offset -= segs[i++]!.length;
+  while (length > 0) {
+    const seg = segs[i++]!;
+    const n = Math.min(length, seg.length - offset);
+    out.push(seg.subarray(offset, offset + n));
+    length -= n;
+    offset = 0;
+  }
+  return out;
 }

@@ -25,7 +25,7 @@ import {
   RDB_TYPE_ZSET_LISTPACK,
   RDB_TYPE_ZSET_ZIPLIST,
 } from '../entry/entry.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { CommandSink } from './redis-connection.js';
 
 /**
  * Oldest RDB version that can load each Redis object type id (the version in which Redis introduced
@@ -86,7 +86,7 @@ const crc = new Crc64();
  * before)` as ONE bulk argument of the command currently open on `conn` (after `conn.begin`), without
  * concatenating the value (Redis src/cluster.c `createDumpPayload`).
  */
-export function writeRestorePayload(conn: RedisConnection, rdbType: number, rdbValue: Buffer, rdbVersion: number): void {
+export function writeRestorePayload(conn: CommandSink, rdbType: number, rdbValue: Buffer, rdbVersion: number): void {
   typeByte[0] = rdbType;
   trailer.writeUInt16LE(rdbVersion, 0);
   crc.lo = 0;

@@ -1,36 +1,73 @@
-import { type ConnectOptions, RedisConnection } from './redis-connection.js';
+import { EventEmitter } from 'node:events';
+import type { TargetCommandError } from '../errors.js';
+import { type CommandArg, type CommandSink, type ConnectOptions, RedisConnection, type RespValue } from './redis-connection.js';
 import type { TargetEndpoint } from './target-url.js';
 
 /**
- * Where a key's commands go. Standalone: one connection. Cluster (later): the connection of the
- * node owning the key's slot. Either way the returned connection is positioned at `db`.
+ * Where a key's commands go. Standalone: one connection. Cluster ({@link ClusterRouter}): the
+ * connection of the master owning the key's slot, or a holding queue while redirections are being
+ * resolved. Either way, commands sent for one key are applied in the order they were sent.
+ *
+ * Events: `'error'` (a fatal error: a refused command the error policy did not tolerate, a lost
+ * connection that cannot be recovered; emitted only when a listener is attached, the same error
+ * rejects {@link flush}), `'drain'` (no longer backpressured).
  */
-export interface Router {
+export interface Router extends EventEmitter {
+  /** True for a Redis Cluster target. */
+  readonly isCluster: boolean;
   /**
-   * The connection that must carry commands for `key` in database `db`; emits `SELECT db` on it
-   * first when its current database differs (so call it before each key's commands).
+   * The sink that must carry the commands of `key` in database `db`, to be used at once for that
+   * key's commands (synchronously: do not keep it). Standalone emits `SELECT db` first when needed.
+   * @throws ClusterError on a cluster when `db` is not 0.
    */
-  connectionFor(key: Buffer, db: number): RedisConnection;
-  /** Every connection (for flush, backpressure, close). */
+  connectionFor(key: Buffer, db: number): CommandSink;
+  /**
+   * Sends a keyless command to every master (FLUSHALL, FUNCTION LOAD, SCRIPT LOAD), in order with
+   * the rest, in database `db` (standalone; a cluster only has 0).
+   */
+  sendToAll(args: ReadonlyArray<CommandArg>, db?: number): void;
+  /**
+   * Request/response for a command on `key`'s node (DUMP, PTTL…), in order after everything sent
+   * before for that node; a cluster follows redirections.
+   * @throws TargetCommandError, ConnectionError, ClusterError
+   */
+  call(key: Buffer, args: ReadonlyArray<CommandArg>): Promise<RespValue>;
+  /** Every live connection (one per master), e.g. for INFO. */
   all(): RedisConnection[];
-  /** True if any connection is above its in-flight bound. */
+  /** Installs the error policy on every connection, present and future (see {@link RedisConnection.setErrorPolicy}). */
+  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void;
+  /**
+   * Calls `cb` once every command sent through the router before this call was applied: replied to
+   * with anything but a redirection (resent commands count once their resend was replied to).
+   * Never fires after a fatal error.
+   */
+  whenAcked(cb: () => void): void;
+  /** True if any connection (or the holding queue) is above its in-flight bound. */
   readonly isBackpressured: boolean;
-  /** Calls `cb` once no connection is backpressured (synchronously if none is). */
+  /** Calls `cb` once no longer backpressured (synchronously if not). */
   onceDrained(cb: () => void): void;
-  /** Resolves once every connection acknowledged everything; rejects with the first error. */
+  /** Resolves once everything sent was applied (see {@link whenAcked}); rejects with the first fatal error. */
   flush(): Promise<void>;
   /** Closes every connection after its commands were acknowledged. */
   close(): Promise<void>;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** A standalone Redis target: every key on one pipelined connection (per-key order trivially kept). */
-export class StandaloneRouter implements Router {
+export class StandaloneRouter extends EventEmitter implements Router {
+  readonly isCluster = false;
   readonly #conn: RedisConnection;
   readonly #all: RedisConnection[];
 
   constructor(conn: RedisConnection) {
+    super();
     this.#conn = conn;
     this.#all = [conn];
+    conn.on('error', (err: Error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+    conn.on('drain', () => this.emit('drain'));
   }
 
   /** Connects to `ep` (AUTH, SELECT ep.db). @throws ConnectionError */
@@ -44,8 +81,24 @@ export class StandaloneRouter implements Router {
     return conn;
   }
 
+  sendToAll(args: ReadonlyArray<CommandArg>, db = 0): void {
+    this.connectionFor(EMPTY, db).send(args);
+  }
+
+  call(_key: Buffer, args: ReadonlyArray<CommandArg>): Promise<RespValue> {
+    return this.#conn.call(args);
+  }
+
   all(): RedisConnection[] {
     return this.#all;
+  }
+
+  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void {
+    this.#conn.setErrorPolicy(fn);
+  }
+
+  whenAcked(cb: () => void): void {
+    this.#conn.whenAcked(cb);
   }
 
   get isBackpressured(): boolean {

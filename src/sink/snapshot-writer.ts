@@ -9,7 +9,7 @@ import {
   writeZsetPiece,
   type StreamTargetFeatures,
 } from './command-rewriter.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { CommandSink } from './redis-connection.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -119,7 +119,7 @@ export class SnapshotWriter {
       this.#stats.skippedExisting++;
       return true;
     };
-    for (const conn of router.all()) conn.setErrorPolicy(policy);
+    router.setErrorPolicy(policy);
   }
 
   get stats(): Readonly<SnapshotWriterStats> {
@@ -225,16 +225,14 @@ export class SnapshotWriter {
     this.#rewrite(conn, entry);
   }
 
-  /** `FUNCTION LOAD REPLACE code` on every connection (every node of a cluster). */
+  /** `FUNCTION LOAD REPLACE code` on the target (on every master of a cluster). */
   writeFunction(code: Buffer): void {
-    for (const conn of this.#router.all()) {
-      conn.send(['FUNCTION', 'LOAD', 'REPLACE', code]);
-      this.#stats.commands++;
-    }
+    this.#router.sendToAll(['FUNCTION', 'LOAD', 'REPLACE', code]);
+    this.#stats.commands++;
     this.#stats.functions++;
   }
 
-  #restore(conn: RedisConnection, entry: SnapshotEntry, rdbValue: Buffer, version: number): void {
+  #restore(conn: CommandSink, entry: SnapshotEntry, rdbValue: Buffer, version: number): void {
     const isReplace = !this.#isGuarded;
     conn.begin(isReplace ? 6 : 5);
     conn.arg('RESTORE');
@@ -248,7 +246,7 @@ export class SnapshotWriter {
     this.#stats.keys++;
   }
 
-  #rewrite(conn: RedisConnection, entry: SnapshotEntry): void {
+  #rewrite(conn: CommandSink, entry: SnapshotEntry): void {
     const key = entry.key;
     const wkey = this.#isGuarded ? tempKeyFor(key) : key;
     let commands = 0;

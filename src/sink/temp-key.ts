@@ -1,4 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
+import { keySlot } from './key-slot.js';
 
 /**
  * Temporary key names for writes that must not touch an existing key (`onExisting` skip/fail): an
@@ -43,6 +44,6 @@ function hashTag(key: Buffer): Buffer | undefined {
 
 /** `{<tag>}df2redis:tmp:<key>` where `<tag>` puts it in the slot of `key`. */
 export function tempKeyFor(key: Buffer): Buffer {
-  const tag = hashTag(key) ?? Buffer.from(tagForSlot(calculateSlot(key)), 'latin1');
+  const tag = hashTag(key) ?? Buffer.from(tagForSlot(keySlot(key)), 'latin1');
   return Buffer.concat([Buffer.from('{'), tag, Buffer.from(`}${TEMP_KEY_MARK}`), key]);
 }

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import calculateSlot from 'cluster-key-slot';
-import { commandKeys, keySlot, planForCluster, type ClusterPlan } from './cluster-keys.js';
+import { keySlot } from '../sink/key-slot.js';
+import { commandKeys, planForCluster, type ClusterPlan } from './cluster-keys.js';
 import { redisCli, startRedisServer } from '../../test/helpers/redis-server.js';
 
 const b = (...xs: string[]): Buffer[] => xs.map((x) => Buffer.from(x));
@@ -126,7 +127,9 @@ test('planForCluster: single for 0 or 1 key, unknown commands, and many keys in 
   assert.deepEqual(plan('DEL', 'a'), { kind: 'single' });
   assert.deepEqual(plan('MSET', '{t}a', '1', '{t}b', '2'), { kind: 'single' });
   assert.deepEqual(plan('SUNIONSTORE', '{user1000}.following', '{user1000}.followers'), { kind: 'single' });
-  assert.deepEqual(plan('EVAL', 's', '2', '{t}a', '{t}b'), { kind: 'single' });
+  // The first key is not argv[1]: the plan names it, so the router routes by it and not by the script.
+  assert.deepEqual(plan('EVAL', 's', '2', '{t}a', '{t}b'), { kind: 'single', key: Buffer.from('{t}a') });
+  assert.deepEqual(plan('XGROUP', 'CREATE', 'st', 'g', '$'), { kind: 'single', key: Buffer.from('st') });
   assert.deepEqual(plan('DEL', 'a', 'a'), { kind: 'single' }, 'the same key twice');
   assert.deepEqual(plan('EVAL', 's', '0'), { kind: 'single' });
 });

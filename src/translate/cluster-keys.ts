@@ -1,4 +1,4 @@
-import calculateSlot from 'cluster-key-slot';
+import { keySlot } from '../sink/key-slot.js';
 import type { TranslatedCommand } from './journal-translator.js';
 
 /**
@@ -209,8 +209,9 @@ export function commandKeys(args: Buffer[]): Buffer[] {
 
 /**
  * How to send one (translated) command to a Redis Cluster target:
- * - `single`: 0 or 1 key, or every key in one slot: send as is; the router computes the slot of the
- *   command's `key` (keyless: any node).
+ * - `single`: 0 or 1 key, or every key in one slot: send as is, routed by `key` when given (the
+ *   first key is not argv[1]: EVAL, XREADGROUP, ZUNIONSTORE's numkeys forms, XGROUP…), else by
+ *   the command's own `key` (keyless: any node).
  * - `all-masters`: keyless, and its effect must exist on every master: SCRIPT LOAD/FLUSH,
  *   FUNCTION LOAD/DELETE/FLUSH/RESTORE, FLUSHALL/FLUSHDB.
  * - `split`: same effect as the original, as single-key commands in argv order, each with
@@ -220,7 +221,7 @@ export function commandKeys(args: Buffer[]): Buffer[] {
  *   and the slots, `keys` are all its keys.
  */
 export type ClusterPlan =
-  | { kind: 'single' }
+  | { kind: 'single'; key?: Buffer }
   | { kind: 'all-masters' }
   | { kind: 'split'; commands: TranslatedCommand[] }
   | { kind: 'move'; src: Buffer; dst: Buffer; nx: boolean }
@@ -242,11 +243,13 @@ export function planForCluster(args: Buffer[]): ClusterPlan {
   const rule = ruleOf(args);
   if (rule === undefined) return SINGLE;
   if (rule.isAllMasters === true) return ALL_MASTERS;
-  if (rule.keysOf === undefined && rangeCount(rule, args.length) < 2) return SINGLE;
+  if (rule.keysOf === undefined && rangeCount(rule, args.length) < 2) {
+    return rule.first === 1 || rangeCount(rule, args.length) === 0 ? SINGLE : { kind: 'single', key: args[rule.first]! };
+  }
   const keys = keysOfRule(rule, args);
-  if (keys.length < 2) return SINGLE;
+  if (keys.length === 0) return SINGLE;
+  if (keys.length === 1 || distinctSlots(keys).length === 1) return keys[0] === args[1] ? SINGLE : { kind: 'single', key: keys[0]! };
   const slots = distinctSlots(keys);
-  if (slots.length === 1) return SINGLE;
   const name = args[0]!.toString('latin1').toUpperCase();
   const reason = `${name} keys span slots ${slots.join(', ')}`;
   switch (rule.onSpan) {
@@ -287,32 +290,6 @@ function distinctSlots(keys: Buffer[]): number[] {
     if (!slots.includes(slot)) slots.push(slot);
   }
   return slots;
-}
-
-/**
- * Cluster slot (0–16383) of a key: CRC16/XMODEM of the key, or of its hash tag (the bytes between
- * the first `{` and the next `}`, when not empty), mod 16384 (Redis src/cluster.c `keyHashSlot`).
- *
- * Uses `cluster-key-slot`, except for one case it gets wrong (1.1.2, its last release): an empty
- * first tag (`{}`) followed later by a `}`, e.g. `a{}{b}`. Redis hashes the whole key; the package
- * keeps scanning and hashes `b`. That case is hashed here (Redis src/crc16.c).
- */
-export function keySlot(key: Buffer): number {
-  const open = key.indexOf(0x7b /* { */);
-  if (open !== -1 && key[open + 1] === 0x7d /* } */ && key.indexOf(0x7d, open + 2) !== -1) {
-    return crc16(key) & 0x3fff;
-  }
-  return calculateSlot(key);
-}
-
-/** CRC-16/XMODEM (polynomial 0x1021, initial 0), bit by bit: only for the rare case above. */
-function crc16(buf: Buffer): number {
-  let crc = 0;
-  for (const byte of buf) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
 }
 
 /** C `atoi` of an argument, as Redis parses numkeys: optional sign, leading digits, else 0. */

@@ -67,6 +67,8 @@ test('--help of migrate lists every option, each optional one with its default',
     const text = stdout.slice(at, next).replace(/\s+/g, ' ');
     if (name === 'source' || name === 'target') {
       assert.match(text, /\(required\)/, `${flag} should say it is required: ${text}`);
+    } else if (name === 'dbs') {
+      assert.match(text, /\(default: every database\)/, `${flag} should say what it copies by default: ${text}`);
     } else {
       const def = DEFAULT_OPTIONS[name];
       const shown = typeof def === 'boolean' ? `(default: ${def})` : `(default: "${def}")`;
@@ -129,15 +131,16 @@ test('migrate with a malformed --target or a missing --source is a usage error (
   assert.match(policy.stderr, /--on-existing must be one of replace, skip, fail; got "merge"/);
 });
 
-test('migrate refuses a cluster target with a clear message, before writing anything', async () => {
-  // One cluster-enabled node is enough: `INFO cluster` says cluster_enabled:1.
+test('migrate refuses a cluster whose slots are not all served, naming the uncovered ranges, before writing anything', async () => {
+  // One cluster-enabled node serving slots 0-5000 only: `INFO cluster` says cluster_enabled:1.
   const node = await startRedisServer({ config: { 'cluster-enabled': 'yes' } });
   try {
+    await redisCli(node.port, 'CLUSTER', 'ADDSLOTSRANGE', '0', '5000');
     const rdb = path.join(dir, 'json.rdb');
     writeFileSync(rdb, rdbWithJson());
     const { code, stderr } = await df2redis('migrate', '--source', rdb, '--target', node.url, '--log-level', 'silent');
-    assert.equal(code, 2, stderr);
-    assert.match(stderr, /^df2redis: --target 127\.0\.0\.1:\d+ is a Redis Cluster node; cluster targets are not supported yet/m);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^df2redis: cluster: 11383 of 16384 slots are not served by any master \(5001-16383\)/m);
     assert.equal((await redisCli(node.port, 'DBSIZE')).trim(), '0');
   } finally {
     await node.stop();

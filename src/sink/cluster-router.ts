@@ -1,0 +1,680 @@
+/**
+ * Redis Cluster target: slot routing over one pipelined connection per master, with MOVED, ASK,
+ * TRYAGAIN / CLUSTERDOWN / LOADING and lost nodes (failover) handled without losing or reordering
+ * a key's writes.
+ *
+ * Follows the client rules of the Redis Cluster specification (redis.io "Redis cluster
+ * specification": "Redirection and resharding", "ASK redirection", "Replica migration") and the
+ * server side they answer to, Redis src/cluster.c `getNodeByQuery` / `clusterRedirectClient`.
+ */
+import { EventEmitter } from 'node:events';
+import { ClusterError, ConnectionError, printableKey, TargetCommandError } from '../errors.js';
+import {
+  checkCoverage,
+  CLUSTER_SLOTS,
+  type ClusterTopology,
+  fetchTopology,
+  nodeAddr,
+  parseNodeAddr,
+  sameOwners,
+  uncoveredRanges,
+} from './cluster-topology.js';
+import {
+  type CommandArg,
+  type CommandSink,
+  type ConnectOptions,
+  type EncodedCommand,
+  RedisConnection,
+  type RespValue,
+} from './redis-connection.js';
+import { keySlot } from './key-slot.js';
+import { RespEncoder } from './resp-encoder.js';
+import type { Router } from './router.js';
+import type { TargetEndpoint } from './target-url.js';
+
+/** Options of {@link ClusterRouter.connect}; connection options apply to every node connection. */
+export interface ClusterRouterOptions extends ConnectOptions {
+  /** Redirections (MOVED/ASK) of one command before giving up with a ClusterError. @default 16 */
+  maxRedirects?: number;
+  /**
+   * How long TRYAGAIN / CLUSTERDOWN / LOADING replies and lost nodes are retried (with backoff and
+   * topology refreshes) before giving up with a ClusterError. Covers an automatic failover, which
+   * takes about `cluster-node-timeout` plus an election. @default 60_000
+   */
+  retryTimeoutMs?: number;
+  /** Period of the background slot-table check (a change found is applied like a MOVED). @default 30_000 */
+  refreshIntervalMs?: number;
+}
+
+const ROUTER_DEFAULTS = {
+  maxRedirects: 16,
+  retryTimeoutMs: 60_000,
+  refreshIntervalMs: 30_000,
+  maxInflightBytes: 8 * 1024 * 1024,
+} as const;
+
+/** Tag of a held command meant for every master ({@link Router.sendToAll}). */
+const TAG_ALL_MASTERS = -2;
+
+/** Counters of a {@link ClusterRouter} (for `/status`, logs and tests). */
+export interface ClusterRouterStats {
+  /** MOVED replies handled (each command resent once per reply). */
+  moved: number;
+  /** ASK replies handled (`ASKING` + the command on the importing node). */
+  asked: number;
+  /** TRYAGAIN / CLUSTERDOWN / LOADING replies retried. */
+  retried: number;
+  /** Commands resent because their node connection was lost. */
+  resentAfterLoss: number;
+  /** Slot tables read (start included). */
+  refreshes: number;
+}
+
+/** A command to send again, and where. */
+interface Retry {
+  cmd: EncodedCommand;
+  /** ASK: the importing node (`host:port`); otherwise the slot's owner. */
+  askTo?: string;
+}
+
+/** One master node the router knows about. */
+interface NodeState {
+  addr: string;
+  ep: TargetEndpoint;
+  conn: RedisConnection | undefined;
+}
+
+/** An armed {@link ClusterRouter.whenAcked} waiter; `token` invalidates callbacks of an older arming. */
+interface Waiter {
+  cb: () => void;
+  token: number;
+}
+
+/**
+ * Holds the commands written while the router is settling (a redirection, retry or lost node is
+ * being resolved): same writing surface as a connection, each command kept as its encoded bytes.
+ */
+class HoldingSink implements CommandSink {
+  tag = -1;
+  readonly #encoder = new RespEncoder();
+  readonly #onCommand: (cmd: EncodedCommand) => void;
+
+  constructor(onCommand: (cmd: EncodedCommand) => void) {
+    this.#onCommand = onCommand;
+  }
+
+  send(args: ReadonlyArray<CommandArg>, key?: Buffer): void {
+    this.#encoder.encode(args);
+    this.#emit(args[0], key);
+  }
+  begin(argc: number): void {
+    this.#encoder.begin(argc);
+  }
+  arg(a: CommandArg): void {
+    this.#encoder.arg(a);
+  }
+  beginBulk(len: number): void {
+    this.#encoder.beginBulk(len);
+  }
+  raw(b: Uint8Array): void {
+    this.#encoder.raw(b);
+  }
+  endBulk(): void {
+    this.#encoder.endBulk();
+  }
+  end(name: string, key?: Buffer): void {
+    this.#emit(name, key);
+  }
+
+  #emit(name: CommandArg | undefined, key: Buffer | undefined): void {
+    const parts = this.#encoder.take();
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    this.#onCommand({ parts, bytes, name, key, tag: this.tag, attempts: 0 });
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Routes commands to the master owning each key's slot (CRC16 with hash tags, computed once per
+ * key by {@link keySlot}), one ordered pipelined connection per master; the masters are written
+ * in parallel. Implements {@link Router}.
+ *
+ * Redirections keep each key's order. The router is either *settled* (commands go straight to the
+ * slot owner's connection) or *settling*: on a MOVED / ASK / TRYAGAIN / CLUSTERDOWN / LOADING reply
+ * or a lost node connection, new commands are held (in order, as encoded bytes) while every
+ * connection is drained, so every redirected command is known; then the slot table is re-read
+ * when needed (the MOVED node first), missing masters are connected, backoff is observed, and the
+ * redirected commands are resent in the order they were sent (ASK ones after `ASKING` on the
+ * importing node), followed by the held ones. A key's commands are on one connection at any time,
+ * so their order holds. Each command carries its redirection count: past `maxRedirects`, or past
+ * `retryTimeoutMs` of retries, the router fails with a {@link ClusterError} naming slot and nodes.
+ *
+ * A lost connection's unacknowledged commands (written or not) are resent to the slot's owner in
+ * the new table: a command the old master applied but did not acknowledge is applied twice
+ * (at-least-once across a failover, as the issue asks: nothing lost).
+ *
+ * Not handled: TRYAGAIN of a multi-key command followed, in the same pipeline window, by an
+ * acknowledged write of one of its keys (callers split multi-key writes into single-key ones, so
+ * TRYAGAIN, which only multi-key commands get, does not occur for them).
+ */
+export class ClusterRouter extends EventEmitter implements Router {
+  readonly isCluster = true;
+  readonly #seeds: TargetEndpoint[];
+  readonly #options: ClusterRouterOptions;
+  readonly #maxRedirects: number;
+  readonly #retryTimeoutMs: number;
+  readonly #maxHeldBytes: number;
+  readonly #nodes = new Map<string, NodeState>();
+  /** Connection of each slot's master (settled state). */
+  #slotConn: RedisConnection[] = new Array<RedisConnection>(CLUSTER_SLOTS);
+  #topology: ClusterTopology | undefined;
+  #masters: RedisConnection[] = [];
+  #isSettled = true;
+  /** Bumped by every event that unsettles the router (a redirection, a retry, a lost node). */
+  #epoch = 0;
+  #retries: Retry[] = [];
+  #held: EncodedCommand[] = [];
+  #heldBytes = 0;
+  readonly #holding: HoldingSink;
+  #isRefreshNeeded = false;
+  #hintAddr: string | undefined;
+  #notBefore = 0;
+  #retryDeadline: number | undefined;
+  #lastRetryReason = '';
+  #waiters = new Set<Waiter>();
+  #settledCbs: Array<() => void> = [];
+  #drainCbs: Array<() => void> = [];
+  #flushers = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  #policy: ((err: TargetCommandError) => boolean) | undefined;
+  #fatal: Error | undefined;
+  #isClosing = false;
+  #timer: NodeJS.Timeout | undefined;
+  readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, refreshes: 0 };
+
+  private constructor(seeds: TargetEndpoint[], options: ClusterRouterOptions) {
+    super();
+    this.#seeds = seeds;
+    this.#options = options;
+    this.#maxRedirects = options.maxRedirects ?? ROUTER_DEFAULTS.maxRedirects;
+    this.#retryTimeoutMs = options.retryTimeoutMs ?? ROUTER_DEFAULTS.retryTimeoutMs;
+    this.#maxHeldBytes = options.maxInflightBytes ?? ROUTER_DEFAULTS.maxInflightBytes;
+    this.#holding = new HoldingSink((cmd) => {
+      this.#held.push(cmd);
+      this.#heldBytes += cmd.bytes;
+    });
+  }
+
+  /**
+   * Reads the slot table from the first seed that answers, checks it covers all 16384 slots and
+   * connects to every master (credentials and TLS of the first seed).
+   * @throws ClusterError uncovered slots; ConnectionError no seed or master reachable.
+   */
+  static async connect(seeds: TargetEndpoint[], options: ClusterRouterOptions = {}): Promise<ClusterRouter> {
+    const router = new ClusterRouter(seeds, options);
+    let lastErr: unknown;
+    for (const seed of seeds) {
+      let conn: RedisConnection | undefined;
+      try {
+        conn = await RedisConnection.connect({ ...seed, db: 0 }, { ...options, role: 'target seed' });
+        const t = await fetchTopology(conn, seed.host, seed.tls);
+        router.stats.refreshes++;
+        checkCoverage(t, nodeAddr(seed.host, seed.port));
+        await router.#apply(t);
+        lastErr = undefined;
+        break;
+      } catch (err) {
+        if (err instanceof ClusterError) throw err;
+        lastErr = err;
+      } finally {
+        await conn?.close().catch(() => undefined);
+      }
+    }
+    if (lastErr !== undefined) {
+      await router.close().catch(() => undefined);
+      throw lastErr;
+    }
+    const every = options.refreshIntervalMs ?? ROUTER_DEFAULTS.refreshIntervalMs;
+    if (every > 0) {
+      router.#timer = setInterval(() => router.#checkTopology(), every);
+      router.#timer.unref();
+    }
+    return router;
+  }
+
+  /** The current slot table (`owner[slot]` → `masters[i].addr`). */
+  get topology(): ClusterTopology {
+    return this.#topology!;
+  }
+
+  /** False while redirected commands are being resolved (new commands are held meanwhile). */
+  get isSettled(): boolean {
+    return this.#isSettled;
+  }
+
+  connectionFor(key: Buffer, db: number): CommandSink {
+    if (db !== 0) {
+      throw new ClusterError(
+        `key ${JSON.stringify(printableKey(key))} is in database ${db}, but a Redis Cluster has only database 0 ` +
+          '(copy only database 0 with --dbs 0)',
+      );
+    }
+    const slot = keySlot(key);
+    if (!this.#isSettled) {
+      this.#holding.tag = slot;
+      return this.#holding;
+    }
+    const conn = this.#slotConn[slot]!;
+    conn.tag = slot;
+    return conn;
+  }
+
+  sendToAll(args: ReadonlyArray<CommandArg>, db = 0): void {
+    if (db !== 0) throw new ClusterError(`${String(args[0])} in database ${db}: a Redis Cluster has only database 0 (copy only database 0 with --dbs 0)`);
+    if (!this.#isSettled) {
+      this.#holding.tag = TAG_ALL_MASTERS;
+      this.#holding.send(args);
+      return;
+    }
+    for (const conn of this.#masters) {
+      conn.tag = -1;
+      conn.send(args);
+    }
+  }
+
+  async call(key: Buffer, args: ReadonlyArray<CommandArg>): Promise<RespValue> {
+    for (let attempt = 0; ; attempt++) {
+      await this.#whenSettled();
+      if (this.#fatal) throw this.#fatal;
+      const slot = keySlot(key);
+      const conn = this.#slotConn[slot]!;
+      try {
+        return await conn.call(args);
+      } catch (err) {
+        const isRedirect = err instanceof TargetCommandError && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING) /.test(err.reply);
+        if ((!isRedirect && !(err instanceof ConnectionError)) || attempt >= this.#maxRedirects || this.#fatal) {
+          if (isRedirect) throw new ClusterError(`${String(args[0])} still redirected after ${attempt + 1} tries: ${(err as TargetCommandError).reply}`, { slot, nodes: [conn.peer] });
+          throw err;
+        }
+        if (err instanceof TargetCommandError && err.reply.startsWith('ASK ')) {
+          const addr = err.reply.split(' ')[2]!;
+          const node = await this.#ensureNode(addr);
+          node.send(['ASKING']);
+          return node.call(args);
+        }
+        if (err instanceof TargetCommandError) {
+          this.#isRefreshNeeded = true;
+          this.#notBefore = Date.now() + backoffMs(attempt + 1);
+          this.#unsettle();
+        }
+        // A lost connection unsettles the router by itself.
+      }
+    }
+  }
+
+  all(): RedisConnection[] {
+    return this.#masters;
+  }
+
+  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void {
+    this.#policy = fn;
+    for (const n of this.#nodes.values()) n.conn?.setErrorPolicy(fn);
+  }
+
+  whenAcked(cb: () => void): void {
+    const w: Waiter = { cb, token: 0 };
+    this.#waiters.add(w);
+    if (this.#isSettled) this.#arm(w);
+  }
+
+  get isBackpressured(): boolean {
+    if (this.#heldBytes > this.#maxHeldBytes) return true;
+    const masters = this.#masters;
+    for (let i = 0; i < masters.length; i++) if (masters[i]!.isBackpressured) return true;
+    return false;
+  }
+
+  onceDrained(cb: () => void): void {
+    if (!this.isBackpressured) cb();
+    else this.#drainCbs.push(cb);
+  }
+
+  flush(): Promise<void> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    return new Promise((resolve, reject) => {
+      const f = { resolve, reject };
+      this.#flushers.add(f);
+      this.whenAcked(() => {
+        this.#flushers.delete(f);
+        if (this.#fatal) reject(this.#fatal);
+        else resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (!this.#fatal && this.#topology !== undefined) await this.flush().catch(() => undefined);
+    this.#isClosing = true;
+    this.#isSettled = false; // nothing is routed any more
+    await Promise.all([...this.#nodes.values()].map((n) => n.conn?.close().catch(() => undefined)));
+  }
+
+  // ── settling ────────────────────────────────────────────────────────────────────────────────
+
+  #unsettle(): void {
+    this.#epoch++;
+    if (!this.#isSettled || this.#isClosing) return;
+    this.#isSettled = false;
+    void this.#settle();
+  }
+
+  /** See the class comment: drain, back off, refresh, connect, then resend and release. */
+  async #settle(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#fatal || this.#isClosing) return;
+        const epoch = this.#epoch;
+        await Promise.all(this.#liveConns().map(drained));
+        const wait = this.#notBefore - Date.now();
+        if (wait > 0) await sleep(wait);
+        if (this.#fatal || this.#isClosing) return;
+        if (this.#isRefreshNeeded) {
+          const t = await this.#refresh();
+          if (t === undefined) {
+            this.#checkDeadline('no node returned a slot table covering all slots');
+            await sleep(backoffMs(4));
+            continue;
+          }
+          this.#isRefreshNeeded = false;
+          this.#hintAddr = undefined;
+          try {
+            await this.#apply(t);
+          } catch (err) {
+            if (!(err instanceof ConnectionError)) throw err;
+            // A master that cannot be reached (failed, its replica not promoted yet): ask again later.
+            this.#isRefreshNeeded = true;
+            this.#lastRetryReason = err.message;
+            this.#checkDeadline(err.message);
+            await sleep(backoffMs(4));
+            continue;
+          }
+        }
+        for (const r of this.#retries) if (r.askTo !== undefined) await this.#ensureNode(r.askTo);
+        if (epoch !== this.#epoch) continue; // more redirections or losses arrived meanwhile
+        this.#release();
+        return;
+      }
+    } catch (err) {
+      this.#failWith(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #release(): void {
+    this.#isSettled = true;
+    this.#notBefore = 0;
+    this.#retryDeadline = undefined;
+    const retries = this.#retries;
+    const held = this.#held;
+    this.#retries = [];
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const r of retries) this.#route(r.cmd, r.askTo);
+    for (const cmd of held) this.#route(cmd, undefined);
+    for (const w of this.#waiters) this.#arm(w);
+    const settled = this.#settledCbs;
+    this.#settledCbs = [];
+    for (const cb of settled) cb();
+    this.#checkDrained();
+  }
+
+  /** Sends a retried or held command to its destination (settled state). */
+  #route(cmd: EncodedCommand, askTo: string | undefined): void {
+    if (cmd.tag === TAG_ALL_MASTERS) {
+      for (const conn of this.#masters) conn.sendEncoded({ ...cmd, tag: -1 });
+      return;
+    }
+    if (askTo !== undefined) {
+      const conn = this.#nodes.get(askTo)!.conn!;
+      conn.tag = -1;
+      conn.send(['ASKING']);
+      conn.sendEncoded(cmd);
+      return;
+    }
+    const conn = cmd.tag >= 0 ? this.#slotConn[cmd.tag]! : this.#masters[0]!;
+    conn.sendEncoded(cmd);
+  }
+
+  #whenSettled(): Promise<void> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#isSettled) return Promise.resolve();
+    return new Promise((resolve) => this.#settledCbs.push(resolve));
+  }
+
+  #arm(w: Waiter): void {
+    const token = ++w.token;
+    const epoch = this.#epoch;
+    const conns = this.#masters;
+    let pending = conns.length + 1;
+    const done = (): void => {
+      if (w.token !== token || --pending > 0) return;
+      // Unsettled since: redirected commands may be among those waited for; re-armed on release.
+      if (epoch !== this.#epoch || !this.#isSettled || this.#fatal) return;
+      this.#waiters.delete(w);
+      w.cb();
+    };
+    for (let i = 0; i < conns.length; i++) conns[i]!.whenAcked(done);
+    done();
+  }
+
+  #checkDrained(): void {
+    if (this.#drainCbs.length === 0 && this.listenerCount('drain') === 0) return;
+    if (this.isBackpressured) return;
+    const cbs = this.#drainCbs;
+    this.#drainCbs = [];
+    for (const cb of cbs) cb();
+    this.emit('drain');
+  }
+
+  /** @throws ClusterError once retries have lasted `retryTimeoutMs`. */
+  #checkDeadline(reason: string): void {
+    const now = Date.now();
+    this.#retryDeadline ??= now + this.#retryTimeoutMs;
+    if (now > this.#retryDeadline) {
+      throw new ClusterError(`gave up after ${this.#retryTimeoutMs} ms of retries: ${reason}`, {
+        nodes: [...this.#nodes.keys()],
+      });
+    }
+  }
+
+  // ── topology ────────────────────────────────────────────────────────────────────────────────
+
+  /** Reads a covering slot table: the MOVED node first, then live masters, then the seeds. */
+  async #refresh(): Promise<ClusterTopology | undefined> {
+    const candidates = new Set<string>();
+    if (this.#hintAddr !== undefined) candidates.add(this.#hintAddr);
+    for (const n of this.#nodes.values()) if (n.conn !== undefined) candidates.add(n.addr);
+    for (const s of this.#seeds) candidates.add(nodeAddr(s.host, s.port));
+    const seed = this.#seeds[0]!;
+    for (const addr of candidates) {
+      let temp: RedisConnection | undefined;
+      try {
+        let conn = this.#nodes.get(addr)?.conn;
+        if (conn === undefined) {
+          temp = await RedisConnection.connect(this.#endpoint(addr), { ...this.#options, role: 'target node', connectTimeoutMs: 2000 });
+          conn = temp;
+        }
+        const t = await fetchTopology(conn, parseNodeAddr(addr).host, seed.tls);
+        this.stats.refreshes++;
+        if (uncoveredRanges(t.owner).length === 0) return t;
+        this.#lastRetryReason = `node ${addr} reports slots without a master`;
+      } catch (err) {
+        this.#lastRetryReason = err instanceof Error ? err.message : String(err);
+      } finally {
+        await temp?.close().catch(() => undefined);
+      }
+    }
+    return undefined;
+  }
+
+  /** Connects every master of `t` not connected yet and routes by `t` (settled or initial state). */
+  async #apply(t: ClusterTopology): Promise<void> {
+    const conns: RedisConnection[] = [];
+    for (const m of t.masters) conns.push(await this.#ensureNode(m.addr));
+    const slotConn = new Array<RedisConnection>(CLUSTER_SLOTS);
+    for (let s = 0; s < CLUSTER_SLOTS; s++) slotConn[s] = conns[t.owner[s]!]!;
+    this.#slotConn = slotConn;
+    this.#masters = conns;
+    this.#topology = t;
+    if (this.listenerCount('topology') > 0) this.emit('topology', t);
+  }
+
+  /** Background check: a changed slot table is applied like a MOVED (settle, then route by it). */
+  #checkTopology(): void {
+    if (!this.#isSettled || this.#fatal || this.#isClosing || this.#masters.length === 0) return;
+    const conn = this.#masters[0]!;
+    fetchTopology(conn, parseNodeAddr(conn.peer).host, this.#seeds[0]!.tls).then(
+      (t) => {
+        this.stats.refreshes++;
+        if (this.#topology !== undefined && !sameOwners(t, this.#topology)) {
+          this.#isRefreshNeeded = true;
+          this.#unsettle();
+        }
+      },
+      () => undefined, // a lost connection is handled by its own listener
+    );
+  }
+
+  #endpoint(addr: string): TargetEndpoint {
+    const { host, port } = parseNodeAddr(addr);
+    return { ...this.#seeds[0]!, host, port, db: 0 };
+  }
+
+  #liveConns(): RedisConnection[] {
+    const out: RedisConnection[] = [];
+    for (const n of this.#nodes.values()) if (n.conn !== undefined) out.push(n.conn);
+    return out;
+  }
+
+  /** The connection to `addr`, opened (with listeners and policy) if needed. @throws ConnectionError */
+  async #ensureNode(addr: string): Promise<RedisConnection> {
+    let node = this.#nodes.get(addr);
+    if (node?.conn !== undefined) return node.conn;
+    if (node === undefined) {
+      node = { addr, ep: this.#endpoint(addr), conn: undefined };
+      this.#nodes.set(addr, node);
+    }
+    const state = node;
+    const conn: RedisConnection = await RedisConnection.connect(state.ep, {
+      ...this.#options,
+      role: `target node ${addr}`,
+      retainUnacked: true,
+      interceptErrorReply: (seq, message) => this.#onErrorReply(conn, seq, message),
+    });
+    if (this.#policy !== undefined) conn.setErrorPolicy(this.#policy);
+    conn.on('error', (err: Error) => {
+      if (err instanceof ConnectionError) this.#onLost(state, conn);
+      else this.#failWith(err);
+    });
+    conn.on('close', () => this.#onLost(state, conn));
+    conn.on('drain', () => this.#checkDrained());
+    state.conn = conn;
+    return conn;
+  }
+
+  // ── redirections ────────────────────────────────────────────────────────────────────────────
+
+  /** A MOVED / ASK / TRYAGAIN / CLUSTERDOWN / LOADING reply: queue the command for a resend. */
+  #onErrorReply(conn: RedisConnection, seq: number, message: string): boolean {
+    const space = message.indexOf(' ');
+    const code = space === -1 ? message : message.slice(0, space);
+    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING') return false;
+    if (this.#fatal || this.#isClosing) return true;
+    const cmd = conn.commandAt(seq);
+    cmd.attempts++;
+    const slot = cmd.tag >= 0 ? cmd.tag : undefined;
+    const name = String(cmd.name ?? '?').toUpperCase();
+    const keyText = cmd.key !== undefined ? ` for key ${JSON.stringify(printableKey(cmd.key))}` : '';
+    if (code === 'MOVED' || code === 'ASK') {
+      const addr = message.split(' ')[2] ?? '';
+      if (cmd.attempts > this.#maxRedirects) {
+        this.#failWith(
+          new ClusterError(`${name}${keyText} was redirected ${cmd.attempts} times without being applied (last reply: ${message})`, {
+            slot,
+            nodes: [conn.peer, addr],
+          }),
+        );
+        return true;
+      }
+      if (code === 'MOVED') {
+        this.stats.moved++;
+        this.#isRefreshNeeded = true;
+        this.#hintAddr = addr;
+        this.#retries.push({ cmd });
+      } else {
+        this.stats.asked++;
+        this.#retries.push({ cmd, askTo: addr });
+      }
+    } else {
+      this.stats.retried++;
+      this.#lastRetryReason = `${name}${keyText} on ${conn.peer}: ${message}`;
+      try {
+        this.#checkDeadline(this.#lastRetryReason);
+      } catch (err) {
+        this.#failWith(err as Error);
+        return true;
+      }
+      if (code === 'CLUSTERDOWN') this.#isRefreshNeeded = true;
+      this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(cmd.attempts));
+      this.#retries.push({ cmd });
+    }
+    this.#unsettle();
+    return true;
+  }
+
+  /** A node connection closed: everything it did not acknowledge is resent after a refresh. */
+  #onLost(node: NodeState, conn: RedisConnection): void {
+    if (node.conn !== conn) return;
+    node.conn = undefined;
+    if (this.#isClosing || this.#fatal) return;
+    for (const cmd of conn.takeUnacked()) {
+      if (cmd.name === 'ASKING') continue; // re-added when its command is ASK-redirected again
+      this.stats.resentAfterLoss++;
+      this.#retries.push({ cmd });
+    }
+    this.#masters = this.#masters.filter((c) => c !== conn);
+    this.#isRefreshNeeded = true;
+    this.#lastRetryReason = `lost the connection to ${node.addr}`;
+    this.#unsettle();
+  }
+
+  #failWith(err: Error): void {
+    if (this.#fatal) return;
+    this.#fatal = err;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    const flushers = [...this.#flushers];
+    this.#flushers.clear();
+    for (const f of flushers) f.reject(err);
+    const settled = this.#settledCbs;
+    this.#settledCbs = [];
+    for (const cb of settled) cb(); // #whenSettled callers see #fatal on their next step
+  }
+}
+
+/** Resolves once `conn` replied to everything sent so far, or closed. */
+function drained(conn: RedisConnection): Promise<void> {
+  return new Promise((resolve) => {
+    conn.once('close', resolve);
+    conn.whenAcked(() => {
+      conn.off('close', resolve);
+      resolve();
+    });
+  });
+}
+
+/** Backoff before retry `attempt` (1-based): 20 ms doubling, at most 1 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(1000, 20 * 2 ** Math.min(attempt - 1, 6));
+}

@@ -1,0 +1,82 @@
+/**
+ * Opening the target: one or more seed URLs, a standalone Redis or a Redis Cluster told apart by
+ * `INFO cluster` (`cluster_enabled:1`), and the capabilities read once (see {@link TargetInfo}).
+ */
+import { ConfigError, ConnectionError, Df2RedisError } from '../errors.js';
+import { ClusterRouter, type ClusterRouterOptions } from './cluster-router.js';
+import { RedisConnection } from './redis-connection.js';
+import { StandaloneRouter, type Router } from './router.js';
+import { readTargetInfo, type TargetInfo } from './target-info.js';
+import { parseRedisUrl, type TargetEndpoint } from './target-url.js';
+
+/** A target whose kind and capabilities are known; open routers on it with {@link openRouter}. */
+export interface ResolvedTarget {
+  /** The seed URLs as parsed, in the order given. */
+  endpoints: TargetEndpoint[];
+  info: TargetInfo;
+  /** `host:port` of the seed that answered, for messages. */
+  reached: string;
+}
+
+/**
+ * Parses `--target`: one URL, or several separated by commas (cluster seeds:
+ * `redis://a:7000,redis://b:7001`). Each is `redis://[user:password@]host:port[/db]` or `rediss://`.
+ * @throws ConfigError naming the bad URL.
+ */
+export function parseTargetUrls(spec: string): TargetEndpoint[] {
+  const urls = spec
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  if (urls.length === 0) throw new ConfigError('--target is required');
+  try {
+    return urls.map(parseRedisUrl);
+  } catch (err) {
+    if (err instanceof Df2RedisError) throw new ConfigError(`--target: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Connects to the first seed that answers and reads what the target is. A cluster target must use
+ * database 0 in every seed URL; several seeds are only accepted for a cluster.
+ * @throws ConfigError bad URL, several seeds for a standalone Redis, a db for a cluster.
+ * @throws ConnectionError when no seed answers (the last seed's error).
+ */
+export async function resolveTarget(spec: string, options: { tlsInsecure?: boolean } = {}): Promise<ResolvedTarget> {
+  const endpoints = parseTargetUrls(spec);
+  let lastErr: unknown;
+  for (const ep of endpoints) {
+    let conn: RedisConnection | undefined;
+    try {
+      conn = await RedisConnection.connect(ep, { tlsInsecure: options.tlsInsecure, role: 'target' });
+      const info = await readTargetInfo(conn);
+      const reached = conn.peer;
+      if (info.clusterEnabled) {
+        const withDb = endpoints.find((e) => e.db !== 0);
+        if (withDb !== undefined) {
+          throw new ConfigError(`--target ${reached} is a Redis Cluster, which has only database 0; remove /${withDb.db} from the URL`);
+        }
+      } else if (endpoints.length > 1) {
+        throw new ConfigError(`--target lists ${endpoints.length} URLs, but ${reached} is a standalone Redis (cluster_enabled:0); give one URL`);
+      }
+      return { endpoints, info, reached };
+    } catch (err) {
+      if (!(err instanceof ConnectionError)) throw err;
+      lastErr = err;
+    } finally {
+      await conn?.close().catch(() => undefined);
+    }
+  }
+  throw lastErr;
+}
+
+/**
+ * Opens a router on a resolved target: a {@link ClusterRouter} (one connection per master) for a
+ * cluster, else a {@link StandaloneRouter} on the first seed.
+ * @throws ConnectionError, ClusterError (uncovered slots)
+ */
+export async function openRouter(target: ResolvedTarget, options: ClusterRouterOptions = {}): Promise<Router> {
+  if (target.info.clusterEnabled) return ClusterRouter.connect(target.endpoints, options);
+  return StandaloneRouter.connect(target.endpoints[0]!, options);
+}

@@ -214,16 +214,33 @@ export function redisCli(port: number, ...args: string[]): Promise<string> {
   return redisCliWithInput(port, undefined, ...args);
 }
 
+/** Options of {@link startCluster}. */
+export interface StartClusterOptions {
+  /** @default 3 */
+  masters?: number;
+  /** @default 0 */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout` of every node, in ms: how long a node may be unreachable before it is
+   *  flagged failed (and, for a master, its replicas may fail over). @default 5000 */
+  nodeTimeoutMs?: number;
+  /** Extra config directives for every node, applied after (so able to override) the cluster ones,
+   *  e.g. `{ 'repl-diskless-sync-delay': '0' }` so replicas sync at once instead of after 5 s. */
+  config?: Record<string, string>;
+}
+
 /**
  * Starts `masters × (1 + replicasPerMaster)` servers with `--cluster-enabled yes` (bus on a second
  * free port via `cluster-port`, since `port + 10000` may exceed 65535 for ephemeral ports), forms
  * them with `redis-cli --cluster create … --cluster-replicas R --cluster-yes`, and resolves once
- * `CLUSTER INFO` reports `cluster_state:ok` on every node (30 s limit).
+ * `CLUSTER INFO` reports `cluster_state:ok` on every node (30 s limit). Replicas may still be doing
+ * their initial sync then (Redis 7.0 waits `repl-diskless-sync-delay`, 5 s, before starting it).
  * @throws Error (after stopping every node) if the cluster does not form.
  */
-export async function startCluster(opts: { masters?: number; replicasPerMaster?: number } = {}): Promise<RedisCluster> {
+export async function startCluster(opts: StartClusterOptions = {}): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicasPerMaster ?? 0;
+  const nodeTimeoutMs = opts.nodeTimeoutMs ?? 5000;
+  if (!Number.isInteger(nodeTimeoutMs) || nodeTimeoutMs <= 0) throw new Error(`nodeTimeoutMs must be a positive integer, got ${nodeTimeoutMs}`);
   const nodes: RedisServer[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -236,7 +253,8 @@ export async function startCluster(opts: { masters?: number; replicasPerMaster?:
             'cluster-enabled': 'yes',
             'cluster-config-file': 'nodes.conf',
             'cluster-port': '{port}',
-            'cluster-node-timeout': '5000',
+            'cluster-node-timeout': String(nodeTimeoutMs),
+            ...opts.config,
           },
         }),
       ),

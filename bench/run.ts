@@ -7,7 +7,7 @@
  */
 
 /** Benchmark modules, by file name under bench/. */
-const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate'] as const;
+const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate', 'cluster'] as const;
 
 /** What a benchmark module exports. */
 interface BenchModule {

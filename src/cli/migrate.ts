@@ -64,13 +64,14 @@ export function migrateCommand(): Command {
 /**
  * The human summary printed on stdout at the end of a migration, two lines:
  * `migrated 20 of 20 keys (75.8 KiB) in 0.2 s, 100 keys/s`
- * `skipped: 0 expired, 0 existing, 0 unsupported; 1 function library loaded`
+ * `skipped: 0 expired, 0 existing, 0 unsupported[, 5 in other databases (not in --dbs)]; 1 function library loaded`
  */
 export function formatSummary(s: MigrateFileSummary): string {
   return (
     `migrated ${s.keys} of ${s.totalKeys} keys (${formatBytes(s.bytes)}) in ${formatDuration(s.elapsedMs)}, ` +
     `${formatRate(s.keysPerSec)} keys/s\n` +
-    `skipped: ${s.skippedExpired} expired, ${s.skippedExisting} existing, ${s.skippedUnsupported} unsupported; ` +
+    `skipped: ${s.skippedExpired} expired, ${s.skippedExisting} existing, ${s.skippedUnsupported} unsupported` +
+    `${s.skippedOtherDbs > 0 ? `, ${s.skippedOtherDbs} in other databases (not in --dbs)` : ''}; ` +
     `${s.functions} function ${s.functions === 1 ? 'library' : 'libraries'} loaded\n`
   );
 }

@@ -36,7 +36,7 @@ export interface ReplayMasterOptions {
   /** Once every flow of a phase has sent its last byte, close the flows the recording says the
    *  master (or the proxy) closed. @default false (flows stay open in stable sync) */
   closeAsRecorded?: boolean;
-  /** Answer ordinary reads (SELECT, TYPE, PTTL, GET, LRANGE, SMEMBERS, HGETALL, ZRANGE … WITHSCORES)
+  /** Answer ordinary reads (SELECT, INFO keyspace, TYPE, PTTL, GET, LRANGE, SMEMBERS, HGETALL, ZRANGE … WITHSCORES)
    *  from the session's `expected.json.gz`, as the live master would have at the end of the
    *  recording (used by the replicator's read-back of keys the journal cannot carry). @default true */
   shouldServeReads?: boolean;
@@ -355,6 +355,14 @@ export class ReplayMaster extends EventEmitter {
     if (cmd === 'SELECT') {
       this.#readDb.set(log, args[1] ?? '0');
       return respSimple('OK');
+    }
+    if (cmd === 'INFO' && args[1]?.toLowerCase() === 'keyspace') {
+      // As Dragonfly's `INFO keyspace` would answer for the recording's final state.
+      const lines = Object.entries(this.#expected)
+        .filter(([, keys]) => Object.keys(keys).length > 0)
+        .map(([db, keys]) => `db${db}:keys=${Object.keys(keys).length},expires=${Object.values(keys).filter((k) => k.pexpireat >= 0).length},avg_ttl=0`);
+      const body = Buffer.from(['# Keyspace', ...lines, ''].join('\r\n'));
+      return Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n')]);
     }
     const readers = ['TYPE', 'PTTL', 'GET', 'LRANGE', 'SMEMBERS', 'HGETALL', 'ZRANGE'];
     if (!readers.includes(cmd) || args[1] === undefined) return undefined;

@@ -98,6 +98,10 @@ export class FlowApplier {
       if (entry.isLast) this.skippedOtherDbs++;
       return;
     }
+    if (this.#isCluster && entry.db !== 0) {
+      if (entry.isFirst) this.#ctx.fail(otherDbError(this.flowId, entry.db, `snapshot key ${JSON.stringify(printableKey(entry.key))}`));
+      return;
+    }
     this.#ctx.snapshotWriter.write(entry);
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
@@ -154,12 +158,9 @@ export class FlowApplier {
       return;
     }
     if (entry.op !== 'command') return;
-    if (this.#dbs !== undefined && !this.#dbs.includes(entry.db)) {
-      this.skippedOtherDbs++;
-      this.#advance(lsn);
-      return;
-    }
-    const t = this.#ctx.translator.translate(entry.args, entry.txid);
+    const args = this.#acrossDbs(entry, lsn);
+    if (args === undefined) return;
+    const t = this.#ctx.translator.translate(args, entry.txid);
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
@@ -195,6 +196,49 @@ export class FlowApplier {
         return;
     }
     this.#advance(lsn);
+  }
+
+  /**
+   * Database filtering (`--dbs`) and the commands that cross databases. Returns the argv to apply,
+   * or undefined when the record was handled here (skipped, failed, or repaired by a read-back):
+   * - a record of a database not copied is skipped, except `MOVE`/`COPY … DB n` into a copied
+   *   database, whose key is read back from the master (its value is not in the journal);
+   * - `MOVE key db` out of the copied databases becomes `DEL key`; `COPY … DB n` into a database not
+   *   copied is dropped;
+   * - a cluster target without `--dbs` stops on any write in (or into) a database other than 0.
+   */
+  #acrossDbs(entry: Extract<JournalEntry, { op: 'command' }>, lsn: bigint | undefined): Buffer[] | undefined {
+    const args = entry.args;
+    const name = args.length >= 3 ? commandName(args[0]) : '';
+    const isMove = name === 'MOVE';
+    const dbOpt = name === 'COPY' ? args.findIndex((a, i) => i >= 3 && a.length === 2 && a.toString('latin1').toUpperCase() === 'DB') : -1;
+    const toDb = isMove ? Number(args[2]!.toString('latin1')) : dbOpt > 0 && dbOpt + 1 < args.length ? Number(args[dbOpt + 1]!.toString('latin1')) : entry.db;
+    const dbs = this.#dbs;
+    if (dbs === undefined) {
+      if (this.#isCluster && (entry.db !== 0 || toDb !== 0)) {
+        this.#ctx.fail(otherDbError(this.flowId, entry.db !== 0 ? entry.db : toDb, `journal command ${commandName(args[0])}`));
+        return undefined;
+      }
+      return args;
+    }
+    const isFromCopied = dbs.includes(entry.db);
+    const isToCopied = dbs.includes(toDb);
+    if (!isFromCopied) {
+      if ((isMove || dbOpt > 0) && isToCopied) {
+        // The key arrives in a copied database from one we do not copy: read it back.
+        this.#queue = [];
+        this.#readBack([isMove ? args[1]! : args[2]!], toDb, lsn);
+        return undefined;
+      }
+      this.skippedOtherDbs++;
+      this.#advance(lsn);
+      return undefined;
+    }
+    if (isToCopied) return args;
+    this.skippedOtherDbs++;
+    if (isMove) return [DEL, args[1]!]; // the key leaves the copied databases
+    this.#advance(lsn); // COPY into a database not copied: nothing changes here
+    return undefined;
   }
 
   /**
@@ -319,6 +363,15 @@ export class FlowApplier {
 export const MAX_QUEUED_RECORDS = 100_000;
 
 const EMPTY = Buffer.alloc(0);
+const DEL = Buffer.from('DEL');
+
+/** A Redis Cluster target met a key in a database other than 0 (the source was checked at start). */
+function otherDbError(flowId: number, db: number, what: string): ClusterError {
+  return new ClusterError(
+    `flow ${flowId}: ${what} is in database ${db}, but a Redis Cluster has only database 0; ` +
+      'restart with --dbs 0 to copy database 0 only',
+  );
+}
 
 /** Upper-case command name for counters. */
 export function commandName(arg: Buffer | undefined): string {

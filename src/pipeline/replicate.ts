@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, Df2RedisError, ReplicationError } from '../errors.js';
+import { ConfigError, Df2RedisError, ReplicationError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, type ResolvedTarget } from '../sink/connect-target.js';
@@ -226,8 +226,13 @@ export class Replicator {
     try {
       keyspace = asText(await conn.call(['INFO', 'keyspace']));
     } catch (err) {
-      await conn.close().catch(() => undefined);
-      throw err;
+      if (!(err instanceof TargetCommandError)) {
+        await conn.close().catch(() => undefined);
+        throw err;
+      }
+      // Cannot tell (INFO refused by ACL): a key in another database will stop the run when it comes.
+      this.#logger.warn({ reply: err.reply }, 'source refused INFO keyspace: cannot check its databases before starting');
+      return;
     }
     const others = [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => m[1] !== '0' && m[2] !== '0').map((m) => Number(m[1]));
     if (others.length > 0) {

@@ -1,0 +1,282 @@
+/**
+ * A real Redis Cluster target (3 masters, one replica each, started by the harness): `migrate` of
+ * RDB dumps and `replicate` of recorded Dragonfly sessions end in the source's state; slots moved
+ * (ASK then MOVED) and a `CLUSTER FAILOVER` during a replication lose no write and apply none twice
+ * (issue "Redis Cluster target" §3).
+ *
+ * The live-write tests stream generated journal records from the fake master (which is only a
+ * source of records here) and apply the same commands, in the same order, to a standalone
+ * reference redis-server: the cluster must end equal to the reference, key by key.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { ConfigError } from '../../src/errors.js';
+import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
+import { keySlot } from '../../src/sink/key-slot.js';
+import { RedisConnection } from '../../src/sink/redis-connection.js';
+import { parseRedisUrl } from '../../src/sink/target-url.js';
+import { clusterMasters, failover, moveSlots, readClusterState, replicaOf } from '../helpers/cluster.js';
+import { compareState, describeKey, readState, type ExpectedState } from '../helpers/expected.js';
+import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
+import { buildDump, ENCODING_PROFILES, type RdbDump } from '../helpers/rdb-factory.js';
+import { loadExpected } from '../helpers/recording.js';
+import { ReplayMaster } from '../helpers/replay-master.js';
+import { redisCli, startCluster, startRedisServer, type RedisCluster, type RedisServer } from '../helpers/redis-server.js';
+import { finalAckMismatches, replicateSession, unexplainedDiffs, until } from '../helpers/replicate-session.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const silent = pino({ level: 'silent' });
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function df2redis(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let cluster: RedisCluster;
+
+/** Empties every current master (and so their replicas). */
+async function flushCluster(): Promise<void> {
+  for (const m of await clusterMasters(cluster)) {
+    await redisCli(m.port, 'FLUSHALL');
+    await redisCli(m.port, 'FUNCTION', 'FLUSH');
+  }
+}
+
+async function clusterKeyCount(): Promise<number> {
+  let n = 0;
+  for (const m of await clusterMasters(cluster)) n += Number((await redisCli(m.port, 'DBSIZE')).trim());
+  return n;
+}
+
+/** `compareState` diffs of db 0 only, as described lines. */
+function diffDb0(actual: ExpectedState, expected: ExpectedState, ttlToleranceMs = 2000): string[] {
+  return compareState({ 0: actual['0'] ?? {} }, { 0: expected['0'] ?? {} }, { ttlToleranceMs });
+}
+
+before(async () => {
+  cluster = await startCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 2000 });
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+describe('migrate RDB dumps into a 3-master cluster', () => {
+  let dump: RdbDump;
+  before(async () => {
+    // Every type and encoding of the default profile, dbs 0, 1 and 15, big collections and a 10 MB string.
+    dump = await buildDump(ENCODING_PROFILES[0]!, { bigElements: 50_000 });
+  });
+  after(async () => {
+    await dump?.server.stop();
+  });
+
+  test('a source with keys in databases other than 0 is refused before writing, naming them', async () => {
+    await flushCluster();
+    const r = await df2redis('migrate', '--source', dump.path, '--target', cluster.seedUrl, '--progress', 'none', '--log-level', 'silent');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the source has keys in database\(s\) 1, 15, but a Redis Cluster has only database 0/);
+    assert.match(r.stderr, /--dbs 0/);
+    assert.equal(await clusterKeyCount(), 0, 'nothing written');
+  });
+
+  for (const onExisting of ['replace', 'skip'] as const) {
+    test(`--dbs 0 --on-existing ${onExisting}: the cluster holds exactly db 0 of the source, every key on its slot's master`, { timeout: 240_000 }, async () => {
+      await flushCluster();
+      // Two seeds, one of them a replica: any node of the cluster leads to the masters.
+      const seeds = `${cluster.seedUrl},${cluster.nodes[4]!.url}`;
+      const r = await df2redis('migrate', '--source', dump.path, '--target', seeds, '--dbs', '0', '--on-existing', onExisting, '--progress', 'none', '--log-level', 'silent');
+      assert.equal(r.code, 0, r.stderr);
+      const expected = await readState(dump.server.port, [0]);
+      const actual = await readClusterState(cluster);
+      assert.deepEqual(diffDb0(actual, expected, 1000), []);
+      const n = Object.keys(expected['0']!).length;
+      assert.match(r.stdout, new RegExp(`^migrated ${n} of ${n} keys`, 'm'));
+      assert.match(r.stdout, /other databases/, 'the summary says keys of other databases were not copied');
+      // readClusterState throws if a key sits on a master that does not own its slot.
+      for (const m of await clusterMasters(cluster)) assert.ok(Number((await redisCli(m.port, 'DBSIZE')).trim()) > 0, `master ${m.port} got keys`);
+    });
+  }
+});
+
+describe('replicate recorded Dragonfly sessions into a 3-master cluster', () => {
+  for (const name of ['types', 'big', 'during']) {
+    test(`replicate ${name} --dbs 0: db 0 equals the master's, except the documented exceptions`, { timeout: 240_000 }, async () => {
+      await flushCluster();
+      const { summary, master, replicator } = await replicateSession(name, cluster.seedUrl, { dbs: [0] });
+      try {
+        assert.deepEqual(master.violations, []);
+        const all = loadExpected(name);
+        const expected: ExpectedState = { 0: all['0']! };
+        const diffs = diffDb0(await readClusterState(cluster), expected);
+        const { unexplained, explainedKeys, knownCount } = unexplainedDiffs(diffs, expected);
+        assert.deepEqual(unexplained, [], `${name}: unexplained differences`);
+        assert.equal(diffs.length - knownCount, explainedKeys.length, explainedKeys.map(describeKey).join(', '));
+        assert.deepEqual(finalAckMismatches(summary, master), []);
+        const otherDbs = Object.entries(all).filter(([db]) => db !== '0').length;
+        if (otherDbs > 0) assert.ok(replicator.status().skippedOtherDbs > 0, 'keys of other dbs were counted as skipped');
+        assert.equal(replicator.status().target.cluster, true);
+      } finally {
+        await master.close();
+      }
+    });
+  }
+
+  test('without --dbs, a source using other databases is refused at start (INFO keyspace), naming them, before writing', async () => {
+    await flushCluster();
+    const master = await ReplayMaster.start('types');
+    try {
+      const r = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: cluster.seedUrl, unsupported: 'skip' }, silent);
+      await assert.rejects(r.run(), (err: Error) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.match(err.message, /the source has keys in database\(s\) 1, 3, 5, but a Redis Cluster has only database 0/);
+        assert.match(err.message, /--dbs 0/);
+        return true;
+      });
+      assert.equal(master.flowLogs(0).length, 0, 'no flow was opened');
+      assert.equal(await clusterKeyCount(), 0);
+    } finally {
+      await master.close();
+    }
+  });
+});
+
+// ── live writes: generated journal streams ─────────────────────────────────────────────────────
+
+/**
+ * A deterministic journal workload over `groups` key groups. Group `g`'s keys belong to flow
+ * `g % flows` (a Dragonfly shard owns a key, so all commands on a key come from one flow). Mixes
+ * order-sensitive writes (RPUSH), counters (INCR: applying one twice would show), plain SETs,
+ * cross-slot MSET and DEL (split per key), and RENAME back and forth between keys in different
+ * slots (DUMP + RESTORE + DEL on the cluster).
+ */
+function* workload(total: number, groups: number, flows: number): Generator<{ flow: number; args: string[] }> {
+  const renamed = new Array<boolean | undefined>(groups);
+  for (let i = 0; i < total; i++) {
+    const g = i % groups;
+    const flow = g % flows;
+    switch (i % 10) {
+      case 0:
+      case 1:
+      case 2:
+        yield { flow, args: ['RPUSH', `l:${g}`, String(i)] };
+        break;
+      case 3:
+        yield { flow, args: ['INCR', `c:${g}`] };
+        break;
+      case 4:
+      case 5:
+        yield { flow, args: ['SET', `s:${g}:${i % 50}`, `v${i}`] };
+        break;
+      case 6:
+        yield { flow, args: ['MSET', `m:${g}:a`, String(i), `m:${g}:b`, String(i)] };
+        break;
+      case 7:
+        yield { flow, args: ['DEL', `s:${g}:${(i + 5) % 50}`, `m:${g}:b`] };
+        break;
+      case 8:
+        if (renamed[g] === undefined) {
+          renamed[g] = false;
+          yield { flow, args: ['RPUSH', `r:${g}`, String(i)] };
+        } else {
+          yield { flow, args: renamed[g] ? ['RENAME', `rr:${g}`, `r:${g}`] : ['RENAME', `r:${g}`, `rr:${g}`] };
+          renamed[g] = !renamed[g];
+        }
+        break;
+      default:
+        yield { flow, args: ['PEXPIREAT', `s:${g}:${i % 50}`, String(4_000_000_000_000)] };
+    }
+  }
+}
+
+/**
+ * Streams {@link workload} into a replicator writing to the cluster (through the fake master) and,
+ * in the same order per flow, into a standalone reference server, while `during()` runs; then waits
+ * until every record is acknowledged and compares the cluster with the reference.
+ */
+async function replicateWorkload(total: number, during: () => Promise<void>): Promise<{ moved: number; asked: number; resentAfterLoss: number }> {
+  const flowsCount = 2;
+  const master = await FakeMaster.start({ numFlows: flowsCount });
+  const reference: RedisServer = await startRedisServer();
+  const refConn = await RedisConnection.connect(parseRedisUrl(reference.url), { role: 'reference' });
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: cluster.seedUrl }, silent);
+  const running = r.run();
+  let failure: unknown;
+  running.catch((err: unknown) => (failure = err));
+  try {
+    await until(() => failure !== undefined || (r.status().phase === 'stable-sync' && r.status().flows.length === flowsCount && r.status().flows.every((f) => f.phase === 'stable-sync')), 'stable sync');
+    if (failure !== undefined) throw failure;
+    const flows = master.flows as FakeFlow[];
+    const sent = new Array<number>(flowsCount).fill(0);
+    const writer = (async () => {
+      const batches: Buffer[][] = flows.map(() => []);
+      let n = 0;
+      for (const { flow, args } of workload(total, 48, flowsCount)) {
+        batches[flow]!.push(journalCommand(args));
+        refConn.send(args);
+        sent[flow]!++;
+        if (++n % 200 === 0) {
+          for (let f = 0; f < flowsCount; f++) flows[f]!.write(...batches[f]!.splice(0));
+          await delay(3);
+          if (failure !== undefined) throw failure;
+        }
+      }
+      for (let f = 0; f < flowsCount; f++) if (batches[f]!.length > 0) flows[f]!.write(...batches[f]!.splice(0));
+    })();
+    await Promise.all([writer, during()]);
+    await refConn.flush();
+    // JOURNAL_OFFSET 1 + every record sent.
+    await until(() => failure !== undefined || r.status().flows.every((f) => f.lsn === BigInt(1 + sent[f.id]!)), 'every record acknowledged', 60_000);
+    if (failure !== undefined) throw failure;
+    const status = r.status();
+    await r.stop();
+    await running;
+    const expected = await readState(reference.port, [0]);
+    const actual = await readClusterState(cluster);
+    assert.deepEqual(diffDb0(actual, expected, 100), [], 'cluster equals the reference server');
+    assert.ok(Object.keys(expected['0']!).length > 100);
+    return status.target;
+  } finally {
+    await r.stop().catch(() => undefined);
+    await refConn.close();
+    await reference.stop();
+    await master.close();
+  }
+}
+
+describe('live replication while the cluster changes', () => {
+  test('slots moved during a replication run (MIGRATING/IMPORTING + MIGRATE, then SETSLOT NODE): ASK and MOVED followed, no write lost or applied twice', { timeout: 120_000 }, async () => {
+    await flushCluster();
+    const masters = await clusterMasters(cluster);
+    const dest = masters[0]!;
+    // The slots of the workload's keys that another master owns: they move to `dest` while writes go on.
+    const keys = Array.from({ length: 48 }, (_, g) => [`l:${g}`, `c:${g}`, `r:${g}`, `rr:${g}`, `m:${g}:a`]).flat();
+    const owned = (slot: number): boolean => dest.slots.some(([a, z]) => slot >= a && slot <= z);
+    const slots = [...new Set(keys.map((k) => keySlot(Buffer.from(k))))].filter((s) => !owned(s)).slice(0, 40);
+    const target = await replicateWorkload(30_000, async () => {
+      await delay(300); // let keys exist before their slots move
+      await moveSlots(cluster, slots, dest.port, { keysPerBatch: 2, pauseBetweenBatchesMs: 5 });
+    });
+    assert.ok(target.moved > 0, `MOVED replies were followed: ${JSON.stringify(target)}`);
+    assert.ok(target.asked > 0, `ASK replies were followed: ${JSON.stringify(target)}`);
+  });
+
+  test('CLUSTER FAILOVER on a replica during a replication run: no write lost or applied twice', { timeout: 120_000 }, async () => {
+    await flushCluster();
+    const masters = await clusterMasters(cluster);
+    const replica = await replicaOf(cluster, masters[1]!.port);
+    const target = await replicateWorkload(30_000, async () => {
+      await delay(300);
+      await failover(cluster, replica);
+    });
+    assert.ok(target.moved + target.resentAfterLoss > 0, `writes to the old master were redirected: ${JSON.stringify(target)}`);
+    const after = await clusterMasters(cluster);
+    assert.ok(after.some((m) => m.port === replica), 'the replica is a master now');
+  });
+});

@@ -414,7 +414,6 @@ export class ClusterRouter extends EventEmitter implements Router {
   #release(): void {
     this.#isSettled = true;
     this.#notBefore = 0;
-    this.#retryDeadline = undefined;
     const retries = this.#retries;
     const held = this.#held;
     this.#retries = [];
@@ -423,6 +422,9 @@ export class ClusterRouter extends EventEmitter implements Router {
     for (const r of retries) this.#route(r.cmd, r.askTo);
     for (const cmd of held) this.#route(cmd, undefined);
     for (const w of this.#waiters) this.#arm(w);
+    // The retry deadline ends once everything resent was applied without a new redirection (a
+    // command bounced from release to release keeps it running).
+    if (this.#retryDeadline !== undefined) this.whenAcked(() => (this.#retryDeadline = undefined));
     const settled = this.#settledCbs;
     this.#settledCbs = [];
     for (const cb of settled) cb();

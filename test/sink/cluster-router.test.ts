@@ -1,0 +1,202 @@
+/**
+ * ClusterRouter against a real 3-master Redis Cluster: routing by slot, and each redirection the
+ * cluster can answer (MOVED, ASK, CLUSTERDOWN) or cause (a lost connection), with a key's commands
+ * applied once each and in order; past the bounds, a ClusterError naming slot and nodes.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterError } from '../../src/errors.js';
+import { ClusterRouter, type ClusterRouterOptions } from '../../src/sink/cluster-router.js';
+import { keySlot } from '../../src/sink/key-slot.js';
+import { parseRedisUrl } from '../../src/sink/target-url.js';
+import { clusterMasters, keyInSlotOwnedBy, moveSlot, readClusterState } from '../helpers/cluster.js';
+import { redisCli, startCluster, type RedisCluster } from '../helpers/redis-server.js';
+
+let cluster: RedisCluster;
+before(async () => {
+  cluster = await startCluster({ masters: 3, nodeTimeoutMs: 2000 });
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+function connect(options: ClusterRouterOptions = {}): Promise<ClusterRouter> {
+  return ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)], options);
+}
+
+const B = (s: string): Buffer => Buffer.from(s);
+
+/** `DEL key` then `RPUSH key i` for i in [0, n), in one tick. */
+function pushSequence(router: ClusterRouter, key: string, n: number): void {
+  const k = B(key);
+  router.connectionFor(k, 0).send(['DEL', k], k);
+  for (let i = 0; i < n; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
+}
+
+async function lrange(port: number, key: string): Promise<string[]> {
+  return (await redisCli(port, 'LRANGE', key, '0', '-1')).trim().split('\n').filter((l) => l !== '');
+}
+
+const range = (n: number): string[] => Array.from({ length: n }, (_, i) => String(i));
+
+async function ownerPort(key: string): Promise<number> {
+  const slot = keySlot(B(key));
+  const m = (await clusterMasters(cluster)).find((x) => x.slots.some(([a, z]) => slot >= a && slot <= z));
+  return m!.port;
+}
+
+test('every key goes to the master owning its slot, over one connection per master', async () => {
+  const router = await connect();
+  try {
+    assert.equal(router.all().length, 3);
+    for (let i = 0; i < 20_000; i++) {
+      const k = B(`route:${i}`);
+      router.connectionFor(k, 0).send(['SET', k, String(i)], k);
+    }
+    await router.flush();
+    const state = await readClusterState(cluster); // throws if a key sits on a master not owning its slot
+    assert.equal(Object.keys(state['0']!).filter((k) => Buffer.from(k, 'base64').toString().startsWith('route:')).length, 20_000);
+    for (const m of await clusterMasters(cluster)) assert.ok(Number((await redisCli(m.port, 'DBSIZE')).trim()) > 6000, `master ${m.port} holds a third`);
+    assert.deepEqual(router.stats, { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, refreshes: 1 });
+  } finally {
+    await router.close();
+  }
+});
+
+test('MOVED: a slot moved behind the router: its commands are resent to the new owner in order, the table is refreshed', async () => {
+  const router = await connect();
+  try {
+    const masters = await clusterMasters(cluster);
+    const key = await keyInSlotOwnedBy(cluster, masters[1]!.port, 'moved:');
+    const slot = keySlot(B(key));
+    await moveSlot(cluster, slot, masters[2]!.port);
+    pushSequence(router, key, 500);
+    await router.flush();
+    assert.deepEqual(await lrange(masters[2]!.port, key), range(500));
+    assert.ok(router.stats.moved >= 1, JSON.stringify(router.stats));
+    const t = router.topology;
+    assert.equal(t.masters[t.owner[slot]!]!.port, masters[2]!.port, 'the refreshed table names the new owner');
+    // Settled again: the next commands go straight to the new owner.
+    const moved = router.stats.moved;
+    pushSequence(router, key, 10);
+    await router.flush();
+    assert.equal(router.stats.moved, moved);
+  } finally {
+    await router.close();
+  }
+});
+
+test('ASK: while a slot is half-migrated, commands for moved or new keys go to the importing node after ASKING, in order', async () => {
+  const router = await connect();
+  try {
+    const masters = await clusterMasters(cluster);
+    const tag = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'ask');
+    const keys = Array.from({ length: 20 }, (_, i) => `{${tag}}:${i}`);
+    for (const k of keys) await redisCli(masters[0]!.port, 'RPUSH', k, 'old');
+    let asked = 0;
+    await moveSlot(cluster, keySlot(B(tag)), masters[1]!.port, {
+      keysPerBatch: 5,
+      afterBatch: async ({ batch }) => {
+        if (batch !== 1) return;
+        // 5 keys are on the importing node, 15 still on the source, 5 are new.
+        for (const k of [...keys, ...Array.from({ length: 5 }, (_, i) => `{${tag}}:new${i}`)]) {
+          for (let i = 0; i < 20; i++) router.connectionFor(B(k), 0).send(['RPUSH', B(k), String(i)], B(k));
+        }
+        await router.flush();
+        asked = router.stats.asked;
+      },
+    });
+    assert.ok(asked > 0, `ASK replies were followed during the migration: ${JSON.stringify(router.stats)}`);
+    for (const k of keys) assert.deepEqual(await lrange(masters[1]!.port, k), ['old', ...range(20)], k);
+    for (let i = 0; i < 5; i++) assert.deepEqual(await lrange(masters[1]!.port, `{${tag}}:new${i}`), range(20));
+  } finally {
+    await router.close();
+  }
+});
+
+test('a lost node connection: every command it had not acknowledged is resent, in order, after a refresh', async () => {
+  const router = await connect();
+  try {
+    const masters = await clusterMasters(cluster);
+    const key = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'lost:');
+    const k = B(key);
+    router.connectionFor(k, 0).send(['DEL', k], k);
+    for (let i = 0; i < 100; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
+    // The node closes this connection after replying to CLIENT KILL: what follows in the pipeline is
+    // never read by the server and must be resent on a new connection.
+    router.connectionFor(k, 0).send(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'no']);
+    for (let i = 100; i < 300; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
+    await router.flush();
+    assert.deepEqual(await lrange(await ownerPort(key), key), range(300));
+    assert.ok(router.stats.resentAfterLoss >= 200, JSON.stringify(router.stats));
+    assert.equal(router.all().length, 3, 'reconnected');
+  } finally {
+    await router.close();
+  }
+});
+
+test('CLUSTERDOWN (a slot without a master) is retried with backoff until the slot is served again', async () => {
+  const router = await connect();
+  const masters = await clusterMasters(cluster);
+  const key = await keyInSlotOwnedBy(cluster, masters[2]!.port, 'down:');
+  const slot = String(keySlot(B(key)));
+  try {
+    await redisCli(masters[2]!.port, 'CLUSTER', 'DELSLOTS', slot);
+    pushSequence(router, key, 50);
+    setTimeout(() => void redisCli(masters[2]!.port, 'CLUSTER', 'ADDSLOTS', slot), 400);
+    await router.flush();
+    assert.deepEqual(await lrange(masters[2]!.port, key), range(50));
+    assert.ok(router.stats.retried >= 1, JSON.stringify(router.stats));
+  } finally {
+    await redisCli(masters[2]!.port, 'CLUSTER', 'ADDSLOTS', slot).catch(() => undefined);
+    await router.close();
+  }
+});
+
+test('past the bounds: a ClusterError naming the slot and nodes (redirections) or the time spent (retries)', async () => {
+  const masters = await clusterMasters(cluster);
+  // maxRedirects 0: the first MOVED is past the bound.
+  const strict = await connect({ maxRedirects: 0 });
+  const key = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'bound:');
+  const slot = keySlot(B(key));
+  await moveSlot(cluster, slot, masters[1]!.port);
+  const errors: Error[] = [];
+  strict.on('error', (e: Error) => errors.push(e));
+  strict.connectionFor(B(key), 0).send(['SET', B(key), '1'], B(key));
+  await assert.rejects(strict.flush(), (err: Error) => {
+    assert.ok(err instanceof ClusterError, String(err));
+    assert.equal(err.slot, slot);
+    assert.match(err.message, new RegExp(`SET for key "${key}" was redirected 1 times`));
+    assert.match(err.message, new RegExp(`nodes 127\\.0\\.0\\.1:${masters[0]!.port}, 127\\.0\\.0\\.1:${masters[1]!.port}`));
+    return true;
+  });
+  assert.equal(errors.length, 1, "the router's 'error' event");
+  await strict.close();
+
+  // retryTimeoutMs 300 and a slot that stays unserved.
+  const impatient = await connect({ retryTimeoutMs: 300 });
+  const downKey = await keyInSlotOwnedBy(cluster, masters[2]!.port, 'gaveup:');
+  const downSlot = String(keySlot(B(downKey)));
+  impatient.on('error', () => undefined);
+  try {
+    await redisCli(masters[2]!.port, 'CLUSTER', 'DELSLOTS', downSlot);
+    impatient.connectionFor(B(downKey), 0).send(['SET', B(downKey), '1'], B(downKey));
+    await assert.rejects(impatient.flush(), (err: Error) => {
+      assert.ok(err instanceof ClusterError, String(err));
+      assert.match(err.message, /gave up after 300 ms of retries: .*CLUSTERDOWN Hash slot not served/);
+      return true;
+    });
+  } finally {
+    await redisCli(masters[2]!.port, 'CLUSTER', 'ADDSLOTS', downSlot);
+    await impatient.close();
+  }
+});
+
+test('a key in a database other than 0 is refused with a ClusterError naming it', async () => {
+  const router = await connect();
+  try {
+    assert.throws(() => router.connectionFor(B('k'), 3), /key "k" is in database 3, but a Redis Cluster has only database 0 \(copy only database 0 with --dbs 0\)/);
+  } finally {
+    await router.close();
+  }
+});

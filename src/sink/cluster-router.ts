@@ -190,6 +190,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   #policy: ((err: TargetCommandError) => boolean) | undefined;
   #fatal: Error | undefined;
   #isClosing = false;
+  #isClosed = false;
   #timer: NodeJS.Timeout | undefined;
   readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, refreshes: 0 };
 
@@ -342,6 +343,7 @@ export class ClusterRouter extends EventEmitter implements Router {
 
   flush(): Promise<void> {
     if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#isClosed) return Promise.resolve(); // close() flushed everything it could
     return new Promise((resolve, reject) => {
       const f = { resolve, reject };
       this.#flushers.add(f);
@@ -359,6 +361,9 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#isClosing = true;
     this.#isSettled = false; // nothing is routed any more
     await Promise.all([...this.#nodes.values()].map((n) => n.conn?.close().catch(() => undefined)));
+    this.#isClosed = true;
+    for (const f of this.#flushers) f.resolve();
+    this.#flushers.clear();
   }
 
   // ── settling ────────────────────────────────────────────────────────────────────────────────

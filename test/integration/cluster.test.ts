@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { ConfigError } from '../../src/errors.js';
+import { ClusterError, ConfigError } from '../../src/errors.js';
 import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
 import { keySlot } from '../../src/sink/key-slot.js';
 import { RedisConnection } from '../../src/sink/redis-connection.js';
@@ -249,6 +249,41 @@ async function replicateWorkload(total: number, during: () => Promise<void>): Pr
     await master.close();
   }
 }
+
+test('journal FLUSHALL empties every master exactly once; a SUNIONSTORE whose keys span slots stops the run with a ClusterError naming it', { timeout: 60_000 }, async () => {
+  await flushCluster();
+  const master = await FakeMaster.start({ numFlows: 2 });
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: cluster.seedUrl }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  try {
+    await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync', 20_000);
+    const [f0, f1] = master.flows as FakeFlow[];
+    const before = await Promise.all((await clusterMasters(cluster)).map(async (m) => ({ port: m.port, stats: await redisCli(m.port, 'INFO', 'commandstats') })));
+    const calls = (stats: string): number => Number(/cmdstat_flushall:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    for (let i = 0; i < 300; i++) f0!.write(journalCommand(['SET', `pre:${i}`, 'x']));
+    f0!.write(journalCommand(['FLUSHALL'], { txid: 7 }), journalCommand(['SET', 'post:a', '1']));
+    f1!.write(journalCommand(['FLUSHALL'], { txid: 7 }), journalCommand(['SET', 'post:b', '1']));
+    await until(() => r.status().flows[0]!.lsn === 303n && r.status().flows[1]!.lsn === 3n, 'both flows acknowledged', 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(r.status(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+    });
+    assert.equal(await clusterKeyCount(), 2, 'only the post-flush keys remain');
+    for (const m of await clusterMasters(cluster)) {
+      const was = calls(before.find((b) => b.port === m.port)?.stats ?? '');
+      assert.equal(calls(await redisCli(m.port, 'INFO', 'commandstats')) - was, 1, `FLUSHALL ran once on master ${m.port}`);
+    }
+    // `{a}x` and `{b}y` hash to different slots: no single-slot equivalent.
+    f0!.write(journalCommand(['SUNIONSTORE', '{a}x', '{b}y']));
+    await assert.rejects(running, (err: Error) => {
+      assert.ok(err instanceof ClusterError, String(err));
+      assert.match(err.message, /journal command SUNIONSTORE cannot run on a Redis Cluster: SUNIONSTORE keys span slots \d+, \d+ \(keys "\{a\}x", "\{b\}y"\)/);
+      return true;
+    });
+  } finally {
+    await r.stop().catch(() => undefined);
+    await master.close();
+  }
+});
 
 describe('live replication while the cluster changes', () => {
   test('slots moved during a replication run (MIGRATING/IMPORTING + MIGRATE, then SETSLOT NODE): ASK and MOVED followed, no write lost or applied twice', { timeout: 120_000 }, async () => {

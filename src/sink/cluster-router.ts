@@ -94,40 +94,27 @@ interface Waiter {
  * Holds the commands written while the router is settling (a redirection, retry or lost node is
  * being resolved): same writing surface as a connection, each command kept as its encoded bytes.
  */
-class HoldingSink implements CommandSink {
+class HoldingSink extends RespEncoder implements CommandSink {
   tag = -1;
-  readonly #encoder = new RespEncoder();
   readonly #onCommand: (cmd: EncodedCommand) => void;
 
   constructor(onCommand: (cmd: EncodedCommand) => void) {
+    super();
     this.#onCommand = onCommand;
   }
 
   send(args: ReadonlyArray<CommandArg>, key?: Buffer): void {
-    this.#encoder.encode(args);
+    this.encode(args);
     this.#emit(args[0], key);
   }
-  begin(argc: number): void {
-    this.#encoder.begin(argc);
-  }
-  arg(a: CommandArg): void {
-    this.#encoder.arg(a);
-  }
-  beginBulk(len: number): void {
-    this.#encoder.beginBulk(len);
-  }
-  raw(b: Uint8Array): void {
-    this.#encoder.raw(b);
-  }
-  endBulk(): void {
-    this.#encoder.endBulk();
-  }
+
+  /** Closes the command opened by `begin` (the encoder's begin/arg/beginBulk/raw/endBulk). */
   end(name: string, key?: Buffer): void {
     this.#emit(name, key);
   }
 
   #emit(name: CommandArg | undefined, key: Buffer | undefined): void {
-    const parts = this.#encoder.take();
+    const parts = this.take();
     let bytes = 0;
     for (const p of parts) bytes += p.length;
     this.#onCommand({ parts, bytes, name, key, tag: this.tag, attempts: 0 });

@@ -158,6 +158,8 @@ export class ClusterRouter extends EventEmitter implements Router {
   #slotConn: RedisConnection[] = new Array<RedisConnection>(CLUSTER_SLOTS);
   #topology: ClusterTopology | undefined;
   #masters: RedisConnection[] = [];
+  /** A slot of each master (same index as `#masters`): the tag of its copy of a `sendToAll` command. */
+  #masterSlots: number[] = [];
   #isSettled = true;
   /** Bumped by every event that unsettles the router (a redirection, a retry, a lost node). */
   #epoch = 0;
@@ -265,8 +267,11 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.#holding.send(args);
       return;
     }
-    for (const conn of this.#masters) {
-      conn.tag = -1;
+    for (let i = 0; i < this.#masters.length; i++) {
+      const conn = this.#masters[i]!;
+      // Tagged with a slot of that master: resent after a failover, it reaches the master that took
+      // over those slots (and only that one).
+      conn.tag = this.#masterSlots[i]!;
       conn.send(args);
     }
   }
@@ -426,7 +431,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   /** Sends a retried or held command to its destination (settled state). */
   #route(cmd: EncodedCommand, askTo: string | undefined): void {
     if (cmd.tag === TAG_ALL_MASTERS) {
-      for (const conn of this.#masters) conn.sendEncoded({ ...cmd, tag: -1 });
+      for (let i = 0; i < this.#masters.length; i++) this.#masters[i]!.sendEncoded({ ...cmd, tag: this.#masterSlots[i]! });
       return;
     }
     if (askTo !== undefined) {
@@ -517,9 +522,15 @@ export class ClusterRouter extends EventEmitter implements Router {
     const conns: RedisConnection[] = [];
     for (const m of t.masters) conns.push(await this.#ensureNode(m.addr));
     const slotConn = new Array<RedisConnection>(CLUSTER_SLOTS);
-    for (let s = 0; s < CLUSTER_SLOTS; s++) slotConn[s] = conns[t.owner[s]!]!;
+    const masterSlots = new Array<number>(conns.length).fill(-1);
+    for (let s = 0; s < CLUSTER_SLOTS; s++) {
+      const i = t.owner[s]!;
+      slotConn[s] = conns[i]!;
+      if (masterSlots[i] === -1) masterSlots[i] = s;
+    }
     this.#slotConn = slotConn;
     this.#masters = conns;
+    this.#masterSlots = masterSlots;
     this.#topology = t;
     if (this.listenerCount('topology') > 0) this.emit('topology', t);
   }
@@ -637,7 +648,11 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.stats.resentAfterLoss++;
       this.#retries.push({ cmd });
     }
-    this.#masters = this.#masters.filter((c) => c !== conn);
+    const lost = this.#masters.indexOf(conn);
+    if (lost !== -1) {
+      this.#masters.splice(lost, 1);
+      this.#masterSlots.splice(lost, 1);
+    }
     this.#isRefreshNeeded = true;
     this.#lastRetryReason = `lost the connection to ${node.addr}`;
     this.#unsettle();

@@ -118,7 +118,10 @@ test('a lost node connection: every command it had not acknowledged is resent, i
   const router = await connect();
   try {
     const masters = await clusterMasters(cluster);
-    const key = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'lost:');
+    const echoes = async (): Promise<number[]> =>
+      Promise.all(masters.map(async (m) => Number(/cmdstat_echo:calls=(\d+)/.exec(await redisCli(m.port, 'INFO', 'commandstats'))?.[1] ?? 0)));
+    const echoesBefore = await echoes();
+    const key = await keyInSlotOwnedBy(cluster, masters[1]!.port, 'lost:');
     const k = B(key);
     router.connectionFor(k, 0).send(['DEL', k], k);
     for (let i = 0; i < 100; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
@@ -126,7 +129,9 @@ test('a lost node connection: every command it had not acknowledged is resent, i
     // never read by the server and must be resent on a new connection.
     router.connectionFor(k, 0).send(['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'no']);
     for (let i = 100; i < 300; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
+    router.sendToAll(['ECHO', 'every master once']); // its copy on the killed connection is resent to that master only
     await router.flush();
+    assert.deepEqual((await echoes()).map((n, i) => n - echoesBefore[i]!), [1, 1, 1]);
     assert.deepEqual(await lrange(await ownerPort(key), key), range(300));
     assert.ok(router.stats.resentAfterLoss >= 200, JSON.stringify(router.stats));
     assert.equal(router.all().length, 3, 'reconnected');

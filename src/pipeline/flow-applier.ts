@@ -209,11 +209,14 @@ export class FlowApplier {
    */
   #acrossDbs(entry: Extract<JournalEntry, { op: 'command' }>, lsn: bigint | undefined): Buffer[] | undefined {
     const args = entry.args;
-    const name = args.length >= 3 ? commandName(args[0]) : '';
+    const dbs = this.#dbs;
+    if (dbs === undefined && !this.#isCluster) return args; // hot path: nothing to check
+    // Only MOVE and COPY name another database; look at the name only when it starts with m or c.
+    const initial = (args[0]?.[0] ?? 0) | 0x20;
+    const name = args.length >= 3 && (initial === 0x6d || initial === 0x63) ? commandName(args[0]) : '';
     const isMove = name === 'MOVE';
     const dbOpt = name === 'COPY' ? args.findIndex((a, i) => i >= 3 && a.length === 2 && a.toString('latin1').toUpperCase() === 'DB') : -1;
     const toDb = isMove ? Number(args[2]!.toString('latin1')) : dbOpt > 0 && dbOpt + 1 < args.length ? Number(args[dbOpt + 1]!.toString('latin1')) : entry.db;
-    const dbs = this.#dbs;
     if (dbs === undefined) {
       if (this.#isCluster && (entry.db !== 0 || toDb !== 0)) {
         this.#ctx.fail(otherDbError(this.flowId, entry.db !== 0 ? entry.db : toDb, `journal command ${commandName(args[0])}`));

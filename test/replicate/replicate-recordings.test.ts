@@ -35,3 +35,23 @@ for (const name of ['types', 'zstd', 'flushall-uncompressed', 'auth', 'big', 'bi
     }
   });
 }
+
+test('replicate types --dbs 1: only db 1 is written, and MOVE j:mv 1 out of db 0 (not copied) is read back from the master', { timeout: 120_000 }, async () => {
+  const redis = await startRedisServer();
+  try {
+    const { master, replicator } = await replicateSession('types', redis.url, { dbs: [1] });
+    try {
+      const expected = loadExpected('types');
+      const actual = await readState(redis.port, [0, 1, 3, 5]);
+      assert.deepEqual(Object.keys(actual['0'] ?? {}), [], 'db 0 is not copied');
+      const diffs = compareState({ 1: actual['1']! }, { 1: expected['1']! }, { ttlToleranceMs: 2000 });
+      assert.deepEqual(unexplainedDiffs(diffs, { 1: expected['1']! }).unexplained, [], 'db 1 equals the master (documented exceptions aside)');
+      assert.ok(actual['1']![Buffer.from('j:mv').toString('base64')], 'j:mv arrived in db 1 by MOVE');
+      assert.ok(replicator.status().skippedOtherDbs > 0);
+    } finally {
+      await master.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+});

@@ -183,7 +183,17 @@ async function nodeViews(c: Conns, cluster: RedisCluster): Promise<NodeView[]> {
   const views = await Promise.all(
     cluster.nodes.map(async (n): Promise<NodeView | undefined> => {
       if (!(await c.get(n.port))) return undefined;
-      const lines = parseClusterNodes(text(await c.cmd(n.port, 'CLUSTER', 'NODES')));
+      // A replica re-syncing (after a FLUSHALL or a failover) answers LOADING for a moment: wait.
+      let reply: Reply | undefined;
+      for (let attempt = 0; reply === undefined; attempt++) {
+        try {
+          reply = await c.cmd(n.port, 'CLUSTER', 'NODES');
+        } catch (err) {
+          if (!/LOADING/.test((err as Error).message) || attempt >= 100) throw err;
+          await sleep(50);
+        }
+      }
+      const lines = parseClusterNodes(text(reply));
       const self = lines.find((l) => l.flags.includes('myself'));
       if (!self) throw new Error(`127.0.0.1:${n.port}: no 'myself' line in CLUSTER NODES`);
       return { port: n.port, self, lines };

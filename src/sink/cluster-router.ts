@@ -380,7 +380,7 @@ export class ClusterRouter extends EventEmitter implements Router {
         if (this.#isRefreshNeeded) {
           const t = await this.#refresh();
           if (t === undefined) {
-            this.#checkDeadline('no node returned a slot table covering all slots');
+            this.#checkDeadline(`no node returned a slot table covering all slots (last: ${this.#lastRetryReason})`);
             await sleep(backoffMs(4));
             continue;
           }

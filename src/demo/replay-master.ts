@@ -25,6 +25,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadExpectedDir, loadSessionDir, type ExpectedState, type RecordedConnection } from './recording.js';
 import { CommandReader, respError, respSimple } from './command-reader.js';
+import { recordedClockMs, shiftFlowStream, TIME_SHIFT_STEP_MS } from './time-shift.js';
 
 /** Options of {@link ReplayMaster}. */
 export interface ReplayMasterOptions {
@@ -40,6 +41,14 @@ export interface ReplayMasterOptions {
    *  from the session's `expected.json.gz`, as the live master would have at the end of the
    *  recording (used by the replicator's read-back of keys the journal cannot carry). @default true */
   shouldServeReads?: boolean;
+  /**
+   * Milliseconds added to every absolute time of the recording (expiries in the snapshot and in
+   * journal records, inside compressed blobs too; see src/demo/time-shift.ts), and to the expected
+   * state ({@link ReplayMaster.expected}). A whole number of seconds. `'now'` shifts by the age of
+   * the recording, so it replays as on the day it was made, whatever today's date; `0` serves the
+   * recorded bytes unchanged. @default 'now'
+   */
+  timeShift?: 'now' | number;
 }
 
 /** One segment of a flow: its frames (payloads and recorded µs). */
@@ -87,40 +96,66 @@ export function recordedFlowReply(masterBytes: Buffer): { start: number; end: nu
 }
 
 
-/** Splits a flow's master frames into the three segments (see the module comment). */
-function segmentFlow(conn: RecordedConnection, startStableUs: number): { reply: Segment; sync: Segment; stable: Segment } {
+/**
+ * Splits a flow's master frames into the three segments (see the module comment). With a non-zero
+ * `timeShiftMs`, the bytes after the FLOW reply are those of {@link shiftFlowStream}, cut at the
+ * recorded read boundaries mapped onto the shifted stream.
+ */
+function segmentFlow(conn: RecordedConnection, startStableUs: number, timeShiftMs: number): { reply: Segment; sync: Segment; stable: Segment } {
   // Bytes before the FLOW reply answer AUTH: the replay master generates those replies itself.
   const fr = recordedFlowReply(conn.masterBytes);
-  let skip = fr.start;
-  let replyLeft = fr.end - fr.start;
   const reply: Segment = { frames: [] };
   const sync: Segment = { frames: [] };
   const stable: Segment = { frames: [] };
+  const shifted = timeShiftMs === 0 ? undefined : shiftFlowStream(conn.masterBytes.subarray(fr.end), timeShiftMs);
+  let at = 0; // position of the frame in masterBytes
   for (const f of conn.frames) {
     if (!f.fromMaster) continue;
-    let payload = f.payload;
-    if (skip > 0) {
-      const n = Math.min(skip, payload.length);
-      skip -= n;
-      payload = payload.subarray(n);
-      if (payload.length === 0) continue;
-    }
-    if (replyLeft > 0) {
-      const n = Math.min(replyLeft, payload.length);
-      reply.frames.push({ payload: payload.subarray(0, n), timeUs: f.timeUs });
-      replyLeft -= n;
-      payload = payload.subarray(n);
-      if (payload.length === 0) continue;
-    }
+    const start = at;
+    const end = (at += f.payload.length);
+    if (end <= fr.start) continue;
+    const replyPart = f.payload.subarray(Math.max(0, fr.start - start), Math.max(0, Math.min(f.payload.length, fr.end - start)));
+    if (replyPart.length > 0) reply.frames.push({ payload: replyPart, timeUs: f.timeUs });
+    if (end <= fr.end) continue;
+    const from = Math.max(start, fr.end) - fr.end;
+    const to = end - fr.end;
+    const payload = shifted === undefined ? f.payload.subarray(from + fr.end - start) : shifted.bytes.subarray(shifted.mapOffset(from), shifted.mapOffset(to));
+    if (payload.length === 0) continue;
     (f.timeUs < startStableUs ? sync : stable).frames.push({ payload, timeUs: f.timeUs });
   }
   return { reply, sync, stable };
 }
 
+/**
+ * The offset that makes a recording replay as on the day it was made: now minus the master's
+ * clock at the start of the recorded full sync (`ctime` of the first full-sync flow), in whole
+ * seconds; 0 when the recording has no full sync.
+ */
+function timeShiftToNow(conns: RecordedConnection[]): number {
+  for (const c of conns) {
+    if (c.flowId === undefined) continue;
+    const fr = recordedFlowReply(c.masterBytes);
+    const clock = fr.kind === 'FULL' ? recordedClockMs(c.masterBytes.subarray(fr.end)) : undefined;
+    if (clock !== undefined) return Math.round((Date.now() - clock) / TIME_SHIFT_STEP_MS) * TIME_SHIFT_STEP_MS;
+  }
+  return 0;
+}
+
+/** `state` with every absolute expiry moved by `shiftMs` (a new object; -1 = none stays). */
+export function shiftExpected(state: ExpectedState, shiftMs: number): ExpectedState {
+  if (shiftMs === 0) return state;
+  const out: ExpectedState = {};
+  for (const [db, keys] of Object.entries(state)) {
+    const moved: ExpectedState[string] = {};
+    for (const [k, v] of Object.entries(keys)) moved[k] = v.pexpireat < 0 ? v : { ...v, pexpireat: v.pexpireat + shiftMs };
+    out[db] = moved;
+  }
+  return out;
+}
+
 /** Reads a recorded session into phases. */
-function loadPhases(dir: string): Phase[] {
+function loadPhases(dir: string, conns: RecordedConnection[], timeShiftMs: number): Phase[] {
   const name = path.basename(dir);
-  const conns = loadSessionDir(dir);
   const phases: Phase[] = [];
   let current: RecordedConnection[] = [];
   const groups: RecordedConnection[][] = [];
@@ -156,7 +191,7 @@ function loadPhases(dir: string): Phase[] {
       auth: authLine ? authLine[1]!.split(' ') : undefined,
       isPartial: false,
     };
-    for (const f of flows) phase.flows.set(f.flowId!, { conn: f, ...segmentFlow(f, startStableUs) });
+    for (const f of flows) phase.flows.set(f.flowId!, { conn: f, ...segmentFlow(f, startStableUs, timeShiftMs) });
     phase.isPartial = flows.length > 0 && flows.every((f) => recordedFlowReply(f.masterBytes).kind === 'PARTIAL');
     phases.push(phase);
   }
@@ -188,12 +223,17 @@ export class ReplayMaster extends EventEmitter {
   #flowsDone = 0;
 
   readonly #dir: string;
+  /** Milliseconds added to every absolute time of the recording (see {@link ReplayMasterOptions.timeShift}). */
+  readonly timeShiftMs: number;
 
   private constructor(dir: string, options: ReplayMasterOptions) {
     super();
     this.name = path.basename(dir);
     this.#dir = dir;
-    this.phases = loadPhases(dir);
+    const conns = loadSessionDir(dir);
+    const shift = options.timeShift ?? 'now';
+    this.timeShiftMs = shift === 'now' ? timeShiftToNow(conns) : shift;
+    this.phases = loadPhases(dir, conns, this.timeShiftMs);
     this.#options = options;
     this.#server = net.createServer((s) => this.#accept(s));
   }
@@ -347,18 +387,29 @@ export class ReplayMaster extends EventEmitter {
   }
 
   #expected: ExpectedState | undefined;
+
+  /**
+   * The master's final state (`expected.json.gz`) with every `pexpireat` moved by
+   * {@link timeShiftMs}, as the time-shifted session leaves it. Loaded on first use.
+   * @throws when the session folder has no `expected.json.gz`.
+   */
+  expected(): ExpectedState {
+    this.#expected ??= shiftExpected(loadExpectedDir(this.#dir), this.timeShiftMs);
+    return this.#expected;
+  }
+
   #readDb = new Map<ReplayConnectionLog, string>();
 
   /** Reads served from the final state of the recording (see {@link ReplayMasterOptions.shouldServeReads}). */
   #readReply(log: ReplayConnectionLog, args: string[], cmd: string): Buffer | undefined {
-    this.#expected ??= loadExpectedDir(this.#dir);
+    const expected = this.expected();
     if (cmd === 'SELECT') {
       this.#readDb.set(log, args[1] ?? '0');
       return respSimple('OK');
     }
     if (cmd === 'INFO' && args[1]?.toLowerCase() === 'keyspace') {
       // As Dragonfly's `INFO keyspace` would answer for the recording's final state.
-      const lines = Object.entries(this.#expected)
+      const lines = Object.entries(expected)
         .filter(([, keys]) => Object.keys(keys).length > 0)
         .map(([db, keys]) => `db${db}:keys=${Object.keys(keys).length},expires=${Object.values(keys).filter((k) => k.pexpireat >= 0).length},avg_ttl=0`);
       const body = Buffer.from(['# Keyspace', ...lines, ''].join('\r\n'));
@@ -366,7 +417,7 @@ export class ReplayMaster extends EventEmitter {
     }
     const readers = ['TYPE', 'PTTL', 'GET', 'LRANGE', 'SMEMBERS', 'HGETALL', 'ZRANGE'];
     if (!readers.includes(cmd) || args[1] === undefined) return undefined;
-    const db = this.#expected[this.#readDb.get(log) ?? '0'] ?? {};
+    const db = expected[this.#readDb.get(log) ?? '0'] ?? {};
     const k = db[Buffer.from(args[1], 'latin1').toString('base64')];
     const bulk = (b64: string): Buffer => {
       const v = Buffer.from(b64, 'base64');

@@ -1,7 +1,8 @@
 /**
  * Checks a target Redis against a recorded master state (`expected.json.gz` shape, see
- * src/demo/recording.ts) for `df2redis demo`: type of every key, and the value of every key whose
- * value the recording kept (strings, lists, sets, hashes, zsets; streams by entry count).
+ * src/demo/recording.ts) for `df2redis demo`: type and absolute expiry of every key, and the value
+ * of every key whose value the recording kept (strings, lists, sets, hashes, zsets; streams by entry
+ * count).
  */
 import type { RedisConnection, RespValue } from '../sink/redis-connection.js';
 import type { ExpectedState } from './recording.js';
@@ -15,8 +16,6 @@ export interface VerifyResult {
   matched: number;
   /** Keys expected to be absent because the target cannot hold them (module types, member TTLs). */
   notRepresentable: number;
-  /** Keys missing for a reason listed in `known` (each with that reason). */
-  known: string[];
   /** Everything else that differs. */
   differences: string[];
 }
@@ -27,18 +26,21 @@ function buffers(v: RespValue): Buffer[] {
   return Array.isArray(v) ? v.map((x) => (Buffer.isBuffer(x) ? x : Buffer.from(String(x)))) : [];
 }
 
+/** Largest accepted difference between the target's and the recorded absolute expiry (the recording's
+ *  `pexpireat` of a relative TTL is the dump time + PTTL, ±50 ms; the target's is read as now + PTTL). */
+export const EXPIRY_TOLERANCE_MS = 2000;
+
 /**
  * Compares the target behind `conn` with `expected`. `isNotRepresentable(key, type)` says which keys
- * the target cannot hold (they must be absent); `known` maps key text to the reason it may differ.
+ * the target cannot hold (they must be absent). Expiries must agree within {@link EXPIRY_TOLERANCE_MS}.
  * @throws TargetCommandError / ConnectionError from the reads.
  */
 export async function verifyState(
   conn: RedisConnection,
   expected: ExpectedState,
   isNotRepresentable: (key: string, type: string) => boolean,
-  known: ReadonlyMap<string, string>,
 ): Promise<VerifyResult> {
-  const result: VerifyResult = { matched: 0, notRepresentable: 0, known: [], differences: [] };
+  const result: VerifyResult = { matched: 0, notRepresentable: 0, differences: [] };
   for (const [db, keys] of Object.entries(expected)) {
     await conn.call(['SELECT', db]);
     for (const [k64, e] of Object.entries(keys)) {
@@ -51,20 +53,25 @@ export async function verifyState(
         else result.differences.push(`${name}: expected absent (not representable), found ${type}`);
         continue;
       }
-      if (known.has(text)) {
-        result.known.push(`${name}: ${known.get(text)!}`);
-        continue;
-      }
       if (type !== e.type) {
         result.differences.push(`${name}: type ${type}, expected ${e.type}`);
         continue;
       }
-      const mismatch = e.value === undefined ? undefined : await valueMismatch(conn, key, e.type, e.value);
+      const mismatch = (e.value === undefined ? undefined : await valueMismatch(conn, key, e.type, e.value)) ?? (await expiryMismatch(conn, key, e.pexpireat));
       if (mismatch !== undefined) result.differences.push(`${name}: ${mismatch}`);
       else result.matched++;
     }
   }
   return result;
+}
+
+/** Undefined when the key's absolute expiry on the target is the recorded one (-1 = none). */
+async function expiryMismatch(conn: RedisConnection, key: Buffer, pexpireat: number): Promise<string | undefined> {
+  const pttl = Number(await conn.call(['PTTL', key]));
+  const actual = pttl >= 0 ? Date.now() + pttl : -1;
+  if ((actual < 0) !== (pexpireat < 0)) return `expiry ${actual < 0 ? 'none' : new Date(actual).toISOString()}, expected ${pexpireat < 0 ? 'none' : new Date(pexpireat).toISOString()}`;
+  if (Math.abs(actual - pexpireat) > EXPIRY_TOLERANCE_MS) return `expiry off by ${actual - pexpireat} ms`;
+  return undefined;
 }
 
 /** Undefined when the value on the target equals the recorded canonical value. */

@@ -22,7 +22,6 @@ import { clusterMasters, failover, moveSlots, readClusterState, replicaOf } from
 import { compareState, describeKey, readState, type ExpectedState } from '../helpers/expected.js';
 import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
 import { buildDump, ENCODING_PROFILES, type RdbDump } from '../helpers/rdb-factory.js';
-import { loadExpected } from '../helpers/recording.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { redisCli, startCluster, startRedisServer, type RedisCluster, type RedisServer } from '../helpers/redis-server.js';
 import { finalAckMismatches, replicateSession, unexplainedDiffs, until } from '../helpers/replicate-session.js';
@@ -112,7 +111,7 @@ describe('replicate recorded Dragonfly sessions into a 3-master cluster', () => 
       const { summary, master, replicator } = await replicateSession(name, cluster.seedUrl, { dbs: [0] });
       try {
         assert.deepEqual(master.violations, []);
-        const all = loadExpected(name);
+        const all = master.expected();
         const expected: ExpectedState = { 0: all['0']! };
         const diffs = diffDb0(await readClusterState(cluster), expected);
         const { unexplained, explainedKeys, knownCount } = unexplainedDiffs(diffs, expected);

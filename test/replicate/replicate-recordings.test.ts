@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { compareState, describeKey, readState } from '../helpers/expected.js';
-import { loadExpected } from '../helpers/recording.js';
 import { finalAckMismatches, replicateSession, unexplainedDiffs } from '../helpers/replicate-session.js';
+import { ReplayMaster } from '../helpers/replay-master.js';
 
 for (const name of ['types', 'zstd', 'flushall-uncompressed', 'auth', 'big', 'big-untagged', 'during']) {
   test(`replicate ${name}: Redis equals the master's final state except the documented exceptions`, { timeout: 180_000 }, async () => {
@@ -18,7 +18,7 @@ for (const name of ['types', 'zstd', 'flushall-uncompressed', 'auth', 'big', 'bi
       const { summary, master } = await replicateSession(name, redis.url);
       try {
         assert.deepEqual(master.violations, [], 'protocol violations seen by the replay master');
-        const expected = loadExpected(name);
+        const expected = master.expected();
         const actual = await readState(redis.port, Object.keys(expected).map(Number));
         const diffs = compareState(actual, expected, { ttlToleranceMs: 2000 });
         // The documented exceptions: module types and member/field TTL objects are missing, nothing else.
@@ -36,12 +36,40 @@ for (const name of ['types', 'zstd', 'flushall-uncompressed', 'auth', 'big', 'bi
   });
 }
 
+test('replicate types shifted 20 years ahead of its recording day (past 2038): the same final state, every expiry exact', { timeout: 120_000 }, async () => {
+  const redis = await startRedisServer();
+  try {
+    const probe = await ReplayMaster.start('types');
+    const age = probe.timeShiftMs;
+    await probe.close();
+    const twentyYears = 7305 * 86_400_000;
+    const { summary, master } = await replicateSession('types', redis.url, {}, { timeShift: age + twentyYears });
+    try {
+      const expected = master.expected();
+      const actual = await readState(redis.port, Object.keys(expected).map(Number));
+      const diffs = compareState(actual, expected, { ttlToleranceMs: 2000 });
+      const { unexplained, explainedKeys, knownCount } = unexplainedDiffs(diffs, expected);
+      assert.deepEqual(unexplained, []);
+      assert.equal(diffs.length - knownCount, explainedKeys.length);
+      assert.deepEqual(finalAckMismatches(summary, master), []);
+      // The fixed absolute expiry of the workload (PEXPIREAT … 1900000000008, 2030) now lies in 2050.
+      const expiries = Object.values(actual).flatMap((db) => Object.values(db)).map((k) => k.pexpireat).filter((t) => t > 0);
+      assert.ok(expiries.some((t) => t > Date.parse('2046-01-01')), 'some expiries lie 20 years ahead');
+      assert.equal(summary.flows.length, 4);
+    } finally {
+      await master.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+});
+
 test('replicate types --dbs 1: only db 1 is written, and MOVE j:mv 1 out of db 0 (not copied) is read back from the master', { timeout: 120_000 }, async () => {
   const redis = await startRedisServer();
   try {
     const { master, replicator } = await replicateSession('types', redis.url, { dbs: [1] });
     try {
-      const expected = loadExpected('types');
+      const expected = master.expected();
       const actual = await readState(redis.port, [0, 1, 3, 5]);
       assert.deepEqual(Object.keys(actual['0'] ?? {}), [], 'db 0 is not copied');
       const diffs = compareState({ 1: actual['1']! }, { 1: expected['1']! }, { ttlToleranceMs: 2000 });

@@ -105,7 +105,7 @@ for (const name of SESSIONS) {
     const [main, ...flows] = phase1;
     const numFlows = flows.length;
     const want = new Map(flows.map((f) => [f.flowId!, expectFlow(f)]));
-    const master = await ReplayMaster.start(name);
+    const master = await ReplayMaster.start(name, { timeShift: 0 });
     const { c, handler } = collector(numFlows);
     const session = new DragonflySession({ source: master.url, handler, ackIntervalMs: 0 });
     try {
@@ -156,7 +156,7 @@ test("session: 'partial' — a cut flow stops the session naming it; resuming wi
   const mainIdx = conns.findIndex((c, i) => i > 0 && c.flowId === undefined);
   const cut = conns.find((c) => c.closedBy === 'proxy-kill')!;
   const phase2 = conns.slice(mainIdx + 1);
-  const master = await ReplayMaster.start('partial', { dropFlow: { flowId: cut.flowId!, afterBytes: cut.masterBytes.length } });
+  const master = await ReplayMaster.start('partial', { dropFlow: { flowId: cut.flowId!, afterBytes: cut.masterBytes.length }, timeShift: 0 });
   try {
     const first = collector(4);
     const s1 = new DragonflySession({ source: master.url, handler: first.handler, ackIntervalMs: 0 });

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DragonflySession, type DragonflySessionHandler, type SessionState } from '../../src/source/dragonfly-session.js';
-import { ConnectionError, JournalError, ReplicationError } from '../../src/errors.js';
+import { ConnectionError, JournalError, RdbError, ReplicationError } from '../../src/errors.js';
 import type { JournalEntry } from '../../src/entry/entry.js';
 import {
   FakeMaster,
@@ -289,6 +289,35 @@ test('an unknown journal opcode stops the session with a JournalError naming the
     assert.equal(s.state, 'stopped');
     await waitUntil(() => m.flows.every((f) => f!.isClosed), 'connections closed');
   });
+});
+
+test('a JOURNAL_BLOB declaring 3 GiB fails the session at once with an RdbError naming the flow and offset (FULLSYNC_END after it is not swallowed)', async () => {
+  let blobAt = 0;
+  await withMaster(
+    {
+      numFlows: 2,
+      onSync: (m, reply) => {
+        const [f0, f1] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), fullSyncEnd());
+        const lead = Buffer.concat([header(f1!), rdbSelectDb(0), rdbString('k', 'v')]);
+        blobAt = lead.length;
+        // opcode 210, count 1, RSTR length 3 GiB (32-bit form), then a few bytes and FULLSYNC_END.
+        f1!.write(lead, Buffer.from([0xd2, 0x01, 0x80, 0xc0, 0, 0, 0]), Buffer.from('SELECT'), fullSyncEnd());
+        reply();
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler });
+      await assert.rejects(s.start(), (e: unknown) => e instanceof RdbError && e.code === 'BAD_LENGTH' && e.source === 'flow 1');
+      const err = seen.errors[0] as RdbError;
+      assert.equal(seen.errors.length, 1);
+      assert.match(err.message, /journal blob of 3221225472 bytes exceeds the \d+-byte bound, at byte \d+, in flow 1/);
+      assert.ok(err.offset >= blobAt && err.offset <= blobAt + 3, `offset ${err.offset} is the blob's (${blobAt})`);
+      assert.equal(s.state, 'stopped');
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'));
+    },
+  );
 });
 
 test('a wrong EOF token, a missing JOURNAL_OFFSET and a wrong LSN record are replication errors', async () => {

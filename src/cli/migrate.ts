@@ -7,7 +7,7 @@ import { migrateFile, type MigrateFileSummary } from '../pipeline/migrate-file.j
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
-import { addOutputOptions, validateJobOptions } from './output-options.js';
+import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
@@ -43,6 +43,7 @@ export function migrateCommand(): Command {
       String(DEFAULT_OPTIONS.restoreMaxBytes),
     )
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', DEFAULT_OPTIONS.isTlsInsecure);
+  addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {

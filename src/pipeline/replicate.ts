@@ -51,6 +51,10 @@ export interface ReplicateOptions {
    * @default 64 MiB
    */
   maxInflightBytesPerFlow: number;
+  /** Longest wait for one reply of the master (handshake, DFLY FLOW/SYNC/STARTSTABLE, liveness PING); 0 = none. @default 30000 */
+  sourceTimeoutMs: number;
+  /** Fail the full sync after this many ms without a byte on any flow; 0 = never. @default 60000 */
+  fullSyncStallTimeoutMs: number;
 }
 
 export const REPLICATE_DEFAULTS = {
@@ -62,6 +66,8 @@ export const REPLICATE_DEFAULTS = {
   dbs: undefined,
   statusPort: undefined,
   maxInflightBytesPerFlow: 64 * 1024 * 1024,
+  sourceTimeoutMs: 30_000,
+  fullSyncStallTimeoutMs: 60_000,
 } as const;
 
 /** `/status` shape (issue "replicate" §4). LSNs use REPLCONF ACK numbering. */
@@ -170,6 +176,8 @@ export class Replicator {
       source: sourceEp,
       tlsInsecure: options.isTlsInsecure,
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
+      replyTimeoutMs: options.sourceTimeoutMs,
+      fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
       rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
       handler: {
         onMaster: async (m) => {

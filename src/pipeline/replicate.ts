@@ -169,7 +169,12 @@ export class Replicator {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
-    if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
+    if (options.statusPort !== undefined) {
+      this.#status = await startStatusServer(options.statusPort, () => this.status()).catch(async (err: unknown) => {
+        await this.#sourceConn?.close().catch(() => undefined);
+        throw err;
+      });
+    }
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
     const session = new DragonflySession({

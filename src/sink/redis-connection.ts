@@ -510,7 +510,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     const slot = index & this.#ringMask;
     const name = this.#names[slot];
     const cmd = name === undefined ? '?' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
-    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer);
+    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer, this.role);
     if (this.#errorPolicy?.(err) === true) {
       this.#toleratedErrors++;
       return;
@@ -540,7 +540,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     }
     if (bytes[0] === 45 /* '-' */) {
       const name = this.#names[index & this.#ringMask];
-      call.reject(new TargetCommandError(String(name ?? '?').toUpperCase(), undefined, bytes.toString('utf8', 1).trimEnd(), this.peer));
+      call.reject(new TargetCommandError(String(name ?? '?').toUpperCase(), undefined, bytes.toString('utf8', 1).trimEnd(), this.peer, this.role));
     } else {
       call.resolve(value);
     }

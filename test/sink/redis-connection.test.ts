@@ -163,3 +163,20 @@ test('large arguments (passed to the socket by reference) arrive intact among sm
   assert.deepEqual(await conn.call(['GET', 'small:4']), Buffer.from('x'));
   await conn.close();
 });
+
+test('a refusal on the source read-back connection names the source connection, not "target"', async () => {
+  // The real redis-server stands in for the master the read-back connection talks to.
+  const conn = await RedisConnection.connect(parseRedisUrl(`redis://127.0.0.1:${server.port}`), { role: 'source read-back' });
+  try {
+    await redisCli(server.port, 'SET', 'rb:s', 'x');
+    await assert.rejects(conn.call(['LRANGE', 'rb:s', 0, -1]), (e: unknown) => {
+      assert.ok(e instanceof TargetCommandError);
+      assert.equal(e.role, 'source read-back');
+      assert.match(e.message, new RegExp(`^source read-back connection to 127\\.0\\.0\\.1:${server.port} refused LRANGE: WRONGTYPE`));
+      assert.doesNotMatch(e.message, /target/);
+      return true;
+    });
+  } finally {
+    await conn.close();
+  }
+});

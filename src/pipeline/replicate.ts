@@ -108,6 +108,14 @@ export interface ReplicateSummary {
   lossy: Record<string, number>;
   longestPauseMs: number;
   elapsedMs: number;
+  /** Bytes received from the master on every flow (snapshot, then journal). */
+  bytesReceived: number;
+  /** Snapshot objects not written, by reason (as `/status`). */
+  skipped: ReplicationStatus['skipped'];
+  /** Objects and journal records of databases not selected by `--dbs`. */
+  skippedOtherDbs: number;
+  /** Function libraries loaded from the snapshot. */
+  functions: number;
 }
 
 /** Interval of the `REPLCONF ACK` resend, as the Dragonfly replica (`--replication_acks_interval`). */
@@ -484,7 +492,12 @@ export class Replicator {
 
   #summary(): ReplicateSummary {
     const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
+    const status = this.status();
     return {
+      bytesReceived: status.flows.reduce((n, f) => n + f.snapshotBytes, 0),
+      skipped: status.skipped,
+      skippedOtherDbs: status.skippedOtherDbs,
+      functions: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.functions, 0),
       flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0 })),
       snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.keys, 0),
       dropped: Object.fromEntries(this.#dropped),

@@ -180,3 +180,19 @@ test('a refusal on the source read-back connection names the source connection, 
     await conn.close();
   }
 });
+
+test('an exception thrown by a callback run from a socket event stops the connection through its error path (no uncaught exception)', async () => {
+  const conn = await connect();
+  const errors: Error[] = [];
+  conn.on('error', (e: Error) => errors.push(e));
+  const boom = new TypeError('boom in an acknowledgement marker');
+  conn.send(['SET', 'cb:k', 'v'], Buffer.from('cb:k'));
+  conn.whenAcked(() => {
+    throw boom;
+  });
+  // The marker runs from the socket's 'data' event when the reply arrives.
+  await assert.rejects(conn.flush(), (e: unknown) => e === boom);
+  assert.deepEqual(errors, [boom]);
+  await assert.rejects(conn.flush(), (e: unknown) => e === boom, 'the connection stays failed');
+  assert.equal(await redisCli(server.port, 'GET', 'cb:k'), 'v\n');
+});

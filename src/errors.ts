@@ -85,20 +85,29 @@ export class RespError extends Df2RedisError {
   }
 }
 
-/** The target refused a command (an error reply), mapped back to its command and key. */
+/**
+ * A server refused a command (an error reply), mapped back to its command and key. Usually the
+ * target; `role` names another connection (e.g. `source read-back`, a read of the Dragonfly
+ * master), and the message then names that connection instead of "target".
+ */
 export class TargetCommandError extends Df2RedisError {
   readonly command: string;
   readonly key: Buffer | undefined;
   readonly reply: string;
-  constructor(command: string, key: Buffer | undefined, reply: string, node?: string) {
+  /** The connection's role (`target`, `target (flow 2)`, `source read-back`). */
+  readonly role: string;
+  constructor(command: string, key: Buffer | undefined, reply: string, node?: string, role = 'target') {
     const k = printableKey(key);
+    const isTarget = role.startsWith('target');
+    const who = isTarget ? 'target' : `${role} connection${node !== undefined ? ` to ${node}` : ''}`;
     super(
-      `target refused ${command}${k !== undefined ? ` for key ${JSON.stringify(k)}` : ''}: ${reply}` +
-        (node !== undefined ? ` (node ${node})` : ''),
+      `${who} refused ${command}${k !== undefined ? ` for key ${JSON.stringify(k)}` : ''}: ${reply}` +
+        (isTarget && node !== undefined ? ` (node ${node})` : ''),
     );
     this.command = command;
     this.key = key;
     this.reply = reply;
+    this.role = role;
   }
 }
 

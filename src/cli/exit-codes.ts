@@ -3,6 +3,7 @@
  * Only `main.ts` uses this; library code throws typed errors and never exits.
  */
 import { CommanderError } from 'commander';
+import { maskUrlPasswords } from '../config/url-credentials.js';
 import { ConfigError, Df2RedisError, UnsupportedTypesError } from '../errors.js';
 
 /** Every command was acknowledged by the target. */
@@ -16,8 +17,17 @@ export const EXIT_UNSUPPORTED = 3;
 /** A bug: an unexpected error (printed with its stack). Like sysexits.h EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
 
-/** How an error is reported: its exit code and the text for stderr (typed errors: message only). */
+/**
+ * How an error is reported: its exit code and the text for stderr (typed errors: message only).
+ * Passwords of URLs in the text are masked, whatever the error (defence in depth: the URL parsers
+ * already mask what they quote).
+ */
 export function describeError(err: unknown): { exitCode: number; text: string } {
+  const { exitCode, text } = classifyError(err);
+  return { exitCode, text: maskUrlPasswords(text) };
+}
+
+function classifyError(err: unknown): { exitCode: number; text: string } {
   if (err instanceof CommanderError) {
     // commander already printed its message (or the help) to stderr / stdout.
     return { exitCode: err.exitCode === 0 ? EXIT_OK : EXIT_USAGE, text: '' };

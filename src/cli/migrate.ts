@@ -7,7 +7,8 @@ import { migrateFile, type MigrateFileSummary } from '../pipeline/migrate-file.j
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
-import { addOutputOptions, validateJobOptions } from './output-options.js';
+import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
+import type { ReplicateSummary } from '../pipeline/replicate.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
@@ -43,14 +44,20 @@ export function migrateCommand(): Command {
       String(DEFAULT_OPTIONS.restoreMaxBytes),
     )
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', DEFAULT_OPTIONS.isTlsInsecure);
+  addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
       // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
       const { options, progress, logger } = replicateOptionsFrom(raw, true);
       const summary = await runReplicator(options, logger, progress, false);
-      logger.info({ snapshotKeys: summary.snapshotKeys, elapsedMs: summary.elapsedMs }, 'migrate done');
-      process.stdout.write(formatReplicateSummary(summary));
+      const fileShaped = migrateSummaryOf(summary);
+      logger.info({ ...fileShaped }, 'migrate done');
+      // The same shape as a file migration's summary, plus what the journal of the full sync dropped.
+      const extra = formatReplicateSummary(summary)
+        .split('\n')
+        .filter((l) => /^(dropped|lossy): /.test(l));
+      process.stdout.write(formatSummary(fileShaped) + extra.map((l) => `${l}\n`).join(''));
       return;
     }
     const options = validateJobOptions(raw);
@@ -59,6 +66,27 @@ export function migrateCommand(): Command {
     logger.info({ ...summary }, 'migrate done');
     process.stdout.write(formatSummary(summary));
   });
+}
+
+/**
+ * A full sync of a Dragonfly master in the shape of a file migration's summary: `keys` written
+ * and acknowledged, `totalKeys` = those plus the ones skipped (expired, existing, unsupported),
+ * `bytes` received from the master.
+ */
+export function migrateSummaryOf(s: ReplicateSummary): MigrateFileSummary {
+  const skipped = s.skipped.expired + s.skipped.existing + s.skipped.unsupported;
+  return {
+    totalKeys: s.snapshotKeys + skipped,
+    skippedOtherDbs: s.skippedOtherDbs,
+    keys: s.snapshotKeys,
+    bytes: s.bytesReceived,
+    skippedExpired: s.skipped.expired,
+    skippedExisting: s.skipped.existing,
+    skippedUnsupported: s.skipped.unsupported,
+    functions: s.functions,
+    elapsedMs: s.elapsedMs,
+    keysPerSec: s.elapsedMs > 0 ? (s.snapshotKeys * 1000) / s.elapsedMs : s.snapshotKeys,
+  };
 }
 
 /**

@@ -19,6 +19,24 @@ export function addOutputOptions(cmd: Command, defaults: { logLevel?: LogLevel }
 }
 
 /**
+ * Adds the time limits of a Dragonfly source (`--source-timeout`, `--full-sync-stall-timeout`),
+ * shared by `replicate` and `migrate --source redis://…`.
+ */
+export function addSourceTimeoutOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--source-timeout <ms>',
+      'Dragonfly source: longest wait for the master to answer a handshake, DFLY FLOW/SYNC/STARTSTABLE or liveness PING (e.g. 30s; 0 = no limit)',
+      String(DEFAULT_OPTIONS.sourceTimeoutMs),
+    )
+    .option(
+      '--full-sync-stall-timeout <ms>',
+      'Dragonfly source: fail the full sync after this long without a byte from the master on any flow (e.g. 60s; 0 = no limit)',
+      String(DEFAULT_OPTIONS.fullSyncStallTimeoutMs),
+    );
+}
+
+/**
  * Validates the options `migrate` and `replicate` share, from commander's parsed record (flag
  * names as commander spells them, e.g. `tlsInsecure`). @throws ConfigError naming the option.
  */
@@ -33,5 +51,7 @@ export function validateJobOptions(raw: Record<string, unknown>): MigrateOptions
     dbs: raw.dbs,
     progress: raw.progress,
     logLevel: raw.logLevel,
+    sourceTimeoutMs: raw.sourceTimeout,
+    fullSyncStallTimeoutMs: raw.fullSyncStallTimeout,
   });
 }

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
 import { formatDuration } from '../progress/human-units.js';
 import { createLogger } from './logger.js';
-import { addOutputOptions, validateJobOptions } from './output-options.js';
+import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 
 /** Parses `--status-port`: an integer 0–65535, or undefined when absent. */
 export function parseStatusPort(raw: unknown): number | undefined {
@@ -39,6 +39,7 @@ export function replicateCommand(): Command {
     .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
     .option('--restore-max-bytes <bytes>', 'write values up to this encoded size with one RESTORE (0 = never)', String(DEFAULT_OPTIONS.restoreMaxBytes))
     .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure);
+  addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
     const { options, progress, logger } = replicateOptionsFrom(raw, false);
@@ -71,6 +72,8 @@ export function replicateOptionsFrom(
       isTlsInsecure: v.isTlsInsecure,
       dbs: v.dbs,
       statusPort: parseStatusPort(raw.statusPort),
+      sourceTimeoutMs: v.sourceTimeoutMs,
+      fullSyncStallTimeoutMs: v.fullSyncStallTimeoutMs,
     },
     progress: v.progress,
     logger: createLogger(v.logLevel),

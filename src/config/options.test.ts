@@ -27,6 +27,14 @@ test('validateMigrateOptions accepts given values and byte units', () => {
   assert.equal(validateMigrateOptions({ ...required, restoreMaxBytes: '0' }).restoreMaxBytes, 0);
 });
 
+test('source time limits: ms by default, ms/s/m units, 0 = no limit', () => {
+  assert.equal(validateMigrateOptions({ ...required, sourceTimeoutMs: '2500' }).sourceTimeoutMs, 2500);
+  assert.equal(validateMigrateOptions({ ...required, sourceTimeoutMs: '500ms' }).sourceTimeoutMs, 500);
+  assert.equal(validateMigrateOptions({ ...required, sourceTimeoutMs: '45s' }).sourceTimeoutMs, 45_000);
+  assert.equal(validateMigrateOptions({ ...required, fullSyncStallTimeoutMs: '2m' }).fullSyncStallTimeoutMs, 120_000);
+  assert.equal(validateMigrateOptions({ ...required, fullSyncStallTimeoutMs: '0' }).fullSyncStallTimeoutMs, 0);
+});
+
 test('validateMigrateOptions names the option in its ConfigError', () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ target: required.target }, /^--source is required$/],
@@ -37,6 +45,8 @@ test('validateMigrateOptions names the option in its ConfigError', () => {
     [{ ...required, restoreMaxBytes: '12 parsecs' }, /^--restore-max-bytes/],
     [{ ...required, progress: 'fancy' }, /^--progress must be one of auto, bar, log, none/],
     [{ ...required, logLevel: 'loud' }, /^--log-level must be one of/],
+    [{ ...required, sourceTimeoutMs: '-5' }, /^--source-timeout must be a duration in ms such as 30000, 30s or 2m \(0 = no limit\); got "-5"$/],
+    [{ ...required, fullSyncStallTimeoutMs: 'soon' }, /^--full-sync-stall-timeout must be a duration/],
   ];
   for (const [raw, message] of cases) {
     assert.throws(() => validateMigrateOptions(raw), (e: unknown) => e instanceof ConfigError && message.test(e.message));

@@ -66,6 +66,20 @@ export interface MigrateOptions {
   progress: ProgressMode;
   /** Minimum level of the JSON log lines written to stderr. @default 'info' */
   logLevel: LogLevel;
+  /**
+   * Dragonfly source only: longest wait in ms for the master's reply to one command (the
+   * handshake, `DFLY FLOW`, `DFLY SYNC`, `DFLY STARTSTABLE`, and the `PING` sent every 10 s on the
+   * main connection in stable sync, which is how a half-open or frozen master is noticed). 0 = no
+   * limit.
+   * @default 30000 (the master's own `--replication_timeout`)
+   */
+  sourceTimeoutMs: number;
+  /**
+   * Dragonfly source only: the full sync fails when no byte arrived from the master on any flow
+   * for this many ms (while df2redis itself is not pausing a flow). 0 = no limit.
+   * @default 60000
+   */
+  fullSyncStallTimeoutMs: number;
 }
 
 /** The defaults of every optional {@link MigrateOptions} field; the only place they are written. */
@@ -77,6 +91,8 @@ export const DEFAULT_OPTIONS: Readonly<Omit<MigrateOptions, 'source' | 'target'>
   dbs: undefined,
   progress: 'auto',
   logLevel: 'info',
+  sourceTimeoutMs: 30_000,
+  fullSyncStallTimeoutMs: 60_000,
 });
 
 /** Interval of progress log lines in `log` mode. */
@@ -99,6 +115,8 @@ export const OPTION_FLAGS: Readonly<Record<keyof MigrateOptions, string>> = Obje
   dbs: '--dbs',
   progress: '--progress',
   logLevel: '--log-level',
+  sourceTimeoutMs: '--source-timeout',
+  fullSyncStallTimeoutMs: '--full-sync-stall-timeout',
 });
 
 /**
@@ -116,7 +134,26 @@ export function validateMigrateOptions(raw: RawMigrateOptions): MigrateOptions {
     dbs: dbList(raw),
     progress: oneOf(raw, 'progress', PROGRESS_MODES),
     logLevel: oneOf(raw, 'logLevel', LOG_LEVELS),
+    sourceTimeoutMs: durationMs(raw, 'sourceTimeoutMs'),
+    fullSyncStallTimeoutMs: durationMs(raw, 'fullSyncStallTimeoutMs'),
   };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, ms: 1, s: 1000, m: 60_000 };
+
+/** A non-negative duration in ms: a number, or a string such as `30000`, `500ms`, `30s`, `2m`. */
+function durationMs(raw: RawMigrateOptions, name: 'sourceTimeoutMs' | 'fullSyncStallTimeoutMs'): number {
+  const v = raw[name] ?? DEFAULT_OPTIONS[name];
+  let ms: number | undefined;
+  if (typeof v === 'number') ms = v;
+  else if (typeof v === 'string') {
+    const m = /^\s*(\d+)\s*(ms|s|m)?\s*$/i.exec(v);
+    if (m) ms = Number(m[1]) * DURATION_UNITS[(m[2] ?? '').toLowerCase()]!;
+  }
+  if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) {
+    throw new ConfigError(`${OPTION_FLAGS[name]} must be a duration in ms such as 30000, 30s or 2m (0 = no limit); got ${JSON.stringify(v)}`);
+  }
+  return ms;
 }
 
 function requiredString(raw: RawMigrateOptions, name: 'source' | 'target'): string {

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError, Df2RedisError } from '../errors.js';
 
 /** A running status endpoint. `port` is the bound port (useful when 0 was asked for). */
 export interface StatusServer {
@@ -22,7 +23,8 @@ function toJson(value: unknown): string {
 
 /**
  * Starts the endpoint on `127.0.0.1:port` (0 = any free port). `snapshot` is called per request.
- * Rejects when the port cannot be bound (e.g. EADDRINUSE), naming the port.
+ * @throws ConfigError (exit 2) when the port is in use or may not be bound (EADDRINUSE, EACCES),
+ *   naming `--status-port`; Df2RedisError for any other listen failure.
  */
 export function startStatusServer(port: number, snapshot: () => unknown): Promise<StatusServer> {
   const server = http.createServer((req, res) => {
@@ -37,7 +39,13 @@ export function startStatusServer(port: number, snapshot: () => unknown): Promis
     res.end('not found: try GET /status\n');
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`status server cannot listen on 127.0.0.1:${port}: ${err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        reject(new ConfigError(`--status-port ${port}: 127.0.0.1:${port} is already in use; pick another port, or 0 for any free port`, { cause: err }));
+      } else if (err.code === 'EACCES') {
+        reject(new ConfigError(`--status-port ${port}: not allowed to listen on 127.0.0.1:${port} (ports below 1024 need privileges); pick another port`, { cause: err }));
+      } else reject(new Df2RedisError(`status server cannot listen on 127.0.0.1:${port}: ${err.message}`, { cause: err }));
+    });
     server.listen(port, '127.0.0.1', () => {
       const bound = (server.address() as AddressInfo).port;
       resolve({

@@ -51,6 +51,10 @@ export interface ReplicateOptions {
    * @default 64 MiB
    */
   maxInflightBytesPerFlow: number;
+  /** Longest wait for one reply of the master (handshake, DFLY FLOW/SYNC/STARTSTABLE, liveness PING); 0 = none. @default 30000 */
+  sourceTimeoutMs: number;
+  /** Fail the full sync after this many ms without a byte on any flow; 0 = never. @default 60000 */
+  fullSyncStallTimeoutMs: number;
 }
 
 export const REPLICATE_DEFAULTS = {
@@ -62,6 +66,8 @@ export const REPLICATE_DEFAULTS = {
   dbs: undefined,
   statusPort: undefined,
   maxInflightBytesPerFlow: 64 * 1024 * 1024,
+  sourceTimeoutMs: 30_000,
+  fullSyncStallTimeoutMs: 60_000,
 } as const;
 
 /** `/status` shape (issue "replicate" §4). LSNs use REPLCONF ACK numbering. */
@@ -102,6 +108,14 @@ export interface ReplicateSummary {
   lossy: Record<string, number>;
   longestPauseMs: number;
   elapsedMs: number;
+  /** Bytes received from the master on every flow (snapshot, then journal). */
+  bytesReceived: number;
+  /** Snapshot objects not written, by reason (as `/status`). */
+  skipped: ReplicationStatus['skipped'];
+  /** Objects and journal records of databases not selected by `--dbs`. */
+  skippedOtherDbs: number;
+  /** Function libraries loaded from the snapshot. */
+  functions: number;
 }
 
 /** Interval of the `REPLCONF ACK` resend, as the Dragonfly replica (`--replication_acks_interval`). */
@@ -163,13 +177,20 @@ export class Replicator {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
-    if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
+    if (options.statusPort !== undefined) {
+      this.#status = await startStatusServer(options.statusPort, () => this.status()).catch(async (err: unknown) => {
+        await this.#sourceConn?.close().catch(() => undefined);
+        throw err;
+      });
+    }
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
     const session = new DragonflySession({
       source: sourceEp,
       tlsInsecure: options.isTlsInsecure,
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
+      replyTimeoutMs: options.sourceTimeoutMs,
+      fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
       rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
       handler: {
         onMaster: async (m) => {
@@ -471,7 +492,12 @@ export class Replicator {
 
   #summary(): ReplicateSummary {
     const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
+    const status = this.status();
     return {
+      bytesReceived: status.flows.reduce((n, f) => n + f.snapshotBytes, 0),
+      skipped: status.skipped,
+      skippedOtherDbs: status.skippedOtherDbs,
+      functions: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.functions, 0),
       flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0 })),
       snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.keys, 0),
       dropped: Object.fromEntries(this.#dropped),

@@ -2,6 +2,7 @@
  * Opening the target: one or more seed URLs, a standalone Redis or a Redis Cluster told apart by
  * `INFO cluster` (`cluster_enabled:1`), and the capabilities read once (see {@link TargetInfo}).
  */
+import { splitUrlList } from '../config/url-credentials.js';
 import { ConfigError, ConnectionError, Df2RedisError } from '../errors.js';
 import { ClusterRouter, type ClusterRouterOptions } from './cluster-router.js';
 import { RedisConnection } from './redis-connection.js';
@@ -24,10 +25,7 @@ export interface ResolvedTarget {
  * @throws ConfigError naming the bad URL.
  */
 export function parseTargetUrls(spec: string): TargetEndpoint[] {
-  const urls = spec
-    .split(',')
-    .map((u) => u.trim())
-    .filter((u) => u !== '');
+  const urls = splitUrlList(spec);
   if (urls.length === 0) throw new ConfigError('--target is required');
   try {
     return urls.map(parseRedisUrl);

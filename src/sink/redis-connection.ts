@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConnectionError, TargetCommandError, type Df2RedisError } from '../errors.js';
+import { ConnectionError, TargetCommandError } from '../errors.js';
 import { type CommandArg, RespEncoder } from './resp-encoder.js';
 import { ReplyScanner, type ReplySink } from './reply-scanner.js';
 import { RespReader, type RespValue } from '../decode/resp/resp-reader.js';
@@ -160,7 +160,8 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
 
   #db = 0;
   #errorPolicy: ((err: TargetCommandError) => boolean) | undefined;
-  #firstError: Df2RedisError | undefined;
+  #firstError: Error | undefined;
+  #isCallbackFailing = false;
   #closedError: ConnectionError | undefined;
   #toleratedErrors = 0;
   /** Pending bytes when the open `begin()` command started. */
@@ -181,15 +182,38 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#isRetaining = options.retainUnacked === true;
     this.#intercept = options.interceptErrorReply;
     this.#scanner = new ReplyScanner(this);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Socket callbacks run consumer code (acknowledgement markers, 'drain', 'close', 'error'
+    // listeners): whatever it throws stops this connection through #callbackFailed, so it
+    // reaches the job's error path ('error' listeners) instead of escaping as an uncaught exception.
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#onData(chunk);
+      } catch (err) {
+        this.#callbackFailed(err);
+      }
+    });
     socket.on('drain', () => {
       this.#isWaitingSocketDrain = false;
-      this.#writeBatch();
+      try {
+        this.#writeBatch();
+      } catch (err) {
+        this.#callbackFailed(err);
+      }
     });
-    socket.on('error', (err) => this.#fail(err.message, err));
+    socket.on('error', (err) => {
+      try {
+        this.#fail(err.message, err);
+      } catch (thrown) {
+        this.#callbackFailed(thrown);
+      }
+    });
     socket.on('close', () => {
-      this.#fail('connection closed');
-      this.emit('close');
+      try {
+        this.#fail('connection closed');
+        this.emit('close');
+      } catch (err) {
+        this.#callbackFailed(err);
+      }
     });
   }
 
@@ -510,7 +534,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     const slot = index & this.#ringMask;
     const name = this.#names[slot];
     const cmd = name === undefined ? '?' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
-    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer);
+    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer, this.role);
     if (this.#errorPolicy?.(err) === true) {
       this.#toleratedErrors++;
       return;
@@ -540,7 +564,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     }
     if (bytes[0] === 45 /* '-' */) {
       const name = this.#names[index & this.#ringMask];
-      call.reject(new TargetCommandError(String(name ?? '?').toUpperCase(), undefined, bytes.toString('utf8', 1).trimEnd(), this.peer));
+      call.reject(new TargetCommandError(String(name ?? '?').toUpperCase(), undefined, bytes.toString('utf8', 1).trimEnd(), this.peer, this.role));
     } else {
       call.resolve(value);
     }
@@ -648,6 +672,24 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#tags = tags;
     this.#attempts = attempts;
     this.#ringMask = size - 1;
+  }
+
+  /**
+   * A consumer callback run from a socket event threw: that error becomes this connection's
+   * first error (so every flush rejects with it), 'error' listeners get it once, and the
+   * connection closes. A listener that throws again is not called a second time.
+   */
+  #callbackFailed(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.#isCallbackFailing) return;
+    this.#isCallbackFailing = true;
+    const isFirst = this.#firstError === undefined;
+    if (isFirst) this.#firstError = e;
+    try {
+      if (isFirst && this.listenerCount('error') > 0) this.emit('error', e);
+    } finally {
+      this.#fail(`stopped after an error in a callback: ${e.message}`, e);
+    }
   }
 
   #fail(detail: string, cause?: Error): void {

@@ -1,3 +1,4 @@
+import { decodeUrlPart, maskUrlPasswords } from '../config/url-credentials.js';
 import { ConfigError } from '../errors.js';
 
 /** Where and how to connect to a Redis node. */
@@ -18,7 +19,8 @@ const DEFAULT_PORT = 6379;
 /**
  * Parses `redis://[user[:password]@]host[:port][/db]` or `rediss://…` (same grammar as
  * redis-cli `-u` and node-redis). A lone user part without `:` is taken as the password, like
- * redis-cli. User and password are percent-decoded. IPv6 hosts go in brackets.
+ * redis-cli. User and password are percent-decoded (a `%` that starts no escape is a literal `%`;
+ * the user info ends at the last `@`, so a password may hold `@`). IPv6 hosts go in brackets.
  * @throws ConfigError naming the URL (password masked) on any other scheme, a bad port or db.
  */
 export function parseRedisUrl(url: string): TargetEndpoint {
@@ -26,9 +28,9 @@ export function parseRedisUrl(url: string): TargetEndpoint {
   try {
     u = new URL(url);
   } catch {
-    throw new ConfigError(`invalid target URL ${JSON.stringify(mask(url))}: expected redis://[user:password@]host:port[/db]`);
+    throw new ConfigError(`invalid target URL ${JSON.stringify(maskUrlPasswords(url))}: expected redis://[user:password@]host:port[/db]`);
   }
-  const shown = JSON.stringify(mask(url));
+  const shown = JSON.stringify(maskUrlPasswords(url));
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
     throw new ConfigError(`invalid target URL ${shown}: scheme must be redis:// or rediss://`);
   }
@@ -44,8 +46,8 @@ export function parseRedisUrl(url: string): TargetEndpoint {
     db = Number(path);
   }
   const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db };
-  const user = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
+  const user = decodeUrlPart(u.username);
+  const password = decodeUrlPart(u.password);
   if (password !== '') {
     ep.password = password;
     if (user !== '') ep.username = user;
@@ -53,9 +55,4 @@ export function parseRedisUrl(url: string): TargetEndpoint {
     ep.password = user;
   }
   return ep;
-}
-
-/** The URL with its password replaced by `***`, for messages. */
-function mask(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
 }

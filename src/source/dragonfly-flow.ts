@@ -19,7 +19,7 @@ import { RdbDecoder, type RdbDecoderOptions } from '../decode/rdb/rdb-decoder.js
 import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
 import { RespErrorReply, RespReader, type RespValue } from '../decode/resp/resp-reader.js';
 import type { SourceEndpoint } from './dragonfly-url.js';
-import { describe, handshakeError, type MasterInfo } from './master-link.js';
+import { DEFAULT_SOURCE_TIMEOUT_MS, describe, handshakeError, type MasterInfo } from './master-link.js';
 import { encodeCommand, openSourceSocket, type SourceSocketOptions } from './source-socket.js';
 
 /** Length of the EOF token that follows EOF + checksum on a FULL flow (`DflyCmd::Flow`). */
@@ -45,6 +45,9 @@ export interface FlowEvents {
 export interface FlowOptions extends SourceSocketOptions {
   /** Ask for a partial sync from this LSN (`DFLY FLOW … <lsn>`). */
   lsn?: bigint;
+  /** Longest wait for the replies to `AUTH` and `DFLY FLOW`; 0 = no limit.
+   *  @default {@link DEFAULT_SOURCE_TIMEOUT_MS} */
+  replyTimeoutMs?: number;
   rdb?: Omit<RdbDecoderOptions, 'source'>;
 }
 
@@ -111,7 +114,8 @@ export class DragonflyFlow {
    * Opens flow `flowId`: connect, `AUTH` if the endpoint has a password (every flow needs it,
    * reference §2.1), `DFLY FLOW <replid> <syncId> <flowId> [lsn]`, and reads the `*2 +FULL|+PARTIAL
    * +<token>` reply; bytes after it are decoded at once (RDB or journal) and reported to `events`.
-   * @throws ConnectionError, ReplicationError (refused FLOW, bad reply).
+   * @throws ConnectionError, ReplicationError (refused FLOW, bad reply, no reply within
+   *   `options.replyTimeoutMs`).
    */
   static async open(ep: SourceEndpoint, master: MasterInfo, flowId: number, events: FlowEvents, options: FlowOptions = {}): Promise<DragonflyFlow> {
     const role = `flow ${flowId}`;
@@ -121,7 +125,14 @@ export class DragonflyFlow {
       const replies: RespValue[] = [];
       const expected = ep.password !== undefined ? 2 : 1;
       let flow: DragonflyFlow | undefined;
+      const timeoutMs = options.replyTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => fail(new ReplicationError(`no reply to DFLY FLOW from the master ${peer} within ${timeoutMs} ms (--source-timeout)`, flowId)), timeoutMs)
+          : undefined;
       const fail = (err: Error): void => {
+        clearTimeout(timer);
+        socket.off('data', onData);
         socket.destroy();
         reject(err);
       };
@@ -136,6 +147,7 @@ export class DragonflyFlow {
           return fail(err as Error);
         }
         if (replies.length < expected) return;
+        clearTimeout(timer);
         socket.off('data', onData);
         socket.off('close', onEarlyClose);
         socket.off('error', onEarlyError);

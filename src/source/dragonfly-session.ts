@@ -32,7 +32,7 @@ import { ReplicationError } from '../errors.js';
 import type { RdbDecoderOptions } from '../decode/rdb/rdb-decoder.js';
 import { parseDragonflyUrl, type SourceEndpoint } from './dragonfly-url.js';
 import { DragonflyFlow, type FlowEvents } from './dragonfly-flow.js';
-import { MasterLink, type HandshakeOptions, type MasterInfo } from './master-link.js';
+import { handshakeError, MasterLink, type HandshakeOptions, type MasterInfo } from './master-link.js';
 import type { SourceSocketOptions } from './source-socket.js';
 
 /**
@@ -111,7 +111,33 @@ export interface DragonflySessionOptions extends SourceSocketOptions {
   /** Restart the full sync when a JOURNAL_BLOB carries FLUSHALL/FLUSHDB (as Dragonfly does);
    *  false delivers it like any journal blob. @default true */
   shouldRestartOnFlushInFullSync?: boolean;
+  /**
+   * Longest wait for the master's reply to one command: the handshake, `DFLY FLOW` (per flow),
+   * `DFLY SYNC`, `DFLY STARTSTABLE`, the liveness `PING`. 0 = no limit.
+   * @default 30 s (`DEFAULT_SOURCE_TIMEOUT_MS` in master-link.ts)
+   */
+  replyTimeoutMs?: number;
+  /**
+   * The full sync fails when no byte arrived on any flow for this long while some flow has not
+   * reached its journal yet (from `DFLY SYNC` until every flow's EOF token), no flow is paused by
+   * the consumer and no command is awaiting its reply (that has {@link replyTimeoutMs}). 0 = no
+   * watchdog. @default {@link DEFAULT_FULL_SYNC_STALL_TIMEOUT_MS} (60 s)
+   */
+  fullSyncStallTimeoutMs?: number;
+  /**
+   * In stable sync, send `PING` on the main connection this often; an unanswered PING (within
+   * {@link replyTimeoutMs}) fails the session. The master sends nothing on idle flows (reference
+   * §5.2), and TCP keepalive probes are slow (see `openSourceSocket`): this is what notices a
+   * half-open or frozen master. 0 = never. @default {@link DEFAULT_LIVENESS_INTERVAL_MS} (10 s)
+   */
+  livenessIntervalMs?: number;
 }
+
+/** Default of {@link DragonflySessionOptions.fullSyncStallTimeoutMs}: twice the master's own
+ *  `--replication_timeout` (30 s), after which a healthy master has cancelled a stalled replica. */
+export const DEFAULT_FULL_SYNC_STALL_TIMEOUT_MS = 60_000;
+/** Default of {@link DragonflySessionOptions.livenessIntervalMs}. */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 10_000;
 
 /** Default periodic ACK interval (Dragonfly `--replication_acks_interval`). */
 export const DEFAULT_ACK_INTERVAL_MS = 1000;
@@ -141,6 +167,8 @@ export class DragonflySession {
   #fullSyncEnds = 0;
   #isStartStableSent = false;
   #ackTimer: NodeJS.Timeout | undefined;
+  #watchdogTimer: NodeJS.Timeout | undefined;
+  #livenessTimer: NodeJS.Timeout | undefined;
   #error: Error | undefined;
   #startResolve: (() => void) | undefined;
   #startReject: ((e: Error) => void) | undefined;
@@ -269,6 +297,7 @@ export class DragonflySession {
       listeningPort: o.listeningPort,
       tlsInsecure: o.tlsInsecure,
       connectTimeoutMs: o.connectTimeoutMs,
+      replyTimeoutMs: o.replyTimeoutMs,
     };
     const link = await MasterLink.connect(this.#endpoint, handshake);
     if (isStale()) return link.close();
@@ -288,7 +317,13 @@ export class DragonflySession {
     // All flows in parallel (the master needs every flow before DFLY SYNC / STARTSTABLE).
     const opened = await Promise.allSettled(
       Array.from({ length: info.numFlows }, (_, i) =>
-        DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, { lsn: lsns?.[i], rdb: o.rdb, tlsInsecure: o.tlsInsecure, connectTimeoutMs: o.connectTimeoutMs }),
+        DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, {
+          lsn: lsns?.[i],
+          rdb: o.rdb,
+          tlsInsecure: o.tlsInsecure,
+          connectTimeoutMs: o.connectTimeoutMs,
+          replyTimeoutMs: o.replyTimeoutMs,
+        }),
       ),
     );
     if (isStale()) {
@@ -312,6 +347,7 @@ export class DragonflySession {
     }
     this.#kind = 'full';
     this.#setState('full-sync');
+    this.#startWatchdog(gen);
     await link.dflySync();
     if (isStale()) return;
     this.#isSyncOk = true;
@@ -341,6 +377,7 @@ export class DragonflySession {
     if (gen !== this.#generation || this.#isStopped()) return;
     this.#setState('stable-sync');
     this.#startAckTimer();
+    this.#startLivenessPing(gen);
     const resolve = this.#startResolve;
     this.#startResolve = this.#startReject = undefined;
     resolve?.();
@@ -356,6 +393,61 @@ export class DragonflySession {
     this.#ackTimer.unref();
   }
 
+  /**
+   * Fails the session when the full sync stops moving (see
+   * {@link DragonflySessionOptions.fullSyncStallTimeoutMs}). Polls the flows' byte counters, so
+   * the hot path pays nothing. Ends by itself once every flow is in its journal.
+   */
+  #startWatchdog(gen: number): void {
+    const stallMs = this.#options.fullSyncStallTimeoutMs ?? DEFAULT_FULL_SYNC_STALL_TIMEOUT_MS;
+    if (stallMs <= 0) return;
+    let lastBytes = -1;
+    let movedAtMs = performance.now();
+    const timer = setInterval(
+      () => {
+        if (gen !== this.#generation || this.#isStopped()) return clearInterval(timer);
+        const waiting = this.#flows.filter((f) => f.phase !== 'journal');
+        if (this.#flows.length > 0 && waiting.length === 0) return clearInterval(timer);
+        const bytes = this.#flows.reduce((n, f) => n + f.bytesReceived, 0);
+        const now = performance.now();
+        if (bytes !== lastBytes || this.#flows.some((f) => f.isPaused) || this.#link?.isAwaitingReply) {
+          lastBytes = bytes;
+          movedAtMs = now;
+          return;
+        }
+        if (now - movedAtMs < stallMs) return;
+        const where = waiting
+          .map((f) => `flow ${f.flowId} (${f.isFullSyncEnded ? 'snapshot done, waiting for its EOF' : 'in its snapshot'}, ${f.bytesReceived} bytes received)`)
+          .join(', ');
+        this.#fail(
+          new ReplicationError(
+            `full sync stalled: no byte from the master on any flow for ${Math.round(now - movedAtMs)} ms (--full-sync-stall-timeout ${stallMs} ms); waiting for ${where}`,
+          ),
+        );
+      },
+      Math.min(1000, Math.max(10, Math.floor(stallMs / 4))),
+    );
+    timer.unref();
+    this.#watchdogTimer = timer;
+  }
+
+  /** Sends `PING` on the main connection every `livenessIntervalMs` in stable sync (see the option). */
+  #startLivenessPing(gen: number): void {
+    const ms = this.#options.livenessIntervalMs ?? DEFAULT_LIVENESS_INTERVAL_MS;
+    const link = this.#link;
+    if (ms <= 0 || link === undefined) return;
+    this.#livenessTimer = setInterval(() => {
+      if (gen !== this.#generation || this.#isStopped() || link.isAwaitingReply) return;
+      link.command(['PING']).then(
+        (reply) => {
+          if (reply !== 'PONG' && gen === this.#generation) this.#fail(handshakeError(['PING'], reply));
+        },
+        () => undefined, // the link failed: its onClose already failed the session
+      );
+    }, ms);
+    this.#livenessTimer.unref();
+  }
+
   #isStopped(): boolean {
     return this.#state === 'stopped';
   }
@@ -368,7 +460,9 @@ export class DragonflySession {
 
   #closeAll(): void {
     if (this.#ackTimer) clearInterval(this.#ackTimer);
-    this.#ackTimer = undefined;
+    if (this.#watchdogTimer) clearInterval(this.#watchdogTimer);
+    if (this.#livenessTimer) clearInterval(this.#livenessTimer);
+    this.#ackTimer = this.#watchdogTimer = this.#livenessTimer = undefined;
     this.#link?.close();
     for (const f of this.#flows) f?.close();
   }

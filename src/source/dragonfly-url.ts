@@ -1,3 +1,4 @@
+import { decodeUrlPart, maskUrlPasswords } from '../config/url-credentials.js';
 import { ConfigError } from '../errors.js';
 
 /** Where and how to reach the Dragonfly master. */
@@ -16,12 +17,13 @@ const DEFAULT_PORT = 6379;
 
 /**
  * Parses the source URL `redis://[user[:password]@]host[:port]` or `rediss://…`. A lone user part
- * is taken as the password (as redis-cli does). A database path is refused: replication carries
- * every database.
+ * is taken as the password (as redis-cli does). User and password are percent-decoded like the
+ * target's (a `%` that starts no escape is literal; the user info ends at the last `@`). A database
+ * path is refused: replication carries every database.
  * @throws ConfigError naming the URL (password masked).
  */
 export function parseDragonflyUrl(url: string): SourceEndpoint {
-  const shown = JSON.stringify(url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1***@'));
+  const shown = JSON.stringify(maskUrlPasswords(url));
   let u: URL;
   try {
     u = new URL(url);
@@ -36,8 +38,8 @@ export function parseDragonflyUrl(url: string): SourceEndpoint {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`invalid source URL ${shown}: bad port`);
   if (u.pathname.replace(/\/+/g, '') !== '') throw new ConfigError(`invalid source URL ${shown}: no database path (replication copies every database)`);
   const ep: SourceEndpoint = { host, port, tls: u.protocol === 'rediss:' };
-  const user = decodeURIComponent(u.username);
-  const password = decodeURIComponent(u.password);
+  const user = decodeUrlPart(u.username);
+  const password = decodeUrlPart(u.password);
   if (password !== '') {
     ep.password = password;
     if (user !== '') ep.username = user;

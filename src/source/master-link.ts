@@ -39,7 +39,19 @@ export interface HandshakeOptions extends SourceSocketOptions {
    * nothing else in v1.40.1 (reference §2.3 recommendation). @default 4
    */
   clientVersion?: number | null;
+  /**
+   * Longest wait for the reply to one command (handshake, `DFLY SYNC`, `DFLY STARTSTABLE`, a
+   * liveness `PING`); then the link fails with a ReplicationError naming the command. 0 = no limit.
+   * @default {@link DEFAULT_SOURCE_TIMEOUT_MS}
+   */
+  replyTimeoutMs?: number;
 }
+
+/**
+ * Default reply timeout of the master's commands: 30 s, the master's own `--replication_timeout`
+ * (a master that has not answered in that time has given up on a stalled replica itself).
+ */
+export const DEFAULT_SOURCE_TIMEOUT_MS = 30_000;
 
 /** Default `REPLCONF CLIENT-VERSION` (see {@link HandshakeOptions.clientVersion}). */
 export const DEFAULT_CLIENT_VERSION = 4;
@@ -48,6 +60,7 @@ interface Pending {
   command: string;
   resolve: (v: RespValue) => void;
   reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -58,19 +71,22 @@ export class MasterLink {
   readonly #socket: net.Socket;
   readonly #peer: string;
   readonly #pending: Pending[] = [];
+  readonly #replyTimeoutMs: number;
   #closeError: Error | undefined;
   #onClose: ((err: Error) => void) | undefined;
   #info: MasterInfo | undefined;
 
-  private constructor(socket: net.Socket, peer: string) {
+  private constructor(socket: net.Socket, peer: string, replyTimeoutMs: number) {
     this.#socket = socket;
     this.#peer = peer;
+    this.#replyTimeoutMs = replyTimeoutMs;
     const reader = new RespReader((v) => {
       const p = this.#pending.shift();
       if (p === undefined) {
         this.#fail(new ReplicationError(`unexpected reply on the main connection: ${describe(v)}`));
         return;
       }
+      if (p.timer !== undefined) clearTimeout(p.timer);
       p.resolve(v);
     });
     socket.on('data', (chunk: Buffer) => {
@@ -93,7 +109,7 @@ export class MasterLink {
    */
   static async connect(ep: SourceEndpoint, options: HandshakeOptions): Promise<MasterLink> {
     const socket = await openSourceSocket(ep, 'main', options);
-    const link = new MasterLink(socket, `${ep.host}:${ep.port}`);
+    const link = new MasterLink(socket, `${ep.host}:${ep.port}`, options.replyTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS);
     try {
       await link.#greet(ep, options);
     } catch (err) {
@@ -114,11 +130,30 @@ export class MasterLink {
     this.#onClose = cb;
   }
 
-  /** Sends one command and resolves with its reply (error replies resolve as RespErrorReply). */
+  /** A command was sent and its reply has not come yet. */
+  get isAwaitingReply(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /**
+   * Sends one command and resolves with its reply (error replies resolve as RespErrorReply).
+   * Without a reply within the link's reply timeout, the link fails (see {@link onClose}) with a
+   * ReplicationError naming the command; every pending command rejects with it.
+   */
   command(args: ReadonlyArray<string>): Promise<RespValue> {
     if (this.#closeError) return Promise.reject(this.#closeError);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ command: args.slice(0, 2).join(' '), resolve, reject });
+      // Never the arguments of AUTH in a message: they hold the password.
+      const command = args[0]?.toUpperCase() === 'AUTH' ? 'AUTH' : args.slice(0, 2).join(' ');
+      const ms = this.#replyTimeoutMs;
+      const timer =
+        ms > 0
+          ? setTimeout(
+              () => this.#fail(new ReplicationError(`no reply to ${command} from the master ${this.#peer} (main connection) within ${ms} ms (--source-timeout)`)),
+              ms,
+            )
+          : undefined;
+      this.#pending.push({ command, resolve, reject, timer });
       this.#socket.write(encodeCommand(args));
     });
   }
@@ -154,7 +189,10 @@ export class MasterLink {
     if (this.#closeError) return;
     this.#closeError = err;
     this.#socket.destroy();
-    for (const p of this.#pending.splice(0)) p.reject(err);
+    for (const p of this.#pending.splice(0)) {
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      p.reject(err);
+    }
     const cb = this.#onClose;
     this.#onClose = undefined;
     cb?.(err);

@@ -15,8 +15,19 @@ export interface SourceSocketOptions {
 }
 
 /**
- * Opens a TCP (or TLS for `rediss://`) connection with TCP keepalive (the Dragonfly replica uses
- * idle 300 s; the master sends no heartbeats, reference §5.2) and Nagle off.
+ * Idle time before the first TCP keepalive probe on source sockets: 15 s (the Dragonfly replica
+ * uses 300 s). Node sets only this delay (`setKeepAlive`); the probe interval and count are the
+ * kernel's (Linux `net.ipv4.tcp_keepalive_intvl` 75 s × `tcp_keepalive_probes` 9), which cannot be
+ * set portably from Node, so keepalive alone notices a dead peer only after minutes. What notices a
+ * half-open or frozen master quickly is the session's liveness `PING` on the main connection
+ * (every 10 s in stable sync, answered within `--source-timeout`) and the full-sync watchdog.
+ */
+export const SOURCE_KEEPALIVE_DELAY_MS = 15_000;
+
+/**
+ * Opens a TCP (or TLS for `rediss://`) connection with TCP keepalive after
+ * {@link SOURCE_KEEPALIVE_DELAY_MS} of idleness (the master sends no heartbeats, reference §5.2)
+ * and Nagle off.
  * @param role names the connection in errors (`main`, `flow 2`).
  * @throws ConnectionError on refusal, TLS failure or timeout.
  */
@@ -40,7 +51,7 @@ export function openSourceSocket(ep: SourceEndpoint, role: string, options: Sour
       clearTimeout(timer);
       socket.off('error', onError);
       socket.setNoDelay(true);
-      socket.setKeepAlive(true, 300_000);
+      socket.setKeepAlive(true, SOURCE_KEEPALIVE_DELAY_MS);
       resolve(socket);
     });
   });

@@ -197,6 +197,9 @@ export interface FakeMasterOptions {
   onStartStable?: (master: FakeMaster, reply: () => void) => void;
   /** JOURNAL_OFFSET of the default STARTSTABLE behaviour. @default 1 */
   journalOffset?: number | bigint;
+  /** Commands (main connection or `DFLY FLOW`) that get no reply at all, as from a frozen master;
+   *  they are still recorded in `mainCommands` and emitted as `'main-command'` / `'silent'`. */
+  isSilent?: (args: string[]) => boolean;
 }
 
 /** One flow connection of the fake master's current session. */
@@ -356,6 +359,11 @@ export class FakeMaster extends EventEmitter {
       }
       if (!isAuthed) {
         socket.write(respError('NOAUTH Authentication required.'));
+        return;
+      }
+      if (this.#options.isSilent?.(args)) {
+        this.mainCommands.push(args);
+        this.emit('silent', args);
         return;
       }
       if (cmd === 'DFLY' && sub === 'FLOW') {

@@ -163,3 +163,36 @@ test('large arguments (passed to the socket by reference) arrive intact among sm
   assert.deepEqual(await conn.call(['GET', 'small:4']), Buffer.from('x'));
   await conn.close();
 });
+
+test('a refusal on the source read-back connection names the source connection, not "target"', async () => {
+  // The real redis-server stands in for the master the read-back connection talks to.
+  const conn = await RedisConnection.connect(parseRedisUrl(`redis://127.0.0.1:${server.port}`), { role: 'source read-back' });
+  try {
+    await redisCli(server.port, 'SET', 'rb:s', 'x');
+    await assert.rejects(conn.call(['LRANGE', 'rb:s', 0, -1]), (e: unknown) => {
+      assert.ok(e instanceof TargetCommandError);
+      assert.equal(e.role, 'source read-back');
+      assert.match(e.message, new RegExp(`^source read-back connection to 127\\.0\\.0\\.1:${server.port} refused LRANGE: WRONGTYPE`));
+      assert.doesNotMatch(e.message, /target/);
+      return true;
+    });
+  } finally {
+    await conn.close();
+  }
+});
+
+test('an exception thrown by a callback run from a socket event stops the connection through its error path (no uncaught exception)', async () => {
+  const conn = await connect();
+  const errors: Error[] = [];
+  conn.on('error', (e: Error) => errors.push(e));
+  const boom = new TypeError('boom in an acknowledgement marker');
+  conn.send(['SET', 'cb:k', 'v'], Buffer.from('cb:k'));
+  conn.whenAcked(() => {
+    throw boom;
+  });
+  // The marker runs from the socket's 'data' event when the reply arrives.
+  await assert.rejects(conn.flush(), (e: unknown) => e === boom);
+  assert.deepEqual(errors, [boom]);
+  await assert.rejects(conn.flush(), (e: unknown) => e === boom, 'the connection stays failed');
+  assert.equal(await redisCli(server.port, 'GET', 'cb:k'), 'v\n');
+});

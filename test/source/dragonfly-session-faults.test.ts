@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DragonflySession, type DragonflySessionHandler, type SessionState } from '../../src/source/dragonfly-session.js';
-import { ConnectionError, JournalError, ReplicationError } from '../../src/errors.js';
+import { ConnectionError, JournalError, RdbError, ReplicationError } from '../../src/errors.js';
 import type { JournalEntry } from '../../src/entry/entry.js';
 import {
   FakeMaster,
@@ -291,6 +291,35 @@ test('an unknown journal opcode stops the session with a JournalError naming the
   });
 });
 
+test('a JOURNAL_BLOB declaring 3 GiB fails the session at once with an RdbError naming the flow and offset (FULLSYNC_END after it is not swallowed)', async () => {
+  let blobAt = 0;
+  await withMaster(
+    {
+      numFlows: 2,
+      onSync: (m, reply) => {
+        const [f0, f1] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), fullSyncEnd());
+        const lead = Buffer.concat([header(f1!), rdbSelectDb(0), rdbString('k', 'v')]);
+        blobAt = lead.length;
+        // opcode 210, count 1, RSTR length 3 GiB (32-bit form), then a few bytes and FULLSYNC_END.
+        f1!.write(lead, Buffer.from([0xd2, 0x01, 0x80, 0xc0, 0, 0, 0]), Buffer.from('SELECT'), fullSyncEnd());
+        reply();
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler });
+      await assert.rejects(s.start(), (e: unknown) => e instanceof RdbError && e.code === 'BAD_LENGTH' && e.source === 'flow 1');
+      const err = seen.errors[0] as RdbError;
+      assert.equal(seen.errors.length, 1);
+      assert.match(err.message, /journal blob of 3221225472 bytes exceeds the \d+-byte bound, at byte \d+, in flow 1/);
+      assert.ok(err.offset >= blobAt && err.offset <= blobAt + 3, `offset ${err.offset} is the blob's (${blobAt})`);
+      assert.equal(s.state, 'stopped');
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'));
+    },
+  );
+});
+
 test('a wrong EOF token, a missing JOURNAL_OFFSET and a wrong LSN record are replication errors', async () => {
   const cases: Array<[string, (f: FakeFlow) => Buffer, RegExp]> = [
     ['token', (f) => flowTail(1, 'f'.repeat(40) === f.token ? 'e'.repeat(40) : 'f'.repeat(40)), /flow 0: EOF token mismatch/],
@@ -431,4 +460,69 @@ test('FLUSHALL in a journal blob during full sync restarts the full sync (as Dra
       await s.stop();
     },
   );
+});
+
+test('a master that never answers a step fails the session with an error naming the step (handshake, DFLY FLOW, DFLY SYNC, DFLY STARTSTABLE)', async () => {
+  const cases: Array<[string, (a: string[]) => boolean, RegExp]> = [
+    ['capa', (a) => a[0] === 'REPLCONF' && a[2] === 'dragonfly', /^no reply to REPLCONF capa from the master 127\.0\.0\.1:\d+ \(main connection\) within 300 ms \(--source-timeout\)$/],
+    ['flow', (a) => a[1] === 'FLOW' && a[4] === '1', /^flow 1: no reply to DFLY FLOW from the master 127\.0\.0\.1:\d+ within 300 ms/],
+    ['sync', (a) => a[1] === 'SYNC', /^no reply to DFLY SYNC from the master .* within 300 ms/],
+    ['startstable', (a) => a[1] === 'STARTSTABLE', /^no reply to DFLY STARTSTABLE from the master .* within 300 ms/],
+  ];
+  for (const [name, isSilent, re] of cases) {
+    await withMaster({ numFlows: 2, isSilent }, async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler, replyTimeoutMs: 300, fullSyncStallTimeoutMs: 0 });
+      await assert.rejects(s.start(), (e: unknown) => e instanceof ReplicationError && re.test(e.message), name);
+      assert.equal(seen.errors.length, 1, name);
+      assert.equal(s.state, 'stopped', name);
+      await waitUntil(() => m.flows.every((f) => f === undefined || f.isClosed), `${name}: flows closed`);
+    });
+  }
+});
+
+test('a full sync that stops moving fails with an error naming the flows still in their snapshot; a paused flow is not a stall', async () => {
+  await withMaster(
+    {
+      numFlows: 2,
+      onSync: (m, reply) => {
+        const [f0, f1] = m.flows as FakeFlow[];
+        f0!.write(header(f0!), fullSyncEnd());
+        // Flow 1 sends half an object, then the master freezes (sockets stay open).
+        f1!.write(header(f1!), rdbSelectDb(0), rdbString('k', 'v'.repeat(100)).subarray(0, 50));
+        reply();
+      },
+    },
+    async (m) => {
+      const { seen, handler } = recorder();
+      const s = new DragonflySession({ source: m.url, handler, fullSyncStallTimeoutMs: 300 });
+      const started = s.start();
+      started.catch(() => undefined);
+      await waitUntil(() => s.flows.length === 2 && s.flow(1).bytesReceived > 0, 'flow 1 data');
+      // Paused by the consumer: the silence is ours, not the master's.
+      s.flow(1).pause();
+      await delay(700);
+      assert.equal(seen.errors.length, 0, 'no stall while a flow is paused');
+      s.flow(1).resume();
+      await assert.rejects(started, (e: unknown) => e instanceof ReplicationError && /^full sync stalled: no byte from the master on any flow for \d+ ms \(--full-sync-stall-timeout 300 ms\); waiting for flow 0 \(snapshot done, waiting for its EOF, \d+ bytes received\), flow 1 \(in its snapshot, \d+ bytes received\)$/.test(e.message));
+      assert.equal(s.state, 'stopped');
+      assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'));
+      await waitUntil(() => m.flows.every((f) => f!.isClosed), 'connections closed');
+    },
+  );
+});
+
+test('in stable sync a master that stops answering PING on the main connection fails the session (half-open / frozen master)', async () => {
+  let isFrozen = false;
+  await withMaster({ numFlows: 1, isSilent: (a) => isFrozen && a[0] === 'PING' }, async (m) => {
+    const { seen, handler } = recorder();
+    const s = new DragonflySession({ source: m.url, handler, replyTimeoutMs: 300, livenessIntervalMs: 100 });
+    await s.start();
+    await m.waitFor('main-command', (a: string[]) => a[0] === 'PING' && m.mainCommands.filter((c) => c[0] === 'PING').length >= 3);
+    assert.equal(seen.errors.length, 0, 'answered PINGs keep the session');
+    isFrozen = true;
+    await waitUntil(() => seen.errors.length === 1, 'liveness failure');
+    assert.match(seen.errors[0]!.message, /^no reply to PING from the master .* \(main connection\) within 300 ms/);
+    assert.equal(s.state, 'stopped');
+  });
 });

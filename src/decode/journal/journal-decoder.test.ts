@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JournalDecoder, decodeJournalBlob, MAX_JOURNAL_ARGC } from './journal-decoder.js';
+import { JournalDecoder, decodeJournalBlob, MAX_JOURNAL_ARGC, MAX_JOURNAL_RECORD_BYTES } from './journal-decoder.js';
 import type { JournalEntry } from '../../entry/entry.js';
 import { JournalError } from '../../errors.js';
 import { journalCommand, journalLsn, journalPing, puint } from '../../../test/helpers/fake-master.js';
@@ -162,13 +162,28 @@ test('absurd lengths are rejected before any buffering', () => {
     Buffer.concat([puint(10), puint(0), puint(1), puint(argc), puint(total)]);
   assert.throws(() => decodeChunks([head(MAX_JOURNAL_ARGC + 1, 10)]), /invalid argument count 1048577/);
   assert.throws(() => decodeChunks([head(0, 0)]), /invalid argument count 0/);
-  assert.throws(() => decodeChunks([head(1, 2n ** 40n)]), /invalid total_bytes/);
-  assert.throws(() => decodeChunks([head(1, 2 ** 29 + 1)]), /invalid total_bytes 536870913/);
-  assert.throws(() => decodeChunks([head(3, 2 ** 30 + 1)]), /invalid total_bytes/);
+  assert.throws(() => decodeChunks([head(1, 2n ** 40n)]), /command of 1099511627776 bytes exceeds the 268435456-byte bound/);
+  assert.throws(() => decodeChunks([head(1, 2 ** 29 + 1)]), /command of 536870913 bytes exceeds/);
+  assert.throws(() => decodeChunks([head(3, 3 * 2 ** 30)]), /command of 3221225472 bytes exceeds/);
   // An argument longer than the cap inside a plausible total.
   const hugeArg = Buffer.concat([head(2, 5), puint(2 ** 29 + 1), Buffer.alloc(6)]);
   assert.throws(() => decodeChunks([hugeArg]), /argument 0 of an invalid length 536870913/);
   assert.throws(() => decodeChunks([Buffer.concat([puint(6), puint(2n ** 40n)])]), /SELECT of an invalid db/);
+});
+
+test('a record just above MAX_JOURNAL_RECORD_BYTES fails at once, naming the source and the record offset; one at the bound waits for its bytes', () => {
+  const head = (total: number) => Buffer.concat([puint(10), puint(0), puint(1), puint(2), puint(total)]);
+  const lead = journalCommand(['SET', 'a', 'b']);
+  const d = new JournalDecoder(() => undefined, { source: 'flow 3' });
+  d.push(lead);
+  assert.throws(
+    () => d.push(head(MAX_JOURNAL_RECORD_BYTES + 1)),
+    (err: unknown) =>
+      err instanceof JournalError && err.offset === lead.length && /command of 268435457 bytes exceeds .*at byte \d+, in flow 3$/.test(err.message),
+  );
+  const ok = new JournalDecoder(() => undefined, { source: 'flow 3' });
+  ok.push(head(MAX_JOURNAL_RECORD_BYTES));
+  assert.ok(ok.bufferedBytes > 0, 'a legitimate (if big) record is waited for, not refused');
 });
 
 test('decodeJournalBlob: whole records, local SELECT state, truncation is an error', () => {

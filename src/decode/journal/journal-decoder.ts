@@ -27,11 +27,26 @@ import { JournalError } from '../../errors.js';
 
 /** Most arguments one COMMAND record may have; more means a corrupt stream (Redis caps at 2^20 too, `proto-max-multibulk-len` default 1M). */
 export const MAX_JOURNAL_ARGC = 1 << 20;
-/** Largest single argument accepted: 512 MiB, Redis' `proto-max-bulk-len` default. */
-export const MAX_JOURNAL_ARG_BYTES = 512 * 1024 * 1024;
-/** Largest `total_bytes` of one COMMAND record (the sum of its argument lengths): 1 GiB. A whole
- *  record is buffered before it is decoded, so this bounds the memory a corrupt length can claim. */
-export const MAX_JOURNAL_RECORD_BYTES = 2 ** 30;
+/**
+ * Largest `total_bytes` of one COMMAND record (the sum of its argument lengths): 256 MiB. A whole
+ * record is buffered before it is decoded, so this bounds the memory a corrupt (or hostile) length
+ * can claim, and a length beyond it fails at once instead of waiting for bytes that never come.
+ * Why 256 MiB: a journal record is one client command; Dragonfly accepts arguments up to
+ * `--max_bulk_len` (2 GiB, src/facade/dragonfly_connection.cc) but a Redis target refuses any
+ * argument above `proto-max-bulk-len` (512 MB) and a request above `client-query-buffer-limit`
+ * (1 GB), and real records are far smaller (the biggest in the recordings is a few KB: Dragonfly
+ * itself splits big values of its own serializers into 64 KB pieces, `serialization_max_chunk_size`).
+ * A record bigger than this stops the run with a JournalError naming the flow and offset (README
+ * "Limitations").
+ */
+export const MAX_JOURNAL_RECORD_BYTES = 256 * 1024 * 1024;
+/** Largest single argument accepted (= {@link MAX_JOURNAL_RECORD_BYTES}: an argument is part of a record). */
+export const MAX_JOURNAL_ARG_BYTES = MAX_JOURNAL_RECORD_BYTES;
+/**
+ * Largest JOURNAL_BLOB payload (RDB opcode 210) accepted: one record of at most
+ * {@link MAX_JOURNAL_RECORD_BYTES} plus its SELECT, header and per-argument lengths (≤ 9 bytes each).
+ */
+export const MAX_JOURNAL_BLOB_BYTES = MAX_JOURNAL_RECORD_BYTES + 16 * 1024 * 1024;
 /** Largest db index accepted in a SELECT record (Dragonfly's `--dbnum` is far below this). */
 export const MAX_JOURNAL_DBID = 2 ** 31 - 1;
 
@@ -214,8 +229,8 @@ export class JournalDecoder {
     const argc = this.#num;
     q = this.#puint(b, q, end);
     if (q < 0) return this.#incomplete(q, start, end);
-    if (this.#big !== undefined || this.#num > MAX_JOURNAL_RECORD_BYTES || this.#num > argc * MAX_JOURNAL_ARG_BYTES) {
-      this.#fail(`command with an invalid total_bytes ${this.#bigOrNum()}`, start);
+    if (this.#big !== undefined || this.#num > MAX_JOURNAL_RECORD_BYTES) {
+      this.#fail(`command of ${this.#bigOrNum()} bytes exceeds the ${MAX_JOURNAL_RECORD_BYTES}-byte bound of one journal record`, start);
     }
     const total = this.#num;
     // Lower bound of the record size: header + one length byte per argument + the argument bytes.

@@ -68,3 +68,10 @@ export const DF_MEMBER_EXPIRY_BASE_S = 1675209600;
 
 /** Largest string length accepted before failing with BAD_LENGTH (4 GiB; Redis caps bulk strings at 512 MB). */
 export const MAX_STRING_LENGTH = 2 ** 32;
+
+/**
+ * Largest compressed blob (opcodes 201/202) accepted before failing with BAD_LENGTH: 64 MiB. The
+ * blob is held whole; Dragonfly only compresses flush buffers of at most 1 MiB
+ * (`kMaxStrSizeToCompress`, src/server/rdb_save.h), so a bigger declared length is corruption.
+ */
+export const MAX_COMPRESSED_BLOB_BYTES = 64 * 1024 * 1024;

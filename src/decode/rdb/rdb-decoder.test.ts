@@ -277,6 +277,19 @@ test('a declared length of 2^40 fails fast with BAD_LENGTH (no waiting, no alloc
   assert.throws(() => new RdbDecoder({ onEntry() {} }).push(blob), { code: 'BAD_LENGTH' });
 });
 
+test('a JOURNAL_BLOB or compressed blob declaring 3 GiB fails at once with BAD_LENGTH naming the source (not a 3 GiB wait)', () => {
+  for (const [op, what] of [
+    [[210, 1], /journal blob of 3221225472 bytes exceeds the \d+-byte bound, at byte \d+, in flow 2/],
+    [[202], /compressed blob of 3221225472 bytes exceeds the 67108864-byte bound, at byte \d+, in flow 2/],
+  ] as const) {
+    const bytes = new RdbBuilder(9).raw(Buffer.from(op), len(3 * 2 ** 30), Buffer.from('xx'), Buffer.from([200, 0, 0, 0, 0, 0, 0, 0, 0])).bytes();
+    let ended = false;
+    const d = new RdbDecoder({ onEntry() {}, onFullSyncEnd: () => void (ended = true) }, { source: 'flow 2' });
+    assert.throws(() => d.push(bytes), (e: unknown) => e instanceof RdbError && e.code === 'BAD_LENGTH' && what.test(e.message));
+    assert.equal(ended, false);
+  }
+});
+
 test('bad header, unknown version, unknown opcode and type, corrupt LZ4 and LZF are typed errors', () => {
   const cases: Array<[Buffer, string]> = [
     [Buffer.from('RADIS0009'), 'BAD_HEADER'],

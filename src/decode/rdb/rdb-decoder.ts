@@ -23,7 +23,7 @@ import {
   RDB_TYPE_MODULE_PRE_GA,
   RDB_TYPE_SET_LISTPACK,
 } from '../../entry/entry.js';
-import { decodeJournalBlob } from '../journal/journal-decoder.js';
+import { decodeJournalBlob, MAX_JOURNAL_BLOB_BYTES } from '../journal/journal-decoder.js';
 import { decompressLz4Frame, decompressZstdFrame } from './compressed-blob.js';
 import { Crc64 } from './crc64.js';
 import { stepDragonfly } from './dragonfly-value.js';
@@ -31,6 +31,7 @@ import { stepHash } from './hash-value.js';
 import { stepList } from './list-value.js';
 import {
   DF_MASK_FLAG_MC_FLAGS,
+  MAX_COMPRESSED_BLOB_BYTES,
   RDB_MODULE_OPCODE_DOUBLE,
   RDB_MODULE_OPCODE_EOF,
   RDB_MODULE_OPCODE_FLOAT,
@@ -415,7 +416,7 @@ export class RdbDecoder implements ObjectContext {
       }
       case RDB_OPCODE_JOURNAL_BLOB: {
         r.len(); // record count (always 1 in practice); the payload holds them all
-        const payload = r.rstr();
+        const payload = r.rstrAtMost(MAX_JOURNAL_BLOB_BYTES, 'journal blob');
         const offset = f.isBlob ? r.fixedErrorOffset : r.base + opStart;
         const entries = decodeJournalBlob(payload, offset, this.#source);
         if (h.onJournal !== undefined) for (const e of entries) h.onJournal(e);
@@ -424,6 +425,7 @@ export class RdbDecoder implements ObjectContext {
       case RDB_OPCODE_COMPRESSED_ZSTD_BLOB_START:
       case RDB_OPCODE_COMPRESSED_LZ4_BLOB_START: {
         const n = r.strLen();
+        if (n > MAX_COMPRESSED_BLOB_BYTES) throw r.error('BAD_LENGTH', `compressed blob of ${n} bytes exceeds the ${MAX_COMPRESSED_BLOB_BYTES}-byte bound`);
         const data = r.bytes(n);
         const offset = f.isBlob ? r.fixedErrorOffset : r.base + opStart;
         if (f.isBlob) throw r.error('BAD_ENCODING', 'compressed blob inside a compressed blob');

@@ -254,6 +254,22 @@ export class RdbReader {
     return buf.subarray(q, q + n);
   }
 
+  /**
+   * A whole RSTR whose plain length must not exceed `max` (checked as soon as the length is read,
+   * before waiting for the bytes: a corrupt length cannot hold the stream hostage).
+   * @throws RdbError BAD_LENGTH naming `what`, at the string's offset.
+   */
+  rstrAtMost(max: number, what: string): Buffer {
+    const p = this.pos;
+    if (p >= this.end) throw NEED_MORE;
+    if (this.buf[p]! < 0xc0) {
+      const n = this.strLen();
+      this.pos = p;
+      if (n > max) throw this.error('BAD_LENGTH', `${what} of ${n} bytes exceeds the ${max}-byte bound`);
+    }
+    return this.rstr();
+  }
+
   /** Skips an RSTR without materializing it (LZF data is skipped, not decompressed). */
   skipRstr(): void {
     const p = this.pos;

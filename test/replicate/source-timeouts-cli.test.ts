@@ -1,0 +1,58 @@
+/**
+ * The source-side time limits as a user meets them: a Dragonfly master that never answers a step,
+ * or stops sending in the middle of a full sync, ends `replicate` / `migrate` with exit 1 and a
+ * one-line message naming the step or the flow (no hang, no stack trace).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dragonflyAux, FakeMaster, type FakeFlow, rdbHeader, rdbSelectDb, rdbString } from '../helpers/fake-master.js';
+import { redisCli, startRedisServer } from '../helpers/redis-server.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+test('replicate: a master that never answers DFLY SYNC → exit 1 naming the step', { timeout: 30_000 }, async () => {
+  const master = await FakeMaster.start({ numFlows: 2, isSilent: (a) => a[0] === 'DFLY' && a[1] === 'SYNC' });
+  const target = await startRedisServer();
+  try {
+    const r = await run(['replicate', '--source', master.url, '--target', target.url, '--source-timeout', '500ms', '--progress', 'none', '--log-level', 'silent']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^df2redis: no reply to DFLY SYNC from the master 127\.0\.0\.1:\d+ \(main connection\) within 500 ms \(--source-timeout\)\n$/);
+    assert.equal(r.stdout, '');
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});
+
+test('migrate --source <dragonfly>: a full sync that stalls mid-object → exit 1 naming the flow; nothing of the half object is written', { timeout: 30_000 }, async () => {
+  const master = await FakeMaster.start({
+    numFlows: 2,
+    onSync: (m, reply) => {
+      const [f0, f1] = m.flows as FakeFlow[];
+      f0!.write(rdbHeader(dragonflyAux(0, 2)), rdbSelectDb(0), rdbString('whole', 'v'));
+      f1!.write(rdbHeader(dragonflyAux(1, 2)), rdbSelectDb(0), rdbString('half', 'x'.repeat(100)).subarray(0, 40));
+      reply();
+    },
+  });
+  const target = await startRedisServer();
+  try {
+    const r = await run(['migrate', '--source', master.url, '--target', target.url, '--full-sync-stall-timeout', '1s', '--progress', 'none', '--log-level', 'silent']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^df2redis: full sync stalled: no byte from the master on any flow for \d+ ms \(--full-sync-stall-timeout 1000 ms\); waiting for flow 0 \(in its snapshot, \d+ bytes received\), flow 1 \(in its snapshot, \d+ bytes received\)\n$/);
+    assert.equal((await redisCli(target.port, 'EXISTS', 'half')).trim(), '0');
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});

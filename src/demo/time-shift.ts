@@ -24,6 +24,7 @@
  */
 import { compressFrameSync } from 'lz4-napi';
 import { decompressLz4Frame, decompressZstdFrame } from '../decode/rdb/compressed-blob.js';
+import { rdbLength } from '../decode/rdb/dump-payload.js';
 import {
   RDB_OPCODE_AUX,
   RDB_OPCODE_COMPRESSED_BLOB_END,
@@ -653,16 +654,6 @@ function skipChunks(r: RdbReader): void {
     r.skip(n);
     left -= n;
   }
-}
-
-/** RDB length / PUINT encoding (reference §1.1). */
-function rdbLength(n: number): Buffer {
-  if (n < 0x40) return Buffer.of(n);
-  if (n < 0x4000) return Buffer.of(0x40 | (n >> 8), n & 0xff);
-  const b = Buffer.alloc(5);
-  b[0] = 0x80;
-  b.writeUInt32BE(n, 1);
-  return b;
 }
 
 /**

@@ -37,6 +37,8 @@ export interface FlowApplierContext {
   router: Router;
   /** Copy only these databases (`--dbs`); undefined = all. */
   dbs: readonly number[] | undefined;
+  /** The target database receiving the one copied database (target URL `/db`); undefined = same numbers. */
+  targetDb?: number | undefined;
   /** Sends `REPLCONF ACK <nextLsn>` on this flow. */
   sendAck(nextLsn: bigint): void;
   /** A FLUSHALL/FLUSHDB reached this flow: hold it until every flow reached txid `txid`. */
@@ -226,6 +228,8 @@ export class FlowApplier {
     }
     const isFromCopied = dbs.includes(entry.db);
     const isToCopied = dbs.includes(toDb);
+    // FLUSHALL empties the copied databases whichever database its client had selected.
+    if (!isFromCopied && initial === 0x66 && commandName(args[0]) === 'FLUSHALL') return args;
     if (!isFromCopied) {
       if ((isMove || dbOpt > 0) && isToCopied) {
         // The key arrives in a copied database from one we do not copy: read it back.
@@ -237,7 +241,12 @@ export class FlowApplier {
       this.#advance(lsn);
       return undefined;
     }
-    if (isToCopied) return args;
+    if (isToCopied) {
+      // `COPY … DB n` within the copied database: n is its target number.
+      const targetDb = this.#ctx.targetDb;
+      if (dbOpt > 0 && targetDb !== undefined) return [...args.slice(0, dbOpt + 1), Buffer.from(String(targetDb)), ...args.slice(dbOpt + 2)];
+      return args;
+    }
     this.skippedOtherDbs++;
     if (isMove) return [DEL, args[1]!]; // the key leaves the copied databases
     this.#advance(lsn); // COPY into a database not copied: nothing changes here

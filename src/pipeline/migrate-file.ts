@@ -18,8 +18,8 @@ import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
 import type { SnapshotEntry } from '../entry/entry.js';
 import { ConfigError, RdbError, UnsupportedTypesError, printableKey } from '../errors.js';
 import type { ProgressReporter } from '../progress/progress-reporter.js';
-import { openRouter, resolveTarget } from '../sink/connect-target.js';
-import type { Router } from '../sink/router.js';
+import { openRouter, resolveTarget, targetDbPlan } from '../sink/connect-target.js';
+import { StandaloneRouter, type Router } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
 import { tempKeyFor } from '../sink/temp-key.js';
 
@@ -96,6 +96,11 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
 
     const scan = await prescan(options.source, writer, options.dbs);
     logger.info({ source: options.source, bytes, keys: scan.totalKeys, dbs: [...scan.dbs], unsupported: scan.unsupportedTotal }, 'pre-scan done');
+    const plan = targetDbPlan(target, options.dbs, [...scan.dbs].sort((a, b) => a - b));
+    if (plan.targetDb !== undefined && router instanceof StandaloneRouter) {
+      router.useDatabase(plan.targetDb);
+      logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
+    }
     const otherDbs = [...scan.dbs].filter((db) => db !== 0);
     if (info.clusterEnabled && options.dbs === undefined && otherDbs.length > 0) {
       throw new ConfigError(
@@ -131,7 +136,7 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       })();
       await copyRdbStream(counted, writer, router, {
         source: options.source,
-        dbs: options.dbs,
+        dbs: plan.dbs,
         onSkippedDb: () => skippedOtherDbs++,
         maxRestorePayloadBytes: options.restoreMaxBytes,
         onExisting: options.onExisting,

@@ -15,7 +15,7 @@ import type { SnapshotEntry } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, ReplicationError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
-import { openRouter, resolveTarget, type ResolvedTarget } from '../sink/connect-target.js';
+import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
@@ -136,10 +136,15 @@ export class Replicator {
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
   #failure: Error | undefined;
+  /** The source databases copied: `--dbs`, or the one a target URL's `/db` receives; undefined = all. */
+  #dbs: readonly number[] | undefined;
+  /** Every copied key goes to this target database (target URL `/db`); undefined = same number as on the source. */
+  #targetDb: number | undefined;
 
   constructor(options: ReplicateOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
+    this.#dbs = options.dbs;
   }
 
   /** Runs the replication. See the class comment for when it settles. */
@@ -163,6 +168,17 @@ export class Replicator {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
+    if (this.#target.endpoints[0]!.hasDb === true && !info.clusterEnabled) {
+      const plan = await Promise.resolve(options.dbs === undefined ? this.#sourceDbs() : undefined)
+        .then((sourceDbs) => targetDbPlan(this.#target!, options.dbs, sourceDbs))
+        .catch(async (err: unknown) => {
+          await this.#sourceConn?.close().catch(() => undefined);
+          throw err;
+        });
+      this.#dbs = plan.dbs;
+      this.#targetDb = plan.targetDb;
+      this.#logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
+    }
     if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
@@ -221,6 +237,25 @@ export class Replicator {
    * @throws ConfigError naming the databases.
    */
   async #refuseOtherDbs(): Promise<void> {
+    const dbs = await this.#sourceDbs();
+    // Cannot tell (INFO refused by ACL): a key in another database will stop the run when it comes.
+    const others = dbs?.filter((db) => db !== 0) ?? [];
+    if (others.length > 0) {
+      const conn = this.#sourceConn!;
+      await conn.close().catch(() => undefined);
+      throw new ConfigError(
+        `the source has keys in database(s) ${others.join(', ')}, but a Redis Cluster has only database 0. ` +
+          'Nothing was written. Pass --dbs 0 to replicate database 0 only.',
+      );
+    }
+  }
+
+  /**
+   * The databases holding keys on the source, ascending, from its `INFO keyspace`; undefined when
+   * the source refuses INFO (e.g. by ACL), which is logged.
+   * @throws ConnectionError (the source connection is closed first)
+   */
+  async #sourceDbs(): Promise<number[] | undefined> {
     const conn = this.#sourceConn!;
     let keyspace: string;
     try {
@@ -230,18 +265,13 @@ export class Replicator {
         await conn.close().catch(() => undefined);
         throw err;
       }
-      // Cannot tell (INFO refused by ACL): a key in another database will stop the run when it comes.
-      this.#logger.warn({ reply: err.reply }, 'source refused INFO keyspace: cannot check its databases before starting');
-      return;
+      this.#logger.warn({ reply: err.reply }, 'source refused INFO keyspace: cannot list its databases before starting');
+      return undefined;
     }
-    const others = [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => m[1] !== '0' && m[2] !== '0').map((m) => Number(m[1]));
-    if (others.length > 0) {
-      await conn.close().catch(() => undefined);
-      throw new ConfigError(
-        `the source has keys in database(s) ${others.join(', ')}, but a Redis Cluster has only database 0. ` +
-          'Nothing was written. Pass --dbs 0 to replicate database 0 only.',
-      );
-    }
+    return [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)]
+      .filter((m) => m[2] !== '0')
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
   }
 
   /** The `/status` document. */
@@ -312,6 +342,7 @@ export class Replicator {
         role: `target (flow ${id})`,
         // A cluster flow spreads its window over one connection per master.
         maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
+        targetDb: this.#targetDb,
       });
       // Registered before anything else can fail so teardown closes it.
       this.#flowRouters.set(id, router);
@@ -330,7 +361,8 @@ export class Replicator {
         snapshotWriter,
         journalWriter,
         router,
-        dbs: this.#options.dbs,
+        dbs: this.#dbs,
+        targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
         readBack: (key, db) => this.#readBack(key, db),
@@ -408,7 +440,15 @@ export class Replicator {
       // post-flush write, no pre-flush write may survive).
       await Promise.all(all.map((r) => r.flush()));
       const router = all[0]!;
-      router.sendToAll(barrier.args, barrier.db); // every master of a cluster
+      const dbs = this.#dbs;
+      if (dbs !== undefined && !router.isCluster && commandName(barrier.args[0]) === 'FLUSHALL') {
+        // Only some databases are copied: a FLUSHALL empties those (in their target database), not
+        // the target's others. (A cluster has only database 0: FLUSHALL is that already.)
+        const flushDb = [FLUSHDB, ...barrier.args.slice(1)];
+        for (const db of dbs) router.sendToAll(flushDb, db);
+      } else {
+        router.sendToAll(barrier.args, barrier.db); // every master of a cluster
+      }
       await router.flush();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);
@@ -491,6 +531,8 @@ export class Replicator {
     await this.#status?.close();
   }
 }
+
+const FLUSHDB = Buffer.from('FLUSHDB');
 
 function asText(v: RespValue): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : String(v);

@@ -11,6 +11,11 @@ export interface TargetEndpoint {
   password?: string;
   /** Database index selected after connecting (0–15 on a default Redis). */
   db: number;
+  /**
+   * True when the URL names the database (`/db`, even `/0`): the copied data goes into `db`
+   * whatever its source database (see `targetDbPlan` in connect-target.ts).
+   */
+  hasDb?: boolean;
 }
 
 const DEFAULT_PORT = 6379;
@@ -43,7 +48,7 @@ export function parseRedisUrl(url: string): TargetEndpoint {
     if (!/^\d+$/.test(path)) throw new ConfigError(`invalid target URL ${shown}: database must be a number, got ${JSON.stringify(path)}`);
     db = Number(path);
   }
-  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db };
+  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db, hasDb: path !== '' };
   const user = decodeURIComponent(u.username);
   const password = decodeURIComponent(u.password);
   if (password !== '') {

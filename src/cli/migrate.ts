@@ -3,12 +3,13 @@
  */
 import { Command } from 'commander';
 import { DEFAULT_OPTIONS } from '../config/options.js';
-import { migrateFile, type MigrateFileSummary } from '../pipeline/migrate-file.js';
+import { migrateFile, MigrateStoppedError, type MigrateFileSummary } from '../pipeline/migrate-file.js';
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions, validateJobOptions } from './output-options.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
+import { onStopSignals } from './stop-signals.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
 const DRAGONFLY_URL = /^rediss?:\/\//i;
@@ -48,14 +49,26 @@ export function migrateCommand(): Command {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
       // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
       const { options, progress, logger } = replicateOptionsFrom(raw, true);
-      const summary = await runReplicator(options, logger, progress, false);
+      const summary = await runReplicator(options, logger, progress, true);
       logger.info({ snapshotKeys: summary.snapshotKeys, elapsedMs: summary.elapsedMs }, 'migrate done');
       process.stdout.write(formatReplicateSummary(summary));
       return;
     }
     const options = validateJobOptions(raw);
     const logger = createLogger(options.logLevel);
-    const summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }) });
+    // SIGINT/SIGTERM: finish what is in flight, delete a half-written key, print the partial
+    // summary, then exit 130/143 (main.ts, from the StoppedError).
+    const stopping = new AbortController();
+    const removeSignals = onStopSignals(logger, (signal) => stopping.abort(signal));
+    let summary: MigrateFileSummary;
+    try {
+      summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }), signal: stopping.signal });
+    } catch (err) {
+      if (err instanceof MigrateStoppedError) process.stdout.write(formatSummary(err.summary));
+      throw err;
+    } finally {
+      removeSignals();
+    }
     logger.info({ ...summary }, 'migrate done');
     process.stdout.write(formatSummary(summary));
   });

@@ -70,6 +70,8 @@ export class FlowApplier {
   #lastSentAck = 0n;
   #isPingAckWanted = false;
   #isMarkScheduled = false;
+  /** Every snapshot piece was acknowledged by the target (set after STARTSTABLE): ACKs may be sent. */
+  #isSnapshotAcked = false;
   #queue: QueuedRecord[] | undefined;
 
   /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
@@ -108,13 +110,21 @@ export class FlowApplier {
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
 
-  /** The flow's journal starts at `journalOffset`: ACK it at once (the Dragonfly replica does). */
+  /**
+   * The flow's journal starts at `journalOffset`. The Dragonfly replica ACKs it at once; here the
+   * ACK waits until the target acknowledged every snapshot piece sent before (DESIGN invariant 6):
+   * until then no ACK is sent and {@link ackedLsn} stays below the offset.
+   */
   onStable(journalOffset: bigint): void {
     this.phase = 'stable-sync';
     this.receivedLsn = journalOffset;
-    this.ackedLsn = journalOffset;
-    this.#lastSentAck = journalOffset;
-    this.#ctx.sendAck(journalOffset);
+    this.#router.whenAcked(() => {
+      if (this.phase === 'stopped') return;
+      this.#isSnapshotAcked = true;
+      if (journalOffset <= this.ackedLsn) return; // journal records after it were acknowledged already
+      this.ackedLsn = journalOffset;
+      this.sendAckNow();
+    });
   }
 
   /**
@@ -365,7 +375,7 @@ export class FlowApplier {
 
   /** Sends `REPLCONF ACK <ackedLsn>` now (periodic timer, PING, every 1024 records). */
   sendAckNow(): void {
-    if (this.phase !== 'stable-sync') return;
+    if (this.phase !== 'stable-sync' || !this.#isSnapshotAcked) return;
     this.#lastSentAck = this.ackedLsn;
     this.#ctx.sendAck(this.ackedLsn);
   }

@@ -51,7 +51,6 @@ async function copy(input: Buffer, onExisting: 'replace' | 'skip' | 'fail' = 're
     await copyRdbStream(chunks(input, 4096), writer, router, {
       source: 'test.rdb',
       maxRestorePayloadBytes: 0,
-      onExisting,
       logger: pino({ level: 'silent' }),
     });
     return undefined;
@@ -109,7 +108,6 @@ test('backpressure: input is not read while the target is above its in-flight bo
     const { backpressurePauses } = await copyRdbStream(watched(), writer, router, {
       source: 'test.rdb',
       maxRestorePayloadBytes: 0,
-      onExisting: 'replace',
       logger: pino({ level: 'silent' }),
     });
     assert.ok(backpressurePauses > 0, 'the writer was backpressured');

@@ -12,13 +12,13 @@
  */
 import type { Logger } from 'pino';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, Df2RedisError, ReplicationError, TargetCommandError } from '../errors.js';
+import { ConfigError, Df2RedisError, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
-import { SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
@@ -122,6 +122,8 @@ export class Replicator {
   #translator: JournalTranslator | undefined;
   #flows = new Map<number, FlowApplier>();
   #flowWriters = new Map<number, SnapshotWriter>();
+  /** Every writer (snapshot and journal of every flow), for the half-written objects after a stop or failure. */
+  #writers: SnapshotWriter[] = [];
   #flowRouters = new Map<number, Router>();
   #barriers = new Map<bigint, { flows: Map<FlowApplier, bigint | undefined>; args: Buffer[]; db: number }>();
   #dropped = new Map<string, number>();
@@ -220,14 +222,27 @@ export class Replicator {
 
   /**
    * Graceful stop: stop reading, wait until the target acknowledged every write already sent, send
-   * the final ACKs, close. `run()` then resolves with the final acknowledged LSN per flow.
+   * the final ACKs, close. In stable sync, `run()` then resolves with the final acknowledged LSN per
+   * flow. Before (handshake or full sync), the target holds a partial copy: a big object cut in
+   * half is deleted and `run()` rejects with a {@link StoppedError} saying the full sync did not
+   * finish (never a success). `signal` names the cause in that message. @default 'SIGTERM'
    */
-  async stop(): Promise<void> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.#isStopping) return;
     this.#isStopping = true;
     const session = this.#session;
     for (const f of session?.flows ?? []) f.pause();
     await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+    if (this.#state !== 'stable-sync' && this.#done !== undefined) {
+      const count = session?.master?.numFlows ?? 0;
+      this.#fail(
+        new StoppedError(
+          signal,
+          `the full sync did not finish (${this.#fullSyncEnds.size} of ${count} flow snapshot(s) received); the target holds a partial copy`,
+        ),
+      );
+      return;
+    }
     for (const f of this.#flows.values()) f.sendAckNow();
     await this.#finish();
   }
@@ -288,7 +303,7 @@ export class Replicator {
         return {
           id: f.flowId,
           phase: f.phase,
-          snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0,
+          snapshotKeys: this.#flowWriters.get(f.flowId)?.ackedKeys ?? 0,
           snapshotBytes: df?.bytesReceived ?? 0,
           lsn: f.ackedLsn,
           receivedLsn: f.receivedLsn,
@@ -379,6 +394,7 @@ export class Replicator {
       }
       this.#flows.set(id, flow);
       this.#flowWriters.set(id, snapshotWriter);
+      this.#writers.push(snapshotWriter, journalWriter);
     }
   }
 
@@ -498,9 +514,25 @@ export class Replicator {
     // Synchronously, before the connection fires its acknowledgement markers for the batch that
     // held the refused command (DESIGN invariant 6).
     for (const f of this.#flows.values()) f.phase = 'stopped';
-    this.#logger.error({ err: err.message }, 'replication failed');
     const done = this.#done;
-    this.#teardown().finally(() => done.reject(err));
+    this.#discardUnsettled(err)
+      .then(() => this.#logger.error({ err: err.message }, err instanceof StoppedError ? 'replication stopped' : 'replication failed'))
+      .then(() => this.#teardown())
+      .finally(() => done.reject(err));
+  }
+
+  /**
+   * Before closing after a failure or an early stop: deletes the big objects that may be half
+   * written (pieces cut off, or not known applied when the target failed) and says so in the
+   * message, with the number of snapshot keys acknowledged (always for a stop).
+   */
+  async #discardUnsettled(err: Error): Promise<void> {
+    if (!this.#writers.some((w) => w.unsettled.length > 0) && !(err instanceof StoppedError)) return;
+    await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+    const discarded = [];
+    for (const w of this.#writers) discarded.push(...(await w.discardUnsettled()));
+    const acked = [...this.#flowWriters.values()].reduce((n, w) => n + w.ackedKeys, 0);
+    err.message += describeDiscarded(discarded, acked, 'snapshot key(s)');
   }
 
   async #finish(): Promise<void> {
@@ -512,8 +544,8 @@ export class Replicator {
   #summary(): ReplicateSummary {
     const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
     return {
-      flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0 })),
-      snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.keys, 0),
+      flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.ackedKeys ?? 0 })),
+      snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.ackedKeys, 0),
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
       longestPauseMs: Math.round(this.#longestPauseMs),

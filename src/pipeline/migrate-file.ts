@@ -273,6 +273,7 @@ export async function copyRdbStream(
       }
     }
     decoder.end();
+    await writer.flush();
   } catch (err) {
     if (err instanceof Df2RedisError) await discardPartialKeys(err, writer, options.logger);
     throw err;
@@ -280,7 +281,6 @@ export async function copyRdbStream(
     router.off('error', onTargetError);
     signal?.removeEventListener('abort', onAbort);
   }
-  await writer.flush();
   options.logger.debug({ source: options.source, backpressurePauses: pauses }, 'copy done');
   return { backpressurePauses: pauses };
 }

@@ -463,7 +463,8 @@ export class Replicator {
         const flushDb = [FLUSHDB, ...barrier.args.slice(1)];
         for (const db of dbs) router.sendToAll(flushDb, db);
       } else {
-        router.sendToAll(barrier.args, barrier.db); // every master of a cluster
+        // Every master of a cluster (database 0 there, whichever database the client had selected).
+        router.sendToAll(barrier.args, router.isCluster ? 0 : barrier.db);
       }
       await router.flush();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');

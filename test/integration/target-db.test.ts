@@ -6,6 +6,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { DEFAULT_OPTIONS } from '../../src/config/options.js';
 import { ConfigError } from '../../src/errors.js';
@@ -78,6 +80,17 @@ test('migrate (file) of a source with databases 0 and 3 into redis://…/5 is re
   assert.equal(await cli(target.port, '-n', '5', 'GET', 'c'), 'c3');
   assert.equal(await cli(target.port, '-n', '3', 'DBSIZE'), '0', 'nothing in the source numbering');
   assert.equal(await cli(target.port, 'DBSIZE'), '0');
+});
+
+test('the binary exits 2 with one line naming the source databases when a target /db cannot receive them', async () => {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) =>
+    execFile(process.execPath, [main, 'migrate', '--source', twoDbsDump, '--target', `${target.url}/5`, '--progress', 'none', '--log-level', 'silent'], (err, _out, stderr) =>
+      resolve({ code: err ? Number(err.code) : 0, stderr }),
+    ),
+  );
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /^df2redis: --target 127\.0\.0\.1:\d+\/5 names target database 5, which can receive exactly one source database, but the source has keys in 2 databases \(0, 3\)\. Nothing was written\./);
 });
 
 test('migrate (file) --dbs 0,3 into redis://…/5 is refused: one target database receives one source database', async () => {

@@ -169,7 +169,6 @@ export class Replicator {
     ).catch((err: unknown) => {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
-    if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
     if (this.#target.endpoints[0]!.hasDb === true && !info.clusterEnabled) {
       const plan = await Promise.resolve(options.dbs === undefined ? this.#sourceDbs() : undefined)
         .then((sourceDbs) => targetDbPlan(this.#target!, options.dbs, sourceDbs))
@@ -181,6 +180,7 @@ export class Replicator {
       this.#targetDb = plan.targetDb;
       this.#logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
     }
+    if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
     if (options.statusPort !== undefined) this.#status = await startStatusServer(options.statusPort, () => this.status());
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));

@@ -48,8 +48,7 @@ export function parseRedisUrl(url: string): TargetEndpoint {
     if (!/^\d+$/.test(path)) throw new ConfigError(`invalid target URL ${shown}: database must be a number, got ${JSON.stringify(path)}`);
     db = Number(path);
   }
-  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db };
-  if (path !== '') ep.hasDb = true;
+  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db, ...(path !== '' ? { hasDb: true } : {}) };
   const user = decodeURIComponent(u.username);
   const password = decodeURIComponent(u.password);
   if (password !== '') {

@@ -193,12 +193,12 @@ export interface FakeMasterOptions {
   flowKind?: (flowId: number, lsn: bigint | undefined) => 'FULL' | 'PARTIAL' | { error: string };
   /** On `DFLY SYNC`; `reply()` sends `+OK`. @default every flow: header + AUX + FULLSYNC_END, then reply */
   onSync?: (master: FakeMaster, reply: () => void) => void;
+  /** Keys per database answered to `INFO keyspace` (e.g. `{ 0: 3 }`). @default INFO is an unknown command */
+  keyspace?: Record<number, number>;
   /** On `DFLY STARTSTABLE`; `reply()` sends `+OK`. @default every FULL flow: {@link flowTail}, then reply */
   onStartStable?: (master: FakeMaster, reply: () => void) => void;
   /** JOURNAL_OFFSET of the default STARTSTABLE behaviour. @default 1 */
   journalOffset?: number | bigint;
-  /** Keys per database answered to `INFO keyspace` (e.g. `{ 0: 3 }`). @default INFO is an unknown command */
-  keyspace?: Record<number, number>;
 }
 
 /** One flow connection of the fake master's current session. */

@@ -108,7 +108,7 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       restoreMaxBytes: options.restoreMaxBytes,
     });
 
-    const scan = await prescan(options.source, writer, options.dbs);
+    const scan = await prescan(options.source, writer, options.dbs, context.signal);
     logger.info({ source: options.source, bytes, keys: scan.totalKeys, dbs: [...scan.dbs], unsupported: scan.unsupportedTotal }, 'pre-scan done');
     const plan = targetDbPlan(target, options.dbs, [...scan.dbs].sort((a, b) => a - b));
     if (plan.targetDb !== undefined && router instanceof StandaloneRouter) {
@@ -314,8 +314,9 @@ interface PrescanResult {
 /**
  * Decodes the whole file without materializing values: counts the keys of the selected databases
  * (`dbs`, undefined = all), finds unsupported ones, and lists every database that holds keys.
+ * @throws StoppedError once `signal` is aborted (checked per read chunk).
  */
-async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined): Promise<PrescanResult> {
+async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined, signal: AbortSignal | undefined): Promise<PrescanResult> {
   const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set(), dbs: new Set() };
   const decoder = new RdbDecoder(
     {
@@ -336,6 +337,7 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
     { source: path, skipValues: true, maxRestorePayloadBytes: 0 },
   );
   for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })) {
+    if (signal?.aborted === true) throw new StoppedError(signal.reason as NodeJS.Signals, 'during the pre-scan; nothing was written');
     decoder.push(chunk as Buffer);
     if (decoder.isDone) break;
   }

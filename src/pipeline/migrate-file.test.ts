@@ -11,7 +11,12 @@ import { SnapshotWriter } from '../sink/snapshot-writer.js';
 import { readTargetInfo } from '../sink/target-info.js';
 import { parseRedisUrl } from '../sink/target-url.js';
 import { freePort, redisCli, startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
-import { copyRdbStream } from './migrate-file.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_OPTIONS } from '../config/options.js';
+import { createProgressReporter } from '../progress/progress-reporter.js';
+import { copyRdbStream, migrateFile } from './migrate-file.js';
 
 /** RDB length encoding (Redis rdb.c rdbSaveLen), 6- and 14-bit forms. */
 function rdbLen(n: number): Buffer {
@@ -207,5 +212,30 @@ test('progress counts keys the target acknowledged: 0 while the target is paused
     assert.equal(writer.ackedKeys, 2);
   } finally {
     await router.close();
+  }
+});
+
+test('a signal during the pre-scan: StoppedError before anything is written', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const dir = mkdtempSync(path.join(tmpdir(), 'df2redis-prescan-stop-'));
+  try {
+    const file = path.join(dir, 'big.rdb');
+    writeFileSync(file, rdbWithBigList().bytes);
+    const silent = pino({ level: 'silent' });
+    const stopping = new AbortController();
+    stopping.abort('SIGTERM');
+    const err = await migrateFile(
+      { ...DEFAULT_OPTIONS, source: file, target: server.url },
+      { logger: silent, progress: createProgressReporter('none', { logger: silent }), signal: stopping.signal },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof StoppedError, String(err));
+    assert.equal(err.message, 'stopped by SIGTERM: during the pre-scan; nothing was written');
+    assert.equal(err.exitCode, 143);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -168,3 +168,24 @@ export class ClusterError extends Df2RedisError {
     this.nodes = where.nodes ?? [];
   }
 }
+
+/** Signal numbers of the signals a job stops on (Linux); the exit code is 128 + the number. */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * The job was stopped by a signal before it finished: never a success. What was written is on the
+ * target (in-flight writes were finished, a half-written big object deleted, as the message says).
+ * The process exits 128 + the signal number (130 SIGINT, 143 SIGTERM), as a shell reports it.
+ */
+export class StoppedError extends Df2RedisError {
+  readonly signal: NodeJS.Signals;
+  constructor(signal: NodeJS.Signals, detail: string) {
+    super(`stopped by ${signal}: ${detail}`);
+    this.signal = signal;
+  }
+
+  /** 128 + the signal number (130 for SIGINT, 143 for SIGTERM). */
+  get exitCode(): number {
+    return 128 + (SIGNAL_NUMBERS[this.signal] ?? 15);
+  }
+}

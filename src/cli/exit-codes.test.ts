@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { ConfigError, ConnectionError, RdbError, TargetCommandError, UnsupportedTypesError } from '../errors.js';
-import { describeError, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_UNSUPPORTED, EXIT_USAGE } from './exit-codes.js';
+import { ConfigError, ConnectionError, RdbError, TargetCommandError, UnsupportedTypesError, StoppedError } from '../errors.js';
+import { describeError, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_UNSUPPORTED, EXIT_USAGE } from './exit-codes.js';
 
 test('typed errors map to their exit code and print their message without a stack', () => {
   const cases: Array<[Error, number]> = [
     [new ConfigError('--target is required'), EXIT_USAGE],
+    [new StoppedError('SIGINT', 'the copy did not finish'), EXIT_SIGINT],
+    [new StoppedError('SIGTERM', 'the full sync did not finish'), EXIT_SIGTERM],
     [new UnsupportedTypesError([{ db: 0, key: Buffer.from('k'), type: 'json' }], 1, 'hint'), EXIT_UNSUPPORTED],
     [new RdbError('TRUNCATED', 'stream ended', { offset: 9 }), EXIT_FAILED],
     [new TargetCommandError('SET', Buffer.from('k'), 'OOM command not allowed'), EXIT_FAILED],

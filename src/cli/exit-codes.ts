@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { maskUrlPasswords } from '../config/url-credentials.js';
-import { ConfigError, Df2RedisError, UnsupportedTypesError } from '../errors.js';
+import { ConfigError, Df2RedisError, StoppedError, UnsupportedTypesError } from '../errors.js';
 
 /** Every command was acknowledged by the target. */
 export const EXIT_OK = 0;
@@ -14,6 +14,9 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** `--unsupported fail` and the source holds keys the target cannot hold; nothing was written. */
 export const EXIT_UNSUPPORTED = 3;
+/** Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15) before the job finished ({@link StoppedError}). */
+export const EXIT_SIGINT = 130;
+export const EXIT_SIGTERM = 143;
 /** A bug: an unexpected error (printed with its stack). Like sysexits.h EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
 
@@ -33,6 +36,7 @@ function classifyError(err: unknown): { exitCode: number; text: string } {
     return { exitCode: err.exitCode === 0 ? EXIT_OK : EXIT_USAGE, text: '' };
   }
   if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, text: `df2redis: ${err.message}\n` };
+  if (err instanceof StoppedError) return { exitCode: err.exitCode, text: `df2redis: ${err.message}\n` };
   if (err instanceof UnsupportedTypesError) return { exitCode: EXIT_UNSUPPORTED, text: `df2redis: ${err.message}\n` };
   if (err instanceof Df2RedisError) return { exitCode: EXIT_FAILED, text: `df2redis: ${err.message}\n` };
   const stack = err instanceof Error ? (err.stack ?? String(err)) : String(err);

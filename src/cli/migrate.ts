@@ -3,13 +3,14 @@
  */
 import { Command } from 'commander';
 import { DEFAULT_OPTIONS } from '../config/options.js';
-import { migrateFile, type MigrateFileSummary } from '../pipeline/migrate-file.js';
+import { migrateFile, MigrateStoppedError, type MigrateFileSummary } from '../pipeline/migrate-file.js';
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import type { ReplicateSummary } from '../pipeline/replicate.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
+import { onStopSignals } from './stop-signals.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
 const DRAGONFLY_URL = /^rediss?:\/\//i;
@@ -50,7 +51,7 @@ export function migrateCommand(): Command {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
       // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
       const { options, progress, logger } = replicateOptionsFrom(raw, true);
-      const summary = await runReplicator(options, logger, progress, false);
+      const summary = await runReplicator(options, logger, progress, true);
       const fileShaped = migrateSummaryOf(summary);
       logger.info({ ...fileShaped }, 'migrate done');
       // The same shape as a file migration's summary, plus what the journal of the full sync dropped.
@@ -62,7 +63,19 @@ export function migrateCommand(): Command {
     }
     const options = validateJobOptions(raw);
     const logger = createLogger(options.logLevel);
-    const summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }) });
+    // SIGINT/SIGTERM: finish what is in flight, delete a half-written key, print the partial
+    // summary, then exit 130/143 (main.ts, from the StoppedError).
+    const stopping = new AbortController();
+    const removeSignals = onStopSignals(logger, (signal) => stopping.abort(signal));
+    let summary: MigrateFileSummary;
+    try {
+      summary = await migrateFile(options, { logger, progress: createProgressReporter(options.progress, { logger }), signal: stopping.signal });
+    } catch (err) {
+      if (err instanceof MigrateStoppedError) process.stdout.write(formatSummary(err.summary));
+      throw err;
+    } finally {
+      removeSignals();
+    }
     logger.info({ ...summary }, 'migrate done');
     process.stdout.write(formatSummary(summary));
   });

@@ -9,6 +9,7 @@ import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSu
 import { formatDuration } from '../progress/human-units.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
+import { onStopSignals } from './stop-signals.js';
 
 /** Parses `--status-port`: an integer 0–65535, or undefined when absent. */
 export function parseStatusPort(raw: unknown): number | undefined {
@@ -82,26 +83,18 @@ export function replicateOptionsFrom(
 
 /**
  * Runs a {@link Replicator} with progress output; with `isStoppedBySignal`, SIGINT/SIGTERM stop it
- * gracefully (a second signal exits at once).
+ * gracefully (a second signal exits at once). Stopped before the full sync finished, it rejects
+ * with a StoppedError (exit 130/143), never resolves.
  */
 export async function runReplicator(options: ReplicateOptions, logger: Logger, progress: ProgressMode, isStoppedBySignal: boolean): Promise<ReplicateSummary> {
   const replicator = new Replicator(options, logger);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, 'stopping: finishing in-flight writes');
-    process.once(signal, () => process.exit(130));
-    void replicator.stop();
-  };
-  if (isStoppedBySignal) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  }
+  const removeSignals = isStoppedBySignal ? onStopSignals(logger, (signal) => void replicator.stop(signal)) : () => {};
   const stopProgress = startProgress(replicator, progress, logger);
   try {
     return await replicator.run();
   } finally {
     stopProgress();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    removeSignals();
   }
 }
 

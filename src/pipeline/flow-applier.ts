@@ -37,6 +37,8 @@ export interface FlowApplierContext {
   router: Router;
   /** Copy only these databases (`--dbs`); undefined = all. */
   dbs: readonly number[] | undefined;
+  /** The target database receiving the one copied database (target URL `/db`); undefined = same numbers. */
+  targetDb?: number | undefined;
   /** Sends `REPLCONF ACK <nextLsn>` on this flow. */
   sendAck(nextLsn: bigint): void;
   /** A FLUSHALL/FLUSHDB reached this flow: hold it until every flow reached txid `txid`. */
@@ -68,6 +70,8 @@ export class FlowApplier {
   #lastSentAck = 0n;
   #isPingAckWanted = false;
   #isMarkScheduled = false;
+  /** Every snapshot piece was acknowledged by the target (set after STARTSTABLE): ACKs may be sent. */
+  #isSnapshotAcked = false;
   #queue: QueuedRecord[] | undefined;
 
   /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
@@ -106,13 +110,21 @@ export class FlowApplier {
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
 
-  /** The flow's journal starts at `journalOffset`: ACK it at once (the Dragonfly replica does). */
+  /**
+   * The flow's journal starts at `journalOffset`. The Dragonfly replica ACKs it at once; here the
+   * ACK waits until the target acknowledged every snapshot piece sent before (DESIGN invariant 6):
+   * until then no ACK is sent and {@link ackedLsn} stays below the offset.
+   */
   onStable(journalOffset: bigint): void {
     this.phase = 'stable-sync';
     this.receivedLsn = journalOffset;
-    this.ackedLsn = journalOffset;
-    this.#lastSentAck = journalOffset;
-    this.#ctx.sendAck(journalOffset);
+    this.#router.whenAcked(() => {
+      if (this.phase === 'stopped') return;
+      this.#isSnapshotAcked = true;
+      if (journalOffset <= this.ackedLsn) return; // journal records after it were acknowledged already
+      this.ackedLsn = journalOffset;
+      this.sendAckNow();
+    });
   }
 
   /**
@@ -226,6 +238,8 @@ export class FlowApplier {
     }
     const isFromCopied = dbs.includes(entry.db);
     const isToCopied = dbs.includes(toDb);
+    // FLUSHALL empties the copied databases whichever database its client had selected.
+    if (!isFromCopied && initial === 0x66 && commandName(args[0]) === 'FLUSHALL') return args;
     if (!isFromCopied) {
       if ((isMove || dbOpt > 0) && isToCopied) {
         // The key arrives in a copied database from one we do not copy: read it back.
@@ -237,7 +251,12 @@ export class FlowApplier {
       this.#advance(lsn);
       return undefined;
     }
-    if (isToCopied) return args;
+    if (isToCopied) {
+      // `COPY … DB n` within the copied database: n is its target number.
+      const targetDb = this.#ctx.targetDb;
+      if (dbOpt > 0 && targetDb !== undefined) return [...args.slice(0, dbOpt + 1), Buffer.from(String(targetDb)), ...args.slice(dbOpt + 2)];
+      return args;
+    }
     this.skippedOtherDbs++;
     if (isMove) return [DEL, args[1]!]; // the key leaves the copied databases
     this.#advance(lsn); // COPY into a database not copied: nothing changes here
@@ -356,7 +375,7 @@ export class FlowApplier {
 
   /** Sends `REPLCONF ACK <ackedLsn>` now (periodic timer, PING, every 1024 records). */
   sendAckNow(): void {
-    if (this.phase !== 'stable-sync') return;
+    if (this.phase !== 'stable-sync' || !this.#isSnapshotAcked) return;
     this.#lastSentAck = this.ackedLsn;
     this.#ctx.sendAck(this.ackedLsn);
   }

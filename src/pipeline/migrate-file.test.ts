@@ -5,13 +5,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { RdbError } from '../errors.js';
+import { RdbError, StoppedError, TargetCommandError } from '../errors.js';
 import { StandaloneRouter } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
 import { readTargetInfo } from '../sink/target-info.js';
 import { parseRedisUrl } from '../sink/target-url.js';
-import { redisCli, startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
-import { copyRdbStream } from './migrate-file.js';
+import { freePort, redisCli, startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_OPTIONS } from '../config/options.js';
+import { createProgressReporter } from '../progress/progress-reporter.js';
+import { copyRdbStream, migrateFile } from './migrate-file.js';
 
 /** RDB length encoding (Redis rdb.c rdbSaveLen), 6- and 14-bit forms. */
 function rdbLen(n: number): Buffer {
@@ -43,16 +48,20 @@ before(async () => {
 });
 after(() => server.stop());
 
-async function copy(input: Buffer, onExisting: 'replace' | 'skip' | 'fail' = 'replace'): Promise<unknown> {
+async function copy(
+  input: Buffer | AsyncIterable<Buffer>,
+  onExisting: 'replace' | 'skip' | 'fail' = 'replace',
+  signal?: AbortSignal,
+): Promise<unknown> {
   const router = await StandaloneRouter.connect(parseRedisUrl(server.url), {});
   try {
     const info = await readTargetInfo(router.all()[0]!);
     const writer = new SnapshotWriter(router, info, { onExisting, unsupported: 'fail', restoreMaxBytes: 0 });
-    await copyRdbStream(chunks(input, 4096), writer, router, {
+    await copyRdbStream(Buffer.isBuffer(input) ? chunks(input, 4096) : input, writer, router, {
       source: 'test.rdb',
       maxRestorePayloadBytes: 0,
-      onExisting,
       logger: pino({ level: 'silent' }),
+      signal,
     });
     return undefined;
   } catch (err) {
@@ -109,7 +118,6 @@ test('backpressure: input is not read while the target is above its in-flight bo
     const { backpressurePauses } = await copyRdbStream(watched(), writer, router, {
       source: 'test.rdb',
       maxRestorePayloadBytes: 0,
-      onExisting: 'replace',
       logger: pino({ level: 'silent' }),
     });
     assert.ok(backpressurePauses > 0, 'the writer was backpressured');
@@ -117,5 +125,117 @@ test('backpressure: input is not read while the target is above its in-flight bo
     assert.equal((await redisCli(server.port, 'LLEN', 'big')).trim(), '3000');
   } finally {
     await router.close();
+  }
+});
+
+/**
+ * The big-list file in two parts: everything up to the middle of `big` (its first 1024-item piece
+ * and more), then, once the target holds part of `big`, `between()` runs (a fault, a stop), then
+ * the rest.
+ */
+async function* cutAfterFirstPiece(between: () => Promise<void>): AsyncGenerator<Buffer> {
+  const { bytes, listEnd } = rdbWithBigList();
+  const cut = listEnd - 5000;
+  yield* chunks(bytes.subarray(0, cut), 4096);
+  for (let i = 0; i < 500 && Number(await redisCli(server.port, 'LLEN', 'big')) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(Number(await redisCli(server.port, 'LLEN', 'big')) >= 1024, 'the first piece of "big" is on the target');
+  await between();
+  yield* chunks(bytes.subarray(cut), 4096);
+}
+
+test('the target runs out of memory inside a big list (noeviction): the half-written list is deleted and the error says how many keys were written', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  try {
+    const err = await copy(
+      cutAfterFirstPiece(async () => {
+        await redisCli(server.port, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+        await redisCli(server.port, 'CONFIG', 'SET', 'maxmemory', '1');
+      }),
+    );
+    assert.ok(err instanceof TargetCommandError, String(err));
+    assert.match(err.reply, /^OOM/);
+    assert.match(err.message, /; 1 key\(s\) were written and acknowledged; key "big" \(db 0\) was partly written and has been deleted from the target/);
+  } finally {
+    await redisCli(server.port, 'CONFIG', 'SET', 'maxmemory', '0');
+  }
+  assert.equal((await redisCli(server.port, 'EXISTS', 'big')).trim(), '0', 'no list left with 1024 of its 3000 items');
+  assert.equal((await redisCli(server.port, 'GET', 'before')).trim(), 'ok');
+});
+
+test('the target turns read-only inside a big list (READONLY): the DEL is refused too, so the error names the half-written key', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const nowhere = await freePort();
+  try {
+    const err = await copy(cutAfterFirstPiece(async () => void (await redisCli(server.port, 'REPLICAOF', '127.0.0.1', String(nowhere)))));
+    assert.ok(err instanceof TargetCommandError, String(err));
+    assert.match(err.reply, /^READONLY/);
+    assert.match(err.message, /key "big" \(db 0\) was partly written as "big" and could NOT be deleted from the target \(.*READONLY.*\): delete it by hand/);
+  } finally {
+    await redisCli(server.port, 'REPLICAOF', 'NO', 'ONE');
+  }
+  assert.ok(Number(await redisCli(server.port, 'LLEN', 'big')) > 0, 'the named key is the one left half-written');
+});
+
+test('a stop (SIGINT) inside a big list: reading stops, in-flight writes finish, the half-written list is deleted, StoppedError', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const stopping = new AbortController();
+  const err = await copy(
+    cutAfterFirstPiece(async () => stopping.abort('SIGINT')),
+    'replace',
+    stopping.signal,
+  );
+  assert.ok(err instanceof StoppedError, String(err));
+  assert.equal(err.signal, 'SIGINT');
+  assert.equal(err.exitCode, 130);
+  assert.match(err.message, /^stopped by SIGINT: the copy did not finish \(test\.rdb read up to byte \d+\); 1 key\(s\) were written and acknowledged; key "big" \(db 0\) was partly written and has been deleted from the target$/);
+  assert.equal((await redisCli(server.port, 'EXISTS', 'big')).trim(), '0');
+  assert.equal((await redisCli(server.port, 'GET', 'before')).trim(), 'ok');
+});
+
+test('progress counts keys the target acknowledged: 0 while the target is paused, every key once it applied them', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const router = await StandaloneRouter.connect(parseRedisUrl(server.url), {});
+  try {
+    const info = await readTargetInfo(router.all()[0]!);
+    const writer = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 0 });
+    await redisCli(server.port, 'CLIENT', 'PAUSE', '60000', 'WRITE');
+    const copying = copyRdbStream(chunks(rdbWithBigList().bytes, 4096), writer, router, { source: 'test.rdb', maxRestorePayloadBytes: 0, logger: pino({ level: 'silent' }) });
+    try {
+      for (let i = 0; i < 500 && writer.stats.keys < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(writer.stats.keys, 2, 'both keys sent');
+      assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0', 'the target holds nothing yet');
+      assert.equal(writer.ackedKeys, 0, 'so progress shows 0 keys');
+    } finally {
+      await redisCli(server.port, 'CLIENT', 'UNPAUSE');
+    }
+    await copying;
+    assert.equal(writer.ackedKeys, 2);
+  } finally {
+    await router.close();
+  }
+});
+
+test('a signal during the pre-scan: StoppedError before anything is written', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const dir = mkdtempSync(path.join(tmpdir(), 'df2redis-prescan-stop-'));
+  try {
+    const file = path.join(dir, 'big.rdb');
+    writeFileSync(file, rdbWithBigList().bytes);
+    const silent = pino({ level: 'silent' });
+    const stopping = new AbortController();
+    stopping.abort('SIGTERM');
+    const err = await migrateFile(
+      { ...DEFAULT_OPTIONS, source: file, target: server.url },
+      { logger: silent, progress: createProgressReporter('none', { logger: silent }), signal: stopping.signal },
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof StoppedError, String(err));
+    assert.equal(err.message, 'stopped by SIGTERM: during the pre-scan; nothing was written');
+    assert.equal(err.exitCode, 143);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

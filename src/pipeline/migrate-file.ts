@@ -16,12 +16,11 @@ import type { MigrateOptions } from '../config/options.js';
 import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
 import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, RdbError, UnsupportedTypesError, printableKey } from '../errors.js';
+import { ConfigError, Df2RedisError, StoppedError, UnsupportedTypesError, printableKey } from '../errors.js';
 import type { ProgressReporter } from '../progress/progress-reporter.js';
-import { openRouter, resolveTarget } from '../sink/connect-target.js';
-import type { Router } from '../sink/router.js';
-import { SnapshotWriter } from '../sink/snapshot-writer.js';
-import { tempKeyFor } from '../sink/temp-key.js';
+import { openRouter, resolveTarget, targetDbPlan } from '../sink/connect-target.js';
+import { StandaloneRouter, type Router } from '../sink/router.js';
+import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 
 /** Read chunk of the RDB file: big enough for few syscalls, small enough to pause promptly. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -53,6 +52,21 @@ export interface MigrateFileSummary {
 export interface MigrateFileContext {
   logger: Logger;
   progress: ProgressReporter;
+  /**
+   * Aborted with the signal's name as reason (`SIGINT`, `SIGTERM`) to stop: reading stops, the
+   * writes in flight are finished, a half-written big object is deleted, and the job rejects with a
+   * {@link MigrateStoppedError} carrying the partial summary.
+   */
+  signal?: AbortSignal;
+}
+
+/** A migration stopped by a signal; `summary` counts what the target acknowledged before the stop. */
+export class MigrateStoppedError extends StoppedError {
+  readonly summary: MigrateFileSummary;
+  constructor(stopped: StoppedError, summary: MigrateFileSummary) {
+    super(stopped.signal, stopped.message.replace(/^stopped by \S+: /, ''));
+    this.summary = summary;
+  }
 }
 
 /**
@@ -94,8 +108,13 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       restoreMaxBytes: options.restoreMaxBytes,
     });
 
-    const scan = await prescan(options.source, writer, options.dbs);
+    const scan = await prescan(options.source, writer, options.dbs, context.signal);
     logger.info({ source: options.source, bytes, keys: scan.totalKeys, dbs: [...scan.dbs], unsupported: scan.unsupportedTotal }, 'pre-scan done');
+    const plan = targetDbPlan(target, options.dbs, [...scan.dbs].sort((a, b) => a - b));
+    if (plan.targetDb !== undefined && router instanceof StandaloneRouter) {
+      router.useDatabase(plan.targetDb);
+      logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
+    }
     const otherDbs = [...scan.dbs].filter((db) => db !== 0);
     if (info.clusterEnabled && options.dbs === undefined && otherDbs.length > 0) {
       throw new ConfigError(
@@ -120,7 +139,24 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
 
     let bytesRead = 0;
     let skippedOtherDbs = 0;
-    progress.start({ totalBytes: bytes, totalKeys: scan.totalKeys }, () => ({ bytesRead, keysWritten: writer.stats.keys }));
+    // Progress shows keys the target acknowledged, not keys sent (DESIGN invariant 6).
+    progress.start({ totalBytes: bytes, totalKeys: scan.totalKeys }, () => ({ bytesRead, keysWritten: writer.ackedKeys }));
+    const summary = (keys: number): MigrateFileSummary => {
+      const elapsedMs = Date.now() - startMs;
+      const s = writer.stats;
+      return {
+        totalKeys: scan.totalKeys,
+        skippedOtherDbs,
+        keys,
+        bytes,
+        skippedExpired: s.skippedExpired,
+        skippedExisting: s.skippedExisting,
+        skippedUnsupported: s.skippedUnsupported,
+        functions: s.functions,
+        elapsedMs,
+        keysPerSec: elapsedMs > 0 ? (keys * 1000) / elapsedMs : keys,
+      };
+    };
     try {
       const input = createReadStream(options.source, { highWaterMark: READ_CHUNK_BYTES });
       const counted = (async function* () {
@@ -131,30 +167,19 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       })();
       await copyRdbStream(counted, writer, router, {
         source: options.source,
-        dbs: options.dbs,
+        dbs: plan.dbs,
         onSkippedDb: () => skippedOtherDbs++,
         maxRestorePayloadBytes: options.restoreMaxBytes,
-        onExisting: options.onExisting,
         logger,
+        signal: context.signal,
       });
+    } catch (err) {
+      if (err instanceof StoppedError) throw new MigrateStoppedError(err, summary(writer.ackedKeys));
+      throw err;
     } finally {
       progress.stop();
     }
-
-    const elapsedMs = Date.now() - startMs;
-    const s = writer.stats;
-    return {
-      totalKeys: scan.totalKeys,
-      skippedOtherDbs,
-      keys: s.keys,
-      bytes,
-      skippedExpired: s.skippedExpired,
-      skippedExisting: s.skippedExisting,
-      skippedUnsupported: s.skippedUnsupported,
-      functions: s.functions,
-      elapsedMs,
-      keysPerSec: elapsedMs > 0 ? (s.keys * 1000) / elapsedMs : s.keys,
-    };
+    return summary(writer.stats.keys);
   } finally {
     await router.close();
   }
@@ -170,9 +195,9 @@ export interface CopyRdbStreamOptions {
   onSkippedDb?: () => void;
   /** Passed to the decoder: capture raw value bytes for RESTORE up to this size. */
   maxRestorePayloadBytes: number;
-  /** The writer's policy: tells where a partly written object lives (see {@link deletePartialKey}). */
-  onExisting: MigrateOptions['onExisting'];
   logger: Logger;
+  /** Aborted (reason: the signal name, e.g. `SIGINT`) to stop reading: then {@link StoppedError}. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -193,8 +218,6 @@ export async function copyRdbStream(
   router: Router,
   options: CopyRdbStreamOptions,
 ): Promise<{ backpressurePauses: number }> {
-  /** The object whose first piece was written and whose last piece has not arrived yet. */
-  let partial: { db: number; key: Buffer } | undefined;
   const dbs = options.dbs;
   const handler: RdbHandler = {
     onEntry(entry: SnapshotEntry): void {
@@ -202,15 +225,6 @@ export async function copyRdbStream(
         if (entry.isLast) options.onSkippedDb?.();
         return;
       }
-      if (entry.isFirst && !entry.isLast) {
-        const piecesBefore = writer.stats.pieces;
-        writer.write(entry);
-        // Only if the writer sent it (it skips expired and unsupported objects whole). Copied: the
-        // decoder's key may be a view into a buffer it reuses. Rare: big objects only.
-        if (writer.stats.pieces > piecesBefore) partial = { db: entry.db, key: Buffer.from(entry.key) };
-        return;
-      }
-      if (entry.isLast) partial = undefined;
       writer.write(entry);
     },
     onFunction(code: Buffer): void {
@@ -228,9 +242,16 @@ export async function copyRdbStream(
     wakeUp?.();
   };
   router.on('error', onTargetError);
+  const signal = options.signal;
+  const onAbort = (): void => wakeUp?.();
+  const isAborted = (): boolean => signal?.aborted === true;
+  signal?.addEventListener('abort', onAbort);
+  const stopped = (): StoppedError =>
+    new StoppedError(signal!.reason as NodeJS.Signals, `the copy did not finish (${options.source} read up to byte ${decoder.bytesConsumed})`);
   let pauses = 0;
   try {
     for await (const chunk of input) {
+      if (isAborted()) throw stopped();
       const consumed = decoder.push(chunk);
       if (targetError) throw targetError;
       if (decoder.isDone) {
@@ -248,50 +269,34 @@ export async function copyRdbStream(
         });
         wakeUp = undefined;
         if (targetError) throw targetError;
+        if (isAborted()) throw stopped();
       }
     }
     decoder.end();
+    await writer.flush();
   } catch (err) {
-    if (err instanceof RdbError && partial !== undefined) await deletePartialKey(err, partial, writer, router, options.onExisting, options.logger);
+    if (err instanceof Df2RedisError) await discardPartialKeys(err, writer, options.logger);
     throw err;
   } finally {
     router.off('error', onTargetError);
+    signal?.removeEventListener('abort', onAbort);
   }
-  await writer.flush();
   options.logger.debug({ source: options.source, backpressurePauses: pauses }, 'copy done');
   return { backpressurePauses: pauses };
 }
 
 /**
- * See {@link copyRdbStream}: removes a key cut by a decode error and amends the error message.
- * Under `--on-existing replace` the writer builds big objects in place; under `skip`/`fail` it
- * builds them under a temporary key ({@link tempKeyFor}) and moves them into place at the last
- * piece, so then only the temporary key is deleted and the target's own key is never touched.
+ * See {@link copyRdbStream}: after a decode error, a stop or a target failure, waits for what is in
+ * flight (a failed target answers what it can), deletes every big object that may be half written
+ * ({@link SnapshotWriter.discardUnsettled}) and appends to the error message how many keys were
+ * written and what was deleted. Under `--on-existing replace` the writer builds big objects in
+ * place; under `skip`/`fail` under a temporary key (`tempKeyFor`), so only that is deleted.
  */
-async function deletePartialKey(
-  err: RdbError,
-  partial: { db: number; key: Buffer },
-  writer: SnapshotWriter,
-  router: Router,
-  onExisting: MigrateOptions['onExisting'],
-  logger: Logger,
-): Promise<void> {
-  const name = `key ${JSON.stringify(printableKey(partial.key))} (db ${partial.db})`;
-  const isInPlace = onExisting === 'replace';
-  const written = isInPlace ? partial.key : tempKeyFor(partial.key);
-  try {
-    await writer.flush();
-    router.connectionFor(partial.key, partial.db).send(['DEL', written], partial.key);
-    await router.flush();
-    err.message += isInPlace
-      ? `; ${name} was partly written and has been deleted from the target`
-      : `; ${name} was partly built under a temporary key, which has been deleted (the target's key was not touched)`;
-  } catch (cleanupErr) {
-    logger.error({ err: cleanupErr }, 'could not delete a partly written key');
-    err.message +=
-      `; ${name} was partly written as ${JSON.stringify(printableKey(written))} and could NOT be deleted from the target ` +
-      `(${cleanupErr instanceof Error ? cleanupErr.message : String(cleanupErr)}): delete it by hand`;
-  }
+async function discardPartialKeys(err: Df2RedisError, writer: SnapshotWriter, logger: Logger): Promise<void> {
+  await writer.flush().catch(() => undefined);
+  const discarded = await writer.discardUnsettled();
+  for (const d of discarded) if (!d.isDeleted) logger.error({ key: printableKey(d.key), db: d.db, err: d.error }, 'could not delete a partly written key');
+  err.message += describeDiscarded(discarded, writer.ackedKeys);
 }
 
 /** Result of {@link prescan}. */
@@ -309,8 +314,9 @@ interface PrescanResult {
 /**
  * Decodes the whole file without materializing values: counts the keys of the selected databases
  * (`dbs`, undefined = all), finds unsupported ones, and lists every database that holds keys.
+ * @throws StoppedError once `signal` is aborted (checked per read chunk).
  */
-async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined): Promise<PrescanResult> {
+async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined, signal: AbortSignal | undefined): Promise<PrescanResult> {
   const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set(), dbs: new Set() };
   const decoder = new RdbDecoder(
     {
@@ -331,6 +337,7 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
     { source: path, skipValues: true, maxRestorePayloadBytes: 0 },
   );
   for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })) {
+    if (signal?.aborted === true) throw new StoppedError(signal.reason as NodeJS.Signals, 'during the pre-scan; nothing was written');
     decoder.push(chunk as Buffer);
     if (decoder.isDone) break;
   }

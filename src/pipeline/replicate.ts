@@ -12,13 +12,13 @@
  */
 import type { Logger } from 'pino';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, Df2RedisError, ReplicationError, TargetCommandError } from '../errors.js';
+import { ConfigError, Df2RedisError, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
-import { openRouter, resolveTarget, type ResolvedTarget } from '../sink/connect-target.js';
+import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
-import { SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
@@ -136,6 +136,8 @@ export class Replicator {
   #translator: JournalTranslator | undefined;
   #flows = new Map<number, FlowApplier>();
   #flowWriters = new Map<number, SnapshotWriter>();
+  /** Every writer (snapshot and journal of every flow), for the half-written objects after a stop or failure. */
+  #writers: SnapshotWriter[] = [];
   #flowRouters = new Map<number, Router>();
   #barriers = new Map<bigint, { flows: Map<FlowApplier, bigint | undefined>; args: Buffer[]; db: number }>();
   #dropped = new Map<string, number>();
@@ -150,10 +152,15 @@ export class Replicator {
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
   #failure: Error | undefined;
+  /** The source databases copied: `--dbs`, or the one a target URL's `/db` receives; undefined = all. */
+  #dbs: readonly number[] | undefined;
+  /** Every copied key goes to this target database (target URL `/db`); undefined = same number as on the source. */
+  #targetDb: number | undefined;
 
   constructor(options: ReplicateOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
+    this.#dbs = options.dbs;
   }
 
   /** Runs the replication. See the class comment for when it settles. */
@@ -176,6 +183,17 @@ export class Replicator {
     ).catch((err: unknown) => {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
+    if (this.#target.endpoints[0]!.hasDb === true && !info.clusterEnabled) {
+      const plan = await Promise.resolve(options.dbs === undefined ? this.#sourceDbs() : undefined)
+        .then((sourceDbs) => targetDbPlan(this.#target!, options.dbs, sourceDbs))
+        .catch(async (err: unknown) => {
+          await this.#sourceConn?.close().catch(() => undefined);
+          throw err;
+        });
+      this.#dbs = plan.dbs;
+      this.#targetDb = plan.targetDb;
+      this.#logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
+    }
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
     if (options.statusPort !== undefined) {
       this.#status = await startStatusServer(options.statusPort, () => this.status()).catch(async (err: unknown) => {
@@ -225,14 +243,27 @@ export class Replicator {
 
   /**
    * Graceful stop: stop reading, wait until the target acknowledged every write already sent, send
-   * the final ACKs, close. `run()` then resolves with the final acknowledged LSN per flow.
+   * the final ACKs, close. In stable sync, `run()` then resolves with the final acknowledged LSN per
+   * flow. Before (handshake or full sync), the target holds a partial copy: a big object cut in
+   * half is deleted and `run()` rejects with a {@link StoppedError} saying the full sync did not
+   * finish (never a success). `signal` names the cause in that message. @default 'SIGTERM'
    */
-  async stop(): Promise<void> {
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.#isStopping) return;
     this.#isStopping = true;
     const session = this.#session;
     for (const f of session?.flows ?? []) f.pause();
     await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+    if (this.#state !== 'stable-sync' && this.#done !== undefined) {
+      const count = session?.master?.numFlows ?? 0;
+      this.#fail(
+        new StoppedError(
+          signal,
+          `the full sync did not finish (${this.#fullSyncEnds.size} of ${count} flow snapshot(s) received); the target holds a partial copy`,
+        ),
+      );
+      return;
+    }
     for (const f of this.#flows.values()) f.sendAckNow();
     await this.#finish();
   }
@@ -242,6 +273,25 @@ export class Replicator {
    * @throws ConfigError naming the databases.
    */
   async #refuseOtherDbs(): Promise<void> {
+    const dbs = await this.#sourceDbs();
+    // Cannot tell (INFO refused by ACL): a key in another database will stop the run when it comes.
+    const others = dbs?.filter((db) => db !== 0) ?? [];
+    if (others.length > 0) {
+      const conn = this.#sourceConn!;
+      await conn.close().catch(() => undefined);
+      throw new ConfigError(
+        `the source has keys in database(s) ${others.join(', ')}, but a Redis Cluster has only database 0. ` +
+          'Nothing was written. Pass --dbs 0 to replicate database 0 only.',
+      );
+    }
+  }
+
+  /**
+   * The databases holding keys on the source, ascending, from its `INFO keyspace`; undefined when
+   * the source refuses INFO (e.g. by ACL), which is logged.
+   * @throws ConnectionError (the source connection is closed first)
+   */
+  async #sourceDbs(): Promise<number[] | undefined> {
     const conn = this.#sourceConn!;
     let keyspace: string;
     try {
@@ -251,18 +301,13 @@ export class Replicator {
         await conn.close().catch(() => undefined);
         throw err;
       }
-      // Cannot tell (INFO refused by ACL): a key in another database will stop the run when it comes.
-      this.#logger.warn({ reply: err.reply }, 'source refused INFO keyspace: cannot check its databases before starting');
-      return;
+      this.#logger.warn({ reply: err.reply }, 'source refused INFO keyspace: cannot list its databases before starting');
+      return undefined;
     }
-    const others = [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)].filter((m) => m[1] !== '0' && m[2] !== '0').map((m) => Number(m[1]));
-    if (others.length > 0) {
-      await conn.close().catch(() => undefined);
-      throw new ConfigError(
-        `the source has keys in database(s) ${others.join(', ')}, but a Redis Cluster has only database 0. ` +
-          'Nothing was written. Pass --dbs 0 to replicate database 0 only.',
-      );
-    }
+    return [...keyspace.matchAll(/^db(\d+):keys=(\d+)/gm)]
+      .filter((m) => m[2] !== '0')
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
   }
 
   /** The `/status` document. */
@@ -279,7 +324,7 @@ export class Replicator {
         return {
           id: f.flowId,
           phase: f.phase,
-          snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0,
+          snapshotKeys: this.#flowWriters.get(f.flowId)?.ackedKeys ?? 0,
           snapshotBytes: df?.bytesReceived ?? 0,
           lsn: f.ackedLsn,
           receivedLsn: f.receivedLsn,
@@ -333,6 +378,7 @@ export class Replicator {
         role: `target (flow ${id})`,
         // A cluster flow spreads its window over one connection per master.
         maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
+        targetDb: this.#targetDb,
       });
       // Registered before anything else can fail so teardown closes it.
       this.#flowRouters.set(id, router);
@@ -351,7 +397,8 @@ export class Replicator {
         snapshotWriter,
         journalWriter,
         router,
-        dbs: this.#options.dbs,
+        dbs: this.#dbs,
+        targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
         readBack: (key, db) => this.#readBack(key, db),
@@ -368,6 +415,7 @@ export class Replicator {
       }
       this.#flows.set(id, flow);
       this.#flowWriters.set(id, snapshotWriter);
+      this.#writers.push(snapshotWriter, journalWriter);
     }
   }
 
@@ -429,7 +477,16 @@ export class Replicator {
       // post-flush write, no pre-flush write may survive).
       await Promise.all(all.map((r) => r.flush()));
       const router = all[0]!;
-      router.sendToAll(barrier.args, barrier.db); // every master of a cluster
+      const dbs = this.#dbs;
+      if (dbs !== undefined && !router.isCluster && commandName(barrier.args[0]) === 'FLUSHALL') {
+        // Only some databases are copied: a FLUSHALL empties those (in their target database), not
+        // the target's others. (A cluster has only database 0: FLUSHALL is that already.)
+        const flushDb = [FLUSHDB, ...barrier.args.slice(1)];
+        for (const db of dbs) router.sendToAll(flushDb, db);
+      } else {
+        // Every master of a cluster (database 0 there, whichever database the client had selected).
+        router.sendToAll(barrier.args, router.isCluster ? 0 : barrier.db);
+      }
       await router.flush();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);
@@ -479,9 +536,25 @@ export class Replicator {
     // Synchronously, before the connection fires its acknowledgement markers for the batch that
     // held the refused command (DESIGN invariant 6).
     for (const f of this.#flows.values()) f.phase = 'stopped';
-    this.#logger.error({ err: err.message }, 'replication failed');
     const done = this.#done;
-    this.#teardown().finally(() => done.reject(err));
+    this.#discardUnsettled(err)
+      .then(() => this.#logger.error({ err: err.message }, err instanceof StoppedError ? 'replication stopped' : 'replication failed'))
+      .then(() => this.#teardown())
+      .finally(() => done.reject(err));
+  }
+
+  /**
+   * Before closing after a failure or an early stop: deletes the big objects that may be half
+   * written (pieces cut off, or not known applied when the target failed) and says so in the
+   * message, with the number of snapshot keys acknowledged (always for a stop).
+   */
+  async #discardUnsettled(err: Error): Promise<void> {
+    if (!this.#writers.some((w) => w.unsettled.length > 0) && !(err instanceof StoppedError)) return;
+    await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+    const discarded = [];
+    for (const w of this.#writers) discarded.push(...(await w.discardUnsettled()));
+    const acked = [...this.#flowWriters.values()].reduce((n, w) => n + w.ackedKeys, 0);
+    err.message += describeDiscarded(discarded, acked, 'snapshot key(s)');
   }
 
   async #finish(): Promise<void> {
@@ -498,8 +571,8 @@ export class Replicator {
       skipped: status.skipped,
       skippedOtherDbs: status.skippedOtherDbs,
       functions: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.functions, 0),
-      flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.stats.keys ?? 0 })),
-      snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.stats.keys, 0),
+      flows: flows.map((f) => ({ id: f.flowId, lsn: f.ackedLsn, snapshotKeys: this.#flowWriters.get(f.flowId)?.ackedKeys ?? 0 })),
+      snapshotKeys: [...this.#flowWriters.values()].reduce((s, w) => s + w.ackedKeys, 0),
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
       longestPauseMs: Math.round(this.#longestPauseMs),
@@ -517,6 +590,8 @@ export class Replicator {
     await this.#status?.close();
   }
 }
+
+const FLUSHDB = Buffer.from('FLUSHDB');
 
 function asText(v: RespValue): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : String(v);

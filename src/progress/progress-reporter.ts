@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { PROGRESS_LOG_INTERVAL_MS, type ProgressMode } from '../config/options.js';
 import { formatBytes, formatDuration, formatRate } from './human-units.js';
 
-/** What the job has done so far: input bytes read and keys handed to the target. */
+/** What the job has done so far: input bytes read and keys the target acknowledged. */
 export interface ProgressSample {
   bytesRead: number;
   keysWritten: number;
@@ -49,6 +49,14 @@ export function createProgressReporter(mode: ProgressMode, output: ProgressOutpu
     case 'none':
       return { start() {}, stop() {} };
   }
+}
+
+/**
+ * Shows the cursor and turns line wrap back on, as the bar leaves them when it stops; for an
+ * exit that cannot wait for {@link ProgressReporter.stop} (a second Ctrl-C). No-op off a terminal.
+ */
+export function restoreTerminal(stream: NodeJS.WriteStream = process.stderr): void {
+  if (stream.isTTY) stream.write('\x1b[?25h\x1b[?7h\n');
 }
 
 /** Keys per second since `startMs` and the estimated remaining time in ms (Infinity before any key). */

@@ -69,12 +69,51 @@ export async function resolveTarget(spec: string, options: { tlsInsecure?: boole
   throw lastErr;
 }
 
+/** Result of {@link targetDbPlan}. */
+export interface TargetDbPlan {
+  /** The source databases to copy (`--dbs`, or narrowed to the one the target's `/db` receives); undefined = all. */
+  dbs: readonly number[] | undefined;
+  /** The target database every copied key goes to; undefined = each key to its source database number. */
+  targetDb: number | undefined;
+}
+
+/**
+ * Where the copied databases go. Without a `/db` in the (standalone) target URL, each source
+ * database is written to the target database of the same number. With one, that target database
+ * receives exactly one source database: the only one `--dbs` names, else the only one the source
+ * holds keys in (`sourceDbs`; an empty source counts as database 0, Dragonfly's default). A
+ * cluster has only database 0 and keeps the plain mapping.
+ * @param sourceDbs databases holding keys on the source (pre-scan, `INFO keyspace`); undefined = unknown.
+ * @throws ConfigError (exit 2) naming the source databases when more than one would be copied, or
+ *   when they cannot be known.
+ */
+export function targetDbPlan(target: ResolvedTarget, dbs: readonly number[] | undefined, sourceDbs: readonly number[] | undefined): TargetDbPlan {
+  const ep = target.endpoints[0]!;
+  if (target.info.clusterEnabled || ep.hasDb !== true) return { dbs, targetDb: undefined };
+  const copied = dbs ?? (sourceDbs === undefined ? undefined : sourceDbs.length === 0 ? [0] : sourceDbs);
+  if (copied !== undefined && copied.length === 1) return { dbs: copied, targetDb: ep.db };
+  const what =
+    copied === undefined
+      ? 'the source databases cannot be listed (INFO keyspace refused)'
+      : dbs !== undefined
+        ? `--dbs names ${copied.length} databases (${copied.join(', ')})`
+        : `the source has keys in ${copied.length} databases (${copied.join(', ')})`;
+  throw new ConfigError(
+    `--target ${target.reached}/${ep.db} names target database ${ep.db}, which can receive exactly one source database, but ${what}. ` +
+      'Nothing was written. Pass --dbs <one database> to copy that one into it, or remove /' +
+      `${ep.db} from the URL to copy every database into the target database of the same number.`,
+  );
+}
+
 /**
  * Opens a router on a resolved target: a {@link ClusterRouter} (one connection per master) for a
- * cluster, else a {@link StandaloneRouter} on the first seed.
+ * cluster, else a {@link StandaloneRouter} on the first seed, writing every key into `targetDb`
+ * when given ({@link targetDbPlan}).
  * @throws ConnectionError, ClusterError (uncovered slots)
  */
-export async function openRouter(target: ResolvedTarget, options: ClusterRouterOptions = {}): Promise<Router> {
+export async function openRouter(target: ResolvedTarget, options: ClusterRouterOptions & { targetDb?: number } = {}): Promise<Router> {
   if (target.info.clusterEnabled) return ClusterRouter.connect(target.endpoints, options);
-  return StandaloneRouter.connect(target.endpoints[0]!, options);
+  const router = await StandaloneRouter.connect(target.endpoints[0]!, options);
+  if (options.targetDb !== undefined) router.useDatabase(options.targetDb);
+  return router;
 }

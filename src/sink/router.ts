@@ -59,6 +59,7 @@ export class StandaloneRouter extends EventEmitter implements Router {
   readonly isCluster = false;
   readonly #conn: RedisConnection;
   readonly #all: RedisConnection[];
+  #targetDb: number | undefined;
 
   constructor(conn: RedisConnection) {
     super();
@@ -75,9 +76,18 @@ export class StandaloneRouter extends EventEmitter implements Router {
     return new StandaloneRouter(await RedisConnection.connect(ep, options));
   }
 
+  /**
+   * From now on every command goes to database `db`, whatever database it is sent for (a target
+   * URL's `/db` receiving the one source database copied; see `targetDbPlan`).
+   */
+  useDatabase(db: number): void {
+    this.#targetDb = db;
+  }
+
   connectionFor(_key: Buffer, db: number): RedisConnection {
     const conn = this.#conn;
-    if (conn.db !== db) conn.selectDb(db);
+    const to = this.#targetDb ?? db;
+    if (conn.db !== to) conn.selectDb(to);
     return conn;
   }
 

@@ -1,4 +1,4 @@
-import { UnsupportedTypesError, type TargetCommandError } from '../errors.js';
+import { printableKey, UnsupportedTypesError, type TargetCommandError } from '../errors.js';
 import type { SnapshotEntry } from '../entry/entry.js';
 import {
   writeElements,
@@ -57,6 +57,29 @@ export interface SnapshotWriterStats {
 }
 
 /**
+ * An object written with several data commands (several pieces, or one piece split into bounded
+ * commands) and not yet known to be whole on the target: a stop or a failure can leave it half
+ * written. `written` is where it is built (the key, or its temporary key under skip/fail).
+ */
+export interface UnsettledObject {
+  db: number;
+  key: Buffer;
+  written: Buffer;
+  /** Objects sent when its last piece was sent ({@link SnapshotWriter} count); -1 while pieces are missing. */
+  doneAt: number;
+}
+
+/** What {@link SnapshotWriter.discardUnsettled} did with one {@link UnsettledObject}. */
+export interface DiscardedObject {
+  db: number;
+  key: Buffer;
+  written: Buffer;
+  /** The `DEL` was acknowledged; otherwise `error` says why it failed. */
+  isDeleted: boolean;
+  error?: string;
+}
+
+/**
  * Atomically moves the object built under KEYS[1] (temporary key) to KEYS[2] unless KEYS[2] exists:
  * then the temporary key is dropped and the reply is a BUSYKEY error (the same error RESTORE
  * without REPLACE gives), which `skip` tolerates and `fail` reports with the key.
@@ -95,6 +118,16 @@ export class SnapshotWriter {
   readonly #skipping = new Set<string>();
   /** JSON documents arriving in several pieces, accumulated (JSON.SET needs the whole text). */
   readonly #jsonParts = new Map<string, Buffer[]>();
+  readonly #unsettled = new Map<string, UnsettledObject>();
+  /** Objects whose last command was sent (written, or refused later as existing under skip). */
+  #sentObjects = 0;
+  /** {@link ackedKeys}: updated by one acknowledgement marker at a time. */
+  #ackedKeys = 0;
+  #isMarkPending = false;
+  /** `#sentObjects` when the pending marker was placed. */
+  #markAt = 0;
+  /** The target failed: acknowledgements no longer mean "applied"; the counters stop. */
+  #isFailed = false;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
     pieces: 0,
@@ -120,10 +153,80 @@ export class SnapshotWriter {
       return true;
     };
     router.setErrorPolicy(policy);
+    // Emitted synchronously with the refused command's reply, before the acknowledgement markers
+    // of that read fire: objects after it are never counted as written.
+    router.on('error', () => {
+      this.#isFailed = true;
+    });
   }
 
   get stats(): Readonly<SnapshotWriterStats> {
     return this.#stats;
+  }
+
+  /**
+   * Keys the target acknowledged (every command of the object replied to, without error), a lower
+   * bound that lags {@link SnapshotWriterStats.keys} by at most one round trip; what progress shows
+   * (DESIGN invariant 6). Stops moving once the target failed. Equals `stats.keys` after {@link flush}.
+   */
+  get ackedKeys(): number {
+    return this.#ackedKeys;
+  }
+
+  /** Objects written with several commands and not known whole on the target (see {@link discardUnsettled}). */
+  get unsettled(): UnsettledObject[] {
+    return [...this.#unsettled.values()];
+  }
+
+  /**
+   * After a stop or a failure: `DEL`s (in order after everything sent before it) every object that
+   * may be half written on the target: its pieces were cut off, or it was not known applied when the
+   * target failed. Under skip/fail only its temporary key is deleted, never the target's own key.
+   * Never throws: a `DEL` that fails (lost connection, READONLY) is reported in the result.
+   */
+  async discardUnsettled(): Promise<DiscardedObject[]> {
+    const out: DiscardedObject[] = [];
+    for (const o of this.#unsettled.values()) {
+      const d: DiscardedObject = { db: o.db, key: o.key, written: o.written, isDeleted: false };
+      try {
+        this.#router.connectionFor(o.key, o.db); // selects its database (standalone)
+        await this.#router.call(o.key, ['DEL', o.written]);
+        d.isDeleted = true;
+      } catch (err) {
+        d.error = err instanceof Error ? err.message : String(err);
+      }
+      out.push(d);
+    }
+    this.#unsettled.clear();
+    return out;
+  }
+
+  /** Keeps one acknowledgement marker in flight while objects are unacknowledged (no closure per object). */
+  #requestMark(): void {
+    this.#isMarkPending = true;
+    this.#markAt = this.#sentObjects;
+    this.#router.whenAcked(this.#onMark);
+  }
+
+  readonly #onMark = (): void => {
+    this.#isMarkPending = false;
+    if (this.#isFailed) return;
+    const at = this.#markAt;
+    // Objects refused as existing (skip) up to the marker were taken off stats.keys; those refused
+    // in the same read after it too, so this can only undercount.
+    const acked = at - this.#stats.skippedExisting;
+    if (acked > this.#ackedKeys) this.#ackedKeys = acked;
+    if (this.#unsettled.size > 0) {
+      for (const [id, o] of this.#unsettled) if (o.doneAt !== -1 && o.doneAt <= at) this.#unsettled.delete(id);
+    }
+    if (this.#sentObjects > at) this.#requestMark();
+  };
+
+  /** One more object fully sent. */
+  #objectSent(): void {
+    this.#stats.keys++;
+    this.#sentObjects++;
+    if (!this.#isMarkPending) this.#requestMark();
   }
 
   /** True while any target connection is above its in-flight bound: stop calling {@link write}. */
@@ -243,7 +346,7 @@ export class SnapshotWriter {
     if (isReplace) conn.arg('REPLACE');
     conn.end('RESTORE', entry.key);
     this.#stats.commands++;
-    this.#stats.keys++;
+    this.#objectSent();
   }
 
   #rewrite(conn: CommandSink, entry: SnapshotEntry): void {
@@ -256,6 +359,7 @@ export class SnapshotWriter {
       conn.send(['DEL', wkey], key);
       commands++;
     }
+    const commandsBeforeData = commands;
     let isExpirySet = false;
     switch (entry.valueKind) {
       case 'string': {
@@ -308,6 +412,7 @@ export class SnapshotWriter {
         // unsupportedReason() rejects these unless passed through by RESTORE above.
         throw new UnsupportedTypesError([{ db: entry.db, key, type: entry.valueKind }], 1, 'no command rewrite exists for this type');
     }
+    if (!isOnePiece || commands - commandsBeforeData > 1) this.#trackUnsettled(entry, wkey);
     if (entry.isLast) {
       if (entry.expireAtMs !== -1 && !isExpirySet) {
         conn.send(['PEXPIREAT', wkey, entry.expireAtMs], key);
@@ -317,13 +422,48 @@ export class SnapshotWriter {
         conn.send(['EVAL', MOVE_IF_ABSENT_SCRIPT, 2, wkey, key], key);
         commands++;
       }
-      this.#stats.keys++;
+      this.#objectSent();
+      const u = this.#unsettled.size > 0 ? this.#unsettled.get(objectId(entry)) : undefined;
+      if (u !== undefined) u.doneAt = this.#sentObjects;
     }
     this.#stats.commands += commands;
+  }
+
+  /** Big objects only (several data commands): remembered until acknowledged whole. */
+  #trackUnsettled(entry: SnapshotEntry, wkey: Buffer): void {
+    const id = objectId(entry);
+    if (this.#unsettled.has(id)) return;
+    // Copied: the decoder's key may be a view into a buffer it reuses.
+    const key = Buffer.from(entry.key);
+    this.#unsettled.set(id, { db: entry.db, key, written: wkey === entry.key ? key : Buffer.from(wkey), doneAt: -1 });
   }
 }
 
 /** Identity of an object across its pieces. */
 function objectId(entry: SnapshotEntry): string {
   return `${entry.db}:${entry.key.toString('latin1')}`;
+}
+
+/**
+ * The sentence appended to a failure or stop message after {@link SnapshotWriter.discardUnsettled}:
+ * how many keys the target acknowledged (`ackedKeys`, named `noun`), and each half-written key,
+ * deleted or to delete by hand. An object built under a temporary key (`--on-existing skip|fail`)
+ * never touched the target's own key, and the message says so.
+ */
+export function describeDiscarded(discarded: readonly DiscardedObject[], ackedKeys: number, noun = 'key(s)'): string {
+  const parts = [`${ackedKeys} ${noun} were written and acknowledged`];
+  for (const d of discarded) {
+    const name = `key ${JSON.stringify(printableKey(d.key))} (db ${d.db})`;
+    if (!d.isDeleted) {
+      parts.push(
+        `${name} was partly written as ${JSON.stringify(printableKey(d.written))} and could NOT be deleted from the target ` +
+          `(${d.error ?? 'unknown error'}): delete it by hand`,
+      );
+    } else if (d.written.equals(d.key)) {
+      parts.push(`${name} was partly written and has been deleted from the target`);
+    } else {
+      parts.push(`${name} was partly built under a temporary key, which has been deleted (the target's key was not touched)`);
+    }
+  }
+  return `; ${parts.join('; ')}`;
 }

@@ -12,6 +12,11 @@ export interface TargetEndpoint {
   password?: string;
   /** Database index selected after connecting (0–15 on a default Redis). */
   db: number;
+  /**
+   * True when the URL names the database (`/db`, even `/0`): the copied data goes into `db`
+   * whatever its source database (see `targetDbPlan` in connect-target.ts).
+   */
+  hasDb?: boolean;
 }
 
 const DEFAULT_PORT = 6379;
@@ -45,7 +50,7 @@ export function parseRedisUrl(url: string): TargetEndpoint {
     if (!/^\d+$/.test(path)) throw new ConfigError(`invalid target URL ${shown}: database must be a number, got ${JSON.stringify(path)}`);
     db = Number(path);
   }
-  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db };
+  const ep: TargetEndpoint = { host, port, tls: u.protocol === 'rediss:', db, ...(path !== '' ? { hasDb: true } : {}) };
   const user = decodeUrlPart(u.username);
   const password = decodeUrlPart(u.password);
   if (password !== '') {

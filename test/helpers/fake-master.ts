@@ -193,6 +193,8 @@ export interface FakeMasterOptions {
   flowKind?: (flowId: number, lsn: bigint | undefined) => 'FULL' | 'PARTIAL' | { error: string };
   /** On `DFLY SYNC`; `reply()` sends `+OK`. @default every flow: header + AUX + FULLSYNC_END, then reply */
   onSync?: (master: FakeMaster, reply: () => void) => void;
+  /** Keys per database answered to `INFO keyspace` (e.g. `{ 0: 3 }`). @default INFO is an unknown command */
+  keyspace?: Record<number, number>;
   /** On `DFLY STARTSTABLE`; `reply()` sends `+OK`. @default every FULL flow: {@link flowTail}, then reply */
   onStartStable?: (master: FakeMaster, reply: () => void) => void;
   /** JOURNAL_OFFSET of the default STARTSTABLE behaviour. @default 1 */
@@ -373,6 +375,11 @@ export class FakeMaster extends EventEmitter {
       this.mainCommands.push(args);
       this.emit('main-command', args);
       if (cmd === 'PING') socket.write(respSimple('PONG'));
+      else if (cmd === 'INFO' && this.#options.keyspace !== undefined) {
+        const lines = Object.entries(this.#options.keyspace).map(([db, n]) => `db${db}:keys=${n},expires=0,avg_ttl=0\r\n`);
+        const text = `# Keyspace\r\n${lines.join('')}`;
+        socket.write(`$${Buffer.byteLength(text)}\r\n${text}\r\n`);
+      }
       else if (cmd === 'REPLCONF') {
         if (sub === 'CAPA' && args.length === 3 && args[2]!.toLowerCase() === 'dragonfly') {
           const capa = this.#options.capa ?? 'dragonfly';

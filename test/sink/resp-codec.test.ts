@@ -117,9 +117,10 @@ test('ReplyScanner rejects a byte that cannot start a reply', () => {
 test('parseRedisUrl reads scheme, credentials, port and db', () => {
   assert.deepEqual(parseRedisUrl('redis://127.0.0.1:7000'), { host: '127.0.0.1', port: 7000, tls: false, db: 0 });
   assert.deepEqual(parseRedisUrl('rediss://alice:p%40ss@example.com/3'), {
-    host: 'example.com', port: 6379, tls: true, db: 3, username: 'alice', password: 'p@ss',
+    host: 'example.com', port: 6379, tls: true, db: 3, hasDb: true, username: 'alice', password: 'p@ss',
   });
-  assert.deepEqual(parseRedisUrl('redis://:secret@[::1]:6380/15'), { host: '::1', port: 6380, tls: false, db: 15, password: 'secret' });
+  assert.deepEqual(parseRedisUrl('redis://:secret@[::1]:6380/15'), { host: '::1', port: 6380, tls: false, db: 15, hasDb: true, password: 'secret' });
+  assert.equal(parseRedisUrl('redis://h:1/0').hasDb, true, 'an explicit /0 names database 0');
   assert.throws(() => parseRedisUrl('http://x'), ConfigError);
   assert.throws(() => parseRedisUrl('redis://h/abc'), ConfigError);
   assert.throws(() => parseRedisUrl('redis://u:topsecret@h:99999'), (e) => e instanceof ConfigError && !e.message.includes('topsecret'));

@@ -378,7 +378,7 @@ export class FakeMaster extends EventEmitter {
         // In this connection's order, as the master runs a client's pipeline.
         replies = replies.then(async () => {
           if (cmd === 'DFLY') return void socket.write(`*${data.lsns.length}\r\n${data.lsns.map((l) => `:${l}\r\n`).join('')}`);
-          if (cmd === 'EXEC' && data.beforeExec !== undefined) await data.beforeExec();
+          if (data.beforeRead !== undefined) await data.beforeRead(cmd);
           const conn = await (model ??= data.connection());
           socket.write(await forward(conn, raw));
         });

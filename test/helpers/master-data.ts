@@ -22,8 +22,8 @@ export class MasterData {
   readonly server: RedisServer;
   /** Next journal LSN of each flow (shard), as `DFLY REPLICAOFFSET` answers. */
   readonly lsns: bigint[];
-  /** Runs inside a read, in the master's order, just before its `EXEC` (a write racing the read). */
-  beforeExec: (() => Promise<void>) | undefined;
+  /** Runs in the master's order just before each read command `cmd` (upper case) is answered: a write racing the read. */
+  beforeRead: ((cmd: string) => Promise<void>) | undefined;
   readonly #writer: RedisConnection;
   #master: FakeMaster | undefined;
   #db = 0;

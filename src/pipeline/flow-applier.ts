@@ -79,6 +79,7 @@ export class FlowApplier {
   #deferred: Map<string, ReadBackItem> | undefined;
   /** Keys to read back before the held records are replayed (fenced keys a FLUSHALL/FLUSHDB wiped; deferred keys met while blocked). */
   #pendingReads: ReadBackItem[] | undefined;
+  #readInProgress: Promise<void> | undefined;
 
   /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
   skippedOtherDbs = 0;
@@ -390,10 +391,25 @@ export class FlowApplier {
         }
       }
     };
-    run().then(
-      () => this.unblock(lsn),
-      (err: unknown) => this.#ctx.fail(err as Error),
+    const done = run().then(
+      () => {
+        this.#readInProgress = undefined;
+        this.unblock(lsn);
+      },
+      (err: unknown) => {
+        this.#readInProgress = undefined;
+        this.#ctx.fail(err as Error);
+      },
     );
+    this.#readInProgress = done;
+  }
+
+  /**
+   * Resolves once no read-back is in progress (nor started by the one that ended: a fenced key
+   * read again). A graceful stop waits for it, so a key being repaired is written before the end.
+   */
+  async readBacksSettled(): Promise<void> {
+    while (this.#readInProgress !== undefined) await this.#readInProgress;
   }
 
   /**

@@ -220,6 +220,8 @@ export class Replicator {
     this.#isStopping = true;
     const session = this.#session;
     for (const f of session?.flows ?? []) f.pause();
+    // A key being read back is written before the end (its record was received).
+    await Promise.all([...this.#flows.values()].map((f) => f.readBacksSettled()));
     await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
     for (const f of this.#flows.values()) f.sendAckNow();
     await this.#finish();

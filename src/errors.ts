@@ -86,6 +86,20 @@ export class RespError extends Df2RedisError {
 }
 
 /**
+ * A reply announced a bulk string longer than the connection accepts (`maxReplyBulkBytes`), seen
+ * at its length header, before its body is buffered. The connection is closed.
+ */
+export class ReplyTooLargeError extends RespError {
+  readonly bytes: number;
+  readonly maxBytes: number;
+  constructor(bytes: number, maxBytes: number, offset: number) {
+    super(`a bulk reply of ${bytes} bytes exceeds the bound of ${maxBytes} bytes`, offset);
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+  }
+}
+
+/**
  * A server refused a command (an error reply), mapped back to its command and key. Usually the
  * target; `role` names another connection (e.g. `source read-back`, a read of the Dragonfly
  * master), and the message then names that connection instead of "target".

@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadExpectedDir, loadSessionDir, type ExpectedState, type RecordedConnection } from './recording.js';
 import { CommandReader, respError, respSimple } from './command-reader.js';
 import { recordedClockMs, shiftFlowStream, TIME_SHIFT_STEP_MS } from './time-shift.js';
+import { replayRead } from './replay-reads.js';
 
 /** Options of {@link ReplayMaster}. */
 export interface ReplayMasterOptions {
@@ -415,25 +416,7 @@ export class ReplayMaster extends EventEmitter {
       const body = Buffer.from(['# Keyspace', ...lines, ''].join('\r\n'));
       return Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n')]);
     }
-    const readers = ['TYPE', 'PTTL', 'GET', 'LRANGE', 'SMEMBERS', 'HGETALL', 'ZRANGE'];
-    if (!readers.includes(cmd) || args[1] === undefined) return undefined;
-    const db = expected[this.#readDb.get(log) ?? '0'] ?? {};
-    const k = db[Buffer.from(args[1], 'latin1').toString('base64')];
-    const bulk = (b64: string): Buffer => {
-      const v = Buffer.from(b64, 'base64');
-      return Buffer.concat([Buffer.from(`$${v.length}\r\n`), v, Buffer.from('\r\n')]);
-    };
-    const text = (t: string): Buffer => bulk(Buffer.from(t).toString('base64'));
-    const array = (items: Buffer[]): Buffer => Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items]);
-    if (cmd === 'TYPE') return respSimple(k?.type ?? 'none');
-    if (cmd === 'PTTL') return Buffer.from(`:${k === undefined ? -2 : k.pexpireat < 0 ? -1 : Math.max(1, k.pexpireat - Date.now())}\r\n`);
-    if (k === undefined) return cmd === 'GET' ? Buffer.from('$-1\r\n') : array([]);
-    const v = k.value as unknown;
-    if (cmd === 'GET' && typeof v === 'string') return bulk(v);
-    if ((cmd === 'LRANGE' || cmd === 'SMEMBERS') && Array.isArray(v)) return array((v as string[]).map(bulk));
-    if (cmd === 'HGETALL' && Array.isArray(v)) return array((v as string[][]).flatMap(([f, x]) => [bulk(f!), bulk(x!)]));
-    if (cmd === 'ZRANGE' && Array.isArray(v)) return array((v as string[][]).flatMap(([m, score]) => [bulk(m!), text(score!)]));
-    return respError(`replay master: no value recorded for ${args[1]}`);
+    return replayRead(expected, args, this.#readDb.get(log) ?? '0', log, this.phases[this.#phaseIndex]?.flows.size ?? 1);
   }
 
   #isPartialPhase(phase: Phase): boolean {

@@ -9,9 +9,10 @@
 import type { JournalEntry, SnapshotEntry } from '../entry/entry.js';
 import { decodeDumpPayload } from '../decode/rdb/dump-payload.js';
 import { ClusterError, printableKey, TargetCommandError } from '../errors.js';
+import type { ReadBackValue } from './read-back.js';
 import type { Router } from '../sink/router.js';
 import type { SnapshotWriter } from '../sink/snapshot-writer.js';
-import { planForCluster } from '../translate/cluster-keys.js';
+import { commandKeys, planForCluster } from '../translate/cluster-keys.js';
 import type { JournalTranslator, TranslatedCommand, Translation } from '../translate/journal-translator.js';
 
 /** Where a flow is, as `/status` shows it. */
@@ -43,8 +44,11 @@ export interface FlowApplierContext {
   sendAck(nextLsn: bigint): void;
   /** A FLUSHALL/FLUSHDB reached this flow: hold it until every flow reached txid `txid`. */
   arriveAtBarrier(flow: FlowApplier, txid: bigint, translation: Extract<Translation, { action: 'global' }>, db: number): void;
-  /** Reads `key` in `db` back from the master and reports it as snapshot pieces (or `undefined` when missing). */
-  readBack(key: Buffer, db: number): Promise<SnapshotEntry[] | undefined>;
+  /**
+   * Reads `key` of database `db` from the master, atomically with its expiry, between two journal
+   * offsets of shard `flowId` ({@link ReadBackValue}). @throws ReplicationError
+   */
+  readBack(key: Buffer, db: number, flowId: number): Promise<ReadBackValue>;
   /** Counts a dropped or lossy command, by upper-case name (logged once per name by the owner). */
   countDropped(name: string, reason: string): void;
   countLossy(name: string): void;
@@ -73,6 +77,13 @@ export class FlowApplier {
   /** Every snapshot piece was acknowledged by the target (set after STARTSTABLE): ACKs may be sent. */
   #isSnapshotAcked = false;
   #queue: QueuedRecord[] | undefined;
+  /** Keys read back in stable sync, until the flow's records pass the read's `lsnAfter` (see {@link #fenced}). */
+  #fences: Map<string, Fence> | undefined;
+  /** Keys to read back once the full sync is over (a repair met in a JOURNAL_BLOB, whose LSN is unknown). */
+  #deferred: Map<string, ReadBackItem> | undefined;
+  /** Keys to read back before the held records are replayed (fenced keys a FLUSHALL/FLUSHDB wiped; deferred keys met while blocked). */
+  #pendingReads: ReadBackItem[] | undefined;
+  #readInProgress: Promise<void> | undefined;
 
   /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
   skippedOtherDbs = 0;
@@ -125,6 +136,37 @@ export class FlowApplier {
       this.ackedLsn = journalOffset;
       this.sendAckNow();
     });
+    // Keys repaired during the full sync are read now (their ACK is not held back for it: the
+    // master keeps no state on ACKs but the lag it reports; the checkpoint of a later issue will be).
+    const deferred = this.#takeDeferred();
+    if (deferred === undefined) return;
+    // Read now, fenced by the master's offsets: stable records below `lsnBefore` are in the value.
+    if (this.#queue !== undefined) this.#pendingReads = [...(this.#pendingReads ?? []), ...deferred];
+    else {
+      this.#queue = [];
+      this.#readBack(deferred, undefined);
+    }
+  }
+
+  /**
+   * The keys whose read-back was deferred during the full sync, forgotten here (undefined: none).
+   * `migrate` (full sync only) reads them with {@link readBackDeferred} before it finishes.
+   */
+  #takeDeferred(): ReadBackItem[] | undefined {
+    const d = this.#deferred;
+    this.#deferred = undefined;
+    return d === undefined ? undefined : [...d.values()];
+  }
+
+  /**
+   * Full sync only (`migrate`): reads back and writes the keys deferred during the full sync (their
+   * records are in the snapshot's JOURNAL_BLOBs, whose LSNs are unknown). Resolves once they were
+   * handed to the target connection; rejects with the read's error.
+   */
+  async readBackDeferred(): Promise<void> {
+    const items = this.#takeDeferred();
+    if (items === undefined) return;
+    for (const item of items) await this.#readOne(item);
   }
 
   /**
@@ -150,6 +192,14 @@ export class FlowApplier {
     if (queue === undefined || this.phase === 'stopped') return;
     this.#queue = undefined;
     this.#advance(lsn);
+    const repairs = this.#pendingReads;
+    if (repairs !== undefined) {
+      // Keys to read first: fenced keys a FLUSHALL/FLUSHDB wiped, or deferred ones met while blocked.
+      this.#pendingReads = undefined;
+      this.#queue = queue;
+      this.#readBack(repairs, undefined);
+      return;
+    }
     const wasFull = queue.length >= MAX_QUEUED_RECORDS;
     for (let i = 0; i < queue.length; i++) {
       const r = queue[i]!;
@@ -170,6 +220,7 @@ export class FlowApplier {
       return;
     }
     if (entry.op !== 'command') return;
+    if ((this.#fences !== undefined || this.#deferred !== undefined) && this.#fenced(entry, lsn)) return;
     const args = this.#acrossDbs(entry, lsn);
     if (args === undefined) return;
     const t = this.#ctx.translator.translate(args, entry.txid);
@@ -199,12 +250,15 @@ export class FlowApplier {
         }
         break;
       case 'global':
+        if (this.#fences !== undefined) this.#refenceAfterFlush(t.name === 'FLUSHALL' ? undefined : entry.db);
         this.#queue = [];
         this.#ctx.arriveAtBarrier(this, entry.txid, t, entry.db);
         return; // the LSN advances when the barrier resolves
       case 'repair':
-        this.#queue = [];
-        this.#readBack(t.keys, entry.db, lsn);
+        this.#repair(
+          t.keys.map((key) => ({ key, db: entry.db, rereads: 0 })),
+          lsn,
+        );
         return;
     }
     this.#advance(lsn);
@@ -243,8 +297,7 @@ export class FlowApplier {
     if (!isFromCopied) {
       if ((isMove || dbOpt > 0) && isToCopied) {
         // The key arrives in a copied database from one we do not copy: read it back.
-        this.#queue = [];
-        this.#readBack([isMove ? args[1]! : args[2]!], toDb, lsn);
+        this.#repair([{ key: isMove ? args[1]! : args[2]!, db: toDb, rereads: 0 }], lsn);
         return undefined;
       }
       this.skippedOtherDbs++;
@@ -330,19 +383,140 @@ export class FlowApplier {
     router.connectionFor(src, 0).send(['DEL', src], src);
   }
 
-  /** Reads keys back from the master, writes them, then lets the flow go on. */
-  #readBack(keys: Buffer[], db: number, lsn: bigint | undefined): void {
+  /**
+   * Keys whose value the journal does not carry, at record `lsn`. In stable sync they are read back
+   * now (the flow blocks meanwhile). In the full sync (`lsn` undefined: a JOURNAL_BLOB, whose LSN
+   * is not known, so a read cannot be fenced) they are deferred to the start of stable sync, and
+   * every later full-sync record of those keys is skipped: the read made then contains it.
+   */
+  #repair(items: ReadBackItem[], lsn: bigint | undefined): void {
+    if (lsn === undefined && this.phase === 'full-sync') {
+      const d = (this.#deferred ??= new Map());
+      for (const item of items) d.set(itemId(item.key, item.db), item);
+      return;
+    }
+    this.#queue = [];
+    this.#readBack(items, lsn);
+  }
+
+  /**
+   * Reads keys back from the master and writes them (a key gone at read time becomes `DEL`), fences
+   * them, then lets the flow go on from record `lsn`.
+   */
+  #readBack(items: ReadBackItem[], lsn: bigint | undefined): void {
     const run = async (): Promise<void> => {
-      for (const key of keys) {
-        const entries = await this.#ctx.readBack(key, db);
-        if (entries === undefined || entries.length === 0) this.#router.connectionFor(key, db).send(['DEL', key], key);
-        else for (const e of entries) this.#ctx.journalWriter.write(e);
+      for (const item of items) {
+        const v = await this.#readOne(item);
+        if (v.lsnAfter > (lsn ?? -1n)) {
+          (this.#fences ??= new Map()).set(itemId(item.key, item.db), { ...item, lsnBefore: v.lsnBefore, lsnAfter: v.lsnAfter });
+        }
       }
     };
-    run().then(
-      () => this.unblock(lsn),
-      (err: unknown) => this.#ctx.fail(err as Error),
+    const done = run().then(
+      () => {
+        this.#readInProgress = undefined;
+        this.unblock(lsn);
+      },
+      (err: unknown) => {
+        this.#readInProgress = undefined;
+        this.#ctx.fail(err as Error);
+      },
     );
+    this.#readInProgress = done;
+  }
+
+  /**
+   * Resolves once no read-back is in progress (nor started by the one that ended: a fenced key
+   * read again). A graceful stop waits for it, so a key being repaired is written before the end.
+   */
+  async readBacksSettled(): Promise<void> {
+    while (this.#readInProgress !== undefined) await this.#readInProgress;
+  }
+
+  /**
+   * One read-back: `DEL` (the target may hold an older value; a key gone on the master stays gone),
+   * then the DUMP payload decoded by our RDB decoder into snapshot pieces (every type; those the
+   * target cannot hold are skipped and counted, as for a journal RESTORE).
+   */
+  async #readOne(item: ReadBackItem): Promise<ReadBackValue> {
+    const v = await this.#ctx.readBack(item.key, item.db, this.flowId);
+    if (this.phase === 'stopped') return v;
+    this.#router.connectionFor(item.key, item.db).send(['DEL', item.key], item.key);
+    if (v.payload !== undefined) {
+      const writer = this.#ctx.journalWriter;
+      decodeDumpPayload(v.payload, item.key, item.db, v.expireAtMs, (e) => writer.write(e), { source: `flow ${this.flowId} read-back` });
+    }
+    return v;
+  }
+
+  /**
+   * The fence of read-back keys (stable sync), or the deferral of full-sync repairs. A read's value
+   * already holds the effect of the flow's records below `lsnBefore` and of none at or above
+   * `lsnAfter`; for the records in between (written on the master while the read ran) the protocol
+   * cannot tell. So a record of a fenced key:
+   * - at or above `lsnAfter`: applied, and the fence ends;
+   * - below `lsnBefore`, touching only fenced keys: skipped (already in the value);
+   * - in the window, or touching other keys too (e.g. a same-shard `SORT s STORE d`): becomes a new
+   *   read-back of all its keys, whose value holds it for sure. After {@link MAX_REREADS} reads of a
+   *   key that kept being written during the read, a record in the window is applied: it may then
+   *   apply twice (the documented window).
+   * In the full sync, a record touching a deferred key is skipped and its other keys are deferred too.
+   * Returns true when the record was handled here. Runs only while fences or deferrals exist.
+   */
+  #fenced(entry: Extract<JournalEntry, { op: 'command' }>, lsn: bigint | undefined): boolean {
+    const items = recordItems(entry);
+    if (items.length === 0) return false;
+    const deferred = this.#deferred;
+    if (deferred !== undefined && lsn === undefined) {
+      if (!items.some((i) => deferred.has(itemId(i.key, i.db)))) return false;
+      for (const i of items) deferred.set(itemId(i.key, i.db), i);
+      return true;
+    }
+    const fences = this.#fences;
+    if (fences === undefined || lsn === undefined) return false;
+    let isCovered = true;
+    let isAmbiguous = false;
+    let hasFence = false;
+    let rereads = 0;
+    for (const i of items) {
+      const id = itemId(i.key, i.db);
+      const f = fences.get(id);
+      if (f !== undefined && lsn >= f.lsnAfter) fences.delete(id);
+      if (f === undefined || lsn >= f.lsnAfter) {
+        isCovered = false;
+        continue;
+      }
+      hasFence = true;
+      if (lsn >= f.lsnBefore) isAmbiguous = true;
+      rereads = Math.max(rereads, f.rereads);
+    }
+    if (fences.size === 0) this.#fences = undefined;
+    if (!hasFence) return false;
+    if (isCovered && !isAmbiguous) {
+      this.#advance(lsn);
+      return true;
+    }
+    if (isAmbiguous && isCovered && rereads >= MAX_REREADS) {
+      for (const i of items) fences.delete(itemId(i.key, i.db));
+      if (fences.size === 0) this.#fences = undefined;
+      return false;
+    }
+    for (const i of items) i.rereads = isAmbiguous ? rereads + 1 : 0;
+    this.#repair(items, lsn);
+    return true;
+  }
+
+  /** A FLUSHALL (`db` undefined) or FLUSHDB of `db`: the fenced keys it wipes are read again after it. */
+  #refenceAfterFlush(db: number | undefined): void {
+    const fences = this.#fences!;
+    const again: ReadBackItem[] = [];
+    for (const [id, f] of fences) {
+      if (db !== undefined && f.db !== db) continue;
+      again.push({ key: f.key, db: f.db, rereads: 0 });
+      fences.delete(id);
+    }
+    if (fences.size === 0) this.#fences = undefined;
+    if (again.length > 0) this.#pendingReads = [...(this.#pendingReads ?? []), ...again];
   }
 
   /** A record was handed to the target (or needed nothing): count it and mark the ACK point. */
@@ -379,6 +553,46 @@ export class FlowApplier {
     this.#lastSentAck = this.ackedLsn;
     this.#ctx.sendAck(this.ackedLsn);
   }
+}
+
+/** A key to read back from the master: its database, and how often it was read again because it was written during the read. */
+interface ReadBackItem {
+  key: Buffer;
+  db: number;
+  rereads: number;
+}
+
+/** A key read back in stable sync, with the master's journal offsets of the flow's shard around the read. */
+interface Fence extends ReadBackItem {
+  lsnBefore: bigint;
+  lsnAfter: bigint;
+}
+
+/**
+ * Reads of one key, each made again because a record of it fell in the previous read's window,
+ * before such a record is applied as is (it may then apply twice: the documented window).
+ */
+export const MAX_REREADS = 3;
+
+function itemId(key: Buffer, db: number): string {
+  return `${db}:${key.toString('latin1')}`;
+}
+
+/**
+ * The keys a journal record touches, with their databases: its keys in its own database, and for
+ * `MOVE`/`COPY … DB n` in the other database too (over-inclusive is safe: it only reads more).
+ */
+function recordItems(entry: Extract<JournalEntry, { op: 'command' }>): ReadBackItem[] {
+  const keys = commandKeys(entry.args);
+  const items = keys.map((key) => ({ key, db: entry.db, rereads: 0 }));
+  const name = keys.length > 0 ? commandName(entry.args[0]) : '';
+  if (name === 'MOVE' || name === 'COPY') {
+    const args = entry.args;
+    const at = name === 'MOVE' ? 2 : args.findIndex((a, i) => i >= 3 && a.toString('latin1').toUpperCase() === 'DB') + 1;
+    const other = at > 0 && at < args.length ? Number(args[at]!.toString('latin1')) : NaN;
+    if (Number.isInteger(other) && other !== entry.db) for (const key of keys) items.push({ key, db: other, rereads: 0 });
+  }
+  return items;
 }
 
 /** Held records per flow before its socket is paused (a barrier or read-back takes milliseconds). */

@@ -11,7 +11,6 @@
  * longest pause is reported (DESIGN invariant 4).
  */
 import type { Logger } from 'pino';
-import type { SnapshotEntry } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
@@ -24,6 +23,7 @@ import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
 import { commandName, FlowApplier } from './flow-applier.js';
+import { DEFAULT_READ_BACK_MAX_BYTES, SourceReader } from './read-back.js';
 
 /** Options of a replication run. */
 export interface ReplicateOptions {
@@ -55,6 +55,12 @@ export interface ReplicateOptions {
   sourceTimeoutMs: number;
   /** Fail the full sync after this many ms without a byte on any flow; 0 = never. @default 60000 */
   fullSyncStallTimeoutMs: number;
+  /**
+   * Largest DUMP payload read back from the master (keys the journal cannot carry), in bytes. A key
+   * above it stops the run with an error naming it; the read holds about twice this while decoding.
+   * @default 256 MiB
+   */
+  readBackMaxBytes: number;
 }
 
 export const REPLICATE_DEFAULTS = {
@@ -68,6 +74,7 @@ export const REPLICATE_DEFAULTS = {
   maxInflightBytesPerFlow: 64 * 1024 * 1024,
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
+  readBackMaxBytes: DEFAULT_READ_BACK_MAX_BYTES,
 } as const;
 
 /** `/status` shape (issue "replicate" §4). LSNs use REPLCONF ACK numbering. */
@@ -131,6 +138,7 @@ export class Replicator {
   readonly #logger: Logger;
   #session: DragonflySession | undefined;
   #sourceConn: RedisConnection | undefined;
+  #sourceReader: SourceReader | undefined;
   #info: TargetInfo | undefined;
   #target: ResolvedTarget | undefined;
   #translator: JournalTranslator | undefined;
@@ -179,7 +187,7 @@ export class Replicator {
     );
     this.#sourceConn = await RedisConnection.connect(
       { host: sourceEp.host, port: sourceEp.port, tls: sourceEp.tls, username: sourceEp.username, password: sourceEp.password, db: 0 },
-      { tlsInsecure: options.isTlsInsecure, role: 'source read-back' },
+      { tlsInsecure: options.isTlsInsecure, role: 'source read-back', maxReplyBulkBytes: options.readBackMaxBytes },
     ).catch((err: unknown) => {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
@@ -195,6 +203,7 @@ export class Replicator {
       this.#logger.info({ sourceDb: plan.dbs![0], targetDb: plan.targetDb }, 'copying one source database into the target database of the url');
     }
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
+    this.#sourceReader = new SourceReader(this.#sourceConn, options.readBackMaxBytes);
     if (options.statusPort !== undefined) {
       this.#status = await startStatusServer(options.statusPort, () => this.status()).catch(async (err: unknown) => {
         await this.#sourceConn?.close().catch(() => undefined);
@@ -253,6 +262,8 @@ export class Replicator {
     this.#isStopping = true;
     const session = this.#session;
     for (const f of session?.flows ?? []) f.pause();
+    // A key being read back is written before the end (its record was received).
+    await Promise.all([...this.#flows.values()].map((f) => f.readBacksSettled()));
     await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
     if (this.#state !== 'stable-sync' && this.#done !== undefined) {
       const count = session?.master?.numFlows ?? 0;
@@ -401,7 +412,7 @@ export class Replicator {
         targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
-        readBack: (key, db) => this.#readBack(key, db),
+        readBack: (key, db, flowId) => this.#sourceReader!.read(key, db, flowId),
         countDropped: (name, reason) => this.#count(this.#dropped, name, `dropped ${name}: ${reason}`),
         countLossy: (name) => this.#count(this.#lossy, name, `lossy translation of ${name}`),
         fail: (err) => this.#fail(err),
@@ -453,7 +464,9 @@ export class Replicator {
     if (this.#options.isFullSyncOnly && this.#fullSyncEnds.size === count) {
       this.#isStopping = true;
       for (const f of this.#session?.flows ?? []) f.pause();
-      Promise.all([...this.#flowRouters.values()].map((r) => r.flush()))
+      // Keys repaired during the full sync are read back at its end (their records' LSNs are unknown).
+      Promise.all([...this.#flows.values()].map((f) => f.readBackDeferred()))
+        .then(() => Promise.all([...this.#flowRouters.values()].map((r) => r.flush())))
         .then(() => this.#finish())
         .catch((err: unknown) => this.#fail(err as Error));
     }
@@ -491,40 +504,6 @@ export class Replicator {
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);
     })().catch((err: unknown) => this.#fail(err as Error));
-  }
-
-  /** Reads `key` from the master with ordinary commands and turns it into snapshot pieces. */
-  async #readBack(key: Buffer, db: number): Promise<SnapshotEntry[] | undefined> {
-    const conn = this.#sourceConn!;
-    if (conn.db !== db) conn.selectDb(db);
-    const type = asText(await conn.call(['TYPE', key]));
-    const pttl = Number(asText(await conn.call(['PTTL', key])));
-    const expireAtMs = pttl > 0 ? Date.now() + pttl : -1;
-    const base = { kind: 'snapshot' as const, db, key, rdbType: 0, expireAtMs, isFirst: true, isLast: true, rdbVersion: 9 };
-    switch (type) {
-      case 'none':
-        return undefined;
-      case 'string':
-        return [{ ...base, valueKind: 'string', value: asBuffer(await conn.call(['GET', key])) }];
-      case 'list':
-        return [{ ...base, rdbType: 18, valueKind: 'list', value: asBuffers(await conn.call(['LRANGE', key, 0, -1])) }];
-      case 'set':
-        return [{ ...base, rdbType: 2, valueKind: 'set', value: asBuffers(await conn.call(['SMEMBERS', key])) }];
-      case 'hash':
-        return [{ ...base, rdbType: 4, valueKind: 'hash', value: asBuffers(await conn.call(['HGETALL', key])) }];
-      case 'zset': {
-        const flat = asBuffers(await conn.call(['ZRANGE', key, 0, -1, 'WITHSCORES']));
-        const members: Buffer[] = [];
-        const scores: number[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          members.push(flat[i]!);
-          scores.push(Number(flat[i + 1]!.toString('latin1').replace(/^(-?)inf$/, '$1Infinity')));
-        }
-        return [{ ...base, rdbType: 5, valueKind: 'zset', value: { members, scores } }];
-      }
-      default:
-        throw new ReplicationError(`cannot read back key of type ${type} from the master (needed to repair a cross-shard SORT … STORE)`);
-    }
   }
 
   #fail(err: Error): void {
@@ -595,12 +574,4 @@ const FLUSHDB = Buffer.from('FLUSHDB');
 
 function asText(v: RespValue): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : String(v);
-}
-
-function asBuffer(v: RespValue): Buffer {
-  return Buffer.isBuffer(v) ? v : Buffer.from(asText(v));
-}
-
-function asBuffers(v: RespValue): Buffer[] {
-  return Array.isArray(v) ? v.map((x) => asBuffer(x as RespValue)) : [];
 }

@@ -38,6 +38,12 @@ export interface ConnectOptions {
    * redirection), which makes it neither fatal nor counted.
    */
   interceptErrorReply?: (seq: number, message: string) => boolean;
+  /**
+   * Largest bulk string a reply may hold, in bytes: a longer one closes the connection with a
+   * {@link ConnectionError} caused by a `ReplyTooLargeError`, before its body is buffered.
+   * @default Infinity (the RESP reader's own 512 MiB bound applies to `call()` replies)
+   */
+  maxReplyBulkBytes?: number;
 }
 
 /**
@@ -181,7 +187,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#maxBatchCommands = options.maxBatchCommands ?? DEFAULTS.maxBatchCommands;
     this.#isRetaining = options.retainUnacked === true;
     this.#intercept = options.interceptErrorReply;
-    this.#scanner = new ReplyScanner(this);
+    this.#scanner = new ReplyScanner(this, options.maxReplyBulkBytes);
     // Socket callbacks run consumer code (acknowledgement markers, 'drain', 'close', 'error'
     // listeners): whatever it throws stops this connection through #callbackFailed, so it
     // reaches the job's error path ('error' listeners) instead of escaping as an uncaught exception.

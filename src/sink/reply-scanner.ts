@@ -1,4 +1,4 @@
-import { RespError } from '../errors.js';
+import { ReplyTooLargeError, RespError } from '../errors.js';
 
 /** Receives what {@link ReplyScanner} materialises. */
 export interface ReplySink {
@@ -42,9 +42,15 @@ export class ReplyScanner {
    * Set by the owner; read when a top-level reply starts.
    */
   captureIndex = -1;
+  readonly #maxBulkBytes: number;
 
-  constructor(sink: ReplySink) {
+  /**
+   * `maxBulkBytes`: a bulk string announcing more bytes than this (at any depth) throws
+   * {@link ReplyTooLargeError} at its length header, before its body arrives. @default Infinity
+   */
+  constructor(sink: ReplySink, maxBulkBytes = Infinity) {
     this.#sink = sink;
+    this.#maxBulkBytes = maxBulkBytes;
   }
 
   /** Complete top-level replies seen so far. */
@@ -136,6 +142,7 @@ export class ReplyScanner {
               this.#state = S_TYPE;
               if (this.#complete()) i = this.#endReply(chunk, captureFrom, i);
             } else {
+              if (n > this.#maxBulkBytes) throw new ReplyTooLargeError(n, this.#maxBulkBytes, this.#offset + i);
               this.#bulkLeft = n + 2;
               this.#state = S_BULK;
             }

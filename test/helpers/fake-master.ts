@@ -7,6 +7,8 @@ import { EventEmitter, once } from 'node:events';
 import net from 'node:net';
 import { CommandReader, respError, respSimple } from '../../src/demo/command-reader.js';
 import { rdbLength } from '../../src/decode/rdb/dump-payload.js';
+import type { RedisConnection } from '../../src/sink/redis-connection.js';
+import { forward, MODEL_READS, type MasterData } from './master-data.js';
 
 export { CommandReader, respError, respSimple };
 import {
@@ -202,6 +204,11 @@ export interface FakeMasterOptions {
   /** Commands (main connection or `DFLY FLOW`) that get no reply at all, as from a frozen master;
    *  they are still recorded in `mainCommands` and emitted as `'main-command'` / `'silent'`. */
   isSilent?: (args: string[]) => boolean;
+  /**
+   * The master's data: read-back commands (`MODEL_READS`) are answered from it and `DFLY
+   * REPLICAOFFSET` from its LSNs, in each connection's order (see test/helpers/master-data.ts).
+   */
+  data?: MasterData;
 }
 
 /** One flow connection of the fake master's current session. */
@@ -336,6 +343,9 @@ export class FakeMaster extends EventEmitter {
     let isAuthed = this.#options.password === undefined;
     let flow: FakeFlow | undefined;
     let hasCapa = false;
+    let model: Promise<RedisConnection> | undefined;
+    let replies: Promise<unknown> = Promise.resolve();
+    const data = this.#options.data;
     const reader = new CommandReader((raw) => {
       const args = raw.map((a) => a.toString('latin1'));
       if (flow !== undefined) {
@@ -374,6 +384,17 @@ export class FakeMaster extends EventEmitter {
       }
       this.mainCommands.push(args);
       this.emit('main-command', args);
+      if (data !== undefined && (MODEL_READS.has(cmd) || (cmd === 'DFLY' && sub === 'REPLICAOFFSET'))) {
+        // In this connection's order, as the master runs a client's pipeline.
+        replies = replies.then(async () => {
+          if (cmd === 'DFLY') return void socket.write(`*${data.lsns.length}\r\n${data.lsns.map((l) => `:${l}\r\n`).join('')}`);
+          if (data.beforeRead !== undefined) await data.beforeRead(cmd);
+          const conn = await (model ??= data.connection());
+          socket.write(await forward(conn, raw));
+        });
+        replies.catch(() => socket.destroy());
+        return;
+      }
       if (cmd === 'PING') socket.write(respSimple('PONG'));
       else if (cmd === 'INFO' && this.#options.keyspace !== undefined) {
         const lines = Object.entries(this.#options.keyspace).map(([db, n]) => `db${db}:keys=${n},expires=0,avg_ttl=0\r\n`);
@@ -438,6 +459,7 @@ export class FakeMaster extends EventEmitter {
       } else socket.write(respError(`unknown command '${args[0]}'`));
     });
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    socket.on('close', () => void model?.then((c) => c.close()).catch(() => undefined));
   }
 
   #flow(socket: net.Socket, args: string[]): FakeFlow | undefined {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions } from '../../src/pipeline/replicate.js';
-import { JournalError, TargetCommandError } from '../../src/errors.js';
+import { ConnectionError, JournalError, TargetCommandError } from '../../src/errors.js';
 import { FakeMaster, type FakeFlow, journalCommand, journalPing } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
@@ -129,6 +129,39 @@ test('an unknown journal opcode stops the run with a typed error naming the flow
     assert.equal(t.r.status().phase, 'stopped');
     const clients = await redisCli(t.redis.port, 'CLIENT', 'LIST');
     assert.equal(clients.trim().split('\n').length, 1, `only redis-cli itself is connected:\n${clients}`);
+  } finally {
+    await t.close();
+  }
+});
+
+test('an idle target connection killed in stable sync (CLIENT KILL) stops the run with a ConnectionError naming the flow connection', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(2);
+  try {
+    const [f0] = t.flows;
+    f0!.write(journalCommand(['SET', 'before', '1']));
+    await until(() => t.r.status().flows[0]!.lsn === 2n, 'the write acknowledged');
+    const killed = Number((await redisCli(t.redis.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
+    assert.ok(killed >= 2, `killed ${killed} target connection(s)`);
+    await assert.rejects(
+      t.running,
+      (err: unknown) => err instanceof ConnectionError && /^target \(flow [01]\)$/.test(err.role) && /closed while idle/.test(err.message),
+    );
+    assert.equal(t.r.status().phase, 'stopped');
+  } finally {
+    await t.close();
+  }
+});
+
+test('a target idle timeout (CONFIG SET timeout 1) closing the flow connections stops the run instead of dropping later writes', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(1);
+  try {
+    await redisCli(t.redis.port, 'CONFIG', 'SET', 'timeout', '1');
+    await assert.rejects(t.running, (err: unknown) => err instanceof ConnectionError && err.role === 'target (flow 0)');
+    // A write the master sends now is neither applied nor acknowledged.
+    t.flows[0]!.write(journalCommand(['SET', 'after', '1']));
+    await delay(100);
+    assert.equal((await redisCli(t.redis.port, 'EXISTS', 'after')).trim(), '0');
+    assert.ok(t.flows[0]!.acks.every((a) => a <= 1n), `ACKs ${t.flows[0]!.acks.join(',')}`);
   } finally {
     await t.close();
   }

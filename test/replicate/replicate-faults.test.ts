@@ -166,3 +166,25 @@ test('a target idle timeout (CONFIG SET timeout 1) closing the flow connections 
     await t.close();
   }
 });
+
+test('a flow paused for backpressure that then reaches a FLUSHALL barrier is resumed once the barrier is done (tiny in-flight window)', { timeout: 30_000 }, async () => {
+  // A 1-byte window: every write backpressures the flow, so it is paused when the FLUSHALL that
+  // follows in the same read blocks it (and nothing queued behind the FLUSHALL drains it later).
+  const t = await stableReplication(2, { maxInflightBytesPerFlow: 1 });
+  try {
+    const [f0, f1] = t.flows;
+    f0!.write(journalCommand(['SET', 'a', '1']), journalCommand(['FLUSHALL'], { txid: 7 }));
+    await delay(50);
+    f1!.write(journalCommand(['SET', 'c', '1']), journalCommand(['FLUSHALL'], { txid: 7 }));
+    await until(() => t.r.status().flows.every((f) => f.lsn === 3n), 'both flows past the FLUSHALL');
+    // The flows read on: later records arrive and are acknowledged.
+    f0!.write(journalCommand(['SET', 'b', '1']));
+    f1!.write(journalCommand(['SET', 'd', '1']));
+    await until(() => t.r.status().flows.every((f) => f.lsn === 4n), 'records after the barrier acknowledged');
+    const values = (await redisCli(t.redis.port, 'MGET', 'a', 'b', 'c', 'd')).split('\n').slice(0, 4);
+    assert.deepEqual(values, ['', '1', '', '1']);
+    await until(() => f0!.acks.includes(4n) && f1!.acks.includes(4n), 'the master got the ACKs past the barrier');
+  } finally {
+    await t.close();
+  }
+});

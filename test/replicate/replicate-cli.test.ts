@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { FakeMaster } from '../helpers/fake-master.js';
+import { FakeMaster, rdbString } from '../helpers/fake-master.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { freePort, redisCli, startRedisServer } from '../helpers/redis-server.js';
 
@@ -81,6 +81,37 @@ test('replicate exits 1 naming the connection when an idle target connection is 
     assert.ok(killed >= 2, `killed ${killed}`);
     assert.equal(await exited, 1, stderr);
     assert.match(stderr, /df2redis: target \(flow [01]\) connection to 127\.0\.0\.1:\d+: connection closed while idle/);
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});
+
+test('replicate --on-existing fail exits 1 naming the key that already exists on the target', { timeout: 60_000 }, async () => {
+  const master = await FakeMaster.start({
+    numFlows: 1,
+    onSync: (m, reply) => {
+      const f = m.flows[0]!;
+      f.sendHeader();
+      f.write(rdbString('fresh', 'source'), rdbString('taken', 'source'));
+      f.sendFullSyncEnd();
+      reply();
+    },
+  });
+  const target = await startRedisServer();
+  try {
+    await redisCli(target.port, 'SET', 'taken', 'target');
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'replicate', '--source', master.url, '--target', target.url, '--on-existing', 'fail', '--progress', 'none', '--log-level', 'silent'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^df2redis: target refused RESTORE for key "taken": BUSYKEY/m);
+    assert.equal((await redisCli(target.port, 'GET', 'taken')).trim(), 'target');
   } finally {
     await master.close();
     await target.stop();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions } from '../../src/pipeline/replicate.js';
 import { ConnectionError, JournalError, TargetCommandError } from '../../src/errors.js';
-import { FakeMaster, type FakeFlow, journalCommand, journalPing } from '../helpers/fake-master.js';
+import { FakeMaster, type FakeFlow, journalCommand, journalPing, rdbString } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });
@@ -186,5 +186,66 @@ test('a flow paused for backpressure that then reaches a FLUSHALL barrier is res
     await until(() => f0!.acks.includes(4n) && f1!.acks.includes(4n), 'the master got the ACKs past the barrier');
   } finally {
     await t.close();
+  }
+});
+
+/**
+ * A fake master whose 2 flows' snapshots hold `exists:<flow>` and `new:<flow>` (value `source`),
+ * into a redis-server that already holds `exists:0` and `exists:1` (value `target`).
+ */
+async function snapshotOverExistingKeys(extra: Partial<ReplicateOptions>): Promise<{ m: FakeMaster; redis: RedisServer; r: Replicator; running: Promise<unknown> }> {
+  const m = await FakeMaster.start({
+    numFlows: 2,
+    onSync: (master, reply) => {
+      for (const f of master.flows) {
+        f!.sendHeader();
+        f!.write(rdbString(`exists:${f!.flowId}`, 'source'), rdbString(`new:${f!.flowId}`, 'source'));
+        f!.sendFullSyncEnd();
+      }
+      reply();
+    },
+  });
+  const redis = await startRedisServer();
+  await redisCli(redis.port, 'MSET', 'exists:0', 'target', 'exists:1', 'target');
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, ...extra }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  return { m, redis, r, running };
+}
+
+for (const restoreMaxBytes of [512 * 1024, 0]) {
+  const how = restoreMaxBytes === 0 ? 'built under a temporary key' : 'RESTORE without REPLACE';
+  test(`replicate --on-existing skip (${how}): existing keys keep their value and are counted as skipped, the journal still applies`, { timeout: 30_000 }, async () => {
+    const { m, redis, r, running } = await snapshotOverExistingKeys({ onExisting: 'skip', restoreMaxBytes });
+    try {
+      await Promise.race([
+        until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync' && f.lsn === 1n), 'stable sync'),
+        running.then(() => assert.fail('the run stopped')),
+      ]);
+      const [f0, f1] = m.flows as FakeFlow[];
+      f0!.write(journalCommand(['SET', 'exists:0', 'journal']), journalCommand(['SET', 'j:0', '1']));
+      f1!.write(journalCommand(['APPEND', 'exists:1', '+journal']));
+      await until(() => r.status().flows[0]!.lsn === 3n && r.status().flows[1]!.lsn === 2n, 'journal acknowledged');
+      const values = (await redisCli(redis.port, 'MGET', 'exists:0', 'exists:1', 'new:0', 'new:1', 'j:0')).split('\n').slice(0, 5);
+      assert.deepEqual(values, ['journal', 'target+journal', 'source', 'source', '1']);
+      assert.equal(r.status().skipped.existing, 2);
+      assert.equal(r.status().flows.reduce((n, f) => n + f.snapshotKeys, 0), 2, 'only the new keys count as written');
+    } finally {
+      await r.stop().catch(() => undefined);
+      await running.catch(() => undefined);
+      await m.close();
+      await redis.stop();
+    }
+  });
+}
+
+test('replicate --on-existing fail: the run stops with BUSYKEY naming the existing key, which keeps its value', { timeout: 30_000 }, async () => {
+  const { m, redis, running } = await snapshotOverExistingKeys({ onExisting: 'fail' });
+  try {
+    await assert.rejects(running, (err: unknown) => err instanceof TargetCommandError && /^exists:[01]$/.test(err.key?.toString() ?? '') && /^BUSYKEY/.test(err.reply));
+    assert.deepEqual((await redisCli(redis.port, 'MGET', 'exists:0', 'exists:1')).split('\n').slice(0, 2), ['target', 'target']);
+  } finally {
+    await m.close();
+    await redis.stop();
   }
 });

@@ -320,6 +320,10 @@ export class ClusterRouter extends EventEmitter implements Router {
     if (this.#isSettled) this.#arm(w);
   }
 
+  get failure(): Error | undefined {
+    return this.#fatal;
+  }
+
   get isBackpressured(): boolean {
     if (this.#heldBytes > this.#maxHeldBytes) return true;
     const masters = this.#masters;

@@ -499,6 +499,15 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#errorPolicy = fn;
   }
 
+  /**
+   * The first fatal error of this connection (an untolerated error reply, or a close that
+   * {@link close}/{@link destroy} did not ask for), or undefined. Sticky: lets a caller that starts
+   * listening to 'error' late see what happened before.
+   */
+  get failure(): Df2RedisError | undefined {
+    return this.#firstError;
+  }
+
   /** Waits for every command to be acknowledged (errors ignored), then closes the socket. */
   async close(): Promise<void> {
     if (this.#closedError) return;

@@ -47,6 +47,11 @@ export interface Router extends EventEmitter {
    * Never fires after a fatal error.
    */
   whenAcked(cb: () => void): void;
+  /**
+   * The first fatal error (the one `'error'` carried and {@link flush} rejects with), or undefined;
+   * sticky, for a caller that starts listening to `'error'` after the router was opened.
+   */
+  readonly failure: Error | undefined;
   /** True if any connection (or the holding queue) is above its in-flight bound. */
   readonly isBackpressured: boolean;
   /** Calls `cb` once no longer backpressured (synchronously if not). */
@@ -129,6 +134,10 @@ export class StandaloneRouter extends EventEmitter implements Router {
 
   whenAcked(cb: () => void): void {
     this.#conn.whenAcked(cb);
+  }
+
+  get failure(): Error | undefined {
+    return this.#conn.failure;
   }
 
   get isBackpressured(): boolean {

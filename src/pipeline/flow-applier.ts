@@ -54,7 +54,10 @@ export interface FlowApplierContext {
   countLossy(name: string): void;
   /** The flow cannot go on (an undecodable RESTORE payload, a failed read-back). */
   fail(err: Error): void;
-  /** Pauses / resumes reading this flow's socket (briefly). */
+  /**
+   * Pauses / resumes reading this flow's socket (briefly). Both are idempotent; a resume is a no-op
+   * while the router is backpressured or the flow's queue is full ({@link FlowApplier.isQueueFull}).
+   */
   pauseSource(): void;
   resumeSource(): void;
 }
@@ -104,6 +107,11 @@ export class FlowApplier {
   /** True while records are held (barrier or read-back in progress). */
   get isBlocked(): boolean {
     return this.#queue !== undefined;
+  }
+
+  /** True while the held records reached {@link MAX_QUEUED_RECORDS}: the source must stay paused. */
+  get isQueueFull(): boolean {
+    return this.#queue !== undefined && this.#queue.length >= MAX_QUEUED_RECORDS;
   }
 
   /** Snapshot piece: written at once on the flow's connection. */
@@ -186,7 +194,13 @@ export class FlowApplier {
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
 
-  /** The barrier (or read-back) this flow waited on is done: count its record and replay the queue. */
+  /**
+   * The barrier (or read-back, or cross-slot move) this flow waited on is done: count its record
+   * and replay the queue, then ask to resume the source. Whatever paused it (a full queue, or
+   * backpressure whose 'drain' came while the flow was blocked), this is the matching resume; the
+   * replicator keeps it paused only while the router is still backpressured (its next 'drain'
+   * resumes it then) or the flow is blocked again with a full queue.
+   */
   unblock(lsn: bigint | undefined): void {
     const queue = this.#queue;
     if (queue === undefined || this.phase === 'stopped') return;
@@ -200,7 +214,6 @@ export class FlowApplier {
       this.#readBack(repairs, undefined);
       return;
     }
-    const wasFull = queue.length >= MAX_QUEUED_RECORDS;
     for (let i = 0; i < queue.length; i++) {
       const r = queue[i]!;
       this.#apply(r.entry, r.lsn);
@@ -210,7 +223,8 @@ export class FlowApplier {
         break;
       }
     }
-    if (wasFull) this.#ctx.resumeSource();
+    if (this.#router.isBackpressured) this.#ctx.pauseSource();
+    else this.#ctx.resumeSource();
   }
 
   #apply(entry: JournalEntry, lsn: bigint | undefined): void {

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { RdbError, StoppedError, TargetCommandError } from '../errors.js';
+import { ConnectionError, RdbError, StoppedError, TargetCommandError } from '../errors.js';
 import { StandaloneRouter } from '../sink/router.js';
 import { SnapshotWriter } from '../sink/snapshot-writer.js';
 import { readTargetInfo } from '../sink/target-info.js';
@@ -210,6 +210,28 @@ test('progress counts keys the target acknowledged: 0 while the target is paused
     }
     await copying;
     assert.equal(writer.ackedKeys, 2);
+  } finally {
+    await router.close();
+  }
+});
+
+test('a target connection closed while idle before the copy (e.g. by the target\'s timeout during the pre-scan) stops the copy with a ConnectionError', { timeout: 10_000 }, async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const router = await StandaloneRouter.connect(parseRedisUrl(server.url), { maxInflightBytes: 4096 });
+  try {
+    const info = await readTargetInfo(router.all()[0]!);
+    const writer = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 0 });
+    const closed = new Promise((r) => router.all()[0]!.once('close', r));
+    assert.ok(Number((await redisCli(server.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim()) >= 1);
+    await closed;
+    // Nobody listened to the router's 'error' yet: the copy must still see the failure (it used to
+    // wait forever for a 'drain' of the dead connection once its window filled).
+    const copying = copyRdbStream(chunks(rdbWithBigList().bytes, 1024), writer, router, {
+      source: 'test.rdb',
+      maxRestorePayloadBytes: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    await assert.rejects(copying, (e) => e instanceof ConnectionError && e.role === 'target' && /closed while idle/.test(e.message));
   } finally {
     await router.close();
   }

@@ -235,7 +235,8 @@ export async function copyRdbStream(
 
   // A fatal error reply or a lost connection stops the job at the next chunk instead of at the final
   // flush: listening to 'error' makes the connections report it as soon as it happens.
-  let targetError: Error | undefined;
+  // …or before this call: an idle connection closed during the pre-scan (the target's `timeout`).
+  let targetError: Error | undefined = router.failure;
   let wakeUp: (() => void) | undefined;
   const onTargetError = (err: Error): void => {
     targetError ??= err;

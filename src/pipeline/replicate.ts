@@ -446,7 +446,9 @@ export class Replicator {
     const at = this.#pausedAt.get(flowId);
     if (at === undefined || this.#isStopping) return;
     const flow = this.#flows.get(flowId);
-    if (flow !== undefined && (flow.router.isBackpressured || flow.isBlocked)) return;
+    // A blocked flow (barrier, read-back) reads on into its queue until that is full; whoever
+    // unblocks it calls this again, so a 'drain' that came meanwhile is never lost.
+    if (flow !== undefined && (flow.router.isBackpressured || flow.isQueueFull)) return;
     this.#pausedAt.delete(flowId);
     this.#longestPauseMs = Math.max(this.#longestPauseMs, performance.now() - at);
     this.#session?.flow(flowId).resume();

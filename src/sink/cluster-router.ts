@@ -29,7 +29,7 @@ import {
 } from './redis-connection.js';
 import { keySlot } from './key-slot.js';
 import { RespEncoder } from './resp-encoder.js';
-import type { Router } from './router.js';
+import { ErrorPolicies, type ErrorPolicy, type Router } from './router.js';
 import type { TargetEndpoint } from './target-url.js';
 
 /** Options of {@link ClusterRouter.connect}; connection options apply to every node connection. */
@@ -176,7 +176,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   #settledCbs: Array<() => void> = [];
   #drainCbs: Array<() => void> = [];
   #flushers = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
-  #policy: ((err: TargetCommandError) => boolean) | undefined;
+  readonly #policies = new ErrorPolicies();
   #fatal: Error | undefined;
   #isClosing = false;
   #isClosed = false;
@@ -310,15 +310,18 @@ export class ClusterRouter extends EventEmitter implements Router {
     return this.#masters;
   }
 
-  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void {
-    this.#policy = fn;
-    for (const n of this.#nodes.values()) n.conn?.setErrorPolicy(fn);
+  addErrorPolicy(fn: ErrorPolicy): void {
+    this.#policies.add(fn); // every node connection consults the same list
   }
 
   whenAcked(cb: () => void): void {
     const w: Waiter = { cb, token: 0 };
     this.#waiters.add(w);
     if (this.#isSettled) this.#arm(w);
+  }
+
+  get failure(): Error | undefined {
+    return this.#fatal;
   }
 
   get isBackpressured(): boolean {
@@ -577,7 +580,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       retainUnacked: true,
       interceptErrorReply: (seq, message) => this.#onErrorReply(conn, seq, message),
     });
-    if (this.#policy !== undefined) conn.setErrorPolicy(this.#policy);
+    conn.setErrorPolicy(this.#policies.decide);
     conn.on('error', (err: Error) => {
       if (err instanceof ConnectionError) this.#onLost(state, conn);
       else this.#failWith(err);

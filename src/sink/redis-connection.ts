@@ -20,6 +20,12 @@ export interface ConnectOptions {
   role?: string;
   /** Time limit for TCP (+TLS) connect, AUTH and SELECT. @default 10_000 */
   connectTimeoutMs?: number;
+  /**
+   * TCP keepalive on the socket: idle time in ms before the first probe (Node `setKeepAlive`), so
+   * a target that vanished without closing (host down, a NAT or proxy dropping the flow) is noticed
+   * and reported instead of holding the run forever. 0 disables it. @default 15_000
+   */
+  keepAliveMs?: number;
   /** Encoded-but-unacknowledged bytes above which {@link RedisConnection.isBackpressured} is true. @default 8 MiB */
   maxInflightBytes?: number;
   /** A batch is written once it holds this many bytes, even while another batch is in flight. @default 256 KiB */
@@ -79,6 +85,7 @@ export interface CommandSink {
 const DEFAULTS = {
   role: 'target',
   connectTimeoutMs: 10_000,
+  keepAliveMs: 15_000,
   maxInflightBytes: 8 * 1024 * 1024,
   maxBatchBytes: 256 * 1024,
   maxBatchCommands: 4096,
@@ -111,7 +118,9 @@ interface PendingCall {
  *
  * Events: 'drain' (below the in-flight bound again), 'error' (a fatal {@link TargetCommandError} or
  * {@link ConnectionError}; emitted only when a listener is attached — the same error also rejects
- * {@link flush}), 'close'.
+ * {@link flush}), 'close'. A close that {@link close} or {@link destroy} did not ask for is a fatal
+ * {@link ConnectionError} even with nothing in flight (an idle connection closed by the server's
+ * `timeout`, a proxy, `CLIENT KILL` or a restart): later writes would otherwise go nowhere.
  */
 export class RedisConnection extends EventEmitter implements ReplySink, CommandSink {
   readonly peer: string;
@@ -169,6 +178,8 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   #firstError: Error | undefined;
   #isCallbackFailing = false;
   #closedError: ConnectionError | undefined;
+  /** {@link close} or {@link destroy} was called: the socket's close is expected. */
+  #isClosing = false;
   #toleratedErrors = 0;
   /** Pending bytes when the open `begin()` command started. */
   #beginPending = 0;
@@ -261,6 +272,8 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
       s.once('error', onError);
     });
     socket.setNoDelay(true);
+    const keepAliveMs = options.keepAliveMs ?? DEFAULTS.keepAliveMs;
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
     const conn = new RedisConnection(socket, peer, role, options);
     const timer = setTimeout(() => socket.destroy(new Error(`AUTH/SELECT timed out after ${timeoutMs} ms`)), timeoutMs);
     try {
@@ -516,9 +529,19 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#errorPolicy = fn;
   }
 
+  /**
+   * The first fatal error of this connection (an untolerated error reply, or a close that
+   * {@link close}/{@link destroy} did not ask for), or undefined. Sticky: lets a caller that starts
+   * listening to 'error' late see what happened before.
+   */
+  get failure(): Error | undefined {
+    return this.#firstError;
+  }
+
   /** Waits for every command to be acknowledged (errors ignored), then closes the socket. */
   async close(): Promise<void> {
     if (this.#closedError) return;
+    this.#isClosing = true;
     await this.flush().catch(() => undefined);
     if (this.#closedError) return;
     await new Promise<void>((resolve) => {
@@ -529,6 +552,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
 
   /** Closes the socket at once; commands in flight are lost. */
   destroy(): void {
+    this.#isClosing = true;
     this.#socket.destroy();
   }
 
@@ -701,14 +725,19 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   #fail(detail: string, cause?: Error): void {
     if (this.#closedError) return;
     const lost = this.#sentSeq - this.#ackedSeq;
+    const isUnexpected = !this.#isClosing;
     const final = new ConnectionError(
       this.role,
       this.peer,
-      lost > 0 ? `${detail} with ${lost} command(s) unacknowledged` : detail,
+      lost > 0
+        ? `${detail} with ${lost} command(s) unacknowledged`
+        : isUnexpected
+          ? `${detail} while idle (by the server's timeout, a proxy, CLIENT KILL or a restart); df2redis does not reconnect yet`
+          : detail,
       { cause },
     );
     this.#closedError = final;
-    if (lost > 0 && this.#firstError === undefined) {
+    if ((lost > 0 || isUnexpected) && this.#firstError === undefined) {
       this.#firstError = final;
       if (this.listenerCount('error') > 0) this.emit('error', final);
     }

@@ -34,14 +34,24 @@ export interface Router extends EventEmitter {
   call(key: Buffer, args: ReadonlyArray<CommandArg>): Promise<RespValue>;
   /** Every live connection (one per master), e.g. for INFO. */
   all(): RedisConnection[];
-  /** Installs the error policy on every connection, present and future (see {@link RedisConnection.setErrorPolicy}). */
-  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void;
+  /**
+   * Adds one writer's error policy, applied on every connection, present and future: an error reply
+   * is tolerated (not fatal, counted in {@link RedisConnection.toleratedErrors}) when one of the
+   * policies returns true for it. Each writer sharing the router adds its own and claims only the
+   * errors its own commands can cause, so one writer's policy never replaces another's.
+   */
+  addErrorPolicy(fn: ErrorPolicy): void;
   /**
    * Calls `cb` once every command sent through the router before this call was applied: replied to
    * with anything but a redirection (resent commands count once their resend was replied to).
    * Never fires after a fatal error.
    */
   whenAcked(cb: () => void): void;
+  /**
+   * The first fatal error (the one `'error'` carried and {@link flush} rejects with), or undefined;
+   * sticky, for a caller that starts listening to `'error'` after the router was opened.
+   */
+  readonly failure: Error | undefined;
   /** True if any connection (or the holding queue) is above its in-flight bound. */
   readonly isBackpressured: boolean;
   /** Calls `cb` once no longer backpressured (synchronously if not). */
@@ -54,17 +64,42 @@ export interface Router extends EventEmitter {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Decides on one error reply of a sent command: true = tolerated (see {@link Router.addErrorPolicy}). */
+export type ErrorPolicy = (err: TargetCommandError) => boolean;
+
+/**
+ * The error policies of the writers sharing one router, consulted in the order they were added;
+ * {@link decide} is what the router installs on each of its connections. Only error replies reach
+ * it (never the common path).
+ */
+export class ErrorPolicies {
+  readonly #fns: ErrorPolicy[] = [];
+
+  add(fn: ErrorPolicy): void {
+    this.#fns.push(fn);
+  }
+
+  /** True when some policy tolerates `err`. */
+  readonly decide = (err: TargetCommandError): boolean => {
+    const fns = this.#fns;
+    for (let i = 0; i < fns.length; i++) if (fns[i]!(err)) return true;
+    return false;
+  };
+}
+
 /** A standalone Redis target: every key on one pipelined connection (per-key order trivially kept). */
 export class StandaloneRouter extends EventEmitter implements Router {
   readonly isCluster = false;
   readonly #conn: RedisConnection;
   readonly #all: RedisConnection[];
   #targetDb: number | undefined;
+  readonly #policies = new ErrorPolicies();
 
   constructor(conn: RedisConnection) {
     super();
     this.#conn = conn;
     this.#all = [conn];
+    conn.setErrorPolicy(this.#policies.decide);
     conn.on('error', (err: Error) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
@@ -103,12 +138,16 @@ export class StandaloneRouter extends EventEmitter implements Router {
     return this.#all;
   }
 
-  setErrorPolicy(fn: (err: TargetCommandError) => boolean): void {
-    this.#conn.setErrorPolicy(fn);
+  addErrorPolicy(fn: ErrorPolicy): void {
+    this.#policies.add(fn);
   }
 
   whenAcked(cb: () => void): void {
     this.#conn.whenAcked(cb);
+  }
+
+  get failure(): Error | undefined {
+    return this.#conn.failure;
   }
 
   get isBackpressured(): boolean {

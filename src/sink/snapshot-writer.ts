@@ -104,8 +104,10 @@ const MOVE_IF_ABSENT_SCRIPT =
  * - objects already expired when their first piece arrives are skipped with all their pieces.
  *
  * Pieces of one object must arrive contiguously per key (as one decoder emits them); pieces of
- * different objects may interleave. Installs an error policy on the router's connections (BUSYKEY
- * tolerated under `skip`).
+ * different objects may interleave. Under `skip`, adds its own error policy to the router
+ * ({@link Router.addErrorPolicy}: BUSYKEY of its guarded commands tolerated and counted); several
+ * writers with different policies may share one router (replicate: the snapshot writer under the
+ * user's `--on-existing`, and the always-replacing writer of journal RESTOREs and read-backs).
  */
 export class SnapshotWriter {
   readonly #router: Router;
@@ -145,14 +147,18 @@ export class SnapshotWriter {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#isGuarded = this.#options.onExisting !== 'replace';
     this.#stream = { hasStreamV2: info.rdbVersion >= 10 };
-    const isSkip = this.#options.onExisting === 'skip';
-    const policy = (err: TargetCommandError): boolean => {
-      if (!isSkip || !err.reply.startsWith('BUSYKEY')) return false;
-      this.#stats.keys--;
-      this.#stats.skippedExisting++;
-      return true;
-    };
-    router.setErrorPolicy(policy);
+    if (this.#options.onExisting === 'skip') {
+      // This writer's own policy, next to those of other writers on the router: it claims only the
+      // BUSYKEY replies of its guarded commands (RESTORE without REPLACE, MOVE_IF_ABSENT_SCRIPT),
+      // which a writer under `replace` never sends. Under `fail` nothing is claimed: BUSYKEY stops
+      // the run naming the key.
+      router.addErrorPolicy((err: TargetCommandError): boolean => {
+        if (!err.reply.startsWith('BUSYKEY') || (err.command !== 'RESTORE' && err.command !== 'EVAL')) return false;
+        this.#stats.keys--;
+        this.#stats.skippedExisting++;
+        return true;
+      });
+    }
     // Emitted synchronously with the refused command's reply, before the acknowledgement markers
     // of that read fire: objects after it are never counted as written.
     router.on('error', () => {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { FakeMaster, rdbString } from '../helpers/fake-master.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { freePort, redisCli, startRedisServer } from '../helpers/redis-server.js';
 
@@ -52,6 +53,65 @@ test('replicate serves /status while running, and on SIGINT finishes, prints the
     assert.match(stdout, /^flow 0: acknowledged lsn 51 /m);
     assert.match(stdout, /^flow 2: acknowledged lsn 19 /m);
     assert.ok(Number((await redisCli(target.port, 'DBSIZE')).trim()) > 100, 'db 0 holds the snapshot');
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});
+
+test('replicate exits 1 naming the connection when an idle target connection is killed in stable sync', { timeout: 60_000 }, async () => {
+  const master = await FakeMaster.start({ numFlows: 2 });
+  const target = await startRedisServer();
+  try {
+    const child = spawn(process.execPath, [MAIN, 'replicate', '--source', master.url, '--target', target.url, '--progress', 'none', '--log-level', 'silent'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Every flow acknowledged its journal offset: stable sync, nothing in flight.
+    const acked = new Set<number>();
+    await new Promise<void>((resolve) =>
+      master.on('ack', (f: { flowId: number }) => {
+        acked.add(f.flowId);
+        if (acked.size === 2) resolve();
+      }),
+    );
+    const killed = Number((await redisCli(target.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
+    assert.ok(killed >= 2, `killed ${killed}`);
+    assert.equal(await exited, 1, stderr);
+    assert.match(stderr, /df2redis: target \(flow [01]\) connection to 127\.0\.0\.1:\d+: connection closed while idle/);
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});
+
+test('replicate --on-existing fail exits 1 naming the key that already exists on the target', { timeout: 60_000 }, async () => {
+  const master = await FakeMaster.start({
+    numFlows: 1,
+    onSync: (m, reply) => {
+      const f = m.flows[0]!;
+      f.sendHeader();
+      f.write(rdbString('fresh', 'source'), rdbString('taken', 'source'));
+      f.sendFullSyncEnd();
+      reply();
+    },
+  });
+  const target = await startRedisServer();
+  try {
+    await redisCli(target.port, 'SET', 'taken', 'target');
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'replicate', '--source', master.url, '--target', target.url, '--on-existing', 'fail', '--progress', 'none', '--log-level', 'silent'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^df2redis: target refused RESTORE for key "taken": BUSYKEY/m);
+    assert.equal((await redisCli(target.port, 'GET', 'taken')).trim(), 'target');
   } finally {
     await master.close();
     await target.stop();

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions } from '../../src/pipeline/replicate.js';
-import { JournalError, TargetCommandError } from '../../src/errors.js';
-import { FakeMaster, type FakeFlow, journalCommand, journalPing } from '../helpers/fake-master.js';
+import { ConnectionError, JournalError, TargetCommandError } from '../../src/errors.js';
+import { FakeMaster, type FakeFlow, journalCommand, journalPing, rdbString } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });
@@ -131,5 +131,121 @@ test('an unknown journal opcode stops the run with a typed error naming the flow
     assert.equal(clients.trim().split('\n').length, 1, `only redis-cli itself is connected:\n${clients}`);
   } finally {
     await t.close();
+  }
+});
+
+test('an idle target connection killed in stable sync (CLIENT KILL) stops the run with a ConnectionError naming the flow connection', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(2);
+  try {
+    const [f0] = t.flows;
+    f0!.write(journalCommand(['SET', 'before', '1']));
+    await until(() => t.r.status().flows[0]!.lsn === 2n, 'the write acknowledged');
+    const killed = Number((await redisCli(t.redis.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
+    assert.ok(killed >= 2, `killed ${killed} target connection(s)`);
+    await assert.rejects(
+      t.running,
+      (err: unknown) => err instanceof ConnectionError && /^target \(flow [01]\)$/.test(err.role) && /closed while idle/.test(err.message),
+    );
+    assert.equal(t.r.status().phase, 'stopped');
+  } finally {
+    await t.close();
+  }
+});
+
+test('a target idle timeout (CONFIG SET timeout 1) closing the flow connections stops the run instead of dropping later writes', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(1);
+  try {
+    await redisCli(t.redis.port, 'CONFIG', 'SET', 'timeout', '1');
+    await assert.rejects(t.running, (err: unknown) => err instanceof ConnectionError && err.role === 'target (flow 0)');
+    // A write the master sends now is neither applied nor acknowledged.
+    t.flows[0]!.write(journalCommand(['SET', 'after', '1']));
+    await delay(100);
+    assert.equal((await redisCli(t.redis.port, 'EXISTS', 'after')).trim(), '0');
+    assert.ok(t.flows[0]!.acks.every((a) => a <= 1n), `ACKs ${t.flows[0]!.acks.join(',')}`);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a flow paused for backpressure that then reaches a FLUSHALL barrier is resumed once the barrier is done (tiny in-flight window)', { timeout: 30_000 }, async () => {
+  // A 1-byte window: every write backpressures the flow, so it is paused when the FLUSHALL that
+  // follows in the same read blocks it (and nothing queued behind the FLUSHALL drains it later).
+  const t = await stableReplication(2, { maxInflightBytesPerFlow: 1 });
+  try {
+    const [f0, f1] = t.flows;
+    f0!.write(journalCommand(['SET', 'a', '1']), journalCommand(['FLUSHALL'], { txid: 7 }));
+    await delay(50);
+    f1!.write(journalCommand(['SET', 'c', '1']), journalCommand(['FLUSHALL'], { txid: 7 }));
+    await until(() => t.r.status().flows.every((f) => f.lsn === 3n), 'both flows past the FLUSHALL');
+    // The flows read on: later records arrive and are acknowledged.
+    f0!.write(journalCommand(['SET', 'b', '1']));
+    f1!.write(journalCommand(['SET', 'd', '1']));
+    await until(() => t.r.status().flows.every((f) => f.lsn === 4n), 'records after the barrier acknowledged');
+    const values = (await redisCli(t.redis.port, 'MGET', 'a', 'b', 'c', 'd')).split('\n').slice(0, 4);
+    assert.deepEqual(values, ['', '1', '', '1']);
+    await until(() => f0!.acks.includes(4n) && f1!.acks.includes(4n), 'the master got the ACKs past the barrier');
+  } finally {
+    await t.close();
+  }
+});
+
+/**
+ * A fake master whose 2 flows' snapshots hold `exists:<flow>` and `new:<flow>` (value `source`),
+ * into a redis-server that already holds `exists:0` and `exists:1` (value `target`).
+ */
+async function snapshotOverExistingKeys(extra: Partial<ReplicateOptions>): Promise<{ m: FakeMaster; redis: RedisServer; r: Replicator; running: Promise<unknown> }> {
+  const m = await FakeMaster.start({
+    numFlows: 2,
+    onSync: (master, reply) => {
+      for (const f of master.flows) {
+        f!.sendHeader();
+        f!.write(rdbString(`exists:${f!.flowId}`, 'source'), rdbString(`new:${f!.flowId}`, 'source'));
+        f!.sendFullSyncEnd();
+      }
+      reply();
+    },
+  });
+  const redis = await startRedisServer();
+  await redisCli(redis.port, 'MSET', 'exists:0', 'target', 'exists:1', 'target');
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, ...extra }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  return { m, redis, r, running };
+}
+
+for (const restoreMaxBytes of [512 * 1024, 0]) {
+  const how = restoreMaxBytes === 0 ? 'built under a temporary key' : 'RESTORE without REPLACE';
+  test(`replicate --on-existing skip (${how}): existing keys keep their value and are counted as skipped, the journal still applies`, { timeout: 30_000 }, async () => {
+    const { m, redis, r, running } = await snapshotOverExistingKeys({ onExisting: 'skip', restoreMaxBytes });
+    try {
+      await Promise.race([
+        until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync' && f.lsn === 1n), 'stable sync'),
+        running.then(() => assert.fail('the run stopped')),
+      ]);
+      const [f0, f1] = m.flows as FakeFlow[];
+      f0!.write(journalCommand(['SET', 'exists:0', 'journal']), journalCommand(['SET', 'j:0', '1']));
+      f1!.write(journalCommand(['APPEND', 'exists:1', '+journal']));
+      await until(() => r.status().flows[0]!.lsn === 3n && r.status().flows[1]!.lsn === 2n, 'journal acknowledged');
+      const values = (await redisCli(redis.port, 'MGET', 'exists:0', 'exists:1', 'new:0', 'new:1', 'j:0')).split('\n').slice(0, 5);
+      assert.deepEqual(values, ['journal', 'target+journal', 'source', 'source', '1']);
+      assert.equal(r.status().skipped.existing, 2);
+      assert.equal(r.status().flows.reduce((n, f) => n + f.snapshotKeys, 0), 2, 'only the new keys count as written');
+    } finally {
+      await r.stop().catch(() => undefined);
+      await running.catch(() => undefined);
+      await m.close();
+      await redis.stop();
+    }
+  });
+}
+
+test('replicate --on-existing fail: the run stops with BUSYKEY naming the existing key, which keeps its value', { timeout: 30_000 }, async () => {
+  const { m, redis, running } = await snapshotOverExistingKeys({ onExisting: 'fail' });
+  try {
+    await assert.rejects(running, (err: unknown) => err instanceof TargetCommandError && /^exists:[01]$/.test(err.key?.toString() ?? '') && /^BUSYKEY/.test(err.reply));
+    assert.deepEqual((await redisCli(redis.port, 'MGET', 'exists:0', 'exists:1')).split('\n').slice(0, 2), ['target', 'target']);
+  } finally {
+    await m.close();
+    await redis.stop();
   }
 });

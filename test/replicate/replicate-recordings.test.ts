@@ -83,3 +83,21 @@ test('replicate types --dbs 1: only db 1 is written, and MOVE j:mv 1 out of db 0
     await redis.stop();
   }
 });
+
+test('replicate flushall-uncompressed with a tiny in-flight window (every write pauses the flow): every record is acknowledged, the target equals the master', { timeout: 120_000 }, async () => {
+  const redis = await startRedisServer();
+  try {
+    const { summary, master } = await replicateSession('flushall-uncompressed', redis.url, { maxInflightBytesPerFlow: 1 });
+    try {
+      assert.deepEqual(master.violations, []);
+      const expected = master.expected();
+      const actual = await readState(redis.port, Object.keys(expected).map(Number));
+      assert.deepEqual(unexplainedDiffs(compareState(actual, expected, { ttlToleranceMs: 2000 }), expected).unexplained, []);
+      assert.deepEqual(finalAckMismatches(summary, master), []);
+    } finally {
+      await master.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+});

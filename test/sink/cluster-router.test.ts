@@ -140,6 +140,30 @@ test('a lost node connection: every command it had not acknowledged is resent, i
   }
 });
 
+test('an idle node connection closed by the node (CLIENT KILL) is replaced, not fatal: later writes of its slots arrive', async () => {
+  const router = await connect();
+  const errors: Error[] = [];
+  router.on('error', (e: Error) => errors.push(e));
+  try {
+    const masters = await clusterMasters(cluster);
+    const key = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'idle:');
+    pushSequence(router, key, 10);
+    await router.flush();
+    const killedConn = router.all().find((c) => c.peer.endsWith(`:${masters[0]!.port}`))!;
+    const closed = new Promise((r) => killedConn.once('close', r));
+    assert.ok(Number((await redisCli(masters[0]!.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim()) >= 1);
+    await closed;
+    const k = B(key);
+    for (let i = 10; i < 20; i++) router.connectionFor(k, 0).send(['RPUSH', k, String(i)], k);
+    await router.flush();
+    assert.deepEqual(await lrange(masters[0]!.port, key), range(20));
+    assert.deepEqual(errors, []);
+    assert.equal(router.all().length, 3, 'reconnected');
+  } finally {
+    await router.close();
+  }
+});
+
 test('CLUSTERDOWN (a slot without a master) is retried with backoff until the slot is served again', async () => {
   const router = await connect();
   const masters = await clusterMasters(cluster);

@@ -181,6 +181,80 @@ test('a refusal on the source read-back connection names the source connection, 
   }
 });
 
+/** The `addr=` of this connection as the server sees it (`CLIENT INFO`): our local `host:port`. */
+async function localAddr(conn: RedisConnection): Promise<string> {
+  const info = String(await conn.call(['CLIENT', 'INFO']));
+  return /addr=(\S+)/.exec(info)![1]!;
+}
+
+test('an idle connection closed by the server (CLIENT KILL) is a fatal ConnectionError naming it, not silence', async () => {
+  const conn = await connect({ role: 'target (flow 3)' });
+  const router = new StandaloneRouter(conn);
+  const errors: Error[] = [];
+  router.on('error', (e: Error) => errors.push(e));
+  conn.send(['SET', 'idle:a', '1']);
+  await conn.flush(); // nothing in flight from here on
+  const addr = await localAddr(conn);
+  const closed = new Promise((r) => conn.once('close', r));
+  assert.equal(await redisCli(server.port, 'CLIENT', 'KILL', 'ADDR', addr), '1\n');
+  await closed;
+  assert.equal(errors.length, 1);
+  const err = errors[0]!;
+  assert.ok(err instanceof ConnectionError, String(err));
+  assert.equal(err.role, 'target (flow 3)');
+  assert.equal(err.peer, `127.0.0.1:${server.port}`);
+  assert.match(err.message, /^target \(flow 3\) connection to 127\.0\.0\.1:\d+: connection closed while idle/);
+  // Later writes of that flow are not silently dropped: flush reports the closed connection.
+  router.connectionFor(Buffer.from('idle:b'), 0).send(['SET', 'idle:b', '1']);
+  await assert.rejects(router.flush(), (e) => e === err);
+  assert.equal(await redisCli(server.port, 'EXISTS', 'idle:b'), '0\n');
+});
+
+test("a server-side idle timeout (CONFIG SET timeout) closing the connection is reported the same way", { timeout: 20_000 }, async () => {
+  const s = await startRedisServer({ config: { timeout: '1' } });
+  try {
+    const conn = await RedisConnection.connect(parseRedisUrl(s.url), { role: 'target (flow 0)' });
+    const failed = new Promise<Error>((resolve) => conn.once('error', resolve));
+    const err = await failed;
+    assert.ok(err instanceof ConnectionError && /flow 0/.test(err.message) && /closed while idle/.test(err.message), String(err));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('close() and destroy() are not reported as errors', async () => {
+  const errors: Error[] = [];
+  const a = await connect();
+  a.on('error', (e: Error) => errors.push(e));
+  a.send(['SET', 'c:a', '1']);
+  await a.close();
+  const b = await connect();
+  b.on('error', (e: Error) => errors.push(e));
+  await b.call(['PING']);
+  const closed = new Promise((r) => b.once('close', r));
+  b.destroy();
+  await closed;
+  assert.deepEqual(errors, []);
+});
+
+test('TCP keepalive is on for target sockets (the kernel runs a keepalive timer on the socket)', async () => {
+  const conn = await connect();
+  try {
+    const addr = await localAddr(conn);
+    const localPort = addr.slice(addr.lastIndexOf(':') + 1);
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${localPort} )`], { encoding: 'utf8' });
+    assert.match(out, /timer:\(keepalive,/, out);
+    const off = await connect({ keepAliveMs: 0 });
+    const offAddr = await localAddr(off);
+    const offOut = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${offAddr.slice(offAddr.lastIndexOf(':') + 1)} )`], { encoding: 'utf8' });
+    assert.doesNotMatch(offOut, /keepalive/, 'keepAliveMs: 0 turns it off (the check above is meaningful)');
+    await off.close();
+  } finally {
+    await conn.close();
+  }
+});
+
 test('an exception thrown by a callback run from a socket event stops the connection through its error path (no uncaught exception)', async () => {
   const conn = await connect();
   const errors: Error[] = [];

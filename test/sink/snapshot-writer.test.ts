@@ -232,6 +232,32 @@ test('onExisting fail: stops with an error naming the key; the existing value is
   assert.equal((await cli('KEYS', '*df2redis:tmp:*')).trim(), '');
 });
 
+test('writers sharing a router keep their own policies: a later replace writer does not undo skip', async () => {
+  await cli('SET', 'pw:r', 'old');
+  await cli('RPUSH', 'pw:w', 'old');
+  await cli('SET', 'pw:j', 'old');
+  const own = await StandaloneRouter.connect(parseRedisUrl(server.url));
+  try {
+    const snapshot = new SnapshotWriter(own, info, { onExisting: 'skip', unsupported: 'fail', restoreMaxBytes: 512 * 1024 });
+    // Created after, as replicate creates its journal writer: before, its policy replaced skip's.
+    const journal = new SnapshotWriter(own, info, { onExisting: 'replace', unsupported: 'skip', restoreMaxBytes: 512 * 1024 });
+    await cli('SET', 'pw:src', 'new');
+    const dump = (await own.call(B('pw:src'), ['DUMP', 'pw:src'])) as Buffer;
+    snapshot.write(piece('string', 'pw:r', B('new'), { rdbType: dump[0]!, rdbValue: dump.subarray(1, dump.length - 10) }));
+    snapshot.write(piece('list', 'pw:w', bufs('n1'), { isLast: false }));
+    snapshot.write(piece('list', 'pw:w', bufs('n2'), { isFirst: false }));
+    journal.write(piece('list', 'pw:j', bufs('j1')));
+    await own.flush();
+    assert.equal(await cli('GET', 'pw:r'), 'old\n');
+    assert.equal(await cli('LRANGE', 'pw:w', '0', '-1'), 'old\n');
+    assert.equal(await cli('LRANGE', 'pw:j', '0', '-1'), 'j1\n', 'the replace writer still replaces');
+    assert.deepEqual({ keys: snapshot.stats.keys, skippedExisting: snapshot.stats.skippedExisting }, { keys: 0, skippedExisting: 2 });
+    assert.deepEqual({ keys: journal.stats.keys, skippedExisting: journal.stats.skippedExisting }, { keys: 1, skippedExisting: 0 });
+  } finally {
+    await own.close();
+  }
+});
+
 test('temporary keys hash to the slot of their key', () => {
   for (const k of ['a', 'user:1000', '{x}y', '{}z', 'a{b', 'k{t}x{u}']) {
     assert.equal(calculateSlot(tempKeyFor(B(k))), calculateSlot(B(k)), k);

@@ -50,10 +50,18 @@ export async function replicateSession(
     running.catch(() => undefined);
     const flowsDone = new Set<number>();
     master.on('flow-done', (log: { flowId: number }) => flowsDone.add(log.flowId));
+    // 'flow-done' fires when the master has written its last byte, not when the replica has read it:
+    // also wait until each flow acknowledged what the real replica acknowledged last.
+    const finalLsn = recordedFinalAcks(master);
     await Promise.race([
       until(() => {
         const s = replicator.status();
-        return s.phase === 'stable-sync' && s.flows.length > 0 && flowsDone.size === s.flows.length && s.flows.every((f) => f.lsn === f.receivedLsn);
+        return (
+          s.phase === 'stable-sync' &&
+          s.flows.length > 0 &&
+          flowsDone.size === s.flows.length &&
+          s.flows.every((f) => f.lsn === f.receivedLsn && f.lsn >= (finalLsn.get(f.id) ?? 0n))
+        );
       }, `${name}: all flows replayed and acknowledged`),
       running.then(() => {
         throw new Error('replicator stopped early');
@@ -88,13 +96,28 @@ export function unexplainedDiffs(diffs: string[], expected: ExpectedState): { un
   return { unexplained, explainedKeys, knownCount: diffs.filter((d) => KNOWN_DIFFS.some((re) => re.test(d))).length };
 }
 
-/** Checks the final ACK of every flow equals what the real Dragonfly replica acknowledged last; returns the mismatches. */
+/** The last `REPLCONF ACK` the real replica sent on each flow of the recording's first phase, by flow id. */
+export function recordedFinalAcks(master: ReplayMaster): Map<number, bigint> {
+  const out = new Map<number, bigint>();
+  for (const [id, f] of master.phases[0]!.flows) {
+    const acks = [...f.conn.replicaBytes.toString('latin1').matchAll(/REPLCONF ACK (\d+)/g)];
+    if (acks.length > 0) out.set(id, BigInt(acks[acks.length - 1]![1]!));
+  }
+  return out;
+}
+
+/**
+ * Checks the final ACK of every flow: it equals the flow's acknowledged LSN, and what the real
+ * Dragonfly replica acknowledged last in the recording. Returns the mismatches.
+ */
 export function finalAckMismatches(summary: ReplicateSummary, master: ReplayMaster): string[] {
   const out: string[] = [];
+  const recorded = recordedFinalAcks(master);
   for (const f of summary.flows) {
     const log = master.flowLogs(0).find((l) => l.flowId === f.id)!;
     if (log.acks.length === 0) out.push(`flow ${f.id} sent no ACK`);
     else if (log.acks.at(-1)!.lsn !== f.lsn) out.push(`flow ${f.id}: last ACK ${log.acks.at(-1)!.lsn} != acknowledged LSN ${f.lsn}`);
+    else if (recorded.has(f.id) && recorded.get(f.id) !== f.lsn) out.push(`flow ${f.id}: last ACK ${f.lsn} != the real replica's ${recorded.get(f.id)}`);
   }
   return out;
 }

@@ -17,17 +17,9 @@ import { createProgressReporter } from '../../src/progress/progress-reporter.js'
 import { FakeMaster, type FakeFlow, journalCommand, rdbSelectDb, rdbString } from '../helpers/fake-master.js';
 import { saveDump } from '../helpers/rdb-factory.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 const cli = async (port: number, ...args: string[]): Promise<string> => (await redisCli(port, ...args)).trim();
 

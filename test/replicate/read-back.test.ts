@@ -15,17 +15,9 @@ import { compareState, readState } from '../helpers/expected.js';
 import { FakeMaster } from '../helpers/fake-master.js';
 import { MasterData } from '../helpers/master-data.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 interface Setup {
   data: MasterData;

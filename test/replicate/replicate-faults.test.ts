@@ -9,17 +9,9 @@ import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions } from '../../src
 import { ConnectionError, JournalError, TargetCommandError } from '../../src/errors.js';
 import { FakeMaster, type FakeFlow, journalCommand, journalPing, rdbString } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { delay, until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 /** A fake master with `numFlows` flows (empty snapshots) and a replicator into a fresh redis-server, in stable sync. */
 async function stableReplication(

@@ -15,17 +15,9 @@ import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { FakeMaster, type FakeFlow, rdbSelectDb, rdbString } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer } from '../helpers/redis-server.js';
+import { delay, until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 /** `n` small strings `k0…` in db 0, as a flow's snapshot records. */
 function smallStrings(n: number): Buffer {

@@ -81,16 +81,31 @@ function roundToDigits(lead: Lead, p: number): { digits: string; exp: number; is
 const asNumber = (digits: string, exp: number): number => Number(`${digits[0]}.${digits.slice(1)}e${exp}`);
 
 /**
+ * The p-digit form of `a` that reads back as `a`, if any: the correctly rounded one, or for a power
+ * of two (whose read-back interval is twice as wide above as below) the next one up when the
+ * rounded one is below and falls short.
+ */
+function candidate(lead: Lead, p: number, a: number, isPowerOfTwo: boolean): { digits: string; exp: number } | undefined {
+  const r = roundToDigits(lead, p);
+  if (asNumber(r.digits, r.exp) === a) return r;
+  if (isPowerOfTwo && !r.isUp) {
+    const up = bumpDigits(r.digits, r.exp);
+    if (asNumber(up.digits, up.exp) === a) return up;
+  }
+  return undefined;
+}
+
+/**
  * Dragonfly's `RedisReplyBuilderBase::FormatDouble` (src/facade/reply_builder.cc, v1.40.1): the
  * shortest decimal string that reads back as `x` (the closest one when several have that length),
  * `-0` → `"0"`, `inf`/`-inf`/`nan`, decimal notation for decimal exponents -6…20, else
  * `d[.ddd]e+x` / `d[.ddd]e-x`.
  *
- * Same algorithm as the Lua formatter in {@link FLOAT_INCR_SCRIPT}: for p = 1…17 significant
- * digits, the correctly rounded p-digit form (`%.{p-1}e`) is the shortest as soon as it reads back
- * as `x`. For a power of two the interval of values reading back as `x` is twice as wide above as
- * below, so when the nearest p-digit form is below `x` and does not read back, the one above may:
- * it is tried too.
+ * Same algorithm as the Lua formatter in {@link FLOAT_INCR_SCRIPT}: the shortest form has the
+ * fewest significant digits p (1…17) whose correctly rounded p-digit form (`%.{p-1}e`) reads back
+ * as `x` ({@link candidate} also covers powers of two). "Reads back" holds for every p above the
+ * smallest (the p-digit form is also a (p+1)-digit one), so p is found by binary search: 4 or 5
+ * tries instead of up to 17 (the script's cost is mostly these `string.format` calls).
  */
 export function formatDouble(x: number): string {
   if (Number.isNaN(x)) return 'nan';
@@ -101,22 +116,20 @@ export function formatDouble(x: number): string {
   const lead = leadingDigits(a);
   F64[0] = a;
   const isPowerOfTwo = (U64[0]! & MANTISSA_MASK) === 0n;
-  let digits = '';
-  let exp = 0;
-  for (let p = 1; p <= 17; p++) {
-    const r = roundToDigits(lead, p);
-    if (asNumber(r.digits, r.exp) === a) {
-      ({ digits, exp } = r);
-      break;
-    }
-    if (isPowerOfTwo && !r.isUp) {
-      const up = bumpDigits(r.digits, r.exp);
-      if (asNumber(up.digits, up.exp) === a) {
-        ({ digits, exp } = up);
-        break;
-      }
+  let best = candidate(lead, 17, a, isPowerOfTwo)!;
+  let lo = 1;
+  let hi = 17;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = candidate(lead, mid, a, isPowerOfTwo);
+    if (c !== undefined) {
+      best = c;
+      hi = mid;
+    } else {
+      lo = mid + 1;
     }
   }
+  const { digits, exp } = best;
   return (x < 0 ? '-' : '') + layout(digits.replace(/0+$/, ''), exp);
 }
 
@@ -179,6 +192,20 @@ local function bump(ds)
   end
   return '1' .. string.rep('0', #ds - 1), 1
 end
+local FMT = {}
+for p = 0, 16 do FMT[p] = '%.' .. p .. 'e' end
+local function try(x, p, pow2)
+  local s = string.format(FMT[p], x)
+  local a, b, ex = string.match(s, '^(%d)%.?(%d*)e([-+]%d+)$')
+  local y = tonumber(s)
+  if y == x then return a .. b, tonumber(ex) end
+  if pow2 and y < x then
+    local up, carry = bump(a .. b)
+    local ue = tonumber(ex) + carry
+    if tonumber(string.sub(up, 1, 1) .. '.' .. string.sub(up, 2) .. 'e' .. ue) == x then return up, ue end
+  end
+  return nil
+end
 local function fmt(x)
   if x ~= x then return 'nan' end
   if x == math.huge then return 'inf' end
@@ -186,18 +213,13 @@ local function fmt(x)
   if x == 0 then return '0' end
   local sign = ''
   if x < 0 then sign = '-'; x = -x end
-  local digits, e
   local pow2 = math.frexp(x) == 0.5
-  for p = 0, 16 do
-    local s = string.format('%.' .. p .. 'e', x)
-    local a, b, ex = string.match(s, '^(%d)%.?(%d*)e([-+]%d+)$')
-    local y = tonumber(s)
-    if y == x then digits = a .. b; e = tonumber(ex); break end
-    if pow2 and y < x then
-      local up, carry = bump(a .. b)
-      local ue = tonumber(ex) + carry
-      if tonumber(string.sub(up, 1, 1) .. '.' .. string.sub(up, 2) .. 'e' .. ue) == x then digits = up; e = ue; break end
-    end
+  local digits, e = try(x, 16, pow2)
+  local lo, hi = 0, 16
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local d, de = try(x, mid, pow2)
+    if d then digits, e, hi = d, de, mid else lo = mid + 1 end
   end
   digits = (string.gsub(digits, '0+$', ''))
   local n = #digits

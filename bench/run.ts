@@ -7,7 +7,7 @@
  */
 
 /** Benchmark modules, by file name under bench/. */
-const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate', 'cluster'] as const;
+const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate', 'cluster', 'float'] as const;
 
 /** What a benchmark module exports. */
 interface BenchModule {

@@ -5,6 +5,7 @@
  * Pure: no sockets, no logging. The pipeline executes what {@link JournalTranslator.translate}
  * returns and reports the drop / lossy counters in `/status`.
  */
+import { floatIncrementCommand } from './float-increment.js';
 
 /** What the target can do, as far as translation cares (a subset of the sink's TargetInfo). */
 export interface TargetCapabilities {
@@ -129,6 +130,12 @@ export class JournalTranslator {
             },
           ],
         };
+      case 'INCRBYFLOAT':
+      case 'HINCRBYFLOAT': {
+        // Dragonfly's double arithmetic and formatting, not Redis's long double (float-increment.ts).
+        const cmd = floatIncrementCommand(args, name === 'HINCRBYFLOAT');
+        return { action: 'write', commands: [{ args: cmd ?? args, key: args[1] }] };
+      }
       case 'SORT':
         return this.#sort(args, txid);
       case 'GEORADIUS':

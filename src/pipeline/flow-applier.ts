@@ -25,6 +25,8 @@ export const ACK_EVERY_RECORDS = 1024n;
 interface QueuedRecord {
   entry: JournalEntry;
   lsn: bigint | undefined;
+  /** When the record was read from the flow (Unix ms): relative TTLs count from there. */
+  receivedAtMs: number;
 }
 
 /** What a flow needs from the replicator around it. */
@@ -52,6 +54,8 @@ export interface FlowApplierContext {
   /** Counts a dropped or lossy command, by upper-case name (logged once per name by the owner). */
   countDropped(name: string, reason: string): void;
   countLossy(name: string): void;
+  /** Counts a record replaced by a read-back of its keys, by what it was (e.g. `SORT`, `ZADD after DEL (…STORE)`). */
+  countRepaired(name: string): void;
   /** The flow cannot go on (an undecodable RESTORE payload, a failed read-back). */
   fail(err: Error): void;
   /**
@@ -75,6 +79,8 @@ export class FlowApplier {
   /** LSN of the next record not yet acknowledged by the target: what REPLCONF ACK sends. */
   ackedLsn = 0n;
   #lastSentAck = 0n;
+  /** The previous record of this flow, when it was a single-key `DEL` with a txid (see {@link #isRewrittenZsetStore}). */
+  #lastDel: { key: Buffer; db: number; txid: bigint } | undefined;
   #isPingAckWanted = false;
   #isMarkScheduled = false;
   /** Every snapshot piece was acknowledged by the target (set after STARTSTABLE): ACKs may be sent. */
@@ -184,7 +190,7 @@ export class FlowApplier {
   onJournal(entry: JournalEntry, lsn: bigint | undefined): void {
     if (this.phase === 'stopped') return; // stopping: what arrives now is not applied nor acknowledged
     if (this.#queue !== undefined) {
-      this.#queue.push({ entry, lsn });
+      this.#queue.push({ entry, lsn, receivedAtMs: Date.now() });
       // Records pile up only while a barrier or read-back is pending (milliseconds); past this,
       // stop reading until it resolves rather than grow without bound.
       if (this.#queue.length === MAX_QUEUED_RECORDS) this.#ctx.pauseSource();
@@ -216,7 +222,7 @@ export class FlowApplier {
     }
     for (let i = 0; i < queue.length; i++) {
       const r = queue[i]!;
-      this.#apply(r.entry, r.lsn);
+      this.#apply(r.entry, r.lsn, r.receivedAtMs);
       if (this.#queue !== undefined) {
         // Blocked again: the rest waits, in order, behind the new blocking record.
         this.#queue = queue.slice(i + 1);
@@ -227,7 +233,30 @@ export class FlowApplier {
     else this.#ctx.resumeSource();
   }
 
-  #apply(entry: JournalEntry, lsn: bigint | undefined): void {
+  /**
+   * Whether `entry` is the `ZADD dst …` of a zset `…STORE` as Dragonfly journals it: `DEL dst` then
+   * `ZADD dst <score> <member> …` with one non-zero txid on the destination's flow, the scores
+   * printed with 6 significant digits (`ZUNIONSTORE`/`ZINTERSTORE`/`ZDIFFSTORE`/`ZRANGESTORE` and
+   * the `GEO…STORE` commands; Dragonfly src/server/zset_family.cc `OpAdd` with `absl::StrCat`,
+   * reference §6.1). Such a ZADD is replaced by a read-back of `dst`. A client's own `DEL k` +
+   * `ZADD k` in one MULTI matches too; reading it back costs a read and is exact all the same.
+   */
+  #isRewrittenZsetStore(entry: Extract<JournalEntry, { op: 'command' }>): boolean {
+    const prev = this.#lastDel;
+    const args = entry.args;
+    const isDel = entry.txid !== 0n && args.length === 2 && commandName(args[0]) === 'DEL';
+    this.#lastDel = isDel ? { key: args[1]!, db: entry.db, txid: entry.txid } : undefined;
+    return (
+      prev !== undefined &&
+      entry.txid === prev.txid &&
+      entry.db === prev.db &&
+      args.length >= 4 &&
+      commandName(args[0]) === 'ZADD' &&
+      args[1]!.equals(prev.key)
+    );
+  }
+
+  #apply(entry: JournalEntry, lsn: bigint | undefined, receivedAtMs?: number): void {
     if (entry.op === 'ping') {
       this.#isPingAckWanted = true;
       this.#advance(lsn);
@@ -237,7 +266,13 @@ export class FlowApplier {
     if ((this.#fences !== undefined || this.#deferred !== undefined) && this.#fenced(entry, lsn)) return;
     const args = this.#acrossDbs(entry, lsn);
     if (args === undefined) return;
-    const t = this.#ctx.translator.translate(args, entry.txid);
+    if (this.#isRewrittenZsetStore(entry)) {
+      // The master's exact scores, in this place of the flow's order (the journal's are rounded).
+      this.#ctx.countRepaired(ZSET_STORE_REPAIR);
+      this.#repair([{ key: entry.args[1]!, db: entry.db, rereads: 0 }], lsn);
+      return;
+    }
+    const t = this.#ctx.translator.translate(args, entry.txid, receivedAtMs);
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
@@ -269,6 +304,7 @@ export class FlowApplier {
         this.#ctx.arriveAtBarrier(this, entry.txid, t, entry.db);
         return; // the LSN advances when the barrier resolves
       case 'repair':
+        this.#ctx.countRepaired(commandName(entry.args[0]));
         this.#repair(
           t.keys.map((key) => ({ key, db: entry.db, rereads: 0 })),
           lsn,
@@ -608,6 +644,9 @@ function recordItems(entry: Extract<JournalEntry, { op: 'command' }>): ReadBackI
   }
   return items;
 }
+
+/** How {@link FlowApplier} counts the read-back of a zset `…STORE` destination (`repaired` in `/status`). */
+export const ZSET_STORE_REPAIR = 'ZADD after DEL (…STORE)';
 
 /** Held records per flow before its socket is paused (a barrier or read-back takes milliseconds). */
 export const MAX_QUEUED_RECORDS = 100_000;

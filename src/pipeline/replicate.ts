@@ -91,6 +91,8 @@ export interface ReplicationStatus {
   }>;
   dropped: Record<string, number>;
   lossy: Record<string, number>;
+  /** Records replaced by a read-back of their keys from the master, by what they were. */
+  repaired: Record<string, number>;
   skipped: { expired: number; existing: number; unsupported: number };
   longestPauseMs: number;
   opsApplied: bigint;
@@ -150,6 +152,7 @@ export class Replicator {
   #barriers = new Map<bigint, { flows: Map<FlowApplier, bigint | undefined>; args: Buffer[]; db: number }>();
   #dropped = new Map<string, number>();
   #lossy = new Map<string, number>();
+  #repaired = new Map<string, number>();
   #state: ReplicationStatus['phase'] = 'handshake';
   #longestPauseMs = 0;
   #pausedAt = new Map<number, number>();
@@ -344,6 +347,7 @@ export class Replicator {
       }),
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
+      repaired: Object.fromEntries(this.#repaired),
       skipped: {
         expired: writers.reduce((s, w) => s + w.stats.skippedExpired, 0),
         existing: writers.reduce((s, w) => s + w.stats.skippedExisting, 0),
@@ -415,6 +419,7 @@ export class Replicator {
         readBack: (key, db, flowId) => this.#sourceReader!.read(key, db, flowId),
         countDropped: (name, reason) => this.#count(this.#dropped, name, `dropped ${name}: ${reason}`),
         countLossy: (name) => this.#count(this.#lossy, name, `lossy translation of ${name}`),
+        countRepaired: (name) => this.#count(this.#repaired, name, `${name} repaired by reading the key back from the master`),
         fail: (err) => this.#fail(err),
         pauseSource: () => this.#pause(id),
         resumeSource: () => this.#resume(id),

@@ -6,6 +6,9 @@ const b = (...xs: string[]): Buffer[] => xs.map((x) => Buffer.from(x));
 const str = (args: Buffer[]): string[] => args.map((a) => a.toString());
 const redis70: TargetCapabilities = { redisVersion: '7.0.15', hasCommand: () => false };
 const redis74json: TargetCapabilities = { redisVersion: '7.4.1', hasCommand: (n) => n === 'JSON.SET' };
+const redis80: TargetCapabilities = { redisVersion: '8.0.2', hasCommand: () => false };
+/** A fixed receive time (Unix ms) for the relative-TTL translations. */
+const READ_AT = 1_900_000_000_000;
 
 test('SET strips the Dragonfly-only STICK and _MCFLAGS tail and keeps PXAT/KEEPTTL', () => {
   const t = new JournalTranslator(redis70).translate(b('SET', 'k', 'v', 'PXAT', '1900000000005', 'STICK', '_MCFLAGS', '7'), 0n);
@@ -56,22 +59,43 @@ test('SADDEX becomes a lossy SADD', () => {
   assert.equal(t.lossy, 'SADDEX');
 });
 
-test('HSETEX: HSET (+HEXPIRE on Redis >= 7.4), HSETNX per field for NX', () => {
+test('HSETEX: HSET (+HPEXPIREAT from the time the record was read, on Redis >= 7.4), HSETNX per field for NX', () => {
   const t70 = new JournalTranslator(redis70).translate(b('HSETEX', 'h', '100000000', 'f', 'v', 'g', 'w'), 0n);
   assert.ok(t70.action === 'write');
   assert.deepEqual(t70.commands.map((c) => str(c.args)), [['HSET', 'h', 'f', 'v', 'g', 'w']]);
   assert.equal(t70.lossy, 'HSETEX');
-  const t74 = new JournalTranslator(redis74json).translate(b('HSETEX', 'h', 'NX', '60', 'f', 'v'), 0n);
+  const t74 = new JournalTranslator(redis74json).translate(b('HSETEX', 'h', 'NX', '60', 'f', 'v'), 0n, READ_AT);
   assert.ok(t74.action === 'write');
-  assert.deepEqual(t74.commands.map((c) => str(c.args)), [['HSETNX', 'h', 'f', 'v'], ['HEXPIRE', 'h', '60', 'FIELDS', '1', 'f']]);
+  assert.deepEqual(t74.commands.map((c) => str(c.args)), [['HSETNX', 'h', 'f', 'v'], ['HPEXPIREAT', 'h', String(READ_AT + 60_000), 'FIELDS', '1', 'f']]);
   assert.equal(t74.lossy, undefined);
 });
 
-test('FIELDEXPIRE is dropped before Redis 7.4 and becomes HEXPIRE after', () => {
+test('FIELDEXPIRE is dropped before Redis 7.4 and becomes HPEXPIREAT (from the time the record was read) after', () => {
   assert.equal(new JournalTranslator(redis70).translate(b('FIELDEXPIRE', 'h', '5', 'f'), 0n).action, 'drop');
-  const t = new JournalTranslator(redis74json).translate(b('FIELDEXPIRE', 'h', '5', 'f', 'g'), 0n);
+  const t = new JournalTranslator(redis74json).translate(b('FIELDEXPIRE', 'h', '5', 'f', 'g'), 0n, READ_AT);
   assert.ok(t.action === 'write');
-  assert.deepEqual(str(t.commands[0]!.args), ['HEXPIRE', 'h', '5', 'FIELDS', '2', 'f', 'g']);
+  assert.deepEqual(str(t.commands[0]!.args), ['HPEXPIREAT', 'h', String(READ_AT + 5000), 'FIELDS', '2', 'f', 'g']);
+});
+
+test('relative field TTLs journaled as typed become absolute from the time the record was read (replay lag does not stretch them)', () => {
+  const tr = new JournalTranslator(redis80);
+  const one = (...a: string[]): string[] => {
+    const t = tr.translate(b(...a), 0n, READ_AT);
+    assert.ok(t.action === 'write');
+    return str(t.commands[0]!.args);
+  };
+  assert.deepEqual(one('HEXPIRE', 'h', '10', 'NX', 'FIELDS', '1', 'f'), ['HPEXPIREAT', 'h', String(READ_AT + 10_000), 'NX', 'FIELDS', '1', 'f']);
+  assert.deepEqual(one('HPEXPIRE', 'h', '250', 'FIELDS', '1', 'f'), ['HPEXPIREAT', 'h', String(READ_AT + 250), 'FIELDS', '1', 'f']);
+  assert.deepEqual(one('HGETEX', 'h', 'EX', '7', 'FIELDS', '1', 'f'), ['HGETEX', 'h', 'PXAT', String(READ_AT + 7000), 'FIELDS', '1', 'f']);
+  assert.deepEqual(one('HSETEX', 'h', 'FNX', 'PX', '1500', 'FIELDS', '1', 'f', 'v'), ['HSETEX', 'h', 'FNX', 'PXAT', String(READ_AT + 1500), 'FIELDS', '1', 'f', 'v']);
+  // Absolute forms and PERSIST stay as they are.
+  assert.deepEqual(one('HGETEX', 'h', 'PXAT', '1900000000000', 'FIELDS', '1', 'f'), ['HGETEX', 'h', 'PXAT', '1900000000000', 'FIELDS', '1', 'f']);
+  assert.deepEqual(one('HGETEX', 'h', 'PERSIST', 'FIELDS', '1', 'f'), ['HGETEX', 'h', 'PERSIST', 'FIELDS', '1', 'f']);
+  // Without a receive time, now is used.
+  const t = tr.translate(b('HPEXPIRE', 'h', '1000', 'FIELDS', '1', 'f'), 0n);
+  assert.ok(t.action === 'write');
+  const abs = Number(t.commands[0]!.args[2]!.toString());
+  assert.ok(abs >= Date.now() && abs <= Date.now() + 1000, String(abs));
 });
 
 test('SORT: STORE passes, multi-shard SORT without STORE is repaired by read-back, read-only SORT dropped', () => {

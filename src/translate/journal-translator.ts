@@ -86,11 +86,15 @@ export class JournalTranslator {
 
   /**
    * Translates one journal COMMAND's argv (`args[0]` = command name, any case) with its `txid`
-   * (0 = single-shard). Never throws for unknown commands: they pass through unchanged and the
-   * target decides (an error reply then names the command and key).
+   * (0 = single-shard). `receivedAtMs` is when the record was read from the flow (Unix ms; default
+   * now): the relative field TTLs Dragonfly journals as typed (`HSETEX`, `FIELDEXPIRE`, `HEXPIRE`,
+   * `HPEXPIRE`, `HGETEX`/`HSETEX … EX|PX`) become absolute from that instant (`HPEXPIREAT`, `PXAT`),
+   * so replay lag does not stretch them (DESIGN invariant 5). Never throws for unknown commands:
+   * they pass through unchanged and the target decides (an error reply then names the command and key).
    */
-  translate(args: Buffer[], txid: bigint): Translation {
+  translate(args: Buffer[], txid: bigint, receivedAtMs?: number): Translation {
     const name = token(args[0]);
+    const at = (): number => receivedAtMs ?? Date.now();
     switch (name) {
       case 'SET':
         return this.#set(args);
@@ -111,9 +115,17 @@ export class JournalTranslator {
       case 'SADDEX':
         return this.#saddex(args);
       case 'HSETEX':
-        return this.#hsetex(args);
+        return this.#hsetex(args, at);
       case 'FIELDEXPIRE':
-        return this.#fieldexpire(args);
+        return this.#fieldexpire(args, at);
+      case 'HEXPIRE':
+      case 'HPEXPIRE': {
+        const ms = relativeMs(args[2], name === 'HEXPIRE' ? 1000 : 1);
+        if (args[1] === undefined || ms === undefined) return { action: 'write', commands: [{ args, key: args[1] }] };
+        return { action: 'write', commands: [{ args: [Buffer.from('HPEXPIREAT'), args[1], Buffer.from(String(at() + ms)), ...args.slice(3)], key: args[1] }] };
+      }
+      case 'HGETEX':
+        return { action: 'write', commands: [{ args: absoluteExPx(args, 2, at), key: args[1] }] };
       case 'PREPEND':
         return {
           action: 'write',
@@ -220,12 +232,12 @@ export class JournalTranslator {
    * Dragonfly `HSETEX k [NX|FNX|FXX] [KEEPTTL] ttl f v…` → `HSET`/`HSETNX` + `HEXPIRE` (Redis ≥ 7.4),
    * else `HSET` only (lossy). The Redis 8 form (with `FIELDS`) passes through on Redis ≥ 8.0.
    */
-  #hsetex(args: Buffer[]): Translation {
+  #hsetex(args: Buffer[], at: () => number): Translation {
     const key = args[1];
     if (key === undefined) return { action: 'drop', reason: 'malformed HSETEX' };
     if (this.#hasAnyToken(args, 2, ['FIELDS'])) {
       return versionAtLeast(this.#caps.redisVersion, 8, 0)
-        ? { action: 'write', commands: [{ args, key }] }
+        ? { action: 'write', commands: [{ args: absoluteExPx(args, 2, at), key }] }
         : { action: 'drop', reason: 'redis 8 HSETEX form needs redis >= 8.0' };
     }
     let i = 2;
@@ -248,11 +260,12 @@ export class JournalTranslator {
       commands.push({ args: [Buffer.from('HSET'), key, ...pairs], key });
     }
     if (!this.#hasFieldTtl) return { action: 'write', commands, lossy: 'HSETEX' };
-    if (!keepTtl) {
+    const ms = relativeMs(ttl, 1000);
+    if (!keepTtl && ms !== undefined) {
       const fields: Buffer[] = [];
       for (let p = 0; p < pairs.length; p += 2) fields.push(pairs[p]!);
       commands.push({
-        args: [Buffer.from('HEXPIRE'), key, ttl, Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields],
+        args: [Buffer.from('HPEXPIREAT'), key, Buffer.from(String(at() + ms)), Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields],
         key,
       });
     }
@@ -260,16 +273,16 @@ export class JournalTranslator {
   }
 
   /** `FIELDEXPIRE k ttl f…` → `HEXPIRE k ttl FIELDS n f…` on Redis ≥ 7.4, else dropped. */
-  #fieldexpire(args: Buffer[]): Translation {
+  #fieldexpire(args: Buffer[], at: () => number): Translation {
     const key = args[1];
-    const ttl = args[2];
-    if (key === undefined || ttl === undefined || args.length < 4) return { action: 'drop', reason: 'malformed FIELDEXPIRE' };
+    const ms = relativeMs(args[2], 1000);
+    if (key === undefined || ms === undefined || args.length < 4) return { action: 'drop', reason: 'malformed FIELDEXPIRE' };
     if (!this.#hasFieldTtl) return { action: 'drop', reason: 'field TTLs need redis >= 7.4' };
     const fields = args.slice(3);
     return {
       action: 'write',
       commands: [
-        { args: [Buffer.from('HEXPIRE'), key, ttl, Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields], key },
+        { args: [Buffer.from('HPEXPIREAT'), key, Buffer.from(String(at() + ms)), Buffer.from('FIELDS'), Buffer.from(String(fields.length)), ...fields], key },
       ],
       lossy: 'FIELDEXPIRE',
     };
@@ -296,3 +309,31 @@ export class JournalTranslator {
 const PREPEND_SCRIPT = Buffer.from(
   "local v = redis.call('GET', KEYS[1]) or ''; redis.call('SET', KEYS[1], ARGV[1] .. v, 'KEEPTTL'); return 1",
 );
+
+/** A relative TTL argument (decimal, > 0) in ms, given its unit in ms (1000 for seconds); undefined if it is not one. */
+function relativeMs(arg: Buffer | undefined, unitMs: number): number | undefined {
+  if (arg === undefined) return undefined;
+  const text = arg.toString('latin1');
+  if (!/^\d{1,15}$/.test(text)) return undefined;
+  const n = Number(text);
+  return n > 0 ? n * unitMs : undefined;
+}
+
+/**
+ * `args` with a relative `EX <s>` / `PX <ms>` option (from argument `from` on, up to `FIELDS`)
+ * replaced by `PXAT <at() + ttl>` (Redis 8 `HGETEX` / `HSETEX` form); unchanged when it has none.
+ */
+function absoluteExPx(args: Buffer[], from: number, at: () => number): Buffer[] {
+  for (let i = from; i < args.length - 1; i++) {
+    const t = token(args[i]);
+    if (t === 'FIELDS') break;
+    if (t !== 'EX' && t !== 'PX') continue;
+    const ms = relativeMs(args[i + 1], t === 'EX' ? 1000 : 1);
+    if (ms === undefined) break;
+    const out = args.slice();
+    out[i] = Buffer.from('PXAT');
+    out[i + 1] = Buffer.from(String(at() + ms));
+    return out;
+  }
+  return args;
+}

@@ -225,3 +225,28 @@ test('read-back: a DUMP payload above the bound stops the run with an error nami
     await t.close();
   }
 });
+
+test('zset …STORE (journaled as DEL dst + ZADD dst with 6-digit scores) ends with the master\'s exact scores, counted in /status', async () => {
+  const t = await setup(2);
+  try {
+    await t.data.exec(0, ['ZADD', 'za', '1.23456789', 'm1'], [{ flow: 1, args: ['ZADD', 'za', '1.23456789', 'm1'] }]);
+    await t.data.exec(0, ['ZADD', 'zb', '2.000000001', 'm1', '0.1', 'm2'], [{ flow: 1, args: ['ZADD', 'zb', '2.000000001', 'm1', '0.1', 'm2'] }]);
+    // As Dragonfly v1.40 journals it on the destination's flow (reference §6.1): the scores rounded.
+    await t.data.exec(0, ['ZUNIONSTORE', 'zu', '2', 'za', 'zb'], [
+      { flow: 0, args: ['DEL', 'zu'], txid: 9 },
+      { flow: 0, args: ['ZADD', 'zu', '0.1', 'm2', '3.23457', 'm1'], txid: 9 },
+    ]);
+    // A later record of zu on the same flow lands on the exact value, once.
+    await t.data.exec(0, ['ZINCRBY', 'zu', '1', 'm2']);
+    await t.caughtUp();
+    for (const m of ['m1', 'm2']) {
+      const [target, master] = await Promise.all([redisCli(t.redis.port, 'ZSCORE', 'zu', m), redisCli(t.data.server.port, 'ZSCORE', 'zu', m)]);
+      assert.equal(target, master, `zu ${m}: the master's exact score`);
+    }
+    assert.notEqual(Number(await redisCli(t.redis.port, 'ZSCORE', 'zu', 'm1')), 3.23457, 'not the journal\'s rounded score');
+    await t.assertEqual([0]);
+    assert.deepEqual(t.r.status().repaired, { 'ZADD after DEL (…STORE)': 1 });
+  } finally {
+    await t.close();
+  }
+});

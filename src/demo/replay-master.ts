@@ -172,7 +172,8 @@ function loadPhases(dir: string, conns: RecordedConnection[], timeShiftMs: numbe
     if (main === undefined || main.flowId !== undefined) throw new Error(`${name}: a phase must start with a main connection`);
     const mainText = main.replicaBytes.toString('latin1');
     const masterText = main.masterBytes.toString('latin1');
-    const capa = /\*5\r\n\+([0-9a-f]{40})\r\n\+(SYNC\d+)\r\n:\d+\r\n:\d+\r\n\+[0-9a-f]{40}\r\n/.exec(masterText);
+    // 5 elements (v1.40+, with the lineage id) or 4 (v1.4–v1.39, reference §9).
+    const capa = /\*[45]\r\n\+([0-9a-f]{40})\r\n\+(SYNC\d+)\r\n:\d+\r\n:\d+\r\n(?:\+[0-9a-f]{40}\r\n)?/.exec(masterText);
     if (!capa) throw new Error(`${name} ${main.file}: no capa reply`);
     // When the replica sent STARTSTABLE (proxy time): the split between segments 2 and 3.
     let startStableUs = Infinity;

@@ -131,6 +131,8 @@ export class JournalTranslator {
         };
       case 'SORT':
         return this.#sort(args, txid);
+      case 'ZRANGESTORE':
+        return this.#zrangestore(args);
       case 'GEORADIUS':
       case 'GEORADIUSBYMEMBER':
       case 'GEORADIUS_RO':
@@ -277,6 +279,19 @@ export class JournalTranslator {
     if (this.#hasAnyToken(args, 2, ['STORE'])) return { action: 'write', commands: [{ args, key: args[1] }] };
     if (txid !== 0n && args[1] !== undefined) return { action: 'repair', keys: [args[1]] };
     return { action: 'drop', reason: 'read-only' };
+  }
+
+  /**
+   * `ZRANGESTORE dst src min max …` (≥ 5 arguments: one shard, or a master that rewrites it) passes
+   * through. Masters before the rewrite (observed on v1.34.8, see `src/source/dragonfly-versions.ts`)
+   * also auto-journal a multi-shard `ZRANGESTORE` as per-shard key subsets — `ZRANGESTORE dst` on
+   * the destination's flow, `ZRANGESTORE src` on the source's — which Redis refuses: like the
+   * multi-shard `SORT`, each such key is read back from the master.
+   */
+  #zrangestore(args: Buffer[]): Translation {
+    if (args.length >= 5) return { action: 'write', commands: [{ args, key: args[1] }] };
+    if (args.length < 2) return { action: 'drop', reason: 'malformed ZRANGESTORE' };
+    return { action: 'repair', keys: args.slice(1) };
   }
 
   #hasAnyToken(args: Buffer[], from: number, tokens: string[]): boolean {

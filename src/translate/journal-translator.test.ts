@@ -85,6 +85,20 @@ test('SORT: STORE passes, multi-shard SORT without STORE is repaired by read-bac
   assert.equal(tr.translate(b('GEORADIUS', 'g', '1', '2', '3', 'km', 'STORE', 'd'), 0n).action, 'write');
 });
 
+test('ZRANGESTORE: the full command passes; a per-shard key subset (Dragonfly <= v1.34 auto-journal) is repaired by read-back', () => {
+  const tr = new JournalTranslator(redis70);
+  const full = tr.translate(b('ZRANGESTORE', 'dst', 'src', '0', '-1'), 0n);
+  assert.ok(full.action === 'write');
+  assert.deepEqual(str(full.commands[0]!.args), ['ZRANGESTORE', 'dst', 'src', '0', '-1']);
+  const dst = tr.translate(b('ZRANGESTORE', 'j:zr'), 22n);
+  assert.ok(dst.action === 'repair');
+  assert.deepEqual(str(dst.keys), ['j:zr']);
+  const src = tr.translate(b('zrangestore', 'j:z'), 22n);
+  assert.ok(src.action === 'repair');
+  assert.deepEqual(str(src.keys), ['j:z']);
+  assert.equal(tr.translate(b('ZRANGESTORE'), 22n).action, 'drop');
+});
+
 test('PREPEND is emulated with a script that keeps the TTL', () => {
   const t = new JournalTranslator(redis70).translate(b('PREPEND', 'k', 'pre'), 0n);
   assert.ok(t.action === 'write');

@@ -342,6 +342,7 @@ export class ReplayMaster extends EventEmitter {
 
   #mainCommand(socket: net.Socket, log: ReplayConnectionLog, args: string[], cmd: string, sub: string): unknown {
     if (cmd === 'PING') return this.#write(socket, log, respSimple('PONG'));
+    if (cmd === 'INFO' && args[1]?.toLowerCase() === 'server') return this.#write(socket, log, this.#infoServer());
     if (cmd === 'REPLCONF') {
       if (sub === 'ACK') return; // never answered
       if (sub === 'CAPA' && args.length === 3 && args[2]!.toLowerCase() === 'dragonfly') {
@@ -386,6 +387,32 @@ export class ReplayMaster extends EventEmitter {
       if (reply !== undefined) return this.#write(socket, log, reply);
     }
     this.#write(socket, log, respError(`unknown command '${args[0]}'`));
+  }
+
+  /**
+   * `INFO server` as the recorded master would answer it: the recordings never sent INFO, so its
+   * `dragonfly_version` is the `df-ver` AUX field of the recording's RDB header (the same
+   * `GetVersion()` text in Dragonfly), `redis_version` its `redis-ver` AUX field.
+   */
+  #infoServer(): Buffer {
+    const flows = [...this.phases.flatMap((p) => [...p.flows.values()])];
+    const aux = (name: string): string | undefined => {
+      for (const f of flows) {
+        const bytes = f.conn.masterBytes;
+        const at = bytes.indexOf(Buffer.from([0xfa, name.length, ...Buffer.from(name, 'latin1')]));
+        if (at < 0) continue;
+        const lenAt = at + 2 + name.length;
+        const len = bytes[lenAt]!;
+        if (len < 64) return bytes.toString('latin1', lenAt + 1, lenAt + 1 + len);
+      }
+      return undefined;
+    };
+    const lines = ['# Server', `redis_version:${aux('redis-ver') ?? '6.2.11'}`];
+    const dfVer = aux('df-ver');
+    if (dfVer !== undefined) lines.push(`dragonfly_version:${dfVer}`);
+    lines.push('redis_mode:standalone', 'arch_bits:64', '');
+    const body = Buffer.from(lines.join('\r\n'), 'latin1');
+    return Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n')]);
   }
 
   #expected: ExpectedState | undefined;

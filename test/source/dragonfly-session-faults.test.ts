@@ -95,9 +95,9 @@ test('AUTH on the main connection and on every flow; protocol rules kept', async
     await waitUntil(() => seen.events.filter((e) => / stable 1$/.test(e)).length === 3, 'stable');
     assert.deepEqual(m.violations, []);
     assert.deepEqual(m.mainCommands.map((c) => c.slice(0, 2).join(' ')), [
-      'PING', 'REPLCONF listening-port', 'REPLCONF capa', 'REPLCONF capa', 'REPLCONF CLIENT-ID', 'REPLCONF CLIENT-VERSION', 'DFLY SYNC', 'DFLY STARTSTABLE',
+      'PING', 'INFO server', 'REPLCONF listening-port', 'REPLCONF capa', 'REPLCONF capa', 'REPLCONF CLIENT-ID', 'REPLCONF CLIENT-VERSION', 'DFLY SYNC', 'DFLY STARTSTABLE',
     ]);
-    assert.deepEqual(m.mainCommands[3], ['REPLCONF', 'capa', 'dragonfly']);
+    assert.deepEqual(m.mainCommands[4], ['REPLCONF', 'capa', 'dragonfly']);
     assert.deepEqual(seen.states, ['greeting', 'full-sync', 'stable-sync']);
     await s.stop();
     assert.equal(s.state, 'stopped');

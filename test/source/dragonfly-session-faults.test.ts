@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DragonflySession, type DragonflySessionHandler, type SessionState } from '../../src/source/dragonfly-session.js';
 import { ConnectionError, JournalError, RdbError, ReplicationError } from '../../src/errors.js';
+import { UnsupportedSourceVersionError } from '../../src/source/dragonfly-versions.js';
 import type { JournalEntry } from '../../src/entry/entry.js';
 import {
   FakeMaster,
@@ -85,6 +86,26 @@ test('handshake refusals are named: not Dragonfly, a replica, NOAUTH, WRONGPASS'
     const s2 = new DragonflySession({ source: `redis://:nope@127.0.0.1:${m.port}`, handler: recorder().handler });
     await assert.rejects(s2.start(), /refused the credentials.*WRONGPASS/);
   });
+});
+
+test('a master older than v1.27 is refused at the handshake, before any REPLCONF, naming its version and the minimum; the version is reported', async () => {
+  await withMaster({ dragonflyVersion: 'df-v1.26.2' }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder().handler });
+    await assert.rejects(
+      s.start(),
+      (e: unknown) => e instanceof UnsupportedSourceVersionError && /runs Dragonfly df-v1\.26\.2, older than the oldest supported version v1\.27\.0/.test(e.message),
+    );
+    assert.equal(s.state, 'stopped');
+    assert.deepEqual(m.mainCommands.map((c) => c.join(' ')), ['PING', 'INFO server'], 'no replication session was created on the master');
+  });
+  let seenVersion: string | undefined;
+  await withMaster({ dragonflyVersion: 'df-v1.27.0' }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder({ onMaster: (info) => void (seenVersion = info.dragonflyVersion?.text) }).handler });
+    await s.start();
+    assert.notEqual(s.state, 'stopped');
+    await s.stop();
+  });
+  assert.equal(seenVersion, 'df-v1.27.0');
 });
 
 test('AUTH on the main connection and on every flow; protocol rules kept', async () => {

@@ -221,7 +221,10 @@ export class Replicator {
       rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
       handler: {
         onMaster: async (m) => {
-          this.#logger.info({ replid: m.replid, flows: m.numFlows, version: m.version }, 'attached to dragonfly master');
+          this.#logger.info(
+            { replid: m.replid, flows: m.numFlows, version: m.version, dragonflyVersion: m.dragonflyVersion?.text ?? 'unknown' },
+            'attached to dragonfly master',
+          );
           await this.#openFlows(m.numFlows);
         },
         onFullSync: (reason) => this.#onFullSync(reason),

@@ -12,6 +12,10 @@ import assert from 'node:assert/strict';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { compareState, readState } from '../helpers/expected.js';
 import { finalAckMismatches, MODULE_TYPES, replicateSession } from '../helpers/replicate-session.js';
+import { ReplayMaster } from '../helpers/replay-master.js';
+import { MasterLink } from '../../src/source/master-link.js';
+import { parseDragonflyUrl } from '../../src/source/dragonfly-url.js';
+import { versionTraits } from '../../src/source/dragonfly-versions.js';
 
 const NAME = 'types-v1.34';
 
@@ -63,5 +67,25 @@ test(`replicate ${NAME}: Redis equals the v1.34.8 master's final state except th
     }
   } finally {
     await redis.stop();
+  }
+});
+
+test(`${NAME}: the handshake reads df-v1.34.8 (INFO server, answered from the recording's df-ver AUX) and the 4-element capa reply the version table predicts`, async () => {
+  const master = await ReplayMaster.start(NAME);
+  try {
+    const link = await MasterLink.connect(parseDragonflyUrl(master.url), { clientId: 'a'.repeat(40) });
+    try {
+      const info = link.info;
+      assert.equal(info.dragonflyVersion?.text, 'df-v1.34.8');
+      const traits = versionTraits(info.dragonflyVersion);
+      assert.equal(info.lineage, undefined, '4-element capa reply');
+      assert.equal(traits.capaReplyLength, 4);
+      assert.equal(info.version, traits.dflyVersion);
+      assert.equal(traits.zrangestore, 'rewritten-plus-key-subsets');
+    } finally {
+      link.close();
+    }
+  } finally {
+    await master.close();
   }
 });

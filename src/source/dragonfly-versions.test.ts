@@ -77,14 +77,16 @@ test('v1.40 handshake from synthetic bytes: 5-element capa reply with lineage, D
 
 test('version ranges of the table: capa shape, DflyVersion, opcodes, shard_cnt, tagged chunks, DFLY FLOW arity', () => {
   const at = (s: string) => versionTraits(parseDragonflyVersion(s));
-  // v1.27–v1.28: FIN (14) and NOOP (0) still defined, DflyVersion VER4 (3), 4-arg DFLY FLOW.
-  assert.deepEqual(at('1.27.0').journalOpcodes, [0, 6, 9, 10, 13, 14, 15]);
+  // v1.27: FIN (14) and NOOP (0) are defined but never written; DflyVersion VER4 (3), 4-arg DFLY FLOW.
+  assert.deepEqual(at('1.27.0').journalOpcodes, [6, 9, 10, 13, 15]);
   assert.equal(at('1.28.2').dflyVersion, 3);
   assert.equal(at('1.29.0').flowMaxArgs, 4);
-  assert.deepEqual(at('1.29.0').journalOpcodes, [0, 6, 9, 10, 13, 15]);
   assert.equal(at('1.30.0').flowMaxArgs, 5);
   assert.equal(at('1.30.0').dflyVersion, 4);
-  assert.deepEqual(at('1.31.0').journalOpcodes, [6, 9, 10, 13, 15]);
+  assert.equal(at('1.34.8').zrangestore, 'rewritten-plus-key-subsets');
+  assert.equal(at('1.35.0').zrangestore, 'rewritten');
+  assert.equal(at('1.36.2').journalsXreadgroup, false);
+  assert.equal(at('1.37.0').journalsXreadgroup, true);
   assert.equal(at('1.37.0').dflyVersion, 5);
   assert.equal(at('1.37.9').shardCountIsReal, true);
   assert.equal(at('1.38.0').shardCountIsReal, false);

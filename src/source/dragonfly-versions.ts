@@ -3,9 +3,11 @@
  * and a small table of what differs on the wire between the versions it supports.
  *
  * Sources: reference `dragonfly-replication.md` §2.3 (DflyVersion numbers), §9 (older versions),
- * §6.1 (journal rewrites, v1.40.1), and the `types-v1.34` recording (a real v1.34.8 master). The
- * per-command journal column was NOT walked through Dragonfly's history tag by tag: only what the
- * recordings show (v1.34.8, v1.40.1) is stated, the boundaries between them are unknown.
+ * §6.1 (journal rewrites, v1.40.1), the `types-v1.34` recording (a real v1.34.8 master), and a few
+ * targeted looks at Dragonfly's source at release tags (`git show vX:src/server/…`): the command
+ * registrations of `ZRANGESTORE` (zset_family.cc) and `JournalXReadGroupIfNeeded` (stream_family.cc),
+ * and the journal writer of v1.27.0 (journal/serializer.cc, journal_slice.cc, streamer.cc). The
+ * other commands the v1.40 reference lists as rewritten were NOT walked through the history.
  */
 import { ReplicationError } from '../errors.js';
 
@@ -51,7 +53,8 @@ export type ZrangestoreJournal =
   /** `DEL dst` + `ZADD dst …`, nothing else (v1.40.1, reference §6.1). */
   | 'rewritten'
   /** `DEL dst` + `ZADD dst …` and then the auto-journaled per-shard key subsets `ZRANGESTORE dst` /
-   *  `ZRANGESTORE src` (recorded on v1.34.8): the subsets are read back from the master. */
+   *  `ZRANGESTORE src` (recorded on v1.34.8; up to v1.34, `NO_AUTOJOURNAL` from v1.35.0): the
+   *  subsets are read back from the master. */
   | 'rewritten-plus-key-subsets';
 
 /** What differs on the wire for one range of master versions (see {@link versionTraits}). */
@@ -60,7 +63,11 @@ export interface VersionTraits {
   capaReplyLength: 4 | 5;
   /** `DflyVersion` ordinal the master puts in the capa reply (§2.3; v1.22+ numbering). */
   dflyVersion: number;
-  /** Journal opcodes the master may send (§5.1, §9). */
+  /**
+   * Journal opcodes the master writes (§5.1): SELECT 6, EXPIRED 9, COMMAND 10, PING 13, LSN 15 for
+   * every supported version. v1.27–v1.30 still define NOOP 0 and (to v1.28) FIN 14 (§9), but v1.27.0
+   * never writes them: NOOP is an internal flush item with no data, FIN is only read.
+   */
   journalOpcodes: ReadonlyArray<number>;
   /** `shard_cnt` of a COMMAND record: the transaction's real shard count (≤ v1.37) or always 1. */
   shardCountIsReal: boolean;
@@ -68,31 +75,31 @@ export interface VersionTraits {
   taggedChunks: 'absent' | 'off-by-default' | 'on-by-default';
   /** Largest `DFLY FLOW` arity after `FLOW`: 4 up to v1.29, 5 from v1.30 (§3.1). */
   flowMaxArgs: 4 | 5;
-  /** How a multi-shard `ZRANGESTORE` is journaled (observed: v1.34.8 and v1.40.1; boundary unknown). */
+  /** How a multi-shard `ZRANGESTORE` is journaled (key subsets up to v1.34, recorded on v1.34.8). */
   zrangestore: ZrangestoreJournal;
   /** `XREADGROUP … >` journals its effects (`XCLAIM … FORCE JUSTID`, `XGROUP SETID … ENTRIESREAD`):
-   *  not on v1.34.8 (the PEL and entries-read then exist only on the master), yes on v1.40.1. */
+   *  from v1.37.0 (`JournalXReadGroupIfNeeded`); before, the PEL and entries-read exist only on the
+   *  master (recorded on v1.34.8). */
   journalsXreadgroup: boolean;
 }
 
 /**
  * The wire traits of master `v` (≥ {@link MIN_SUPPORTED_VERSION}); undefined `v` (the master did not
- * say) is treated as the newest known (v1.40). Facts not yet known between v1.34.8 and v1.40.1
- * (ZRANGESTORE, XREADGROUP) are attributed to the older side up to v1.39, which is harmless: the
- * repairs they trigger only act on records that carry the older shape.
+ * say) is treated as the newest known (v1.40). The translator does not branch on the version: the
+ * repairs act on the shape of the records (a `ZRANGESTORE` with fewer than 4 arguments), so a
+ * wrong or missing version cannot turn a v1.40 record into a repair.
  */
 export function versionTraits(v: Pick<DragonflyVersion, 'major' | 'minor' | 'patch'> | undefined): VersionTraits {
   const at = (minor: number): boolean => v === undefined || compareVersions(v, { major: 1, minor, patch: 0 }) >= 0;
   return {
     capaReplyLength: at(40) ? 5 : 4,
     dflyVersion: at(37) ? 5 : at(30) ? 4 : 3,
-    // SELECT 6, EXPIRED 9, COMMAND 10, PING 13, LSN 15; FIN 14 up to v1.28; NOOP 0 up to v1.30.
-    journalOpcodes: at(31) ? [6, 9, 10, 13, 15] : at(29) ? [0, 6, 9, 10, 13, 15] : [0, 6, 9, 10, 13, 14, 15],
+    journalOpcodes: [6, 9, 10, 13, 15],
     shardCountIsReal: !at(38),
     taggedChunks: at(40) ? 'on-by-default' : at(39) ? 'off-by-default' : 'absent',
     flowMaxArgs: at(30) ? 5 : 4,
-    zrangestore: at(40) ? 'rewritten' : 'rewritten-plus-key-subsets',
-    journalsXreadgroup: at(40),
+    zrangestore: at(35) ? 'rewritten' : 'rewritten-plus-key-subsets',
+    journalsXreadgroup: at(37),
   };
 }
 

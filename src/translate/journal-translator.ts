@@ -283,8 +283,8 @@ export class JournalTranslator {
 
   /**
    * `ZRANGESTORE dst src min max …` (≥ 5 arguments: one shard, or a master that rewrites it) passes
-   * through. Masters before the rewrite (observed on v1.34.8, see `src/source/dragonfly-versions.ts`)
-   * also auto-journal a multi-shard `ZRANGESTORE` as per-shard key subsets — `ZRANGESTORE dst` on
+   * through. Masters up to v1.34 (recorded on v1.34.8; `NO_AUTOJOURNAL` from v1.35.0, see
+   * `src/source/dragonfly-versions.ts`) also auto-journal a multi-shard `ZRANGESTORE` as per-shard key subsets — `ZRANGESTORE dst` on
    * the destination's flow, `ZRANGESTORE src` on the source's — which Redis refuses: like the
    * multi-shard `SORT`, each such key is read back from the master.
    */

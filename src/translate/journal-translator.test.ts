@@ -81,6 +81,10 @@ test('SORT: STORE passes, multi-shard SORT without STORE is repaired by read-bac
   assert.ok(r.action === 'repair');
   assert.deepEqual(str(r.keys), ['j:sorted']);
   assert.equal(tr.translate(b('SORT', 'k'), 0n).action, 'drop');
+  // v1.34: every SORT argument is a key, so a shard's subset may keep option tokens: all are read back.
+  const v134 = tr.translate(b('SORT', 'j:sortme', 'STORE'), 24n);
+  assert.ok(v134.action === 'repair');
+  assert.deepEqual(str(v134.keys), ['j:sortme', 'STORE']);
   assert.equal(tr.translate(b('GEORADIUS', 'g', '1', '2', '3', 'km'), 0n).action, 'drop');
   assert.equal(tr.translate(b('GEORADIUS', 'g', '1', '2', '3', 'km', 'STORE', 'd'), 0n).action, 'write');
 });

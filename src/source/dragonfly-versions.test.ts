@@ -87,6 +87,7 @@ test('version ranges of the table: capa shape, DflyVersion, opcodes, shard_cnt, 
   assert.equal(at('1.35.0').zrangestore, 'rewritten');
   assert.equal(at('1.36.2').journalsXreadgroup, false);
   assert.equal(at('1.37.0').journalsXreadgroup, true);
+  assert.deepEqual([at('1.30.0').sortKeys, at('1.31.0').sortKeys, at('1.36.0').sortKeys, at('1.37.0').sortKeys], ['no-store', 'every-argument', 'every-argument', 'store-last-key']);
   assert.equal(at('1.37.0').dflyVersion, 5);
   assert.equal(at('1.37.9').shardCountIsReal, true);
   assert.equal(at('1.38.0').shardCountIsReal, false);

@@ -5,7 +5,8 @@
  * Sources: reference `dragonfly-replication.md` §2.3 (DflyVersion numbers), §9 (older versions),
  * §6.1 (journal rewrites, v1.40.1), the `types-v1.34` recording (a real v1.34.8 master), and a few
  * targeted looks at Dragonfly's source at release tags (`git show vX:src/server/…`): the command
- * registrations of `ZRANGESTORE` (zset_family.cc) and `JournalXReadGroupIfNeeded` (stream_family.cc),
+ * registrations of `ZRANGESTORE` (zset_family.cc) and `SORT` (generic_family.cc),
+ * `JournalXReadGroupIfNeeded` (stream_family.cc),
  * and the journal writer of v1.27.0 (journal/serializer.cc, journal_slice.cc, streamer.cc). The
  * other commands the v1.40 reference lists as rewritten were NOT walked through the history.
  */
@@ -77,6 +78,12 @@ export interface VersionTraits {
   flowMaxArgs: 4 | 5;
   /** How a multi-shard `ZRANGESTORE` is journaled (key subsets up to v1.34, recorded on v1.34.8). */
   zrangestore: ZrangestoreJournal;
+  /**
+   * `SORT`: no `STORE` (read-only, v1.27–v1.30); every argument registered as a key (v1.31–v1.36:
+   * a multi-shard SORT's per-shard subsets may hold option tokens, all read back); the key and the
+   * `STORE` destination only (v1.37+, `STORE_LAST_KEY`). From generic_family.cc at the tags.
+   */
+  sortKeys: 'no-store' | 'every-argument' | 'store-last-key';
   /** `XREADGROUP … >` journals its effects (`XCLAIM … FORCE JUSTID`, `XGROUP SETID … ENTRIESREAD`):
    *  from v1.37.0 (`JournalXReadGroupIfNeeded`); before, the PEL and entries-read exist only on the
    *  master (recorded on v1.34.8). */
@@ -100,6 +107,7 @@ export function versionTraits(v: Pick<DragonflyVersion, 'major' | 'minor' | 'pat
     flowMaxArgs: at(30) ? 5 : 4,
     zrangestore: at(35) ? 'rewritten' : 'rewritten-plus-key-subsets',
     journalsXreadgroup: at(37),
+    sortKeys: at(37) ? 'store-last-key' : at(31) ? 'every-argument' : 'no-store',
   };
 }
 

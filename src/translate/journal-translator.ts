@@ -274,7 +274,7 @@ export class JournalTranslator {
    * `SORT src … STORE dst` (same shard) passes through; a multi-shard `SORT … STORE` reaches each
    * flow as `SORT <its key>` with a non-zero txid and no `STORE` — its result is only on the master
    * (§6.1 fact 12), so it is read back. A read-only `SORT` (txid 0, no `STORE`) is dropped.
-   * Masters v1.34–v1.35 register `SORT` with every argument as a key (first 1, last -1), so the
+   * Masters v1.31–v1.36 register `SORT` with every argument as a key (first 1, last -1), so the
    * per-shard subset of a multi-shard `SORT` may hold option tokens too (recorded on v1.34.8:
    * `SORT STORE` on a third flow), even `SORT src STORE`: with a non-zero txid every argument is
    * read back (a name that is no key on the master is deleted on the target, as on the master).

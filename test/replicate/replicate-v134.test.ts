@@ -16,6 +16,10 @@ import { ReplayMaster } from '../helpers/replay-master.js';
 import { MasterLink } from '../../src/source/master-link.js';
 import { parseDragonflyUrl } from '../../src/source/dragonfly-url.js';
 import { versionTraits } from '../../src/source/dragonfly-versions.js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
+import { until } from '../helpers/replicate-session.js';
 
 const NAME = 'types-v1.34';
 
@@ -92,5 +96,31 @@ test(`${NAME}: the handshake reads df-v1.34.8 (INFO server, answered from the re
     }
   } finally {
     await master.close();
+  }
+});
+
+test(`${NAME}: replicate warns once, naming the version, that a master before v1.37 does not journal XREADGROUP`, { timeout: 120_000 }, async () => {
+  const redis = await startRedisServer();
+  const master = await ReplayMaster.start(NAME);
+  const lines: Array<{ level: number; msg: string; dragonflyVersion?: string }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l.trim() !== '') lines.push(JSON.parse(l) as (typeof lines)[number]);
+      done();
+    },
+  });
+  try {
+    const replicator = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: redis.url, unsupported: 'skip', statusPort: undefined }, pino({ level: 'warn' }, sink));
+    const running = replicator.run();
+    running.catch(() => undefined);
+    await until(() => replicator.status().phase === 'stable-sync', 'stable sync');
+    await replicator.stop();
+    await running;
+    const warnings = lines.filter((l) => l.level === 40 && /XREADGROUP/.test(l.msg));
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.dragonflyVersion, 'df-v1.34.8');
+  } finally {
+    await master.close();
+    await redis.stop();
   }
 });

@@ -172,7 +172,8 @@ function loadPhases(dir: string, conns: RecordedConnection[], timeShiftMs: numbe
     if (main === undefined || main.flowId !== undefined) throw new Error(`${name}: a phase must start with a main connection`);
     const mainText = main.replicaBytes.toString('latin1');
     const masterText = main.masterBytes.toString('latin1');
-    const capa = /\*5\r\n\+([0-9a-f]{40})\r\n\+(SYNC\d+)\r\n:\d+\r\n:\d+\r\n\+[0-9a-f]{40}\r\n/.exec(masterText);
+    // 5 elements (v1.40+, with the lineage id) or 4 (v1.4–v1.39, reference §9).
+    const capa = /\*[45]\r\n\+([0-9a-f]{40})\r\n\+(SYNC\d+)\r\n:\d+\r\n:\d+\r\n(?:\+[0-9a-f]{40}\r\n)?/.exec(masterText);
     if (!capa) throw new Error(`${name} ${main.file}: no capa reply`);
     // When the replica sent STARTSTABLE (proxy time): the split between segments 2 and 3.
     let startStableUs = Infinity;
@@ -341,6 +342,7 @@ export class ReplayMaster extends EventEmitter {
 
   #mainCommand(socket: net.Socket, log: ReplayConnectionLog, args: string[], cmd: string, sub: string): unknown {
     if (cmd === 'PING') return this.#write(socket, log, respSimple('PONG'));
+    if (cmd === 'INFO' && args[1]?.toLowerCase() === 'server') return this.#write(socket, log, this.#infoServer());
     if (cmd === 'REPLCONF') {
       if (sub === 'ACK') return; // never answered
       if (sub === 'CAPA' && args.length === 3 && args[2]!.toLowerCase() === 'dragonfly') {
@@ -385,6 +387,32 @@ export class ReplayMaster extends EventEmitter {
       if (reply !== undefined) return this.#write(socket, log, reply);
     }
     this.#write(socket, log, respError(`unknown command '${args[0]}'`));
+  }
+
+  /**
+   * `INFO server` as the recorded master would answer it: the recordings never sent INFO, so its
+   * `dragonfly_version` is the `df-ver` AUX field of the recording's RDB header (the same
+   * `GetVersion()` text in Dragonfly), `redis_version` its `redis-ver` AUX field.
+   */
+  #infoServer(): Buffer {
+    const flows = [...this.phases.flatMap((p) => [...p.flows.values()])];
+    const aux = (name: string): string | undefined => {
+      for (const f of flows) {
+        const bytes = f.conn.masterBytes;
+        const at = bytes.indexOf(Buffer.from([0xfa, name.length, ...Buffer.from(name, 'latin1')]));
+        if (at < 0) continue;
+        const lenAt = at + 2 + name.length;
+        const len = bytes[lenAt]!;
+        if (len < 64) return bytes.toString('latin1', lenAt + 1, lenAt + 1 + len);
+      }
+      return undefined;
+    };
+    const lines = ['# Server', `redis_version:${aux('redis-ver') ?? '6.2.11'}`];
+    const dfVer = aux('df-ver');
+    if (dfVer !== undefined) lines.push(`dragonfly_version:${dfVer}`);
+    lines.push('redis_mode:standalone', 'arch_bits:64', '');
+    const body = Buffer.from(lines.join('\r\n'), 'latin1');
+    return Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n')]);
   }
 
   #expected: ExpectedState | undefined;

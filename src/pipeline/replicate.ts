@@ -21,6 +21,7 @@ import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
+import { versionTraits } from '../source/dragonfly-versions.js';
 import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
 import { commandName, FlowApplier } from './flow-applier.js';
 import { DEFAULT_READ_BACK_MAX_BYTES, SourceReader } from './read-back.js';
@@ -224,7 +225,17 @@ export class Replicator {
       rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
       handler: {
         onMaster: async (m) => {
-          this.#logger.info({ replid: m.replid, flows: m.numFlows, version: m.version }, 'attached to dragonfly master');
+          this.#logger.info(
+            { replid: m.replid, flows: m.numFlows, version: m.version, dragonflyVersion: m.dragonflyVersion?.text ?? 'unknown' },
+            'attached to dragonfly master',
+          );
+          if (m.dragonflyVersion !== undefined && !versionTraits(m.dragonflyVersion).journalsXreadgroup) {
+            this.#logger.warn(
+              { dragonflyVersion: m.dragonflyVersion.text },
+              'Dragonfly before v1.37 does not journal XREADGROUP: stream consumer groups read after the full sync ' +
+                '(pending entries, consumers, entries-read) will differ on the target',
+            );
+          }
           await this.#openFlows(m.numFlows);
         },
         onFullSync: (reason) => this.#onFullSync(reason),

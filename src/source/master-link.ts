@@ -9,6 +9,7 @@ import { ConnectionError, ReplicationError } from '../errors.js';
 import { RespErrorReply, RespReader, type RespValue } from '../decode/resp/resp-reader.js';
 import type { SourceEndpoint } from './dragonfly-url.js';
 import { encodeCommand, openSourceSocket, type SourceSocketOptions } from './source-socket.js';
+import { checkSupportedVersion, versionFromInfo, type DragonflyVersion } from './dragonfly-versions.js';
 
 /** What the master told us in its reply to `REPLCONF capa dragonfly`. */
 export interface MasterInfo {
@@ -22,6 +23,11 @@ export interface MasterInfo {
   version: number | undefined;
   /** Lineage id (v1.40+; = replid unless the master is a cascaded replica). */
   lineage: string | undefined;
+  /**
+   * The master's release from `INFO server` → `dragonfly_version` (see dragonfly-versions.ts for
+   * what differs per version); undefined when INFO was refused or had no such line.
+   */
+  dragonflyVersion?: DragonflyVersion | undefined;
 }
 
 /** Handshake options. */
@@ -101,10 +107,12 @@ export class MasterLink {
   }
 
   /**
-   * Connects and performs the replica handshake: `[AUTH]`, `PING`, `REPLCONF listening-port`,
+   * Connects and performs the replica handshake: `[AUTH]`, `PING`, `INFO server` (the master's
+   * `dragonfly_version`; a master older than v1.27 is refused here), `REPLCONF listening-port`,
    * `REPLCONF capa eof capa psync2`, `REPLCONF capa dragonfly` (alone, reference pitfall 11),
    * `REPLCONF CLIENT-ID`, `REPLCONF CLIENT-VERSION` (only after capa dragonfly, pitfall 12).
-   * @throws ConnectionError (network), ReplicationError naming the cause (NOAUTH, wrong password,
+   * @throws UnsupportedSourceVersionError (a ReplicationError) naming the master's version and the
+   *   minimum; ConnectionError (network), ReplicationError naming the cause (NOAUTH, wrong password,
    *   missing ACL permission, the source is a replica, the source is not Dragonfly, bad reply).
    */
   static async connect(ep: SourceEndpoint, options: HandshakeOptions): Promise<MasterLink> {
@@ -204,9 +212,14 @@ export class MasterLink {
     }
     const pong = await this.command(['PING']);
     if (pong !== 'PONG') throw handshakeError(['PING'], pong);
+    // The master's release, before anything creates a replication session on it (refused below the minimum).
+    const infoReply = await this.command(['INFO', 'server']);
+    const infoText = Buffer.isBuffer(infoReply) ? infoReply.toString('latin1') : typeof infoReply === 'string' ? infoReply : '';
+    const dragonflyVersion = versionFromInfo(infoText);
+    checkSupportedVersion(dragonflyVersion, this.#peer);
     await this.commandOk(['REPLCONF', 'listening-port', String(o.listeningPort ?? this.#socket.localPort ?? 0)]);
     await this.commandOk(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
-    this.#info = parseCapaReply(await this.command(['REPLCONF', 'capa', 'dragonfly']));
+    this.#info = { ...parseCapaReply(await this.command(['REPLCONF', 'capa', 'dragonfly'])), dragonflyVersion };
     await this.commandOk(['REPLCONF', 'CLIENT-ID', o.clientId]);
     const version = o.clientVersion === undefined ? DEFAULT_CLIENT_VERSION : o.clientVersion;
     if (version !== null) await this.commandOk(['REPLCONF', 'CLIENT-VERSION', String(version)]);

@@ -105,8 +105,26 @@ test('SORT: STORE passes, multi-shard SORT without STORE is repaired by read-bac
   assert.ok(r.action === 'repair');
   assert.deepEqual(str(r.keys), ['j:sorted']);
   assert.equal(tr.translate(b('SORT', 'k'), 0n).action, 'drop');
+  // v1.34: every SORT argument is a key, so a shard's subset may keep option tokens: all are read back.
+  const v134 = tr.translate(b('SORT', 'j:sortme', 'STORE'), 24n);
+  assert.ok(v134.action === 'repair');
+  assert.deepEqual(str(v134.keys), ['j:sortme', 'STORE']);
   assert.equal(tr.translate(b('GEORADIUS', 'g', '1', '2', '3', 'km'), 0n).action, 'drop');
   assert.equal(tr.translate(b('GEORADIUS', 'g', '1', '2', '3', 'km', 'STORE', 'd'), 0n).action, 'write');
+});
+
+test('ZRANGESTORE: the full command passes; a per-shard key subset (Dragonfly <= v1.34 auto-journal) is repaired by read-back', () => {
+  const tr = new JournalTranslator(redis70);
+  const full = tr.translate(b('ZRANGESTORE', 'dst', 'src', '0', '-1'), 0n);
+  assert.ok(full.action === 'write');
+  assert.deepEqual(str(full.commands[0]!.args), ['ZRANGESTORE', 'dst', 'src', '0', '-1']);
+  const dst = tr.translate(b('ZRANGESTORE', 'j:zr'), 22n);
+  assert.ok(dst.action === 'repair');
+  assert.deepEqual(str(dst.keys), ['j:zr']);
+  const src = tr.translate(b('zrangestore', 'j:z'), 22n);
+  assert.ok(src.action === 'repair');
+  assert.deepEqual(str(src.keys), ['j:z']);
+  assert.equal(tr.translate(b('ZRANGESTORE'), 22n).action, 'drop');
 });
 
 test('PREPEND is emulated with a script that keeps the TTL', () => {

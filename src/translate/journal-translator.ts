@@ -150,6 +150,8 @@ export class JournalTranslator {
       }
       case 'SORT':
         return this.#sort(args, txid);
+      case 'ZRANGESTORE':
+        return this.#zrangestore(args);
       case 'GEORADIUS':
       case 'GEORADIUSBYMEMBER':
       case 'GEORADIUS_RO':
@@ -292,11 +294,28 @@ export class JournalTranslator {
    * `SORT src … STORE dst` (same shard) passes through; a multi-shard `SORT … STORE` reaches each
    * flow as `SORT <its key>` with a non-zero txid and no `STORE` — its result is only on the master
    * (§6.1 fact 12), so it is read back. A read-only `SORT` (txid 0, no `STORE`) is dropped.
+   * Masters v1.31–v1.36 register `SORT` with every argument as a key (first 1, last -1), so the
+   * per-shard subset of a multi-shard `SORT` may hold option tokens too (recorded on v1.34.8:
+   * `SORT STORE` on a third flow), even `SORT src STORE`: with a non-zero txid every argument is
+   * read back (a name that is no key on the master is deleted on the target, as on the master).
    */
   #sort(args: Buffer[], txid: bigint): Translation {
+    if (txid !== 0n && args.length >= 2) return { action: 'repair', keys: args.slice(1) };
     if (this.#hasAnyToken(args, 2, ['STORE'])) return { action: 'write', commands: [{ args, key: args[1] }] };
-    if (txid !== 0n && args[1] !== undefined) return { action: 'repair', keys: [args[1]] };
     return { action: 'drop', reason: 'read-only' };
+  }
+
+  /**
+   * `ZRANGESTORE dst src min max …` (≥ 5 arguments: one shard, or a master that rewrites it) passes
+   * through. Masters up to v1.34 (recorded on v1.34.8; `NO_AUTOJOURNAL` from v1.35.0, see
+   * `src/source/dragonfly-versions.ts`) also auto-journal a multi-shard `ZRANGESTORE` as per-shard key subsets — `ZRANGESTORE dst` on
+   * the destination's flow, `ZRANGESTORE src` on the source's — which Redis refuses: like the
+   * multi-shard `SORT`, each such key is read back from the master.
+   */
+  #zrangestore(args: Buffer[]): Translation {
+    if (args.length >= 5) return { action: 'write', commands: [{ args, key: args[1] }] };
+    if (args.length < 2) return { action: 'drop', reason: 'malformed ZRANGESTORE' };
+    return { action: 'repair', keys: args.slice(1) };
   }
 
   #hasAnyToken(args: Buffer[], from: number, tokens: string[]): boolean {

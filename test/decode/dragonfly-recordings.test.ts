@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadExpected, loadSession, SESSIONS, type ExpectedKey, type RecordedConnection } from '../helpers/recording.js';
+import { loadExpected, loadSession, DECODE_SESSIONS, type ExpectedKey, type RecordedConnection } from '../helpers/recording.js';
 import { digestOf } from '../helpers/expected.js';
 import { RdbDecoder } from '../../src/decode/rdb/rdb-decoder.js';
 import { JournalDecoder } from '../../src/decode/journal/journal-decoder.js';
@@ -115,7 +115,7 @@ function assertPieceBounds(e: SnapshotEntry): void {
   if (!(e.isFirst && e.isLast)) assert.equal(e.rdbValue, undefined);
 }
 
-for (const name of SESSIONS) {
+for (const name of DECODE_SESSIONS) {
   test(`recording ${name}: every FULL flow decodes to EOF and matches the master's state`, () => {
     const conns = loadSession(name);
     const model = new SnapshotModel();
@@ -190,7 +190,7 @@ for (const name of SESSIONS) {
 }
 
 test('recordings: the same entries whatever the chunking (random splits everywhere, bytewise on small flows)', () => {
-  for (const name of SESSIONS) {
+  for (const name of DECODE_SESSIONS) {
     for (const conn of loadSession(name)) {
       if (!isFlow(conn)) continue;
       const { kind, token, body } = splitReply(conn);

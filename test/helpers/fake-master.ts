@@ -195,7 +195,9 @@ export interface FakeMasterOptions {
   flowKind?: (flowId: number, lsn: bigint | undefined) => 'FULL' | 'PARTIAL' | { error: string };
   /** On `DFLY SYNC`; `reply()` sends `+OK`. @default every flow: header + AUX + FULLSYNC_END, then reply */
   onSync?: (master: FakeMaster, reply: () => void) => void;
-  /** Keys per database answered to `INFO keyspace` (e.g. `{ 0: 3 }`). @default INFO is an unknown command */
+  /** `dragonfly_version` answered to `INFO server`, or null to answer it as an unknown command. @default 'df-v1.40.1' */
+  dragonflyVersion?: string | null;
+  /** Keys per database answered to `INFO keyspace` (e.g. `{ 0: 3 }`). @default INFO keyspace is an unknown command */
   keyspace?: Record<number, number>;
   /** On `DFLY STARTSTABLE`; `reply()` sends `+OK`. @default every FULL flow: {@link flowTail}, then reply */
   onStartStable?: (master: FakeMaster, reply: () => void) => void;
@@ -396,7 +398,10 @@ export class FakeMaster extends EventEmitter {
         return;
       }
       if (cmd === 'PING') socket.write(respSimple('PONG'));
-      else if (cmd === 'INFO' && this.#options.keyspace !== undefined) {
+      else if (cmd === 'INFO' && args[1]?.toLowerCase() === 'server' && this.#options.dragonflyVersion !== null) {
+        const text = `# Server\r\nredis_version:7.4.0\r\ndragonfly_version:${this.#options.dragonflyVersion ?? 'df-v1.40.1'}\r\nredis_mode:standalone\r\n`;
+        socket.write(`$${Buffer.byteLength(text)}\r\n${text}\r\n`);
+      } else if (cmd === 'INFO' && this.#options.keyspace !== undefined) {
         const lines = Object.entries(this.#options.keyspace).map(([db, n]) => `db${db}:keys=${n},expires=0,avg_ttl=0\r\n`);
         const text = `# Keyspace\r\n${lines.join('')}`;
         socket.write(`$${Buffer.byteLength(text)}\r\n${text}\r\n`);

@@ -56,3 +56,24 @@ test('migrate --source <dragonfly>: a full sync that stalls mid-object → exit 
     await target.stop();
   }
 });
+
+test('replicate and migrate from a Dragonfly older than v1.27 → exit 1 naming its version and the minimum; nothing written, no replication session created', { timeout: 30_000 }, async () => {
+  const master = await FakeMaster.start({ numFlows: 2, dragonflyVersion: 'df-v1.25.4' });
+  const target = await startRedisServer();
+  try {
+    for (const job of ['replicate', 'migrate']) {
+      const r = await run([job, '--source', master.url, '--target', target.url, '--progress', 'none', '--log-level', 'silent']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^df2redis: the source 127\.0\.0\.1:\d+ runs Dragonfly df-v1\.25\.4, older than the oldest supported version v1\.27\.0: upgrade the master to v1\.27\.0 or later\n$/,
+        job,
+      );
+    }
+    assert.equal(master.mainCommands.filter((c) => c[0] === 'REPLCONF').length, 0, 'no REPLCONF reached the master');
+    assert.equal((await redisCli(target.port, 'DBSIZE')).trim(), '0');
+  } finally {
+    await master.close();
+    await target.stop();
+  }
+});

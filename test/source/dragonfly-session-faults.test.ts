@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DragonflySession, type DragonflySessionHandler, type SessionState } from '../../src/source/dragonfly-session.js';
 import { ConnectionError, JournalError, RdbError, ReplicationError } from '../../src/errors.js';
+import { UnsupportedSourceVersionError } from '../../src/source/dragonfly-versions.js';
 import type { JournalEntry } from '../../src/entry/entry.js';
 import {
   FakeMaster,
@@ -87,6 +88,26 @@ test('handshake refusals are named: not Dragonfly, a replica, NOAUTH, WRONGPASS'
   });
 });
 
+test('a master older than v1.27 is refused at the handshake, before any REPLCONF, naming its version and the minimum; the version is reported', async () => {
+  await withMaster({ dragonflyVersion: 'df-v1.26.2' }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder().handler });
+    await assert.rejects(
+      s.start(),
+      (e: unknown) => e instanceof UnsupportedSourceVersionError && /runs Dragonfly df-v1\.26\.2, older than the oldest supported version v1\.27\.0/.test(e.message),
+    );
+    assert.equal(s.state, 'stopped');
+    assert.deepEqual(m.mainCommands.map((c) => c.join(' ')), ['PING', 'INFO server'], 'no replication session was created on the master');
+  });
+  let seenVersion: string | undefined;
+  await withMaster({ dragonflyVersion: 'df-v1.27.0' }, async (m) => {
+    const s = new DragonflySession({ source: m.url, handler: recorder({ onMaster: (info) => void (seenVersion = info.dragonflyVersion?.text) }).handler });
+    await s.start();
+    assert.notEqual(s.state, 'stopped');
+    await s.stop();
+  });
+  assert.equal(seenVersion, 'df-v1.27.0');
+});
+
 test('AUTH on the main connection and on every flow; protocol rules kept', async () => {
   await withMaster({ password: 'p w"x', username: 'repl', numFlows: 3 }, async (m) => {
     const { seen, handler } = recorder();
@@ -95,9 +116,9 @@ test('AUTH on the main connection and on every flow; protocol rules kept', async
     await waitUntil(() => seen.events.filter((e) => / stable 1$/.test(e)).length === 3, 'stable');
     assert.deepEqual(m.violations, []);
     assert.deepEqual(m.mainCommands.map((c) => c.slice(0, 2).join(' ')), [
-      'PING', 'REPLCONF listening-port', 'REPLCONF capa', 'REPLCONF capa', 'REPLCONF CLIENT-ID', 'REPLCONF CLIENT-VERSION', 'DFLY SYNC', 'DFLY STARTSTABLE',
+      'PING', 'INFO server', 'REPLCONF listening-port', 'REPLCONF capa', 'REPLCONF capa', 'REPLCONF CLIENT-ID', 'REPLCONF CLIENT-VERSION', 'DFLY SYNC', 'DFLY STARTSTABLE',
     ]);
-    assert.deepEqual(m.mainCommands[3], ['REPLCONF', 'capa', 'dragonfly']);
+    assert.deepEqual(m.mainCommands[4], ['REPLCONF', 'capa', 'dragonfly']);
     assert.deepEqual(seen.states, ['greeting', 'full-sync', 'stable-sync']);
     await s.stop();
     assert.equal(s.state, 'stopped');

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JournalDecoder } from '../../src/decode/journal/journal-decoder.js';
-import { SESSIONS, type RecordedConnection } from '../helpers/recording.js';
+import { DECODE_SESSIONS, type RecordedConnection } from '../helpers/recording.js';
 import { loadRecordedSession, recordedFlowReply } from '../helpers/replay-master.js';
 
 /** Splits a flow's master bytes: FLOW reply, RDB part, JOURNAL_OFFSET, journal (FULL flows). */
@@ -34,7 +34,7 @@ function splitFlow(conn: RecordedConnection): { full: boolean; token: string; jo
   return { full: true, token: fr.token, journalStart: at + eof.length, journalOffset };
 }
 
-for (const name of SESSIONS) {
+for (const name of DECODE_SESSIONS) {
   test(`journal of every flow of '${name}' decodes to the last byte with consistent LSNs`, () => {
     for (const conn of loadRecordedSession(name)) {
       if (conn.flowId === undefined) continue;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import { ReplayMaster, loadRecordedSession, recordedFlowReply } from '../helpers/replay-master.js';
-import { SESSIONS, type RecordedConnection } from '../helpers/recording.js';
+import { DECODE_SESSIONS, type RecordedConnection } from '../helpers/recording.js';
 
 /** A raw client connection collecting everything it receives. */
 class RawClient {
@@ -100,7 +100,7 @@ async function playPhase(master: ReplayMaster, conns: RecordedConnection[]): Pro
   for (const c of clients) c.socket.destroy();
 }
 
-for (const name of SESSIONS) {
+for (const name of DECODE_SESSIONS) {
   test(`replay master serves '${name}' byte for byte to the recorded replica bytes (no time shift)`, async () => {
     const master = await ReplayMaster.start(name, { timeShift: 0 });
     try {
@@ -116,7 +116,7 @@ for (const name of SESSIONS) {
 }
 
 test('replay master: the FULL flows tail is in the post-STARTSTABLE segment for every session', async () => {
-  for (const name of SESSIONS) {
+  for (const name of DECODE_SESSIONS) {
     const master = await ReplayMaster.start(name);
     for (const phase of master.phases) {
       for (const [id, f] of phase.flows) {

@@ -58,10 +58,11 @@ test(`replicate ${NAME}: Redis equals the v1.34.8 master's final state except th
         assert.ok(db0[k] !== undefined, `${key} is on the target`);
         assert.equal(db0[k]!.digest, expected['0']![k]!.digest, `${key} equals the master's`);
       }
-      // Read back: both ZRANGESTORE subsets, the SORT … STORE keys, and the `STORE` token v1.34 put in
-      // a shard's SORT subset (every SORT argument is a key there; no such key, so none on the target).
+      // Read back: both ZRANGESTORE subsets, the SORT … STORE keys, the `STORE` token v1.34 put in
+      // a shard's SORT subset (every SORT argument is a key there; no such key, so none on the target),
+      // and the ZUNIONSTORE / ZINTERSTORE destinations (journaled as DEL + ZADD with rounded scores).
       const dumped = master.log.flatMap((l) => l.commands).filter((c) => c[0]?.toUpperCase() === 'DUMP').map((c) => c[1]);
-      assert.deepEqual([...new Set(dumped)].sort(), ['STORE', 'j:sorted', 'j:sortme', 'j:z', 'j:zr']);
+      assert.deepEqual([...new Set(dumped)].sort(), ['STORE', 'j:sorted', 'j:sortme', 'j:z', 'j:zi', 'j:zr', 'j:zu']);
       assert.equal(db0[Buffer.from('STORE').toString('base64')], undefined);
       // Every flow's last ACK is its acknowledged LSN. The real v1.34 replica acknowledged one record
       // less on exactly the two flows that carried the ZRANGESTORE key subsets (flows 0 and 1): it

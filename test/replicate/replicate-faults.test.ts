@@ -10,6 +10,7 @@ import { ConnectionError, JournalError, TargetCommandError } from '../../src/err
 import { FakeMaster, type FakeFlow, journalCommand, journalPing, rdbString } from '../helpers/fake-master.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { delay, until } from '../helpers/wait.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -141,6 +142,36 @@ test('an idle target connection killed in stable sync (CLIENT KILL) stops the ru
     assert.equal(t.r.status().phase, 'stopped');
   } finally {
     await t.close();
+  }
+});
+
+test('a target connection cut by the network in the middle of a reply (fault proxy) stops the run; the LSN never covers the write whose reply was lost', { timeout: 30_000 }, async () => {
+  const redis = await startRedisServer();
+  const proxy = await FaultProxy.start({ port: redis.port });
+  const m = await FakeMaster.start({ numFlows: 1 });
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: proxy.url }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  try {
+    await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
+    const [f0] = m.flows as FakeFlow[];
+    const up = proxy.connections.map((c) => c.forwarded.up);
+    f0!.write(journalCommand(['SET', 'before', '1']));
+    await until(() => r.status().flows[0]!.lsn === 2n, 'the first write acknowledged');
+    const flowConn = proxy.connections.find((c, i) => c.forwarded.up > (up[i] ?? 0))!;
+    // The reply to the next write (`+OK\r\n`) is cut after 2 bytes: the write may be applied, but
+    // df2redis cannot know, so it must neither acknowledge it nor go on silently.
+    proxy.arm({ connection: flowConn.index, direction: 'down', afterBytes: flowConn.forwarded.down + 2, action: 'cut' });
+    f0!.write(journalCommand(['SET', 'lost-reply', '1']));
+    await assert.rejects(running, (err: unknown) => err instanceof ConnectionError && err.role === 'target (flow 0)');
+    assert.equal(flowConn.fault, 'cut');
+    assert.ok(f0!.acks.every((a) => a <= 2n), `ACKs ${f0!.acks.join(',')}`);
+    assert.equal(r.status().flows[0]!.lsn, 2n);
+  } finally {
+    await r.stop().catch(() => undefined);
+    await m.close();
+    await proxy.close();
+    await redis.stop();
   }
 });
 

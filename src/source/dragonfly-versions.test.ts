@@ -8,7 +8,10 @@ import { describeError, EXIT_FAILED } from '../cli/exit-codes.js';
 import { ReplicationError } from '../errors.js';
 import { parseCapaReply } from './master-link.js';
 import {
+  COMMAND_JOURNAL,
   MIN_SUPPORTED_VERSION,
+  commandJournal,
+  releaseText,
   UnsupportedSourceVersionError,
   checkSupportedVersion,
   compareVersions,
@@ -126,4 +129,84 @@ test('a master older than v1.27 is refused with a typed error naming its version
   assert.equal(describeError(new UnsupportedSourceVersionError(old, 'h:1')).exitCode, EXIT_FAILED);
   checkSupportedVersion(parseDragonflyVersion('df-v1.27.0'), 'h:1');
   checkSupportedVersion(undefined, 'h:1');
+});
+
+test('journal table: every §6.1 command present, per row ranges ordered from v1.27.0 to the newest with no gap or overlap', () => {
+  const ids = COMMAND_JOURNAL.map((c) => c.id);
+  assert.equal(new Set(ids).size, ids.length, 'row ids are unique');
+  // Client commands of reference §6.1 (v1.40.1) and the float increments of its "not rewritten" paragraph.
+  const section61 = ['SET', 'SETEX', 'PSETEX', 'SETNX', 'GETSET', 'MSET', 'MSETNX', 'GETEX', 'GAT', 'EXPIRE', 'PEXPIRE', 'EXPIREAT', 'PEXPIREAT',
+    'DEL', 'UNLINK', 'RM', 'expiry', 'RENAME', 'RENAMENX', 'COPY', 'MOVE', 'SPOP', 'SMOVE', 'SINTERSTORE', 'SUNIONSTORE', 'SDIFFSTORE',
+    'ZUNIONSTORE', 'ZINTERSTORE', 'ZDIFFSTORE', 'ZRANGESTORE', 'BZPOPMIN', 'BZPOPMAX', 'ZMPOP', 'BZMPOP', 'BLPOP', 'BRPOP', 'LMPOP', 'BLMPOP',
+    'LMOVE', 'BLMOVE', 'RPOPLPUSH', 'BRPOPLPUSH', 'XADD', 'XTRIM', 'XREADGROUP', 'PFMERGE', 'BITOP', 'JSON.MSET', 'hash fields', 'SCRIPT LOAD',
+    'SCRIPT FLAGS', 'FLUSHALL', 'FLUSHDB', 'SORT', 'INCRBYFLOAT', 'HINCRBYFLOAT'];
+  for (const name of section61) {
+    const re = new RegExp(`(^|[ ,(])${name.replace('.', '\\.')}([ ,)]|$)`);
+    assert.ok(COMMAND_JOURNAL.some((c) => re.test(c.commands)), `${name} has a row`);
+  }
+  for (const c of COMMAND_JOURNAL) {
+    assert.ok(c.ranges.length > 0, c.id);
+    assert.equal(compareVersions(c.ranges[0]!.from, MIN_SUPPORTED_VERSION), 0, `${c.id} starts at the minimum`);
+    assert.equal(c.ranges[c.ranges.length - 1]!.until, undefined, `${c.id} reaches the newest`);
+    c.ranges.forEach((r, i) => {
+      if (r.until !== undefined) assert.ok(compareVersions(r.from, r.until) < 0, `${c.id} ${releaseText(r.from)} before ${releaseText(r.until)}`);
+      if (i > 0) assert.equal(compareVersions(c.ranges[i - 1]!.until!, r.from), 0, `${c.id}: range ${i} starts where ${i - 1} ends`);
+      assert.ok(r.journal && r.handling && r.source && r.form, `${c.id} ${releaseText(r.from)} is filled in`);
+    });
+  }
+});
+
+test('journal table lookups: the form per version where the walk found a change', () => {
+  const form = (id: string, ver: string) => commandJournal(id, parseDragonflyVersion(ver)).form;
+  assert.deepEqual([form('ZUNIONSTORE', '1.27.0'), form('ZUNIONSTORE', '1.33.1'), form('ZUNIONSTORE', '1.34.0'), form('ZUNIONSTORE', '1.40.1')], ['key-subsets', 'key-subsets', 'rewritten', 'rewritten']);
+  assert.deepEqual([form('ZRANGESTORE', '1.33.1'), form('ZRANGESTORE', '1.34.8'), form('ZRANGESTORE', '1.35.0')], ['key-subsets', 'rewritten-plus-key-subsets', 'rewritten']);
+  assert.deepEqual([form('LMPOP', '1.33.1'), form('LMPOP', '1.34.0')], ['key-subsets', 'pop-no-count']);
+  assert.deepEqual([form('ZMPOP', '1.31.2'), form('ZMPOP', '1.32.0')], ['key-subsets', 'zpop-count']);
+  assert.deepEqual([form('LMOVE', '1.33.1'), form('LMOVE', '1.34.0')], ['as-is-or-pop-push', 'pop-push']);
+  assert.deepEqual([form('XADD', '1.27.3'), form('XADD', '1.27.4'), form('XTRIM', '1.27.0'), form('XTRIM', '1.28.0')], ['minid-eq-last-deleted', 'minid-first', 'minid-eq-last-deleted', 'minid-first']);
+  assert.deepEqual([form('DEL', '1.39.0'), form('DEL', '1.40.0')], ['auto-subset', 'deleted-keys']);
+  assert.deepEqual([form('GAT', '1.30.3'), form('GAT', '1.31.0'), form('COPY', '1.29.0'), form('COPY', '1.30.0'), form('RM', '1.37.0'), form('RM', '1.38.0')], ['absent', 'pexpireat', 'absent', 'restore', 'absent', 'del-per-key']);
+  assert.deepEqual([form('LAZY-EXPIRY', '1.28.0'), form('LAZY-EXPIRY', '1.29.0'), form('LAZY-EXPIRY', '1.40.0')], ['not-journaled', 'del-when-empty', 'hdel-srem']);
+  assert.equal(form('SET', '1.27.0'), 'pxat');
+  assert.equal(commandJournal('XREADGROUP', undefined).form, 'xclaim-setid', 'unknown version = newest');
+  // versionTraits reads the same table.
+  assert.equal(versionTraits(parseDragonflyVersion('1.33.1')).zrangestore, 'key-subsets');
+  assert.equal(versionTraits(parseDragonflyVersion('1.27.0')).zrangestore, 'key-subsets');
+  assert.throws(() => commandJournal('NOPE', undefined), /no journal table row NOPE/);
+});
+
+test('v1.33 journal from synthetic bytes: multi-shard Z*STORE / LMPOP / ZMPOP key subsets are read back, one-shard full commands pass through', () => {
+  // One flow of a v1.27–v1.33 master: SELECT 0, then the auto-journaled records of a 2-shard
+  // ZUNIONSTORE (dst's subset), ZINTERSTORE (two sources on this shard), LMPOP and ZMPOP subsets
+  // (txid ≠ 0), and the full one-shard forms (txid 0).
+  const bytes = Buffer.concat([
+    Buffer.from([6, 0]),
+    command(31, 2, 'ZUNIONSTORE', 'zu'),
+    command(32, 2, 'ZINTERSTORE', 'za', 'zb'),
+    command(33, 2, 'ZDIFFSTORE', 'zd', 'za'),
+    command(34, 2, 'LMPOP', 'l1'),
+    command(35, 3, 'LMPOP', 'l2', 'l3'),
+    command(36, 2, 'ZMPOP', 'z1'),
+    command(0, 1, 'ZUNIONSTORE', 'zu', '2', 'za', 'zb', 'WEIGHTS', '1', '2'),
+    command(0, 1, 'LMPOP', '2', 'l1', 'l2', 'LEFT', 'COUNT', '5'),
+    command(0, 1, 'ZMPOP', '1', 'z1', 'MAX'),
+  ]);
+  const entries: JournalEntry[] = [];
+  new JournalDecoder((e) => void entries.push(e), { source: 'v1.33 flow 0' }).push(bytes);
+  const cmds = entries.filter((e): e is Extract<JournalEntry, { op: 'command' }> => e.op === 'command');
+  assert.equal(cmds.length, 9);
+  const tr = new JournalTranslator({ redisVersion: '7.0.15', hasCommand: () => false });
+  const out = cmds.map((c) => tr.translate(c.args, c.txid));
+  const keys = (i: number) => {
+    const t = out[i]!;
+    assert.equal(t.action, 'repair', `record ${i}`);
+    return t.action === 'repair' ? t.keys.map((k) => k.toString()) : [];
+  };
+  assert.deepEqual([keys(0), keys(1), keys(2), keys(3), keys(4), keys(5)], [['zu'], ['za', 'zb'], ['zd', 'za'], ['l1'], ['l2', 'l3'], ['z1']]);
+  for (const i of [6, 7, 8]) {
+    const t = out[i]!;
+    assert.equal(t.action, 'write', `record ${i}`);
+    if (t.action === 'write') assert.deepEqual(t.commands[0]!.args, cmds[i]!.args);
+  }
+  assert.equal(commandJournal('ZUNIONSTORE', parseDragonflyVersion('df-v1.33.1')).status, 'handled');
 });

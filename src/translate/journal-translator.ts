@@ -152,6 +152,14 @@ export class JournalTranslator {
         return this.#sort(args, txid);
       case 'ZRANGESTORE':
         return this.#zrangestore(args);
+      case 'ZUNIONSTORE':
+      case 'ZINTERSTORE':
+      case 'ZDIFFSTORE':
+        return this.#zstore(args);
+      case 'LMPOP':
+        return this.#mpop(args, ['LEFT', 'RIGHT']);
+      case 'ZMPOP':
+        return this.#mpop(args, ['MIN', 'MAX']);
       case 'GEORADIUS':
       case 'GEORADIUSBYMEMBER':
       case 'GEORADIUS_RO':
@@ -315,6 +323,36 @@ export class JournalTranslator {
   #zrangestore(args: Buffer[]): Translation {
     if (args.length >= 5) return { action: 'write', commands: [{ args, key: args[1] }] };
     if (args.length < 2) return { action: 'drop', reason: 'malformed ZRANGESTORE' };
+    return { action: 'repair', keys: args.slice(1) };
+  }
+
+  /**
+   * `ZUNIONSTORE|ZINTERSTORE|ZDIFFSTORE dst numkeys key… [options]`. Masters from v1.34 rewrite
+   * these as `DEL dst` + `ZADD dst …` and never journal them; masters up to v1.33 auto-journal them
+   * (`kStoreMask` without `NO_AUTOJOURNAL`, zset_family.cc): on one shard the full command, which
+   * passes through (Redis recomputes it); on several shards each flow gets its key subset only
+   * (`ZUNIONSTORE dst`, `ZUNIONSTORE src1 src2`), which Redis refuses or misreads. A record whose
+   * `numkeys` is not an integer ≥ 1 followed by that many keys is such a subset: every argument is
+   * a key, read back from the master (table `COMMAND_JOURNAL` in `src/source/dragonfly-versions.ts`).
+   */
+  #zstore(args: Buffer[]): Translation {
+    const n = intArg(args[2]);
+    if (n >= 1 && args.length >= 3 + n) return { action: 'write', commands: [{ args, key: args[1] }] };
+    if (args.length < 2) return { action: 'drop', reason: `malformed ${token(args[0])}` };
+    return { action: 'repair', keys: args.slice(1) };
+  }
+
+  /**
+   * `LMPOP|ZMPOP numkeys key… LEFT|RIGHT|MIN|MAX [COUNT n]`. Masters rewrite them as `LPOP`/`RPOP`
+   * (LMPOP from v1.34) and `ZPOPMIN`/`ZPOPMAX k n` (ZMPOP from v1.32); older masters auto-journal
+   * them: the full command on one shard (passes through: Redis pops the same elements), or each
+   * flow's key subset on several shards (`LMPOP k1`, `LMPOP k2`), recognised by the missing
+   * `numkeys`/direction and read back from the master key by key.
+   */
+  #mpop(args: Buffer[], directions: string[]): Translation {
+    const n = intArg(args[1]);
+    if (n >= 1 && args.length >= 3 + n && directions.includes(token(args[2 + n]))) return { action: 'write', commands: [{ args, key: args[2] }] };
+    if (args.length < 2) return { action: 'drop', reason: `malformed ${token(args[0])}` };
     return { action: 'repair', keys: args.slice(1) };
   }
 

@@ -386,11 +386,14 @@ export class FakeMaster extends EventEmitter {
       }
       this.mainCommands.push(args);
       this.emit('main-command', args);
-      if (data !== undefined && (MODEL_READS.has(cmd) || (cmd === 'DFLY' && sub === 'REPLICAOFFSET'))) {
+      // CLIENT PAUSE/UNPAUSE reach the model too: its writer (MasterData.exec) then waits as a
+      // client of a paused Dragonfly would, and nothing new is journaled meanwhile.
+      const isPause = cmd === 'CLIENT' && (sub === 'PAUSE' || sub === 'UNPAUSE');
+      if (data !== undefined && (MODEL_READS.has(cmd) || isPause || (cmd === 'DFLY' && sub === 'REPLICAOFFSET'))) {
         // In this connection's order, as the master runs a client's pipeline.
         replies = replies.then(async () => {
           if (cmd === 'DFLY') return void socket.write(`*${data.lsns.length}\r\n${data.lsns.map((l) => `:${l}\r\n`).join('')}`);
-          if (data.beforeRead !== undefined) await data.beforeRead(cmd);
+          if (data.beforeRead !== undefined && !isPause) await data.beforeRead(cmd);
           const conn = await (model ??= data.connection());
           socket.write(await forward(conn, raw));
         });

@@ -209,6 +209,9 @@ export interface FakeMasterOptions {
   /**
    * The master's data: read-back commands (`MODEL_READS`) are answered from it and `DFLY
    * REPLICAOFFSET` from its LSNs, in each connection's order (see test/helpers/master-data.ts).
+   * Unless `flowKind` / `onSync` / `onStartStable` say otherwise, it also decides PARTIAL or FULL
+   * by the master's rule (its backlog), a full sync sends its snapshot, and STARTSTABLE sends each
+   * flow its kept records from the flow's offset on, then the live journal.
    */
   data?: MasterData;
 }
@@ -218,6 +221,10 @@ export class FakeFlow {
   readonly acks: bigint[] = [];
   /** Commands received after `DFLY FLOW` other than `REPLCONF ACK` (must stay empty). */
   readonly otherCommands: string[][] = [];
+  /** After STARTSTABLE (with `data`): journal records are written as they are made. */
+  isStreaming = false;
+  /** With `data`: the next LSN when the snapshot was taken (the JOURNAL_OFFSET it will send). */
+  syncOffset: bigint | undefined;
   #isClosed = false;
   constructor(
     readonly master: FakeMaster,
@@ -278,6 +285,12 @@ export class FakeMaster extends EventEmitter {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   #state: 'none' | 'preparation' | 'full-sync' | 'stable-sync' = 'none';
+
+  /** With `data`: a journal record of `flow` (already kept in its backlog) goes out if that flow streams. */
+  deliver(flow: number, bytes: Buffer): void {
+    const f = this.flows[flow];
+    if (f !== undefined && f.isStreaming) f.write(bytes);
+  }
 
   private constructor(options: FakeMasterOptions) {
     super();
@@ -441,8 +454,19 @@ export class FakeMaster extends EventEmitter {
         this.#state = 'full-sync';
         this.emit('sync');
         const reply = (): void => void socket.write(respSimple('OK'));
+        const data = this.#options.data;
         if (this.#options.onSync) this.#options.onSync(this, reply);
-        else {
+        else if (data !== undefined) {
+          // A snapshot of the model per flow, taken now; writes made meanwhile follow it in the journal.
+          for (const f of flows) f!.syncOffset = data.lsns[f!.flowId];
+          void (async () => {
+            for (const f of flows) {
+              const records = await data.snapshotRecords(f!.flowId);
+              f!.write(rdbHeader(dragonflyAux(f!.flowId, this.numFlows)), records, fullSyncEnd());
+            }
+            reply();
+          })().catch(() => socket.destroy());
+        } else {
           for (const f of flows) {
             f!.sendHeader();
             f!.sendFullSyncEnd();
@@ -459,8 +483,18 @@ export class FakeMaster extends EventEmitter {
         this.#state = 'stable-sync';
         this.emit('startstable');
         const reply = (): void => void socket.write(respSimple('OK'));
+        const data = this.#options.data;
         if (this.#options.onStartStable) this.#options.onStartStable(this, reply);
-        else {
+        else if (data !== undefined) {
+          for (const f of this.flows) {
+            if (f === undefined) continue;
+            const from = f.kind === 'FULL' ? f.syncOffset ?? data.lsns[f.flowId]! : f.requestedLsn!;
+            if (f.kind === 'FULL') f.sendTail(from);
+            f.write(data.recordsFrom(f.flowId, from));
+            f.isStreaming = true;
+          }
+          reply();
+        } else {
           for (const f of this.flows) if (f?.kind === 'FULL') f.sendTail(this.#options.journalOffset ?? 1);
           reply();
         }
@@ -479,7 +513,8 @@ export class FakeMaster extends EventEmitter {
     if (args[3] !== this.syncId) return void socket.write(respError('syncid not found'));
     if (this.#state !== 'preparation') return void socket.write(respError('invalid state'));
     const lsn = args[5] !== undefined ? BigInt(args[5]) : undefined;
-    const kind = this.#options.flowKind?.(flowId, lsn) ?? 'FULL';
+    const data = this.#options.data;
+    const kind = this.#options.flowKind?.(flowId, lsn) ?? (data?.isPartialPossible(flowId, lsn) === true ? 'PARTIAL' : 'FULL');
     if (typeof kind === 'object') return void socket.write(respError(kind.error));
     const flow = new FakeFlow(this, flowId, kind, randomHex40(), lsn, socket);
     this.flows[flowId] = flow;

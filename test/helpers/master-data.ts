@@ -8,6 +8,12 @@
  * (`SELECT`, `MULTI`, `DUMP`, `PEXPIRETIME`, `PTTL`, `TYPE`, `EXEC`) from this server, over one model
  * connection per client connection (so MULTI state and the selected database are per client, as on
  * Dragonfly), in order, and `DFLY REPLICAOFFSET` from {@link lsns} at that point of the order.
+ *
+ * Like a v1.40 master it keeps every flow's last {@link backlogLen} journal records (reference §7,
+ * `--shard_repl_backlog_len`, 8192 by default), also while no replica is connected, so the fake
+ * master answers `DFLY FLOW … <lsn>` with PARTIAL or FULL by the master's rule and serves a
+ * partial sync from them; a full sync serves a snapshot of the model ({@link snapshotRecords}).
+ * Keys belong to the flow of the records that wrote them (flow 0 when none did).
  */
 import { RedisConnection, type RespValue } from '../../src/sink/redis-connection.js';
 import { RespErrorReply } from '../../src/decode/resp/resp-reader.js';
@@ -28,18 +34,81 @@ export class MasterData {
   #master: FakeMaster | undefined;
   #db = 0;
   #held: Buffer[][] | undefined;
+  /** Records kept per flow for partial syncs: the last {@link backlogLen}, oldest first. */
+  readonly backlog: Array<Array<{ lsn: bigint; bytes: Buffer }>>;
+  /** Records a flow keeps (Dragonfly `--shard_repl_backlog_len`). */
+  backlogLen: number;
+  /** `db:key` (latin1) → the flow whose records wrote it. */
+  readonly #keyFlow = new Map<string, number>();
 
-  private constructor(server: RedisServer, writer: RedisConnection, numFlows: number, journalOffset: bigint) {
+  private constructor(server: RedisServer, writer: RedisConnection, numFlows: number, journalOffset: bigint, backlogLen: number) {
     this.server = server;
     this.#writer = writer;
     this.lsns = Array.from({ length: numFlows }, () => journalOffset);
+    this.backlog = Array.from({ length: numFlows }, () => []);
+    this.backlogLen = backlogLen;
   }
 
   /** Starts the model server. `journalOffset` must be the fake master's (its default is 1). */
-  static async start(numFlows: number, journalOffset = 1n): Promise<MasterData> {
+  static async start(numFlows: number, journalOffset = 1n, backlogLen = 8192): Promise<MasterData> {
     const server = await startRedisServer();
     const writer = await RedisConnection.connect({ host: '127.0.0.1', port: server.port, tls: false, db: 0 }, { role: 'master model' });
-    return new MasterData(server, writer, numFlows, journalOffset);
+    return new MasterData(server, writer, numFlows, journalOffset, backlogLen);
+  }
+
+  /**
+   * Whether the master grants a partial sync to flow `flow` asking for `lsn` (Dragonfly
+   * `DflyCmd::Flow`, reference §7): `lsn` is the next LSN, or within the records kept; LSN 0 never.
+   */
+  isPartialPossible(flow: number, lsn: bigint | undefined): boolean {
+    if (lsn === undefined || lsn === 0n) return false;
+    if (lsn === this.lsns[flow]) return true;
+    const kept = this.backlog[flow]!;
+    return kept.length > 0 && kept[0]!.lsn <= lsn && lsn <= kept[kept.length - 1]!.lsn;
+  }
+
+  /** The kept records of `flow` from `lsn` on, concatenated (a partial sync's stream, or the journal after a full sync's offset). */
+  recordsFrom(flow: number, lsn: bigint): Buffer {
+    return Buffer.concat(this.backlog[flow]!.filter((r) => r.lsn >= lsn).map((r) => r.bytes));
+  }
+
+  /**
+   * The snapshot of flow `flow`: for every database of the model, `SELECTDB` and one RDB record per
+   * key of that flow (`[EXPIRETIME_MS] type key value`, the value taken from the model's `DUMP`
+   * payload: type byte + value + 2-byte RDB version + 8-byte CRC), as a Dragonfly flow sends them.
+   */
+  async snapshotRecords(flow: number): Promise<Buffer> {
+    const conn = await this.connection();
+    try {
+      const parts: Buffer[] = [];
+      const info = String(await conn.call(['INFO', 'keyspace']));
+      for (const m of info.matchAll(/^db(\d+):keys=/gm)) {
+        const db = Number(m[1]);
+        await conn.call(['SELECT', db]);
+        let cursor = '0';
+        const records: Buffer[] = [];
+        do {
+          const [next, keys] = (await conn.call(['SCAN', cursor, 'COUNT', 500])) as [Buffer, Buffer[]];
+          cursor = next.toString('latin1');
+          for (const key of keys) {
+            if ((this.#keyFlow.get(`${db}:${key.toString('latin1')}`) ?? 0) !== flow) continue;
+            const [dump, at] = (await Promise.all([conn.call(['DUMP', key]), conn.call(['PEXPIRETIME', key])])) as [Buffer | null, number];
+            if (dump === null) continue;
+            if (Number(at) > 0) {
+              const e = Buffer.alloc(9);
+              e[0] = 0xfc;
+              e.writeBigInt64LE(BigInt(at), 1);
+              records.push(e);
+            }
+            records.push(dump.subarray(0, 1), rdbKey(key), dump.subarray(1, dump.length - 10));
+          }
+        } while (cursor !== '0');
+        if (records.length > 0) parts.push(Buffer.from([0xfe, db]), ...records);
+      }
+      return Buffer.concat(parts);
+    } finally {
+      await conn.close();
+    }
   }
 
   /** Binds the fake master whose flows carry the journal. */
@@ -63,10 +132,16 @@ export class MasterData {
     }
     const reply = await this.#writer.call(args);
     for (const r of records) {
-      this.lsns[r.flow]!++;
+      const lsn = this.lsns[r.flow]!;
+      this.lsns[r.flow] = lsn + 1n;
       const bytes = journalCommand(r.args, { db, txid: r.txid ?? 0 });
+      const kept = this.backlog[r.flow]!;
+      kept.push({ lsn, bytes });
+      if (kept.length > this.backlogLen) kept.shift();
+      const key = r.args[1];
+      if (key !== undefined) this.#keyFlow.set(`${db}:${Buffer.from(key).toString('latin1')}`, r.flow);
       if (this.#held !== undefined) this.#held[r.flow]!.push(bytes);
-      else this.#master!.flows[r.flow]!.write(bytes);
+      else this.#master!.deliver(r.flow, bytes);
     }
     return reply;
   }
@@ -80,7 +155,7 @@ export class MasterData {
   release(): void {
     const held = this.#held;
     this.#held = undefined;
-    held?.forEach((bufs, flow) => bufs.length > 0 && this.#master!.flows[flow]!.write(...bufs));
+    held?.forEach((bufs, flow) => bufs.length > 0 && this.#master!.deliver(flow, Buffer.concat(bufs)));
   }
 
   /** A model connection for one client connection of the fake master. */
@@ -112,4 +187,11 @@ export async function forward(conn: RedisConnection, args: Buffer[]): Promise<Bu
     if (err instanceof TargetCommandError) return Buffer.from(`-${err.reply}\r\n`);
     throw err;
   }
+}
+
+/** An RDB string header + bytes for a key (reference §1.2, plain encoding). */
+function rdbKey(key: Buffer): Buffer {
+  const n = key.length;
+  const head = n < 0x40 ? Buffer.of(n) : n < 0x4000 ? Buffer.of(0x40 | (n >> 8), n & 0xff) : Buffer.from([0x80, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+  return Buffer.concat([head, key]);
 }

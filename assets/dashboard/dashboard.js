@@ -54,21 +54,22 @@
   const times = [];
   const series = { ops: [], keys: [], lagRecords: [], lagSec: [] };
 
-  function makeChart(el, labels, colors) {
+  // The second series gets its own scale and right-hand axis when `isSecondScale` (other units).
+  function makeChart(el, labels, colors, isSecondScale) {
     return new uPlot(
       {
         width: Math.max(320, el.clientWidth || 560),
         height: 220,
         scales: { x: { time: true } },
-        series: [{}].concat(labels.map((label, i) => ({ label, stroke: colors[i], width: 2 }))),
-        axes: [{}, {}],
+        series: [{}].concat(labels.map((label, i) => ({ label, stroke: colors[i], width: 2, scale: isSecondScale && i === 1 ? 'right' : 'y' }))),
+        axes: isSecondScale ? [{}, { scale: 'y' }, { scale: 'right', side: 1, grid: { show: false } }] : [{}, {}],
       },
       [[]].concat(labels.map(() => [])),
       el,
     );
   }
-  const throughputChart = makeChart($('chart-throughput'), ['records/s', 'snapshot keys/s'], ['#1f77b4', '#2ca02c']);
-  const lagChart = makeChart($('chart-lag'), ['lag records', 'lag seconds'], ['#d62728', '#9467bd']);
+  const throughputChart = makeChart($('chart-throughput'), ['records/s', 'snapshot keys/s'], ['#1f77b4', '#2ca02c'], false);
+  const lagChart = makeChart($('chart-lag'), ['lag records', 'lag seconds (right axis)'], ['#d62728', '#9467bd'], true);
 
   function render(s) {
     document.body.dataset.phase = s.phase;

@@ -172,6 +172,11 @@ export function startStatusServer(options: StatusServerOptions): Promise<StatusS
       );
       return;
     }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204, SECURITY_HEADERS);
+      res.end();
+      return;
+    }
     const asset = assets.get(url.pathname === '/index.html' ? '/' : url.pathname);
     if (asset !== undefined) {
       send(200, asset.type, asset.body, {

@@ -203,3 +203,24 @@ export class StoppedError extends Df2RedisError {
     return 128 + (SIGNAL_NUMBERS[this.signal] ?? 15);
   }
 }
+
+/**
+ * `df2redis status`: the replicator's HTTP endpoint did not answer (connection refused, timeout,
+ * an HTTP error) at `url`. Exit code 4.
+ */
+export class StatusUnreachableError extends Df2RedisError {
+  readonly url: string;
+  constructor(url: string, detail: string, options?: { cause?: unknown }) {
+    super(`no replicator answers at ${url}: ${detail}`, options);
+    this.url = url;
+  }
+}
+
+/** `df2redis status`: the replicator answered but is not healthy (`phase` stopped). Exit code 5. */
+export class NotHealthyError extends Df2RedisError {
+  readonly phase: string;
+  constructor(url: string, phase: string) {
+    super(`the replicator at ${url} is not healthy: phase ${phase}`);
+    this.phase = phase;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { CommanderError } from 'commander';
 import { maskUrlPasswords } from '../config/url-credentials.js';
-import { ConfigError, Df2RedisError, StoppedError, UnsupportedTypesError } from '../errors.js';
+import { ConfigError, Df2RedisError, NotHealthyError, StatusUnreachableError, StoppedError, UnsupportedTypesError } from '../errors.js';
 
 /** Every command was acknowledged by the target. */
 export const EXIT_OK = 0;
@@ -14,6 +14,10 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 /** `--unsupported fail` and the source holds keys the target cannot hold; nothing was written. */
 export const EXIT_UNSUPPORTED = 3;
+/** `df2redis status`: no replicator answers at the URL (refused, timeout, HTTP error). */
+export const EXIT_UNREACHABLE = 4;
+/** `df2redis status`: the replicator answers but is not healthy (phase `stopped`). */
+export const EXIT_NOT_HEALTHY = 5;
 /** Stopped by SIGINT (128 + 2) or SIGTERM (128 + 15) before the job finished ({@link StoppedError}). */
 export const EXIT_SIGINT = 130;
 export const EXIT_SIGTERM = 143;
@@ -38,6 +42,8 @@ function classifyError(err: unknown): { exitCode: number; text: string } {
   if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, text: `df2redis: ${err.message}\n` };
   if (err instanceof StoppedError) return { exitCode: err.exitCode, text: `df2redis: ${err.message}\n` };
   if (err instanceof UnsupportedTypesError) return { exitCode: EXIT_UNSUPPORTED, text: `df2redis: ${err.message}\n` };
+  if (err instanceof StatusUnreachableError) return { exitCode: EXIT_UNREACHABLE, text: `df2redis: ${err.message}\n` };
+  if (err instanceof NotHealthyError) return { exitCode: EXIT_NOT_HEALTHY, text: `df2redis: ${err.message}\n` };
   if (err instanceof Df2RedisError) return { exitCode: EXIT_FAILED, text: `df2redis: ${err.message}\n` };
   const stack = err instanceof Error ? (err.stack ?? String(err)) : String(err);
   return { exitCode: EXIT_INTERNAL, text: `df2redis: internal error (please report it):\n${stack}\n` };

@@ -9,9 +9,10 @@ import { describeError, EXIT_OK } from './exit-codes.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { replicateCommand } from './replicate.js';
+import { statusCommand } from './status.js';
 
 /** Every command the binary offers, in `--help` order. */
-const COMMANDS: ReadonlyArray<() => Command> = [replicateCommand, migrateCommand, demoCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [replicateCommand, migrateCommand, statusCommand, demoCommand];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

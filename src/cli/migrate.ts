@@ -6,6 +6,8 @@ import { DEFAULT_OPTIONS } from '../config/options.js';
 import { migrateFile, MigrateStoppedError, type MigrateFileSummary } from '../pipeline/migrate-file.js';
 import { formatBytes, formatDuration, formatRate } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
+import { ConfigError } from '../errors.js';
+import { addHttpOptions, httpOptionsFrom } from './http-options.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import type { ReplicateSummary } from '../pipeline/replicate.js';
@@ -45,6 +47,7 @@ export function migrateCommand(): Command {
       String(DEFAULT_OPTIONS.restoreMaxBytes),
     )
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', DEFAULT_OPTIONS.isTlsInsecure);
+  addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
@@ -60,6 +63,9 @@ export function migrateCommand(): Command {
         .filter((l) => /^(dropped|lossy): /.test(l));
       process.stdout.write(formatSummary(fileShaped) + extra.map((l) => `${l}\n`).join(''));
       return;
+    }
+    if (httpOptionsFrom(raw).statusPort !== undefined) {
+      throw new ConfigError('--status-port serves a migration from a Dragonfly master (--source redis://…), not from a file');
     }
     const options = validateJobOptions(raw);
     const logger = createLogger(options.logLevel);

@@ -7,17 +7,10 @@ import { DEFAULT_OPTIONS, type ProgressMode } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
 import { formatDuration } from '../progress/human-units.js';
+import { addHttpOptions, httpOptionsFrom } from './http-options.js';
 import { createLogger } from './logger.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import { onStopSignals } from './stop-signals.js';
-
-/** Parses `--status-port`: an integer 0–65535, or undefined when absent. */
-export function parseStatusPort(raw: unknown): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`--status-port must be a port number (0-65535), got ${String(raw)}`);
-  return n;
-}
 
 /** The `replicate` command. */
 export function replicateCommand(): Command {
@@ -35,11 +28,11 @@ export function replicateCommand(): Command {
         '(INFO cluster) and written through all its masters; give one or more of its nodes as seeds, comma-separated',
     )
     .option('--dbs <list>', 'copy only these source databases, e.g. 0 or 0,3 (a Redis Cluster target needs --dbs 0 when the source uses others) (default: every database)')
-    .option('--status-port <port>', 'serve GET /status (JSON) on 127.0.0.1:<port>; 0 = any free port (default: off)')
     .option('--on-existing <policy>', 'replace | skip | fail: a snapshot key that already exists on the target', DEFAULT_OPTIONS.onExisting)
     .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
     .option('--restore-max-bytes <bytes>', 'write values up to this encoded size with one RESTORE (0 = never)', String(DEFAULT_OPTIONS.restoreMaxBytes))
     .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure);
+  addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
   return cmd.action(async (raw: Record<string, unknown>) => {
@@ -72,7 +65,7 @@ export function replicateOptionsFrom(
       restoreMaxBytes: v.restoreMaxBytes,
       isTlsInsecure: v.isTlsInsecure,
       dbs: v.dbs,
-      statusPort: parseStatusPort(raw.statusPort),
+      ...httpOptionsFrom(raw),
       sourceTimeoutMs: v.sourceTimeoutMs,
       fullSyncStallTimeoutMs: v.fullSyncStallTimeoutMs,
     },

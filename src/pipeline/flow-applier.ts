@@ -79,6 +79,14 @@ export class FlowApplier {
   /** LSN of the next record not yet acknowledged by the target: what REPLCONF ACK sends. */
   ackedLsn = 0n;
   #lastSentAck = 0n;
+  /**
+   * One entry per acknowledgement marker in flight ({@link #mark}, one per socket read): the LSN it
+   * covers and when it was set (performance.now() ms). The head is the oldest read not yet
+   * acknowledged, which gives {@link oldestUnackedAgeMs} without a timestamp per record.
+   */
+  #markLsns: bigint[] = [];
+  #markTimes: number[] = [];
+  #markHead = 0;
   /** The previous record of this flow, when it was a single-key `DEL` with a txid (see {@link #isRewrittenZsetStore}). */
   #lastDel: { key: Buffer; db: number; txid: bigint } | undefined;
   #isPingAckWanted = false;
@@ -580,20 +588,48 @@ export class FlowApplier {
     queueMicrotask(this.#mark);
   }
 
+  /**
+   * Age in ms of the oldest record handed to the target and not yet acknowledged by it (0 when
+   * every record is acknowledged). Precise to one socket read: the records of one read share the
+   * time their acknowledgement marker was set, within the same event-loop turn as their arrival.
+   */
+  oldestUnackedAgeMs(nowMs = performance.now()): number {
+    if (this.#markHead >= this.#markLsns.length || this.ackedLsn >= this.receivedLsn) return 0;
+    return Math.max(0, nowMs - this.#markTimes[this.#markHead]!);
+  }
+
   readonly #mark = (): void => {
     this.#isMarkScheduled = false;
     const lsn = this.receivedLsn;
+    this.#markLsns.push(lsn);
+    this.#markTimes.push(performance.now());
     this.#router.whenAcked(() => this.#onAcked(lsn));
   };
 
   #onAcked(lsn: bigint): void {
     // A refused command counts as a reply for the connection, but not as applied: once the run
     // failed (the replicator stops every flow synchronously on the error), nothing advances.
+    this.#dropMarksUpTo(lsn);
     if (lsn <= this.ackedLsn || this.phase === 'stopped') return;
     this.ackedLsn = lsn;
     if (this.#isPingAckWanted || lsn - this.#lastSentAck >= ACK_EVERY_RECORDS) {
       this.#isPingAckWanted = false;
       this.sendAckNow();
+    }
+  }
+
+  /** Markers fire in order: forget the ones covering up to `lsn`, compacting now and then. */
+  #dropMarksUpTo(lsn: bigint): void {
+    const lsns = this.#markLsns;
+    while (this.#markHead < lsns.length && lsns[this.#markHead]! <= lsn) this.#markHead++;
+    if (this.#markHead === lsns.length) {
+      lsns.length = 0;
+      this.#markTimes.length = 0;
+      this.#markHead = 0;
+    } else if (this.#markHead > 1024 && this.#markHead * 2 > lsns.length) {
+      lsns.splice(0, this.#markHead);
+      this.#markTimes.splice(0, this.#markHead);
+      this.#markHead = 0;
     }
   }
 

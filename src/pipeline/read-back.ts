@@ -58,6 +58,11 @@ export class SourceReader {
     this.#db = conn.db;
   }
 
+  /** One command that does not depend on the selected database (e.g. `DFLY REPLICAOFFSET`). */
+  call(args: ReadonlyArray<string>): Promise<RespValue> {
+    return this.#conn.call(args);
+  }
+
   /**
    * Reads `key` of database `db`, living on shard `shard` (= flow id), atomically with its expiry,
    * between two journal offsets of that shard.
@@ -107,6 +112,18 @@ export class SourceReader {
       throw new ReplicationError(`reading ${where} back from the master failed: ${detail}`, shard, { cause: err });
     }
   }
+}
+
+/**
+ * The master's next journal LSN of every shard (`DFLY REPLICAOFFSET`, one integer per shard), on the
+ * read-back connection: one command needs no database, so it never breaks a read's group.
+ * Upstream: `DflyCmd::ReplicaOffset` (src/server/dflycmd.cc).
+ * @throws TargetCommandError when the master refuses it; ConnectionError when the connection failed.
+ */
+export async function masterOffsets(reader: SourceReader): Promise<bigint[]> {
+  const v = await reader.call(['DFLY', 'REPLICAOFFSET']);
+  if (!Array.isArray(v)) throw new Error(`DFLY REPLICAOFFSET answered ${describe(v)}`);
+  return v.map((_x, i) => shardOffset(v, i));
 }
 
 /** `DFLY REPLICAOFFSET` answers one integer per shard (`SendLongArr`). */

@@ -24,7 +24,9 @@ import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { versionTraits } from '../source/dragonfly-versions.js';
 import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
 import { commandName, FlowApplier } from './flow-applier.js';
-import { DEFAULT_READ_BACK_MAX_BYTES, SourceReader } from './read-back.js';
+import { DEFAULT_READ_BACK_MAX_BYTES, masterOffsets, SourceReader } from './read-back.js';
+import { createMetricsRegistry } from '../metrics/prometheus-metrics.js';
+import { maskUrlPasswords } from '../config/url-credentials.js';
 
 /** Options of a replication run. */
 export interface ReplicateOptions {
@@ -44,8 +46,12 @@ export interface ReplicateOptions {
   restoreMaxBytes: number;
   /** Accept any TLS certificate (source and target). @default false */
   isTlsInsecure: boolean;
-  /** Serve `GET /status` on 127.0.0.1:port; undefined = no endpoint. */
+  /** Serve the HTTP endpoints (`/status`, `/metrics`, `/healthz`, the dashboard `/`) on this port; undefined = none. */
   statusPort: number | undefined;
+  /** Address the HTTP endpoints listen on; anything but loopback needs {@link httpToken}. @default '127.0.0.1' */
+  httpBind: string;
+  /** Token asked of every HTTP request but a bare `/healthz` (Bearer header or `?token=`); undefined = none (loopback only). */
+  httpToken: string | undefined;
   /**
    * Encoded but unacknowledged bytes per flow connection before that flow's socket is paused.
    * Large on purpose: a slow target fills this window instead of stalling the master.
@@ -72,24 +78,58 @@ export const REPLICATE_DEFAULTS = {
   isTlsInsecure: false,
   dbs: undefined,
   statusPort: undefined,
+  httpBind: '127.0.0.1',
+  httpToken: undefined,
   maxInflightBytesPerFlow: 64 * 1024 * 1024,
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
   readBackMaxBytes: DEFAULT_READ_BACK_MAX_BYTES,
 } as const;
 
-/** `/status` shape (issue "replicate" §4). LSNs use REPLCONF ACK numbering. */
+/** One target node (a master of a cluster, or the standalone server), summed over the flows' connections. */
+export interface TargetNodeStatus {
+  /** `host:port`. */
+  node: string;
+  commandsSent: number;
+  bytesSent: number;
+  replies: number;
+  /** Error replies by their first word (`MOVED`, `ASK`, `ERR`…), tolerated ones included. */
+  errorReplies: Record<string, number>;
+  /** Encoded commands not yet replied to, in bytes. */
+  inflightBytes: number;
+  /** Connections to this node opened again after a loss (no reconnect exists yet: always 0). */
+  reconnects: number;
+}
+
+/** `/status` shape (issue "replicate" §4, issue 11 §1). LSNs use REPLCONF ACK numbering. */
 export interface ReplicationStatus {
   phase: 'handshake' | 'full-sync' | 'stable-sync' | 'stopped';
+  /** When the run started and when this document was made, ISO 8601 UTC; uptime in ms. */
+  startedAt: string;
+  at: string;
+  uptimeMs: number;
   flows: Array<{
     id: number;
     phase: string;
     snapshotKeys: number;
+    /** Bytes received from the master on this flow (snapshot, then journal). */
     snapshotBytes: number;
+    /** Next LSN not yet acknowledged by the target (what REPLCONF ACK sends). */
     lsn: bigint;
+    /** Next LSN not yet handed to the target. */
     receivedLsn: bigint;
+    /** The master's next LSN of this shard (`DFLY REPLICAOFFSET`, polled every second while the HTTP endpoint runs); null = unknown. */
+    masterLsn: bigint | null;
+    /** Records handed to the target and not yet acknowledged (`receivedLsn - lsn`). */
+    lagRecords: number;
+    /** Age of the oldest record handed to the target and not yet acknowledged, in ms (0 = none). */
+    lagMs: number;
     pausedMs: number;
   }>;
+  /** Rates over the last ~5 s (records applied, bytes received from the master, snapshot keys acknowledged), per second. */
+  throughput: { opsPerSec: number; bytesPerSec: number; keysPerSec: number };
+  /** Full syncs started (the first one included) and partial syncs (resumes) done. */
+  resyncs: { full: number; partial: number };
   dropped: Record<string, number>;
   lossy: Record<string, number>;
   /** Records replaced by a read-back of their keys from the master, by what they were. */
@@ -105,9 +145,13 @@ export interface ReplicationStatus {
     asked: number;
     retried: number;
     resentAfterLoss: number;
+    /** Per target node, summed over the flows' connections. */
+    nodes: TargetNodeStatus[];
   };
   /** Objects and journal records of databases not selected by `--dbs`. */
   skippedOtherDbs: number;
+  /** The run's options, URL passwords masked and the HTTP token left out. */
+  options: Record<string, unknown>;
 }
 
 /** What a finished run reports (also printed on SIGINT). */
@@ -161,6 +205,13 @@ export class Replicator {
   #ackTimer: NodeJS.Timeout | undefined;
   #fullSyncEnds = new Set<number>();
   #startMs = Date.now();
+  /** Totals sampled every second while the HTTP endpoint runs, for {@link ReplicationStatus.throughput}. */
+  #samples: Array<{ atMs: number; ops: bigint; bytes: number; keys: number }> = [];
+  /** The master's next LSN per shard, last polled; undefined = not yet, null = the master refused the command. */
+  #masterLsns: bigint[] | undefined | null;
+  #httpTimer: NodeJS.Timeout | undefined;
+  #fullResyncs = 0;
+  #partialResyncs = 0;
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
   #failure: Error | undefined;
@@ -173,6 +224,11 @@ export class Replicator {
     this.#options = options;
     this.#logger = logger;
     this.#dbs = options.dbs;
+  }
+
+  /** The bound port of the HTTP endpoint (`statusPort` 0 picks one), once it listens; else undefined. */
+  get httpPort(): number | undefined {
+    return this.#status?.port;
   }
 
   /** Runs the replication. See the class comment for when it settles. */
@@ -209,10 +265,23 @@ export class Replicator {
     if (info.clusterEnabled && options.dbs === undefined) await this.#refuseOtherDbs();
     this.#sourceReader = new SourceReader(this.#sourceConn, options.readBackMaxBytes);
     if (options.statusPort !== undefined) {
-      this.#status = await startStatusServer(options.statusPort, () => this.status()).catch(async (err: unknown) => {
+      const metrics = createMetricsRegistry(() => this.status());
+      this.#status = await startStatusServer({
+        port: options.statusPort,
+        bind: options.httpBind,
+        token: options.httpToken,
+        status: () => this.status(),
+        metrics: () => metrics.metrics(),
+        metricsContentType: metrics.contentType,
+        isHealthy: () => this.#failure === undefined && !this.#isStopping && this.#state !== 'stopped',
+      }).catch(async (err: unknown) => {
         await this.#sourceConn?.close().catch(() => undefined);
         throw err;
       });
+      this.#logger.info({ url: `http://${formatHost(options.httpBind)}:${this.#status.port}/` }, 'serving /status, /metrics and the dashboard');
+      this.#httpTimer = setInterval(() => this.#sample(), 1000);
+      this.#httpTimer.unref();
+      this.#sample();
     }
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
@@ -244,6 +313,7 @@ export class Replicator {
         onFullSyncEnd: (flowId) => this.#onFullSyncEnd(flowId),
         onStable: (flowId, offset) => this.#flow(flowId).onStable(offset),
         onStateChange: (s) => {
+          if (s === 'stable-sync' && this.#session?.syncKind === 'partial') this.#partialResyncs++;
           this.#state = s === 'idle' || s === 'greeting' ? 'handshake' : s;
           this.#logger.info({ phase: this.#state }, 'replication phase');
         },
@@ -335,17 +405,64 @@ export class Replicator {
       .sort((a, b) => a - b);
   }
 
-  /** The `/status` document. */
+  /**
+   * Every second while the HTTP endpoint runs: the totals for the throughput, and the master's
+   * offsets (`DFLY REPLICAOFFSET` on the read-back connection; a master refusing it is asked no more).
+   */
+  #sample(): void {
+    const s = this.status();
+    const samples = this.#samples;
+    samples.push({
+      atMs: performance.now(),
+      ops: s.opsApplied,
+      bytes: s.flows.reduce((n, f) => n + f.snapshotBytes, 0),
+      keys: s.flows.reduce((n, f) => n + f.snapshotKeys, 0),
+    });
+    if (samples.length > 6) samples.shift();
+    const reader = this.#sourceReader;
+    if (reader === undefined || this.#masterLsns === null || this.#isStopping) return;
+    masterOffsets(reader).then(
+      (lsns) => {
+        if (this.#masterLsns !== null) this.#masterLsns = lsns;
+      },
+      (err: unknown) => {
+        this.#masterLsns = null;
+        this.#logger.debug({ err: String(err) }, 'the master does not answer DFLY REPLICAOFFSET: no master offsets in /status');
+      },
+    );
+  }
+
+  /** Rates between the oldest and the newest sample (about the last 5 s). */
+  #throughput(): ReplicationStatus['throughput'] {
+    const a = this.#samples[0];
+    const b = this.#samples[this.#samples.length - 1];
+    if (a === undefined || b === undefined || b.atMs <= a.atMs) return { opsPerSec: 0, bytesPerSec: 0, keysPerSec: 0 };
+    const sec = (b.atMs - a.atMs) / 1000;
+    return {
+      opsPerSec: Math.round(Number(b.ops - a.ops) / sec),
+      bytesPerSec: Math.round((b.bytes - a.bytes) / sec),
+      keysPerSec: Math.round((b.keys - a.keys) / sec),
+    };
+  }
+
+  /** The `/status` document (also what `/metrics` and the dashboard read). */
   status(): ReplicationStatus {
     const flows = [...this.#flows.values()].sort((a, b) => a.flowId - b.flowId);
     const session = this.#session;
     let ops = 0n;
     const writers = [...this.#flowWriters.values()];
+    const nowMs = Date.now();
+    const perfNow = performance.now();
+    const masterLsns = this.#masterLsns ?? undefined;
     return {
       phase: this.#state === 'stopped' || this.#isStopping ? 'stopped' : this.#state,
+      startedAt: new Date(this.#startMs).toISOString(),
+      at: new Date(nowMs).toISOString(),
+      uptimeMs: nowMs - this.#startMs,
       flows: flows.map((f) => {
         const df = session?.flows.find((x) => x.flowId === f.flowId);
         ops += f.ackedLsn;
+        const lag = f.receivedLsn - f.ackedLsn;
         return {
           id: f.flowId,
           phase: f.phase,
@@ -353,9 +470,14 @@ export class Replicator {
           snapshotBytes: df?.bytesReceived ?? 0,
           lsn: f.ackedLsn,
           receivedLsn: f.receivedLsn,
+          masterLsn: masterLsns?.[f.flowId] ?? null,
+          lagRecords: lag > 0n ? Number(lag) : 0,
+          lagMs: Math.round(f.oldestUnackedAgeMs(perfNow)),
           pausedMs: Math.round(df?.pausedForMs ?? 0),
         };
       }),
+      throughput: this.#throughput(),
+      resyncs: { full: this.#fullResyncs, partial: this.#partialResyncs },
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
       repaired: Object.fromEntries(this.#repaired),
@@ -368,6 +490,7 @@ export class Replicator {
       opsApplied: ops,
       target: this.#targetStatus(),
       skippedOtherDbs: flows.reduce((n, f) => n + f.skippedOtherDbs, 0),
+      options: publicOptions(this.#options),
     };
   }
 
@@ -382,6 +505,7 @@ export class Replicator {
       asked: sum('asked'),
       retried: sum('retried'),
       resentAfterLoss: sum('resentAfterLoss'),
+      nodes: nodeStatus(routers),
     };
   }
 
@@ -471,6 +595,7 @@ export class Replicator {
   }
 
   #onFullSync(reason: string): void {
+    this.#fullResyncs++;
     this.#logger.info({ reason }, 'full sync');
     this.#fullSyncEnds.clear();
   }
@@ -579,6 +704,7 @@ export class Replicator {
 
   async #teardown(): Promise<void> {
     if (this.#ackTimer !== undefined) clearInterval(this.#ackTimer);
+    if (this.#httpTimer !== undefined) clearInterval(this.#httpTimer);
     this.#state = 'stopped';
     for (const f of this.#flows.values()) f.phase = 'stopped';
     await this.#session?.stop();
@@ -589,6 +715,37 @@ export class Replicator {
 }
 
 const FLUSHDB = Buffer.from('FLUSHDB');
+
+/** `[::1]` for an IPv6 literal, else the address as is (for a URL). */
+function formatHost(addr: string): string {
+  return addr.includes(':') ? `[${addr}]` : addr;
+}
+
+/** The options as `/status` shows them: URL passwords masked, the HTTP token left out. */
+function publicOptions(o: ReplicateOptions): Record<string, unknown> {
+  const { httpToken, ...rest } = o;
+  return { ...rest, source: maskUrlPasswords(o.source), target: maskUrlPasswords(o.target), httpToken: httpToken === undefined ? undefined : '***' };
+}
+
+/** Per target node, the counters of every flow's connection to it, summed. */
+function nodeStatus(routers: Router[]): TargetNodeStatus[] {
+  const nodes = new Map<string, TargetNodeStatus>();
+  for (const r of routers) {
+    for (const c of r.all()) {
+      let n = nodes.get(c.peer);
+      if (n === undefined) {
+        n = { node: c.peer, commandsSent: 0, bytesSent: 0, replies: 0, errorReplies: {}, inflightBytes: 0, reconnects: 0 };
+        nodes.set(c.peer, n);
+      }
+      n.commandsSent += c.commandsSent;
+      n.bytesSent += c.bytesSent;
+      n.replies += c.repliesReceived;
+      n.inflightBytes += c.inflightBytes;
+      for (const [prefix, k] of Object.entries(c.errorRepliesByPrefix)) n.errorReplies[prefix] = (n.errorReplies[prefix] ?? 0) + k;
+    }
+  }
+  return [...nodes.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+}
 
 function asText(v: RespValue): string {
   return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : String(v);

@@ -144,6 +144,10 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   /** Commands replied to. */
   #ackedSeq = 0;
   #inflightBytes = 0;
+  /** Encoded bytes of every command sent (a counter for `/metrics`). */
+  #bytesSent = 0;
+  /** Error replies by their first word (`ERR`, `MOVED`, `WRONGTYPE`…), tolerated or not. */
+  #errorReplies = new Map<string, number>();
   #isAboveBound = false;
   #isFlushScheduled = false;
   #isWaitingSocketDrain = false;
@@ -313,6 +317,26 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     return this.#sentSeq - this.#ackedSeq;
   }
 
+  /** Commands encoded for this connection so far (sent or about to be written). */
+  get commandsSent(): number {
+    return this.#sentSeq;
+  }
+
+  /** Replies received so far (an error reply counts). */
+  get repliesReceived(): number {
+    return this.#ackedSeq;
+  }
+
+  /** Encoded bytes of every command sent so far. */
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  /** Error replies received so far by their first word (`MOVED`, `ERR`, `WRONGTYPE`…); a copy. */
+  get errorRepliesByPrefix(): Record<string, number> {
+    return Object.fromEntries(this.#errorReplies);
+  }
+
   /** Error replies tolerated by the error policy so far. */
   get toleratedErrors(): number {
     return this.#toleratedErrors;
@@ -460,6 +484,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#attempts[slot] = this.#nextAttempts;
     this.#nextAttempts = 0;
     this.#sentSeq++;
+    this.#bytesSent += bytes;
     this.#inflightBytes += bytes;
     if (this.#inflightBytes > this.#maxInflightBytes) this.#isAboveBound = true;
     const pendingCount = this.#sentSeq - this.#writtenSeq;
@@ -558,6 +583,10 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
 
   /** ReplySink: an error reply of command `index`. */
   onErrorReply(index: number, message: string): void {
+    // Not the common path: counted for `/metrics` before anything decides on the error.
+    const space = message.indexOf(' ');
+    const prefix = (space < 0 ? message : message.slice(0, space)).slice(0, 32);
+    this.#errorReplies.set(prefix, (this.#errorReplies.get(prefix) ?? 0) + 1);
     const calls = this.#calls;
     if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // delivered via capture
     if (this.#intercept?.(index, message) === true) return;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import type { ConnectionSettings } from '../config/connection-settings.js';
+import { withCredentials, type ConnectionSettings } from '../config/connection-settings.js';
 import {
   DEFAULT_OPTIONS,
   LOG_FORMATS,
@@ -17,6 +17,8 @@ import {
   type OptionSources,
 } from '../config/options.js';
 import { ConfigError } from '../errors.js';
+import { parseTargetUrls } from '../sink/connect-target.js';
+import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { optionSourcesOf } from './config-layers.js';
 
 /**
@@ -198,5 +200,8 @@ export function validateJobOptions(raw: Record<string, unknown>): MigrateOptions
   }, sources);
   const sourceConnection = connectionSettingsFrom(raw, 'source', s);
   const targetConnection = connectionSettingsFrom(raw, 'target', s);
+  // A password both in a URL and apart is refused now (exit 2), not at the first connection.
+  for (const ep of parseTargetUrls(options.target)) withCredentials(ep, targetConnection, 'target');
+  if (/^rediss?:\/\//i.test(options.source)) withCredentials(parseDragonflyUrl(options.source), sourceConnection, 'source');
   return { ...options, ...(sourceConnection && { sourceConnection }), ...(targetConnection && { targetConnection }) };
 }

@@ -11,7 +11,7 @@ import { maskUrlPasswords } from '../config/url-credentials.js';
 
 /**
  * A number as a log line shows it: integers as they are; others rounded to 3 significant digits
- * with at most 3 decimals (1234.5678 → 1235, 12.3456 → 12.3, 0.012345 → 0.0123).
+ * with at most 3 decimals (1234.5678 → 1235, 12.3456 → 12.3, 0.012345 → 0.012).
  */
 export function roundForLog(n: number): number {
   if (Number.isInteger(n) || !Number.isFinite(n)) return n;
@@ -46,7 +46,7 @@ export function createLogger(level: LogLevel, format: LogFormat = 'auto'): Logge
   const isTerminal = process.stderr.isTTY === true;
   const destination =
     resolveLogFormat(format, isTerminal) === 'pretty'
-      ? pretty({ destination: 2, sync: true, colorize: isTerminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' })
+      ? pretty({ destination: 2, sync: true, colorize: isTerminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true })
       : pino.destination({ dest: 2, sync: true });
   return pino(
     {

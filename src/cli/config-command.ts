@@ -71,9 +71,11 @@ export function configCommand(jobs: Readonly<Record<string, () => Command>>): Co
     .action(async (given: string, options: string[]) => {
       // `df2redis config --source …`: no command named, the first word is already an option.
       const [name, rest] = given.startsWith('-') ? [names[0]!, [given, ...options]] : [given, options];
-      const make = jobs[name];
-      if (make === undefined) throw new ConfigError(`config: unknown command "${name}"; one of ${names.join(', ')}`);
-      const job = make().exitOverride();
+      if (jobs[name] === undefined) throw new ConfigError(`config: unknown command "${name}"; one of ${names.join(', ')}`);
+      // Under one parent, like in the binary, so a config file shared by the jobs is accepted.
+      const program = new Command('df2redis');
+      for (const make of Object.values(jobs)) program.addCommand(make());
+      const job = program.commands.find((c) => c.name() === name)!.exitOverride();
       job.action((raw: Record<string, unknown>) => {
         process.stdout.write(describeConfiguration(job));
         validateJobOptions(raw);

@@ -4,9 +4,10 @@
  *
  * Generic over commander: every long option a command declares is read from
  * `DF2REDIS_<FLAG_NAME>` (`--on-existing` → `DF2REDIS_ON_EXISTING`) and from the file key equal to
- * the flag name without dashes (`on-existing: skip`), so an option added with `cmd.option(…)` is
- * picked up with no code here. Values are set with commander's value sources (`env`, `config`);
- * the validation then names a bad value by where it came from ({@link optionSourcesOf}).
+ * the flag name without its leading dashes (`on-existing: skip`), so an option added with
+ * `cmd.option(…)` is picked up with no code here. An empty variable counts as unset. Values are set
+ * with commander's value sources (`env`, `config`); the validation then names a bad value by where
+ * it came from ({@link optionSourcesOf}).
  */
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
@@ -122,7 +123,8 @@ export function applyConfigLayers(cmd: Command, env: NodeJS.ProcessEnv = process
   const sources: Record<string, string> = {};
   const fromLayers = (key: string, attribute: string, option: Option | undefined): void => {
     const envName = envVarName(key);
-    const envValue = env[envName];
+    // An empty variable counts as unset (an `EnvironmentFile=` line left blank).
+    const envValue = env[envName] === '' ? undefined : env[envName];
     const fileValue = file.get(key);
     if (envValue !== undefined) {
       sources[attribute] = envName;

@@ -141,7 +141,7 @@ test('an option added to a command with commander is read from DF2REDIS_* and th
     addConfigLayers(new Command('job').option('--http-bind <addr>', 'bind', '127.0.0.1').option('--http-token <token>', 'token').option('--watch', 'flag', false));
   const cmd = make();
   cmd.parse(['--config', cfg, '--watch'], { from: 'user' });
-  applyConfigLayers(cmd, { DF2REDIS_HTTP_TOKEN: 'from-env' });
+  applyConfigLayers(cmd, { DF2REDIS_HTTP_TOKEN: 'from-env', DF2REDIS_HTTP_BIND: '' });
   assert.deepEqual({ bind: cmd.opts().httpBind, token: cmd.opts().httpToken, watch: cmd.opts().watch }, { bind: '0.0.0.0', token: 'from-env', watch: true });
   assert.deepEqual(optionSourcesOf(cmd.opts()), { httpBind: `${cfg}:1: http-bind`, httpToken: 'DF2REDIS_HTTP_TOKEN', watch: '--watch' });
   const bad = make();

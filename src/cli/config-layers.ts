@@ -83,7 +83,8 @@ function settableOptions(cmd: Command): Option[] {
 
 /**
  * A value from the environment or the file as commander would have parsed it from argv: a switch
- * becomes a boolean, anything else a string (lists joined with commas, numbers in decimal).
+ * becomes a boolean, anything else a string (lists joined with commas, numbers in decimal) passed
+ * through the option's own argument parser if it has one.
  * @throws ConfigError naming `label` for a value of the wrong shape.
  */
 function asOptionValue(option: Option, value: unknown, label: string): unknown {
@@ -93,10 +94,18 @@ function asOptionValue(option: Option, value: unknown, label: string): unknown {
     if (typeof value === 'string' && /^(0|false|no|off|)$/i.test(value.trim())) return false;
     throw new ConfigError(`${label} is a switch: true or false; got ${JSON.stringify(value)}`);
   }
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.join(',');
-  throw new ConfigError(`${label} must be a string, a number or a list; got ${JSON.stringify(value)}`);
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'bigint') text = String(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) text = value.join(',');
+  else throw new ConfigError(`${label} must be a string, a number or a list; got ${JSON.stringify(value)}`);
+  if (option.parseArg === undefined) return text;
+  // An option with its own argument parser (`.argParser(…)`) gets it here as from argv.
+  try {
+    return option.parseArg(text, option.defaultValue as unknown);
+  } catch (err) {
+    throw new ConfigError(`${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 /**

@@ -136,14 +136,23 @@ test('migrate takes the target password from DF2REDIS_TARGET_PASSWORD, or from -
 });
 
 test('an option added to a command with commander is read from DF2REDIS_* and the file with no code of its own', () => {
-  const cfg = file('generic.yaml', 'http-bind: 0.0.0.0\nhttp-token: from-file\n');
+  const cfg = file('generic.yaml', 'http-bind: 0.0.0.0\nhttp-token: from-file\ninterval: 2\n');
   const make = (): Command =>
-    addConfigLayers(new Command('job').option('--http-bind <addr>', 'bind', '127.0.0.1').option('--http-token <token>', 'token').option('--watch', 'flag', false));
+    addConfigLayers(
+      new Command('job')
+        .option('--http-bind <addr>', 'bind', '127.0.0.1')
+        .option('--http-token <token>', 'token')
+        .option('--watch', 'flag', false)
+        .option('--interval <s>', 'with its own parser', (v: string) => Number(v) * 1000, 5000),
+    );
   const cmd = make();
   cmd.parse(['--config', cfg, '--watch'], { from: 'user' });
   applyConfigLayers(cmd, { DF2REDIS_HTTP_TOKEN: 'from-env', DF2REDIS_HTTP_BIND: '' });
-  assert.deepEqual({ bind: cmd.opts().httpBind, token: cmd.opts().httpToken, watch: cmd.opts().watch }, { bind: '0.0.0.0', token: 'from-env', watch: true });
-  assert.deepEqual(optionSourcesOf(cmd.opts()), { httpBind: `${cfg}:1: http-bind`, httpToken: 'DF2REDIS_HTTP_TOKEN', watch: '--watch' });
+  assert.deepEqual(
+    { bind: cmd.opts().httpBind, token: cmd.opts().httpToken, watch: cmd.opts().watch, interval: cmd.opts().interval },
+    { bind: '0.0.0.0', token: 'from-env', watch: true, interval: 2000 },
+  );
+  assert.deepEqual(optionSourcesOf(cmd.opts()), { httpBind: `${cfg}:1: http-bind`, httpToken: 'DF2REDIS_HTTP_TOKEN', watch: '--watch', interval: `${cfg}:3: interval` });
   const bad = make();
   bad.parse([], { from: 'user' });
   assert.throws(() => applyConfigLayers(bad, { DF2REDIS_WATCH: 'perhaps' }), (e: unknown) => e instanceof ConfigError && /DF2REDIS_WATCH is a switch/.test(e.message));

@@ -11,7 +11,8 @@ import { createLogger } from './logger.js';
 import { progressLogger } from '../progress/progress-reporter.js';
 import { addConfigLayers } from './config-layers.js';
 import { helpEpilogue } from './exit-codes.js';
-import { addConnectionOptions, addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
+import { addConnectionOptions } from './connection-options.js';
+import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import { onStopSignals } from './stop-signals.js';
 
 /** Parses `--status-port`: an integer 0–65535, or undefined when absent. */

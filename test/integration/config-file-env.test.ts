@@ -87,11 +87,11 @@ test('a bad value is named by its source: flag, variable, file line; unknown key
     [{ DF2REDIS_TARGET_PASSWORD: 'x' }, ['--config', good, '--target-password-file', file('pw', 'y\n')], /--target-password-file and DF2REDIS_TARGET_PASSWORD both give the target password/],
     [{}, ['--config', good, '--target-tls-cert', good], /--target-tls-cert needs --target-tls-key too/],
   ];
-  for (const [env, args, message] of cases) {
-    const r = await df2redis(env, 'migrate', ...args);
-    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, message);
-  }
+  const results = await Promise.all(cases.map(([env, args]) => df2redis(env, 'migrate', ...args)));
+  cases.forEach(([, args, message], i) => {
+    assert.equal(results[i]!.code, 2, `${args.join(' ')}: ${results[i]!.stderr}`);
+    assert.match(results[i]!.stderr, message);
+  });
 });
 
 test('df2redis config masks every secret: URL passwords, DF2REDIS_*_PASSWORD, password keys of the file', async () => {

@@ -20,6 +20,7 @@ import { createProgressReporter } from '../progress/progress-reporter.js';
 import { RedisConnection } from '../sink/redis-connection.js';
 import { parseRedisUrl } from '../sink/target-url.js';
 import { startLocalRedisServer } from './local-redis-server.js';
+import { helpEpilogue } from './exit-codes.js';
 import { createLogger } from './logger.js';
 import { formatSummary } from './migrate.js';
 import { addOutputOptions } from './output-options.js';
@@ -46,12 +47,13 @@ export function demoCommand(): Command {
     .option('--redis-server <path>', 'redis-server binary to start', 'redis-server');
   // The demo's stdout tells the story; info logs on the same terminal would only interleave with it.
   addOutputOptions(cmd, { logLevel: 'error' });
+  cmd.addHelpText('after', helpEpilogue(['df2redis demo', 'df2redis demo --rdb', 'df2redis demo --log-level info --log-format json']));
   return cmd.action(async (raw: Record<string, unknown>) => {
     const server = await startLocalRedisServer(String(raw.redisServer));
     process.stdout.write(`demo: started redis-server on ${server.url} (pid ${server.pid})\n`);
     try {
-      const options = validateMigrateOptions({ source: DEMO_RDB, target: server.url, progress: raw.progress, logLevel: raw.logLevel });
-      const logger = createLogger(options.logLevel);
+      const options = validateMigrateOptions({ source: DEMO_RDB, target: server.url, progress: raw.progress, logLevel: raw.logLevel, logFormat: raw.logFormat });
+      const logger = createLogger(options.logLevel, options.logFormat);
       if (raw.rdb === true) await migrateDemo(server.url, logger, options);
       else await replicateDemo(server.url, logger);
     } finally {

@@ -24,6 +24,22 @@ export const EXIT_SIGTERM = 143;
 /** A bug: an unexpected error (printed with its stack). Like sysexits.h EX_SOFTWARE. */
 export const EXIT_INTERNAL = 70;
 
+/** The exit-code table that ends every command's `--help` (README "Exit codes" has the details). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0         done: the target acknowledged every command (replicate: stopped in stable sync)
+  1         the job failed (corrupt input, a refused command, a lost connection, …)
+  2         bad command line, option, environment variable or config file value; nothing was done
+  3         --unsupported fail and the source holds keys the target cannot hold
+  130, 143  stopped by SIGINT / SIGTERM before the job finished
+  70        internal error (a bug; please report it)
+`;
+
+/** `--help` epilogue: real examples, then {@link EXIT_CODES_HELP}. */
+export function helpEpilogue(examples: ReadonlyArray<string>): string {
+  return `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n${EXIT_CODES_HELP}`;
+}
+
 /**
  * How an error is reported: its exit code and the text for stderr (typed errors: message only).
  * Passwords of URLs in the text are masked, whatever the error (defence in depth: the URL parsers

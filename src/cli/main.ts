@@ -6,13 +6,20 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, EXIT_OK } from './exit-codes.js';
+import { configCommand } from './config-command.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { replicateCommand } from './replicate.js';
 import { statusCommand } from './status.js';
 
 /** Every command the binary offers, in `--help` order. */
-const COMMANDS: ReadonlyArray<() => Command> = [replicateCommand, migrateCommand, statusCommand, demoCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [
+  replicateCommand,
+  migrateCommand,
+  statusCommand,
+  demoCommand,
+  () => configCommand({ replicate: replicateCommand, migrate: migrateCommand }),
+];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

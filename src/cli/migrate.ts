@@ -9,6 +9,9 @@ import { createProgressReporter } from '../progress/progress-reporter.js';
 import { ConfigError } from '../errors.js';
 import { addHttpOptions, httpOptionsFrom } from './http-options.js';
 import { createLogger } from './logger.js';
+import { addConfigLayers } from './config-layers.js';
+import { helpEpilogue } from './exit-codes.js';
+import { addConnectionOptions } from './connection-options.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import type { ReplicateSummary } from '../pipeline/replicate.js';
 import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
@@ -47,9 +50,19 @@ export function migrateCommand(): Command {
       String(DEFAULT_OPTIONS.restoreMaxBytes),
     )
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', DEFAULT_OPTIONS.isTlsInsecure);
+  addConnectionOptions(cmd);
   addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
+  addConfigLayers(cmd);
+  cmd.addHelpText(
+    'after',
+    helpEpilogue([
+      'df2redis migrate --source /var/lib/redis/dump.rdb --target redis://127.0.0.1:6380 --on-existing skip',
+      'df2redis migrate --source redis://10.0.0.5:6379 --target rediss://redis.internal:6380 --target-tls-ca ca.pem',
+      'DF2REDIS_TARGET_PASSWORD=… df2redis migrate --source dump.rdb --target redis://redis-1:7000 --dbs 0 --progress log',
+    ]),
+  );
   return cmd.action(async (raw: Record<string, unknown>) => {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
       // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
@@ -68,7 +81,7 @@ export function migrateCommand(): Command {
       throw new ConfigError('--status-port serves a migration from a Dragonfly master (--source redis://…), not from a file');
     }
     const options = validateJobOptions(raw);
-    const logger = createLogger(options.logLevel);
+    const logger = createLogger(options.logLevel, options.logFormat);
     // SIGINT/SIGTERM: finish what is in flight, delete a half-written key, print the partial
     // summary, then exit 130/143 (main.ts, from the StoppedError).
     const stopping = new AbortController();

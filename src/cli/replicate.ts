@@ -9,6 +9,10 @@ import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSu
 import { formatDuration } from '../progress/human-units.js';
 import { addHttpOptions, httpOptionsFrom } from './http-options.js';
 import { createLogger } from './logger.js';
+import { progressLogger } from '../progress/progress-reporter.js';
+import { addConfigLayers } from './config-layers.js';
+import { helpEpilogue } from './exit-codes.js';
+import { addConnectionOptions } from './connection-options.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import { onStopSignals } from './stop-signals.js';
 
@@ -32,9 +36,20 @@ export function replicateCommand(): Command {
     .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
     .option('--restore-max-bytes <bytes>', 'write values up to this encoded size with one RESTORE (0 = never)', String(DEFAULT_OPTIONS.restoreMaxBytes))
     .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure);
+  addConnectionOptions(cmd);
   addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);
   addOutputOptions(cmd);
+  addConfigLayers(cmd);
+  cmd.addHelpText(
+    'after',
+    helpEpilogue([
+      'df2redis replicate --source redis://10.0.0.5:6379 --target redis://127.0.0.1:6380 --status-port 9121',
+      'DF2REDIS_SOURCE_PASSWORD=… df2redis replicate --source rediss://df.internal:6380 --source-tls-ca ca.pem \\\n' +
+        '      --target redis://redis-1:7000,redis://redis-2:7000 --dbs 0',
+      'df2redis replicate --config /etc/df2redis/df2redis.yaml --log-format json',
+    ]),
+  );
   return cmd.action(async (raw: Record<string, unknown>) => {
     const { options, progress, logger } = replicateOptionsFrom(raw, false);
     const summary = await runReplicator(options, logger, progress, true);
@@ -66,11 +81,13 @@ export function replicateOptionsFrom(
       isTlsInsecure: v.isTlsInsecure,
       dbs: v.dbs,
       ...httpOptionsFrom(raw),
+      sourceConnection: v.sourceConnection,
+      targetConnection: v.targetConnection,
       sourceTimeoutMs: v.sourceTimeoutMs,
       fullSyncStallTimeoutMs: v.fullSyncStallTimeoutMs,
     },
     progress: v.progress,
-    logger: createLogger(v.logLevel),
+    logger: createLogger(v.logLevel, v.logFormat),
   };
 }
 
@@ -95,6 +112,7 @@ export async function runReplicator(options: ReplicateOptions, logger: Logger, p
 function startProgress(replicator: Replicator, mode: ProgressMode, logger: Logger): () => void {
   const resolved = mode === 'auto' ? (process.stderr.isTTY ? 'bar' : 'log') : mode;
   if (resolved === 'none') return () => {};
+  const progressLog = progressLogger(logger);
   let last = { ops: 0n, atMs: performance.now() };
   const render = (s: ReplicationStatus): { line: string; fields: Record<string, unknown> } => {
     const now = performance.now();
@@ -112,7 +130,7 @@ function startProgress(replicator: Replicator, mode: ProgressMode, logger: Logge
     () => {
       const { line, fields } = render(replicator.status());
       if (resolved === 'bar') process.stderr.write(`\r\x1b[2K${line}`);
-      else logger.info(fields, 'progress');
+      else progressLog.info(fields, 'progress');
     },
     resolved === 'bar' ? 1000 : 5000,
   );

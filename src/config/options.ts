@@ -6,7 +6,9 @@
  * `src/cli/` turns argv into a raw record and calls {@link validateMigrateOptions}; library code only
  * ever sees validated {@link MigrateOptions}.
  */
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import type { ConnectionSettings } from './connection-settings.js';
 
 /** What to do with a key that already exists on the target. */
 export const ON_EXISTING_POLICIES = ['replace', 'skip', 'fail'] as const;
@@ -19,6 +21,10 @@ export type UnsupportedPolicy = (typeof UNSUPPORTED_POLICIES)[number];
 /** How progress is shown while a job runs. */
 export const PROGRESS_MODES = ['auto', 'bar', 'log', 'none'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+/** Log line format: `pretty` (pino-pretty, colours on a terminal), `json` (one JSON object a line), `auto` (pretty on a terminal). */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** pino levels, most to least verbose, plus `silent`. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -64,8 +70,10 @@ export interface MigrateOptions {
    * @default 'auto'
    */
   progress: ProgressMode;
-  /** Minimum level of the JSON log lines written to stderr. @default 'info' */
+  /** Minimum level of the log lines written to stderr (progress lines show at `warn` and `error` too). @default 'info' */
   logLevel: LogLevel;
+  /** Format of the log lines on stderr, see {@link LOG_FORMATS}. @default 'auto' */
+  logFormat: LogFormat;
   /**
    * Dragonfly source only: longest wait in ms for the master's reply to one command (the
    * handshake, `DFLY FLOW`, `DFLY SYNC`, `DFLY STARTSTABLE`, and the `PING` sent every 10 s on the
@@ -80,10 +88,17 @@ export interface MigrateOptions {
    * @default 60000
    */
   fullSyncStallTimeoutMs: number;
+  /** Source credentials and TLS material given apart from its URL (`migrate --source redis://…`). @default undefined */
+  sourceConnection?: ConnectionSettings;
+  /** Target credentials and TLS material given apart from its URL. @default undefined */
+  targetConnection?: ConnectionSettings;
 }
 
+/** The {@link MigrateOptions} fields that are one option each (the connection settings gather several). */
+export type MigrateOptionName = Exclude<keyof MigrateOptions, 'sourceConnection' | 'targetConnection'>;
+
 /** The defaults of every optional {@link MigrateOptions} field; the only place they are written. */
-export const DEFAULT_OPTIONS: Readonly<Omit<MigrateOptions, 'source' | 'target'>> = Object.freeze({
+export const DEFAULT_OPTIONS: Readonly<Omit<MigrateOptions, 'source' | 'target' | 'sourceConnection' | 'targetConnection'>> = Object.freeze({
   onExisting: 'replace',
   unsupported: 'fail',
   restoreMaxBytes: 512 * 1024,
@@ -91,6 +106,7 @@ export const DEFAULT_OPTIONS: Readonly<Omit<MigrateOptions, 'source' | 'target'>
   dbs: undefined,
   progress: 'auto',
   logLevel: 'info',
+  logFormat: 'auto',
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
 });
@@ -102,10 +118,10 @@ export const PROGRESS_LOG_INTERVAL_MS = 5_000;
  * Raw option values as the CLI parsed them: strings from argv (or already-typed values from code),
  * missing or undefined when not given. Keys are the {@link MigrateOptions} field names.
  */
-export type RawMigrateOptions = { [K in keyof MigrateOptions]?: unknown };
+export type RawMigrateOptions = { [K in MigrateOptionName]?: unknown };
 
 /** The command-line spelling of each option, used to name it in error messages. */
-export const OPTION_FLAGS: Readonly<Record<keyof MigrateOptions, string>> = Object.freeze({
+export const OPTION_FLAGS: Readonly<Record<MigrateOptionName, string>> = Object.freeze({
   source: '--source',
   target: '--target',
   onExisting: '--on-existing',
@@ -115,35 +131,82 @@ export const OPTION_FLAGS: Readonly<Record<keyof MigrateOptions, string>> = Obje
   dbs: '--dbs',
   progress: '--progress',
   logLevel: '--log-level',
+  logFormat: '--log-format',
   sourceTimeoutMs: '--source-timeout',
   fullSyncStallTimeoutMs: '--full-sync-stall-timeout',
 });
 
 /**
- * Fills in defaults and checks every value.
- * @throws ConfigError naming the option (`--on-existing must be one of replace, skip, fail; got "x"`).
+ * Where each raw value came from, as it should be named in an error: `--on-existing`,
+ * `DF2REDIS_ON_EXISTING`, `df2redis.yaml:4: on-existing`. Fields not listed are named by their flag
+ * ({@link OPTION_FLAGS}).
  */
-export function validateMigrateOptions(raw: RawMigrateOptions): MigrateOptions {
-  return {
-    source: requiredString(raw, 'source'),
-    target: requiredString(raw, 'target'),
-    onExisting: oneOf(raw, 'onExisting', ON_EXISTING_POLICIES),
-    unsupported: oneOf(raw, 'unsupported', UNSUPPORTED_POLICIES),
-    restoreMaxBytes: byteSize(raw, 'restoreMaxBytes'),
-    isTlsInsecure: flag(raw, 'isTlsInsecure'),
-    dbs: dbList(raw),
-    progress: oneOf(raw, 'progress', PROGRESS_MODES),
-    logLevel: oneOf(raw, 'logLevel', LOG_LEVELS),
-    sourceTimeoutMs: durationMs(raw, 'sourceTimeoutMs'),
-    fullSyncStallTimeoutMs: durationMs(raw, 'fullSyncStallTimeoutMs'),
-  };
+export type OptionSources = Readonly<Partial<Record<string, string>>>;
+
+/** A schema field: `check` returns the typed value or throws an `Error` whose message follows the option's name. */
+function field<T>(check: (v: unknown) => T): z.ZodType<T> {
+  return z.unknown().optional().transform((v, ctx) => {
+    try {
+      return check(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  }) as unknown as z.ZodType<T>;
+}
+
+/**
+ * The one schema of the job options, whatever their source (flag, `DF2REDIS_*` variable, config
+ * file, default): each field fills in its default and checks the value. Values may be strings (argv,
+ * environment) or typed (YAML numbers, booleans, lists).
+ */
+export const MIGRATE_OPTIONS_SCHEMA = z.object({
+  source: field(requiredString),
+  target: field(requiredString),
+  onExisting: field(oneOf('onExisting', ON_EXISTING_POLICIES)),
+  unsupported: field(oneOf('unsupported', UNSUPPORTED_POLICIES)),
+  restoreMaxBytes: field(byteSize('restoreMaxBytes')),
+  isTlsInsecure: field(flag('isTlsInsecure')),
+  dbs: field(dbList),
+  progress: field(oneOf('progress', PROGRESS_MODES)),
+  logLevel: field(oneOf('logLevel', LOG_LEVELS)),
+  logFormat: field(oneOf('logFormat', LOG_FORMATS)),
+  sourceTimeoutMs: field(durationMs('sourceTimeoutMs')),
+  fullSyncStallTimeoutMs: field(durationMs('fullSyncStallTimeoutMs')),
+});
+
+/**
+ * Parses `raw` with `schema`; the first bad field becomes a ConfigError that names it by its source
+ * (`sources`, else `flags`), e.g. `DF2REDIS_ON_EXISTING must be one of replace, skip, fail; got "x"`.
+ */
+export function parseWithSchema<S extends z.ZodType>(
+  schema: S,
+  raw: Record<string, unknown>,
+  flags: Readonly<Partial<Record<string, string>>>,
+  sources: OptionSources = {},
+): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const name = String(issue.path[0] ?? '');
+  const label = sources[name] ?? flags[name] ?? name;
+  throw new ConfigError(`${label} ${issue.message}`);
+}
+
+/**
+ * Fills in defaults and checks every value (with {@link MIGRATE_OPTIONS_SCHEMA}).
+ * @throws ConfigError naming the option (`--on-existing must be one of replace, skip, fail; got "x"`),
+ *   or its environment variable or config file line when `sources` says it came from there.
+ */
+export function validateMigrateOptions(raw: RawMigrateOptions, sources: OptionSources = {}): MigrateOptions {
+  const options = parseWithSchema(MIGRATE_OPTIONS_SCHEMA, raw, OPTION_FLAGS, sources);
+  return { ...options, dbs: options.dbs }; // zod drops a key whose value is undefined
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, ms: 1, s: 1000, m: 60_000 };
 
 /** A non-negative duration in ms: a number, or a string such as `30000`, `500ms`, `30s`, `2m`. */
-function durationMs(raw: RawMigrateOptions, name: 'sourceTimeoutMs' | 'fullSyncStallTimeoutMs'): number {
-  const v = raw[name] ?? DEFAULT_OPTIONS[name];
+export function parseDurationMs(v: unknown): number {
   let ms: number | undefined;
   if (typeof v === 'number') ms = v;
   else if (typeof v === 'string') {
@@ -151,43 +214,47 @@ function durationMs(raw: RawMigrateOptions, name: 'sourceTimeoutMs' | 'fullSyncS
     if (m) ms = Number(m[1]) * DURATION_UNITS[(m[2] ?? '').toLowerCase()]!;
   }
   if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) {
-    throw new ConfigError(`${OPTION_FLAGS[name]} must be a duration in ms such as 30000, 30s or 2m (0 = no limit); got ${JSON.stringify(v)}`);
+    throw new Error(`must be a duration in ms such as 30000, 30s or 2m (0 = no limit); got ${JSON.stringify(v)}`);
   }
   return ms;
 }
 
-function requiredString(raw: RawMigrateOptions, name: 'source' | 'target'): string {
-  const v = raw[name];
-  if (typeof v !== 'string' || v.trim() === '') {
-    throw new ConfigError(`${OPTION_FLAGS[name]} is required`);
-  }
+function durationMs(name: 'sourceTimeoutMs' | 'fullSyncStallTimeoutMs'): (v: unknown) => number {
+  return (v) => parseDurationMs(v ?? DEFAULT_OPTIONS[name]);
+}
+
+function requiredString(v: unknown): string {
+  if (typeof v !== 'string' || v.trim() === '') throw new Error('is required');
   return v;
 }
 
 type DefaultedKey = keyof typeof DEFAULT_OPTIONS;
 
-function oneOf<K extends DefaultedKey, T extends string>(raw: RawMigrateOptions, name: K, allowed: readonly T[]): T {
-  const v = raw[name] ?? DEFAULT_OPTIONS[name];
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new ConfigError(`${OPTION_FLAGS[name]} must be one of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
-  }
-  return v as T;
+function oneOf<T extends string>(name: DefaultedKey, allowed: readonly T[]): (v: unknown) => T {
+  return (given) => {
+    const v = given ?? DEFAULT_OPTIONS[name];
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      throw new Error(`must be one of ${allowed.join(', ')}; got ${JSON.stringify(v)}`);
+    }
+    return v as T;
+  };
 }
 
-function flag(raw: RawMigrateOptions, name: 'isTlsInsecure'): boolean {
-  const v = raw[name] ?? DEFAULT_OPTIONS[name];
-  if (typeof v !== 'boolean') throw new ConfigError(`${OPTION_FLAGS[name]} takes no value; got ${JSON.stringify(v)}`);
-  return v;
+function flag(name: 'isTlsInsecure'): (v: unknown) => boolean {
+  return (given) => {
+    const v = given ?? DEFAULT_OPTIONS[name];
+    if (typeof v !== 'boolean') throw new Error(`takes no value (true or false in a config file); got ${JSON.stringify(v)}`);
+    return v;
+  };
 }
 
 /** `--dbs`: comma-separated database indexes (0–65535), or an array of them. */
-function dbList(raw: RawMigrateOptions): readonly number[] | undefined {
-  const v = raw.dbs;
+function dbList(v: unknown): readonly number[] | undefined {
   if (v === undefined) return undefined;
   const items = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : [String(v)];
   const dbs = items.map((s) => s.trim());
   if (dbs.length === 0 || dbs.some((d) => !/^\d{1,5}$/.test(d) || Number(d) > 65535)) {
-    throw new ConfigError(`${OPTION_FLAGS.dbs} must be a comma-separated list of database numbers, e.g. 0 or 0,3; got ${JSON.stringify(v)}`);
+    throw new Error(`must be a comma-separated list of database numbers, e.g. 0 or 0,3; got ${JSON.stringify(v)}`);
   }
   return [...new Set(dbs.map(Number))].sort((a, b) => a - b);
 }
@@ -195,20 +262,20 @@ function dbList(raw: RawMigrateOptions): readonly number[] | undefined {
 const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1 << 20, mb: 1 << 20, mib: 1 << 20 };
 
 /** A non-negative integer byte count: a number, or a string such as `524288`, `512k`, `1MiB` (binary units). */
-function byteSize(raw: RawMigrateOptions, name: 'restoreMaxBytes'): number {
-  const v = raw[name] ?? DEFAULT_OPTIONS[name];
-  let bytes: number | undefined;
-  if (typeof v === 'number') {
-    bytes = v;
-  } else if (typeof v === 'string') {
-    const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(v);
-    const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
-    if (m && unit !== undefined) bytes = Number(m[1]) * unit;
-  }
-  if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 0) {
-    throw new ConfigError(
-      `${OPTION_FLAGS[name]} must be a byte count such as 524288, 512k or 1m; got ${JSON.stringify(v)}`,
-    );
-  }
-  return bytes;
+function byteSize(name: 'restoreMaxBytes'): (v: unknown) => number {
+  return (given) => {
+    const v = given ?? DEFAULT_OPTIONS[name];
+    let bytes: number | undefined;
+    if (typeof v === 'number') {
+      bytes = v;
+    } else if (typeof v === 'string') {
+      const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(v);
+      const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+      if (m && unit !== undefined) bytes = Number(m[1]) * unit;
+    }
+    if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new Error(`must be a byte count such as 524288, 512k or 1m; got ${JSON.stringify(v)}`);
+    }
+    return bytes;
+  };
 }

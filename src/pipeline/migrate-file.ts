@@ -9,6 +9,7 @@
  * unsupported-types policy can refuse the job before anything is written and the progress bar
  * knows the total. Memory stays bounded by the read chunk plus the writer's in-flight window.
  */
+import { tlsConnectOptions } from '../config/connection-settings.js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -85,13 +86,14 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
   const { logger, progress } = context;
   const startMs = Date.now();
   const bytes = await fileSize(options.source);
-  const target = await resolveTarget(options.target, { tlsInsecure: options.isTlsInsecure });
+  const targetTls = tlsConnectOptions(options.targetConnection, options.isTlsInsecure);
+  const target = await resolveTarget(options.target, { ...targetTls, credentials: options.targetConnection });
   const info = target.info;
   if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
     throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
   }
 
-  const router = await openRouter(target, { tlsInsecure: options.isTlsInsecure });
+  const router = await openRouter(target, targetTls);
   try {
     logger.info(
       {

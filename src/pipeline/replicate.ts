@@ -10,6 +10,7 @@
  * above its in-flight bound (a large window, so a slow target is absorbed for a while) and the
  * longest pause is reported (DESIGN invariant 4).
  */
+import { tlsConnectOptions, withCredentials, type ConnectionSettings } from '../config/connection-settings.js';
 import type { Logger } from 'pino';
 import { ConfigError, Df2RedisError, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
@@ -46,6 +47,10 @@ export interface ReplicateOptions {
   restoreMaxBytes: number;
   /** Accept any TLS certificate (source and target). @default false */
   isTlsInsecure: boolean;
+  /** Source credentials and TLS material given apart from its URL. @default undefined (none) */
+  sourceConnection?: ConnectionSettings;
+  /** Target credentials and TLS material, applied to every node. @default undefined (none) */
+  targetConnection?: ConnectionSettings;
   /** Serve the HTTP endpoints (`/status`, `/metrics`, `/healthz`, the dashboard `/`) on this port; undefined = none. */
   statusPort: number | undefined;
   /** Address the HTTP endpoints listen on; anything but loopback needs {@link httpToken}. @default '127.0.0.1' */
@@ -234,8 +239,9 @@ export class Replicator {
   /** Runs the replication. See the class comment for when it settles. */
   async run(): Promise<ReplicateSummary> {
     const options = this.#options;
-    const sourceEp = parseDragonflyUrl(options.source);
-    this.#target = await resolveTarget(options.target, { tlsInsecure: options.isTlsInsecure });
+    const sourceEp = withCredentials(parseDragonflyUrl(options.source), options.sourceConnection, 'source');
+    const sourceTls = tlsConnectOptions(options.sourceConnection, options.isTlsInsecure);
+    this.#target = await resolveTarget(options.target, { ...tlsConnectOptions(options.targetConnection, options.isTlsInsecure), credentials: options.targetConnection });
     const info = (this.#info = this.#target.info);
     if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
       throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
@@ -247,7 +253,7 @@ export class Replicator {
     );
     this.#sourceConn = await RedisConnection.connect(
       { host: sourceEp.host, port: sourceEp.port, tls: sourceEp.tls, username: sourceEp.username, password: sourceEp.password, db: 0 },
-      { tlsInsecure: options.isTlsInsecure, role: 'source read-back', maxReplyBulkBytes: options.readBackMaxBytes },
+      { ...sourceTls, role: 'source read-back', maxReplyBulkBytes: options.readBackMaxBytes },
     ).catch((err: unknown) => {
       throw err instanceof Df2RedisError ? err : new ReplicationError(`cannot connect to the source: ${String(err)}`);
     });
@@ -287,7 +293,7 @@ export class Replicator {
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
     const session = new DragonflySession({
       source: sourceEp,
-      tlsInsecure: options.isTlsInsecure,
+      ...sourceTls,
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
       replyTimeoutMs: options.sourceTimeoutMs,
       fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
@@ -524,7 +530,7 @@ export class Replicator {
     for (let id = 0; id < count; id++) {
       if (this.#flows.has(id)) continue;
       const router = await openRouter(this.#target!, {
-        tlsInsecure: this.#options.isTlsInsecure,
+        ...tlsConnectOptions(this.#options.targetConnection, this.#options.isTlsInsecure),
         role: `target (flow ${id})`,
         // A cluster flow spreads its window over one connection per master.
         maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,

@@ -45,10 +45,21 @@ export function createProgressReporter(mode: ProgressMode, output: ProgressOutpu
     case 'bar':
       return new BarReporter(stream);
     case 'log':
-      return new LogReporter(output.logger, output.logIntervalMs ?? PROGRESS_LOG_INTERVAL_MS);
+      return new LogReporter(progressLogger(output.logger), output.logIntervalMs ?? PROGRESS_LOG_INTERVAL_MS);
     case 'none':
       return { start() {}, stop() {} };
   }
+}
+
+/**
+ * The logger of progress lines: `logger` lowered to `info` when it is set higher (`warn`,
+ * `error`, `fatal`), so `--log-level warn` keeps warnings-only logs without hiding progress;
+ * `silent` stays silent (`--progress none` is the way to drop progress).
+ */
+export function progressLogger(logger: Logger): Logger {
+  const order = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  const at = order.indexOf(logger.level);
+  return at > order.indexOf('info') ? logger.child({}, { level: 'info' }) : logger;
 }
 
 /**

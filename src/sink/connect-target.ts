@@ -4,8 +4,9 @@
  */
 import { splitUrlList } from '../config/url-credentials.js';
 import { ConfigError, ConnectionError, Df2RedisError } from '../errors.js';
+import { withCredentials, type ConnectionSettings } from '../config/connection-settings.js';
 import { ClusterRouter, type ClusterRouterOptions } from './cluster-router.js';
-import { RedisConnection } from './redis-connection.js';
+import { RedisConnection, type ConnectOptions } from './redis-connection.js';
 import { StandaloneRouter, type Router } from './router.js';
 import { readTargetInfo, type TargetInfo } from './target-info.js';
 import { parseRedisUrl, type TargetEndpoint } from './target-url.js';
@@ -39,15 +40,20 @@ export function parseTargetUrls(spec: string): TargetEndpoint[] {
  * Connects to the first seed that answers and reads what the target is. A cluster target must use
  * database 0 in every seed URL; several seeds are only accepted for a cluster.
  * @throws ConfigError bad URL, several seeds for a standalone Redis, a db for a cluster.
+ * @param options TLS options of every connection (`tlsInsecure`, `ca`, `cert`, `key`), and
+ *   `credentials` applied to every seed and so to every node (see {@link withCredentials}).
  * @throws ConnectionError when no seed answers (the last seed's error).
  */
-export async function resolveTarget(spec: string, options: { tlsInsecure?: boolean } = {}): Promise<ResolvedTarget> {
-  const endpoints = parseTargetUrls(spec);
+export async function resolveTarget(
+  spec: string,
+  options: Pick<ConnectOptions, 'tlsInsecure' | 'ca' | 'cert' | 'key'> & { credentials?: ConnectionSettings } = {},
+): Promise<ResolvedTarget> {
+  const endpoints = parseTargetUrls(spec).map((ep) => withCredentials(ep, options.credentials, 'target'));
   let lastErr: unknown;
   for (const ep of endpoints) {
     let conn: RedisConnection | undefined;
     try {
-      conn = await RedisConnection.connect(ep, { tlsInsecure: options.tlsInsecure, role: 'target' });
+      conn = await RedisConnection.connect(ep, { tlsInsecure: options.tlsInsecure, ca: options.ca, cert: options.cert, key: options.key, role: 'target' });
       const info = await readTargetInfo(conn);
       const reached = conn.peer;
       if (info.clusterEnabled) {

@@ -16,6 +16,10 @@ export interface ConnectOptions {
   tlsInsecure?: boolean;
   /** PEM CA certificate(s) to trust instead of Node's default store (`rediss://` only). */
   ca?: string | Buffer | Array<string | Buffer>;
+  /** PEM client certificate chain for mutual TLS (`rediss://` only; with {@link ConnectOptions.key}). */
+  cert?: string | Buffer;
+  /** PEM private key of {@link ConnectOptions.cert}. */
+  key?: string | Buffer;
   /** What the connection is for, named in errors (e.g. `target`, `target node 10.0.0.2:7000`). @default 'target' */
   role?: string;
   /** Time limit for TCP (+TLS) connect, AUTH and SELECT. @default 10_000 */
@@ -267,6 +271,8 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
           servername: net.isIP(ep.host) === 0 ? ep.host : undefined,
           rejectUnauthorized: options.tlsInsecure !== true,
           ca: options.ca,
+          cert: options.cert,
+          key: options.key,
         });
         s.once('secureConnect', onConnect);
       } else {

@@ -10,6 +10,12 @@ import type { SourceEndpoint } from './dragonfly-url.js';
 export interface SourceSocketOptions {
   /** Accept any TLS certificate (self-signed masters). @default false */
   tlsInsecure?: boolean;
+  /** PEM CA certificate(s) to trust instead of Node's default store (`rediss://` only). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** PEM client certificate chain for mutual TLS (`rediss://` only; with {@link SourceSocketOptions.key}). */
+  cert?: string | Buffer;
+  /** PEM private key of {@link SourceSocketOptions.cert}. */
+  key?: string | Buffer;
   /** Give up connecting after this long. @default 10_000 */
   connectTimeoutMs?: number;
 }
@@ -36,7 +42,15 @@ export function openSourceSocket(ep: SourceEndpoint, role: string, options: Sour
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const socket: net.Socket = ep.tls
-      ? tls.connect({ host: ep.host, port: ep.port, servername: net.isIP(ep.host) ? undefined : ep.host, rejectUnauthorized: !options.tlsInsecure })
+      ? tls.connect({
+          host: ep.host,
+          port: ep.port,
+          servername: net.isIP(ep.host) ? undefined : ep.host,
+          rejectUnauthorized: !options.tlsInsecure,
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+        })
       : net.connect({ host: ep.host, port: ep.port });
     const timer = setTimeout(() => {
       socket.destroy();

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_OPTIONS, OPTION_FLAGS, type MigrateOptions } from '../../src/config/options.js';
+import { DEFAULT_OPTIONS, OPTION_FLAGS, type MigrateOptionName } from '../../src/config/options.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { rdbLength } from '../../src/decode/rdb/dump-payload.js';
@@ -59,7 +59,7 @@ test('--help of migrate lists every option, each optional one with its default',
   const { code, stdout } = await df2redis('migrate', '--help');
   assert.equal(code, 0);
   const flags = Object.values(OPTION_FLAGS);
-  for (const [name, flag] of Object.entries(OPTION_FLAGS) as Array<[keyof MigrateOptions, string]>) {
+  for (const [name, flag] of Object.entries(OPTION_FLAGS) as Array<[MigrateOptionName, string]>) {
     const at = stdout.indexOf(`${flag} `) >= 0 ? stdout.indexOf(`${flag} `) : stdout.indexOf(`${flag}\n`);
     assert.ok(at >= 0, `${flag} is missing from --help:\n${stdout}`);
     // This option's help runs until the next option (commander wraps long descriptions).

@@ -38,8 +38,10 @@ export function httpOptionsFrom(raw: Record<string, unknown>, env: NodeJS.Proces
   const fromFlag = typeof raw.httpToken === 'string' && raw.httpToken !== '' ? raw.httpToken : undefined;
   const fromEnv = env[HTTP_TOKEN_ENV];
   const httpToken = fromFlag ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined);
-  if (statusPort === undefined && (httpBind !== '127.0.0.1' || fromFlag !== undefined)) {
-    throw new ConfigError('--http-bind and --http-token configure the HTTP endpoint: give --status-port too');
+  // A token alone (e.g. DF2REDIS_HTTP_TOKEN left in the environment, or a config file shared by
+  // several jobs) configures nothing without an endpoint and is ignored; a bind address is a mistake.
+  if (statusPort === undefined && httpBind !== '127.0.0.1') {
+    throw new ConfigError('--http-bind configures the HTTP endpoint: give --status-port too');
   }
   return { statusPort, httpBind, httpToken };
 }

@@ -14,7 +14,11 @@ import { until } from '../helpers/wait.js';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 function df2redis(...args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DF2REDIS_HTTP_TOKEN: '' } });
+  return df2redisWithEnv({ DF2REDIS_HTTP_TOKEN: '' }, ...args);
+}
+
+function df2redisWithEnv(env: Record<string, string>, ...args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -64,9 +68,13 @@ test('HTTP options: non-loopback bind without a token, a bind without --status-p
     const open = await df2redis('replicate', '--source', master.url, '--target', target.url, '--status-port', '0', '--http-bind', '0.0.0.0', '--log-level', 'silent').done;
     assert.equal(open.code, 2, open.stderr);
     assert.equal(open.stderr, 'df2redis: --http-bind 0.0.0.0 is not a loopback address: set a token with --http-token or DF2REDIS_HTTP_TOKEN, or keep the default 127.0.0.1\n');
-    const noPort = await df2redis('replicate', '--source', master.url, '--target', target.url, '--http-token', 'x').done;
+    const noPort = await df2redis('replicate', '--source', master.url, '--target', target.url, '--http-bind', '0.0.0.0', '--http-token', 'x').done;
     assert.equal(noPort.code, 2);
-    assert.match(noPort.stderr, /--http-bind and --http-token configure the HTTP endpoint: give --status-port too/);
+    assert.match(noPort.stderr, /--http-bind configures the HTTP endpoint: give --status-port too/);
+    // A token left in the environment without an endpoint configures nothing and stops nothing.
+    const demo = fileURLToPath(new URL('../../../assets/demo.rdb', import.meta.url));
+    const tokenOnly = await df2redisWithEnv({ DF2REDIS_HTTP_TOKEN: 'abc' }, 'migrate', '--source', demo, '--target', target.url, '--progress', 'none', '--log-level', 'silent').done;
+    assert.equal(tokenOnly.code, 0, tokenOnly.stderr);
     const file = await df2redis('migrate', '--source', 'dump.rdb', '--target', target.url, '--status-port', '0').done;
     assert.equal(file.code, 2);
     assert.match(file.stderr, /--status-port serves a migration from a Dragonfly master/);

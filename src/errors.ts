@@ -203,3 +203,15 @@ export class StoppedError extends Df2RedisError {
     return 128 + (SIGNAL_NUMBERS[this.signal] ?? 15);
   }
 }
+
+/**
+ * `df2redis check` found keys that differ (missing, extra, type, value or expiry): exit 1. The
+ * summary was already printed on stdout; the message only counts them.
+ */
+export class CheckDifferencesError extends Df2RedisError {
+  readonly differing: number;
+  constructor(differing: number, detail: string) {
+    super(detail);
+    this.differing = differing;
+  }
+}

@@ -6,12 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, EXIT_OK } from './exit-codes.js';
+import { checkCommand } from './check.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { replicateCommand } from './replicate.js';
 
 /** Every command the binary offers, in `--help` order. */
-const COMMANDS: ReadonlyArray<() => Command> = [replicateCommand, migrateCommand, demoCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [replicateCommand, migrateCommand, checkCommand, demoCommand];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

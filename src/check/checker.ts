@@ -252,7 +252,8 @@ export class Checker {
     const o = this.#o;
     const client = await BatchClient.connect(parseRedisUrl(o.source), { role: 'source', tlsInsecure: o.isTlsInsecure });
     this.#source = new StandaloneIo(client);
-    const [offsets, info] = await client.batch([['DFLY', 'REPLICAOFFSET'], ['INFO', 'keyspace']]);
+    const [offsets] = await client.batch([['DFLY', 'REPLICAOFFSET']]);
+    const [info] = await client.batch([['INFO', 'keyspace']]);
     this.#isDragonfly = Array.isArray(offsets);
     this.#pexpire.source = await this.#hasPexpireTime(this.#source);
     let sourceDbs: number[] | undefined;

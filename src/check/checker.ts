@@ -117,8 +117,11 @@ interface SideKey {
   exists: boolean;
   expireAtMs: number;
   size: number;
+  type: string;
+  /** A small string's value (GET). */
+  value?: Buffer;
+  /** A small value of another type (DUMP). */
   payload?: Buffer;
-  type?: string;
 }
 
 /** A one-piece object of the file, waiting for its batch. */
@@ -139,6 +142,8 @@ interface Pending {
 }
 
 const BATCH_KEYS = 1000;
+/** SCAN batches compared at once (each holds at most {@link DUMP_BATCH_BYTES} of replies per side). */
+const BATCHES_IN_FLIGHT = 4;
 /** DUMP replies requested at once, in bytes (by MEMORY USAGE), per side. */
 const DUMP_BATCH_BYTES = 8 * 1024 * 1024;
 const LIVE_URL = /^rediss?:\/\//i;
@@ -264,6 +269,7 @@ export class Checker {
       this.progress.totalKeys = ks.filter((m) => dbs.includes(Number(m[1]))).reduce((n, m) => n + Number(m[2]), 0);
     }
     const dbs = this.#plan(sourceDbs);
+    const inflight = new Set<Promise<void>>();
     for (const db of dbs) {
       let cursor = '0';
       do {
@@ -276,57 +282,62 @@ export class Checker {
           const [hi, lo] = fingerprint(db, k, this.#seed);
           this.#seen.add(hi, lo);
         }
-        if (keys.length > 0) await this.#compareLive(db, keys, o.rounds);
+        // Several batches in flight: the round trips of one overlap the decoding of another.
+        if (keys.length > 0) {
+          const p = this.#compareLive(db, keys, o.rounds).finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (inflight.size >= BATCHES_IN_FLIGHT) await Promise.race(inflight);
+        }
         if (this.#pending.length >= BATCH_KEYS) await this.#recheck();
       } while (cursor !== '0');
+      await Promise.all(inflight);
     }
     while (this.#pending.length > 0) await this.#recheck();
     await this.#extras(dbs, true);
     while (this.#pending.length > 0) await this.#recheck();
   }
 
-  /** Round 1 and 2 of a batch on one side (see the file comment). */
+  /**
+   * Round 1 and 2 of a batch on one side: `TYPE`, `PEXPIRETIME` (`PTTL` before Redis 7) and
+   * `MEMORY USAGE` of every key, then the value of the small ones — `GET` for a string (a quarter of
+   * DUMP's cost on the server: no CRC, no LZF), `DUMP` for the rest — in groups of bounded bytes.
+   * Big values are left for the windows.
+   */
   async #read(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
     const pexpire = isSource ? this.#pexpire.source : this.#pexpire.target;
-    const r1 = await io.exec(db, keys, (k) => [[pexpire ? 'PEXPIRETIME' : 'PTTL', k], ['MEMORY', 'USAGE', k]]);
+    const r1 = await io.exec(db, keys, (k) => [['TYPE', k], [pexpire ? 'PEXPIRETIME' : 'PTTL', k], ['MEMORY', 'USAGE', k]]);
     const now = Date.now();
-    const out: SideKey[] = r1.map(([t, m]) => {
+    const out: SideKey[] = r1.map(([type, t, m]) => {
       if (m instanceof RespErrorReply) throw new Df2RedisError(`MEMORY USAGE refused by the ${isSource ? 'source' : 'target'}: ${m.message}`);
       const ttl = Number(t);
-      return { exists: m !== null, expireAtMs: ttl < 0 ? -1 : pexpire ? ttl : now + ttl, size: m === null ? 0 : Number(m) };
+      const ty = text(type);
+      return { exists: m !== null && ty !== 'none', type: ty, expireAtMs: ttl < 0 ? -1 : pexpire ? ttl : now + ttl, size: m === null ? 0 : Number(m) };
     });
     const small: number[] = [];
-    const big: number[] = [];
-    out.forEach((s, i) => s.exists && (s.size <= this.#o.windowAboveBytes ? small : big).push(i));
-    // DUMP in groups of bounded bytes; TYPE of the big ones with the last group.
+    out.forEach((s, i) => s.exists && s.size <= this.#o.windowAboveBytes && small.push(i));
     let group: number[] = [];
     let bytes = 0;
-    const flush = async (withBig: boolean): Promise<void> => {
+    const flush = async (): Promise<void> => {
       const idx = group;
       group = [];
       bytes = 0;
-      const ks = [...idx.map((i) => keys[i]!), ...(withBig ? big.map((i) => keys[i]!) : [])];
-      const replies = await io.exec(db, ks, (k) => [['DUMP', k]]);
+      if (idx.length === 0) return;
+      // By Buffer identity: exec hands back the very key objects it was given (in node order on a cluster).
+      const strings = new Set(idx.filter((i) => out[i]!.type === 'string').map((i) => keys[i]!));
+      const replies = await io.exec(db, idx.map((i) => keys[i]!), (k) => [[strings.has(k) ? 'GET' : 'DUMP', k]]);
       idx.forEach((i, j) => {
         const p = replies[j]![0];
-        if (Buffer.isBuffer(p)) out[i]!.payload = p;
-        else out[i]!.exists = false;
+        if (!Buffer.isBuffer(p)) out[i]!.exists = false;
+        else if (out[i]!.type === 'string') out[i]!.value = p;
+        else out[i]!.payload = p;
       });
-      if (withBig) {
-        const types = await io.exec(db, big.map((i) => keys[i]!), (k) => [['TYPE', k]]);
-        big.forEach((i, j) => {
-          const t = text(types[j]![0]);
-          out[i]!.type = t;
-          if (t === 'none') out[i]!.exists = false;
-        });
-      }
     };
     for (const i of small) {
       group.push(i);
       bytes += out[i]!.size;
-      if (bytes >= DUMP_BATCH_BYTES) await flush(false);
+      if (bytes >= DUMP_BATCH_BYTES) await flush();
     }
-    await flush(true);
+    await flush();
     return out;
   }
 
@@ -342,10 +353,14 @@ export class Checker {
       const t = tgt[i]!;
       let found: { cls: CheckClass; detail: string } | undefined;
       if (!s.exists && !t.exists) continue;
-      if (s.payload !== undefined && (t.payload !== undefined || !t.exists)) {
-        found = this.#compareSmall(key, decodeSafe(s.payload, key), t.exists ? decodeSafe(t.payload!, key) : undefined, s, t, t.payload !== undefined && samePayload(s.payload, t.payload));
-      } else if (!s.exists) {
-        found = { cls: 'extra', detail: `only on the target (${t.type ?? kindOfPayload(t.payload, key)})` };
+      if (!s.exists) found = { cls: 'extra', detail: `only on the target (${t.type})` };
+      else if (s.value !== undefined && t.value !== undefined) {
+        found = s.value.equals(t.value) ? this.#ttlFound(s, t) : { cls: 'value', detail: `string: ${diffCanonical(canonicalString(s.value), canonicalString(t.value))}` };
+      } else if (s.payload !== undefined && t.payload !== undefined && samePayload(s.payload, t.payload)) {
+        // Same value bytes: equal whatever the type, without decoding; only the expiry is left.
+        found = this.#ttlFound(s, t);
+      } else if ((s.value !== undefined || s.payload !== undefined) && (!t.exists || t.value !== undefined || t.payload !== undefined)) {
+        found = this.#compareSmall(key, canonicalOf(s, key), t.exists ? canonicalOf(t, key) : undefined, s, t, false);
       } else {
         found = await this.#compareBig(db, key, s, t);
       }
@@ -381,6 +396,11 @@ export class Checker {
     return undefined;
   }
 
+  #ttlFound(s: SideKey, t: SideKey): { cls: CheckClass; detail: string } | undefined {
+    const ttl = this.#ttlDiff(s.expireAtMs, t.expireAtMs);
+    return ttl === undefined ? undefined : { cls: 'ttl', detail: ttl };
+  }
+
   #ttlDiff(s: number, t: number): string | undefined {
     if (s === -1 && t === -1) return undefined;
     if (s === -1 || t === -1) return `expiry: source ${s === -1 ? 'none' : new Date(s).toISOString()}, target ${t === -1 ? 'none' : new Date(t).toISOString()}`;
@@ -391,12 +411,10 @@ export class Checker {
   /** A key too big for one DUMP on either side: TYPE, then windows. */
   async #compareBig(db: number, key: Buffer, s: SideKey, t: SideKey): Promise<{ cls: CheckClass; detail: string } | undefined> {
     const tdb = this.#targetDbOf(db);
-    const one = async (io: KeyIo, d: number): Promise<string> => text((await io.exec(d, [key], (k) => [['TYPE', k]]))[0]![0]);
-    const st = s.type ?? (await one(this.#source!, db));
-    if (st === 'none') return undefined;
+    const st = s.type;
     if (MODULE_TYPES.has(st) && !t.exists) return { cls: 'unsupported', detail: `${st} value the target cannot hold (absent on the target)` };
     if (!t.exists) return { cls: 'missing', detail: `${st} absent on the target` };
-    const tt = t.type ?? (await one(this.#target, tdb));
+    const tt = t.type;
     if (st !== tt) return { cls: 'type', detail: `source ${st}, target ${tt}` };
     if (!WINDOW_KINDS.has(st)) return { cls: 'unsupported', detail: `${st} values are not compared` };
     const cmp = new WindowComparer(this.#target, tdb, key, st as WindowKind);
@@ -566,7 +584,7 @@ export class Checker {
       for (let i = 0; i < group.length; i++) {
         const { key, value, expireAtMs, entry } = group[i]!;
         const t = tgt[i]!;
-        if (t.exists && t.payload === undefined) {
+        if (t.exists && t.payload === undefined && t.value === undefined) {
           // Big on the target only: compared in windows, with the source value as one piece.
           await this.#feedFilePiece(entry);
           continue;
@@ -574,7 +592,7 @@ export class Checker {
         const [hi, lo] = fingerprint(db, key, this.#seed);
         this.#seen.add(hi, lo);
         this.progress.keys++;
-        this.#record(db, key, this.#compareSmall(key, value, t.exists ? decodeSafe(t.payload!, key) : undefined, { exists: true, expireAtMs, size: 0 }, t, false));
+        this.#record(db, key, this.#compareSmall(key, value, t.exists ? canonicalOf(t, key) : undefined, { exists: true, type: typeName(value.kind), expireAtMs, size: 0 }, t, false));
       }
     }
   }
@@ -647,10 +665,13 @@ function decodeSafe(payload: Buffer, key: Buffer): CanonicalValue | Error {
   }
 }
 
-function kindOfPayload(payload: Buffer | undefined, key: Buffer): string {
-  if (payload === undefined) return '?';
-  const v = decodeSafe(payload, key);
-  return v instanceof Error ? 'undecodable' : typeName(v.kind);
+function canonicalString(value: Buffer): CanonicalValue {
+  return { kind: 'string', items: [value], hasFieldTtl: false };
+}
+
+/** A small value read on one side (GET or DUMP) in canonical form. */
+function canonicalOf(k: SideKey, key: Buffer): CanonicalValue | Error {
+  return k.value !== undefined ? canonicalString(k.value) : decodeSafe(k.payload!, key);
 }
 
 /** Two DUMP payloads with the same value bytes (their RDB version and CRC trailer aside). */

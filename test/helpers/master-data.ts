@@ -19,7 +19,7 @@ import { startRedisServer, type RedisServer } from './redis-server.js';
 export const MODEL_READS = new Set([
   'SELECT', 'MULTI', 'DUMP', 'PEXPIRETIME', 'PTTL', 'TYPE', 'EXEC', 'DISCARD', 'EXISTS',
   // What `df2redis check` reads from a source.
-  'SCAN', 'MEMORY', 'STRLEN', 'GETRANGE', 'LRANGE', 'LLEN', 'SSCAN', 'SCARD', 'HSCAN', 'HLEN', 'ZRANGE', 'ZCARD', 'XRANGE', 'XLEN', 'XINFO', 'XPENDING',
+  'SCAN', 'MEMORY', 'GET', 'STRLEN', 'GETRANGE', 'LRANGE', 'LLEN', 'SSCAN', 'SCARD', 'HSCAN', 'HLEN', 'ZRANGE', 'ZCARD', 'XRANGE', 'XLEN', 'XINFO', 'XPENDING',
 ]);
 
 export class MasterData {

@@ -123,6 +123,36 @@ export class BatchClient {
   }
 
   /**
+   * The same commands for many keys, encoded without building an array per command: for every key
+   * of `keys` (in order), every template of `templates` followed by the key (`['TYPE']` →
+   * `TYPE <key>`), after the commands of `head` (e.g. a SELECT). Resolves with every reply, flat:
+   * key i's template j is at `head.length + i * templates.length + j`.
+   * @throws ConnectionError if the connection fails before every reply arrived.
+   */
+  batchPerKey(head: ReadonlyArray<ReadonlyArray<CommandArg>>, keys: readonly Buffer[], templates: ReadonlyArray<ReadonlyArray<CommandArg>>): Promise<RespValue[]> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const n = head.length + keys.length * templates.length;
+    if (n === 0) return Promise.resolve([]);
+    const enc = this.#encoder;
+    for (const c of head) {
+      enc.encode(c);
+      if (c.length === 2 && String(c[0]).toUpperCase() === 'SELECT') this.db = Number(c[1]);
+    }
+    for (const k of keys) {
+      for (const t of templates) {
+        enc.begin(t.length + 1);
+        for (let i = 0; i < t.length; i++) enc.arg(t[i]!);
+        enc.arg(k);
+      }
+    }
+    const segments = enc.take();
+    this.#socket.cork();
+    for (const s of segments) this.#socket.write(s);
+    this.#socket.uncork();
+    return new Promise((resolve, reject) => this.#pending.push({ replies: [], expected: n, resolve, reject }));
+  }
+
+  /**
    * One command; an error reply is thrown.
    * @throws ConnectionError; Error carrying the server's error text.
    */

@@ -142,6 +142,8 @@ interface Pending {
 }
 
 const BATCH_KEYS = 1000;
+const ROUND1_PEXPIRETIME = [['TYPE'], ['PEXPIRETIME'], ['MEMORY', 'USAGE']] as const;
+const ROUND1_PTTL = [['TYPE'], ['PTTL'], ['MEMORY', 'USAGE']] as const;
 /** SCAN batches compared at once (each holds at most {@link DUMP_BATCH_BYTES} of replies per side). */
 const BATCHES_IN_FLIGHT = 4;
 /** DUMP replies requested at once, in bytes (by MEMORY USAGE), per side. */
@@ -297,6 +299,22 @@ export class Checker {
     while (this.#pending.length > 0) await this.#recheck();
   }
 
+  /** Round 1 with commands: `TYPE`, `PEXPIRETIME` (or `PTTL`), `MEMORY USAGE` per key. */
+  async #round1(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
+    const pexpire = isSource ? this.#pexpire.source : this.#pexpire.target;
+    const r1 = await io.each(db, keys, pexpire ? ROUND1_PEXPIRETIME : ROUND1_PTTL);
+    const now = Date.now();
+    return keys.map((_, i) => {
+      const type = r1[3 * i];
+      const t = r1[3 * i + 1];
+      const m = r1[3 * i + 2];
+      if (m instanceof RespErrorReply) throw new Df2RedisError(`MEMORY USAGE refused by the ${isSource ? 'source' : 'target'}: ${m.message}`);
+      const ttl = Number(t);
+      const ty = text(type);
+      return { exists: m !== null && ty !== 'none', type: ty, expireAtMs: ttl < 0 ? -1 : pexpire ? ttl : now + ttl, size: m === null ? 0 : Number(m) };
+    });
+  }
+
   /**
    * Round 1 and 2 of a batch on one side: `TYPE`, `PEXPIRETIME` (`PTTL` before Redis 7) and
    * `MEMORY USAGE` of every key, then the value of the small ones — `GET` for a string (a quarter of
@@ -304,15 +322,7 @@ export class Checker {
    * Big values are left for the windows.
    */
   async #read(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
-    const pexpire = isSource ? this.#pexpire.source : this.#pexpire.target;
-    const r1 = await io.exec(db, keys, (k) => [['TYPE', k], [pexpire ? 'PEXPIRETIME' : 'PTTL', k], ['MEMORY', 'USAGE', k]]);
-    const now = Date.now();
-    const out: SideKey[] = r1.map(([type, t, m]) => {
-      if (m instanceof RespErrorReply) throw new Df2RedisError(`MEMORY USAGE refused by the ${isSource ? 'source' : 'target'}: ${m.message}`);
-      const ttl = Number(t);
-      const ty = text(type);
-      return { exists: m !== null && ty !== 'none', type: ty, expireAtMs: ttl < 0 ? -1 : pexpire ? ttl : now + ttl, size: m === null ? 0 : Number(m) };
-    });
+    const out = await this.#round1(io, db, keys, isSource);
     const small: number[] = [];
     out.forEach((s, i) => s.exists && s.size <= this.#o.windowAboveBytes && small.push(i));
     let group: number[] = [];
@@ -322,11 +332,14 @@ export class Checker {
       group = [];
       bytes = 0;
       if (idx.length === 0) return;
-      // By Buffer identity: exec hands back the very key objects it was given (in node order on a cluster).
-      const strings = new Set(idx.filter((i) => out[i]!.type === 'string').map((i) => keys[i]!));
-      const replies = await io.exec(db, idx.map((i) => keys[i]!), (k) => [[strings.has(k) ? 'GET' : 'DUMP', k]]);
-      idx.forEach((i, j) => {
-        const p = replies[j]![0];
+      const strings = idx.filter((i) => out[i]!.type === 'string');
+      const others = idx.filter((i) => out[i]!.type !== 'string');
+      const [gets, dumps] = await Promise.all([io.each(db, strings.map((i) => keys[i]!), [['GET']]), io.each(db, others.map((i) => keys[i]!), [['DUMP']])]);
+      const reply = new Map<number, RespValue>();
+      strings.forEach((i, j) => reply.set(i, gets[j]!));
+      others.forEach((i, j) => reply.set(i, dumps[j]!));
+      idx.forEach((i) => {
+        const p = reply.get(i);
         if (!Buffer.isBuffer(p)) out[i]!.exists = false;
         else if (out[i]!.type === 'string') out[i]!.value = p;
         else out[i]!.payload = p;

@@ -12,6 +12,11 @@ import { BatchClient, type CommandArg, type RespValue } from './batch-client.js'
 export interface KeyIo {
   /** `commands(key)` for every key, sent in database `db` (pipelined per node); replies per key, in order. */
   exec(db: number, keys: readonly Buffer[], commands: (key: Buffer) => CommandArg[][]): Promise<RespValue[][]>;
+  /**
+   * The fast form for uniform commands: every template followed by the key (`['TYPE']` → `TYPE
+   * <key>`), replies flat (key i's template j at `i * templates.length + j`).
+   */
+  each(db: number, keys: readonly Buffer[], templates: ReadonlyArray<ReadonlyArray<CommandArg>>): Promise<RespValue[]>;
   /** One connection per node holding keys (for SCAN): one for a standalone server, one per master. */
   readonly nodes: readonly BatchClient[];
   close(): void;
@@ -37,6 +42,12 @@ async function execOn(client: BatchClient, db: number, keys: readonly Buffer[], 
   return out;
 }
 
+async function eachOn(client: BatchClient, db: number, keys: readonly Buffer[], templates: ReadonlyArray<ReadonlyArray<CommandArg>>): Promise<RespValue[]> {
+  const head = client.db !== db ? [['SELECT', db]] : [];
+  const replies = await client.batchPerKey(head, keys, templates);
+  return head.length === 0 ? replies : replies.slice(head.length);
+}
+
 /** A standalone server (or a Dragonfly master): one connection. */
 export class StandaloneIo implements KeyIo {
   readonly nodes: BatchClient[];
@@ -45,6 +56,9 @@ export class StandaloneIo implements KeyIo {
   }
   exec(db: number, keys: readonly Buffer[], commands: (key: Buffer) => CommandArg[][]): Promise<RespValue[][]> {
     return execOn(this.client, db, keys, commands);
+  }
+  each(db: number, keys: readonly Buffer[], templates: ReadonlyArray<ReadonlyArray<CommandArg>>): Promise<RespValue[]> {
+    return eachOn(this.client, db, keys, templates);
   }
   close(): void {
     this.client.close();
@@ -80,13 +94,7 @@ export class ClusterIo implements KeyIo {
   }
 
   async exec(db: number, keys: readonly Buffer[], commands: (key: Buffer) => CommandArg[][]): Promise<RespValue[][]> {
-    const groups = new Map<number, number[]>();
-    keys.forEach((k, i) => {
-      const node = this.#topology.owner[keySlot(k)]!;
-      let g = groups.get(node);
-      if (g === undefined) groups.set(node, (g = []));
-      g.push(i);
-    });
+    const groups = this.#groups(keys);
     const out = new Array<RespValue[]>(keys.length);
     await Promise.all(
       [...groups].map(async ([node, idx]) => {
@@ -95,6 +103,32 @@ export class ClusterIo implements KeyIo {
       }),
     );
     return out;
+  }
+
+  async each(db: number, keys: readonly Buffer[], templates: ReadonlyArray<ReadonlyArray<CommandArg>>): Promise<RespValue[]> {
+    const groups = this.#groups(keys);
+    const stride = templates.length;
+    const out = new Array<RespValue>(keys.length * stride);
+    await Promise.all(
+      [...groups].map(async ([node, idx]) => {
+        const replies = await eachOn(this.nodes[node]!, db, idx.map((i) => keys[i]!), templates);
+        idx.forEach((i, j) => {
+          for (let t = 0; t < stride; t++) out[i * stride + t] = replies[j * stride + t]!;
+        });
+      }),
+    );
+    return out;
+  }
+
+  #groups(keys: readonly Buffer[]): Map<number, number[]> {
+    const groups = new Map<number, number[]>();
+    keys.forEach((k, i) => {
+      const node = this.#topology.owner[keySlot(k)]!;
+      let g = groups.get(node);
+      if (g === undefined) groups.set(node, (g = []));
+      g.push(i);
+    });
+    return groups;
   }
 
   close(): void {

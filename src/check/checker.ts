@@ -692,12 +692,18 @@ function samePayload(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && a.subarray(0, a.length - 10).equals(b.subarray(0, b.length - 10));
 }
 
-/** `0.003 %`: two significant digits, at least three decimals. */
+/**
+ * A share as a percentage with two significant digits, rounded up (a bound must not shrink when
+ * printed) and without trailing zeros: 2.9957e-5 → `0.003 %`, 0.0466 → `4.7 %`.
+ */
 export function formatPercent(share: number): string {
   const pct = share * 100;
-  if (pct >= 1) return `${pct.toFixed(2)} %`;
-  const digits = Math.max(3, -Math.floor(Math.log10(pct)) + 1);
-  return `${pct.toFixed(Math.min(digits, 10))} %`;
+  if (pct <= 0) return '0 %';
+  const digits = Math.max(0, 1 - Math.floor(Math.log10(pct)));
+  const factor = 10 ** digits;
+  const up = Math.ceil(pct * factor - 1e-9) / factor;
+  const fixed = up.toFixed(digits);
+  return `${digits > 0 ? fixed.replace(/\.?0+$/, '') : fixed} %`;
 }
 
 /** Runs a check with {@link Checker}. */

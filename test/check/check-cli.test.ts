@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,6 +166,30 @@ describe('check redis→redis and RDB file→redis', () => {
       await redisCliWithInput(target.port, 'DEL p:extra\nSET p:missing here\n');
     }
   });
+});
+
+test('an RDB file holding a Dragonfly JSON key the target cannot hold: reported as unsupported, never missing, and not a difference (exit 0)', async () => {
+  const str = (t: string): Buffer => Buffer.concat([Buffer.from([Buffer.byteLength(t)]), Buffer.from(t)]);
+  // RDB 9, SELECTDB 0, two strings and a Dragonfly JSON object (type 30, src/server/rdb_extensions.h), EOF with CRC 0.
+  const rdb = Buffer.concat([
+    Buffer.from('REDIS0009'), Buffer.from([0xfe, 0x00]),
+    Buffer.from([0x00]), str('plain:a'), str('1'),
+    Buffer.from([30]), str('doc:json'), str('{"n":[1,2]}'),
+    Buffer.from([0x00]), str('plain:b'), str('2'),
+    Buffer.from([0xff]), Buffer.alloc(8),
+  ]);
+  const file = path.join(dir, 'json.rdb');
+  writeFileSync(file, rdb);
+  const target = await startRedisServer();
+  try {
+    await redisCliWithInput(target.port, 'SET plain:a 1\nSET plain:b 2\n');
+    const r = await check('--source', file, '--target', target.url);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(classes(r.report!), { unsupported: ['doc:json'] });
+    assert.equal(r.report!.counts.missing, 0);
+  } finally {
+    await target.stop();
+  }
 });
 
 test('big values (a 300 K-field hash, a 50 MB string) are checked with bounded memory, and a changed field deep inside is found', async () => {

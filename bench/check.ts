@@ -5,8 +5,10 @@
  * - the check: `df2redis check --source <a> --target <b> --rounds 0` as a child process (wall time,
  *   peak RSS from getrusage via a `--import` hook);
  * - the baseline: `SCAN` of a + pipelined `GET` (strings) or `HGETALL` (hashes) of each batch on
- *   both servers, replies compared — what a hand-written redis-cli-level script does, with raw
- *   sockets and the project's RESP reader, in this process.
+ *   both servers, the raw reply bytes of the two servers compared — what a hand-written
+ *   redis-cli-level script does: raw sockets, replies counted without building values (the
+ *   project's ReplyScanner), in this process. (Valid as a comparison only because both servers
+ *   were loaded the same way, so equal data gives byte-equal replies.)
  *
  * Datasets: 1 M × 100-byte strings, and 100 K hashes of 100 fields (10-byte values). `BENCH_KEYS`
  * scales both (strings = BENCH_KEYS, hashes = BENCH_KEYS / 10). Goal: ≤ 1.5 × the baseline time,
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RespReader, type RespValue } from '../src/decode/resp/resp-reader.js';
+import { ReplyScanner } from '../src/sink/reply-scanner.js';
 import { redisCliPipe, writeSetCommandsFile } from '../test/helpers/rdb-factory.js';
 import { startRedisServer, type RedisServer } from '../test/helpers/redis-server.js';
 
@@ -27,7 +30,7 @@ const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const PEAK_RSS_HOOK = `data:text/javascript,process.on('exit',()=>process.stderr.write('peak-rss-kib '+process.resourceUsage().maxRSS+'\\n'))`;
 
 /** Runs the check CLI; resolves with its wall time and peak RSS. @throws on an exit other than 0. */
-function timedCheck(a: RedisServer, b: RedisServer): Promise<{ ms: number; rssMb: number }> {
+function timedCheck(a: RedisServer, b: RedisServer): Promise<{ ms: number; rssMb: number; keys: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     execFile(
@@ -38,19 +41,24 @@ function timedCheck(a: RedisServer, b: RedisServer): Promise<{ ms: number; rssMb
         const ms = performance.now() - t0;
         if (err) return reject(new Error(`check exited ${String(err.code)}:\n${stdout}\n${stderr}`));
         const rss = /peak-rss-kib (\d+)/.exec(stderr);
-        resolve({ ms, rssMb: rss ? Number(rss[1]) / 1024 : NaN });
+        const keys = /^equal: ([\d,]+) keys compared/.exec(stdout);
+        resolve({ ms, rssMb: rss ? Number(rss[1]) / 1024 : NaN, keys: keys ? Number(keys[1]!.replace(/,/g, '')) : NaN });
       },
     );
   });
 }
 
-/** A raw pipelined connection: write RESP text, collect `n` replies. */
+/** A raw pipelined connection: write RESP text, then either parse `n` replies or collect their raw bytes. */
 class Pipe {
   readonly #socket: net.Socket;
   readonly #reader: RespReader;
+  readonly #scanner = new ReplyScanner({ onErrorReply: () => undefined, onCapturedReply: () => undefined });
+  #isRaw = false;
+  #chunks: Buffer[] = [];
   #replies: RespValue[] = [];
   #want = 0;
   #done: ((v: RespValue[]) => void) | undefined;
+  #doneRaw: ((b: Buffer) => void) | undefined;
   private constructor(socket: net.Socket) {
     this.#socket = socket;
     this.#reader = new RespReader((v) => {
@@ -61,17 +69,35 @@ class Pipe {
         this.#done!(r);
       }
     });
-    socket.on('data', (d: Buffer) => this.#reader.push(d));
+    socket.on('data', (d: Buffer) => {
+      if (!this.#isRaw) return this.#reader.push(d);
+      this.#chunks.push(d);
+      this.#scanner.scan(d);
+      if (this.#scanner.replies === this.#want) {
+        const b = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+        this.#chunks = [];
+        this.#doneRaw!(b);
+      }
+    });
   }
-  static async open(port: number): Promise<Pipe> {
+  static async open(port: number, isRaw: boolean): Promise<Pipe> {
     const s = net.connect({ host: '127.0.0.1', port });
     await once(s, 'connect');
     s.setNoDelay(true);
-    return new Pipe(s);
+    const p = new Pipe(s);
+    p.#isRaw = isRaw;
+    return p;
   }
   send(payload: string, n: number): Promise<RespValue[]> {
     this.#want = n;
     const p = new Promise<RespValue[]>((r) => (this.#done = r));
+    this.#socket.write(payload);
+    return p;
+  }
+  /** Raw mode: the bytes of the next `n` replies. */
+  sendRaw(payload: string, n: number): Promise<Buffer> {
+    this.#want = this.#scanner.replies + n;
+    const p = new Promise<Buffer>((r) => (this.#doneRaw = r));
     this.#socket.write(payload);
     return p;
   }
@@ -89,16 +115,10 @@ function cmd(...args: Array<string | Buffer>): string {
   return s;
 }
 
-function same(x: RespValue, y: RespValue): boolean {
-  if (Buffer.isBuffer(x) && Buffer.isBuffer(y)) return x.equals(y);
-  if (Array.isArray(x) && Array.isArray(y)) return x.length === y.length && x.every((v, i) => same(v, y[i]!));
-  return x === y;
-}
-
-/** SCAN a + pipelined `read` of each batch on a and b, compared. Returns ms. @throws on a difference. */
+/** SCAN a + pipelined `read` of each batch on a and b, raw replies compared. Returns ms. @throws on a difference. */
 async function baseline(a: RedisServer, b: RedisServer, read: 'GET' | 'HGETALL'): Promise<number> {
   const t0 = performance.now();
-  const [scan, pa, pb] = await Promise.all([Pipe.open(a.port), Pipe.open(a.port), Pipe.open(b.port)]);
+  const [scan, pa, pb] = await Promise.all([Pipe.open(a.port, false), Pipe.open(a.port, true), Pipe.open(b.port, true)]);
   try {
     let cursor = '0';
     do {
@@ -106,8 +126,8 @@ async function baseline(a: RedisServer, b: RedisServer, read: 'GET' | 'HGETALL')
       cursor = next.toString('latin1');
       if (keys.length === 0) continue;
       const payload = keys.map((k) => cmd(read, k)).join('');
-      const [ra, rb] = await Promise.all([pa.send(payload, keys.length), pb.send(payload, keys.length)]);
-      for (let i = 0; i < keys.length; i++) if (!same(ra[i]!, rb[i]!)) throw new Error(`baseline: key ${keys[i]!.toString()} differs`);
+      const [ra, rb] = await Promise.all([pa.sendRaw(payload, keys.length), pb.sendRaw(payload, keys.length)]);
+      if (!ra.equals(rb)) throw new Error('baseline: a batch differs');
     } while (cursor !== '0');
   } finally {
     scan.close();
@@ -147,6 +167,7 @@ async function compare(label: string, file: string, read: 'GET' | 'HGETALL'): Pr
     const base2 = await baseline(a, b, read);
     const base = Math.min(base1, base2);
     return {
+      [`${label}: keys compared`]: run.keys,
       [`${label}: check time (s)`]: run.ms / 1000,
       [`${label}: baseline SCAN + ${read} time (s)`]: base / 1000,
       [`${label}: check / baseline time ratio`]: run.ms / base,

@@ -17,6 +17,9 @@ import type { TargetEndpoint } from '../sink/target-url.js';
 export { RespErrorReply };
 export type { CommandArg, RespValue };
 
+/** Stands for the key in a template of {@link BatchClient.batchPerKey}. */
+export const KEY_ARG = '\u0000df2redis:key';
+
 interface PendingBatch {
   replies: RespValue[];
   expected: number;
@@ -124,8 +127,9 @@ export class BatchClient {
 
   /**
    * The same commands for many keys, encoded without building an array per command: for every key
-   * of `keys` (in order), every template of `templates` followed by the key (`['TYPE']` →
-   * `TYPE <key>`), after the commands of `head` (e.g. a SELECT). Resolves with every reply, flat:
+   * of `keys` (in order), every template of `templates` with the key in place of {@link KEY_ARG}, or
+   * after it when it has none (`['TYPE']` → `TYPE <key>`, `['GETRANGE', KEY_ARG, 0, 9]`), after the
+   * commands of `head` (e.g. a SELECT). Resolves with every reply, flat:
    * key i's template j is at `head.length + i * templates.length + j`.
    * @throws ConnectionError if the connection fails before every reply arrived.
    */
@@ -138,11 +142,18 @@ export class BatchClient {
       enc.encode(c);
       if (c.length === 2 && String(c[0]).toUpperCase() === 'SELECT') this.db = Number(c[1]);
     }
+    const hasSlot = templates.map((t) => t.includes(KEY_ARG));
     for (const k of keys) {
-      for (const t of templates) {
-        enc.begin(t.length + 1);
-        for (let i = 0; i < t.length; i++) enc.arg(t[i]!);
-        enc.arg(k);
+      for (let j = 0; j < templates.length; j++) {
+        const t = templates[j]!;
+        if (hasSlot[j]) {
+          enc.begin(t.length);
+          for (let i = 0; i < t.length; i++) enc.arg(t[i] === KEY_ARG ? k : t[i]!);
+        } else {
+          enc.begin(t.length + 1);
+          for (let i = 0; i < t.length; i++) enc.arg(t[i]!);
+          enc.arg(k);
+        }
       }
     }
     const segments = enc.take();

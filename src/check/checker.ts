@@ -23,7 +23,7 @@ import type { SnapshotEntry, ValueKind } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, printableKey } from '../errors.js';
 import { resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { parseRedisUrl } from '../sink/target-url.js';
-import { BatchClient, RespErrorReply, type RespValue } from './batch-client.js';
+import { BatchClient, KEY_ARG, RespErrorReply, type RespValue } from './batch-client.js';
 import { CanonicalBuilder, canonicalFromDump, diffCanonical, typeName, UNHOLDABLE_KINDS, type CanonicalValue } from './canonical-value.js';
 import { fingerprint, FingerprintSet, upperBound } from './fingerprint-set.js';
 import { ClusterIo, StandaloneIo, type KeyIo } from './key-io.js';
@@ -142,6 +142,9 @@ interface Pending {
 }
 
 const BATCH_KEYS = 1000;
+/** Strings shorter than this come whole with the first round when most keys are strings. */
+const INLINE_STRING_BYTES = 4096;
+const ROUND1_STRINGS = [['PEXPIRETIME'], ['GETRANGE', KEY_ARG, 0, INLINE_STRING_BYTES - 1]] as const;
 const ROUND1_PEXPIRETIME = [['TYPE'], ['PEXPIRETIME'], ['MEMORY', 'USAGE']] as const;
 const ROUND1_PTTL = [['TYPE'], ['PTTL'], ['MEMORY', 'USAGE']] as const;
 /** SCAN batches compared at once (each holds at most {@link DUMP_BATCH_BYTES} of replies per side). */
@@ -170,6 +173,8 @@ export class Checker {
   #targetDbOf: (db: number) => number = (db) => db;
   #sourceDbOf: (db: number) => number = (db) => db;
   #pexpire = { source: true, target: true };
+  /** Moving share of strings among the source's keys: picks the first round ({@link #round1Strings}). */
+  #stringShare = 0;
   #pending: Pending[] = [];
   #result: CheckResult = {
     isEqual: true,
@@ -316,15 +321,43 @@ export class Checker {
   }
 
   /**
+   * Round 1 when most keys are strings: `PEXPIRETIME` and `GETRANGE key 0 4095` per key, one round
+   * trip and two commands for a string up to 4 KiB (its whole value, replies bounded to 4 MiB per
+   * batch). Keys of other types (`WRONGTYPE`), longer strings, and sides without PEXPIRETIME get
+   * {@link #round1} as well.
+   */
+  async #round1Strings(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
+    if (!(isSource ? this.#pexpire.source : this.#pexpire.target)) return this.#round1(io, db, keys, isSource);
+    const r = await io.each(db, keys, ROUND1_STRINGS);
+    const out: SideKey[] = new Array(keys.length);
+    const rest: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const e = r[2 * i];
+      const v = r[2 * i + 1];
+      if (e === -2) out[i] = { exists: false, type: 'none', expireAtMs: -1, size: 0 };
+      else if (Buffer.isBuffer(v) && v.length < INLINE_STRING_BYTES && typeof e === 'number') {
+        out[i] = { exists: true, type: 'string', expireAtMs: e < 0 ? -1 : e, size: v.length, value: v };
+      } else rest.push(i);
+    }
+    if (rest.length > 0) {
+      const more = await this.#round1(io, db, rest.map((i) => keys[i]!), isSource);
+      rest.forEach((i, j) => (out[i] = more[j]!));
+    }
+    return out;
+  }
+
+  /**
    * Round 1 and 2 of a batch on one side: `TYPE`, `PEXPIRETIME` (`PTTL` before Redis 7) and
    * `MEMORY USAGE` of every key, then the value of the small ones — `GET` for a string (a quarter of
    * DUMP's cost on the server: no CRC, no LZF), `DUMP` for the rest — in groups of bounded bytes.
    * Big values are left for the windows.
    */
   async #read(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
-    const out = await this.#round1(io, db, keys, isSource);
+    const out = this.#stringShare >= 0.5 ? await this.#round1Strings(io, db, keys, isSource) : await this.#round1(io, db, keys, isSource);
+    const strings = out.reduce((n, k) => n + (k.type === 'string' ? 1 : 0), 0);
+    this.#stringShare = 0.5 * this.#stringShare + (0.5 * strings) / Math.max(1, keys.length);
     const small: number[] = [];
-    out.forEach((s, i) => s.exists && s.size <= this.#o.windowAboveBytes && small.push(i));
+    out.forEach((s, i) => s.exists && s.size <= this.#o.windowAboveBytes && s.value === undefined && s.payload === undefined && small.push(i));
     let group: number[] = [];
     let bytes = 0;
     const flush = async (): Promise<void> => {
@@ -541,6 +574,8 @@ export class Checker {
     this.progress.bytesRead = 0;
 
     let smalls: FileSmall[] = [];
+    /** Bytes of the values in `smalls`: a batch is compared once it holds 1000 keys or this many bytes. */
+    let smallBytes = 0;
     let pieces: SnapshotEntry[] = [];
     await this.#readFile(
       {
@@ -550,16 +585,19 @@ export class Checker {
             if (!this.#wanted(e.db, e.key)) return;
             const b = new CanonicalBuilder();
             b.add(e);
-            smalls.push({ db: e.db, key: e.key, value: b.build(), expireAtMs: e.expireAtMs, entry: e });
+            const value = b.build();
+            for (const it of value.items) smallBytes += it.length;
+            smalls.push({ db: e.db, key: e.key, value, expireAtMs: e.expireAtMs, entry: e });
           } else pieces.push(e);
         },
       },
       {},
       true,
       async () => {
-        if (smalls.length >= BATCH_KEYS || (pieces.length > 0 && smalls.length > 0)) {
+        if (smalls.length >= BATCH_KEYS || smallBytes >= DUMP_BATCH_BYTES || (pieces.length > 0 && smalls.length > 0)) {
           const s = smalls;
           smalls = [];
+          smallBytes = 0;
           await this.#compareFileSmall(s);
         }
         if (pieces.length > 0) {

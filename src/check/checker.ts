@@ -147,6 +147,8 @@ const INLINE_STRING_BYTES = 4096;
 const ROUND1_STRINGS = [['PEXPIRETIME'], ['GETRANGE', KEY_ARG, 0, INLINE_STRING_BYTES - 1]] as const;
 const ROUND1_PEXPIRETIME = [['TYPE'], ['PEXPIRETIME'], ['MEMORY', 'USAGE']] as const;
 const ROUND1_PTTL = [['TYPE'], ['PTTL'], ['MEMORY', 'USAGE']] as const;
+/** COUNT of the target SCAN of pass 2, which only needs names: fewer, bigger replies. */
+const EXTRAS_SCAN_COUNT = 10_000;
 /** SCAN batches compared at once (each holds at most {@link DUMP_BATCH_BYTES} of replies per side). */
 const BATCHES_IN_FLIGHT = 4;
 /** DUMP replies requested at once, in bytes (by MEMORY USAGE), per side. */
@@ -533,7 +535,7 @@ export class Checker {
       for (const node of this.#target.nodes) {
         let cursor = '0';
         do {
-          const replies = await node.batch([...(node.db !== tdb ? [['SELECT', tdb]] : []), ['SCAN', cursor, 'COUNT', BATCH_KEYS]]);
+          const replies = await node.batch([...(node.db !== tdb ? [['SELECT', tdb]] : []), ['SCAN', cursor, 'COUNT', EXTRAS_SCAN_COUNT]]);
           const [next, keys] = replies[replies.length - 1] as [Buffer, Buffer[]];
           cursor = text(next);
           const unseen = keys.filter((k) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { ConfigError, ConnectionError, RdbError, TargetCommandError, UnsupportedTypesError, StoppedError } from '../errors.js';
+import { CheckDifferencesError, ConfigError, ConnectionError, RdbError, TargetCommandError, UnsupportedTypesError, StoppedError } from '../errors.js';
 import { describeError, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_UNSUPPORTED, EXIT_USAGE } from './exit-codes.js';
 
 test('typed errors map to their exit code and print their message without a stack', () => {
@@ -13,6 +13,7 @@ test('typed errors map to their exit code and print their message without a stac
     [new RdbError('TRUNCATED', 'stream ended', { offset: 9 }), EXIT_FAILED],
     [new TargetCommandError('SET', Buffer.from('k'), 'OOM command not allowed'), EXIT_FAILED],
     [new ConnectionError('target', '127.0.0.1:1', 'connect ECONNREFUSED'), EXIT_FAILED],
+    [new CheckDifferencesError(3, '3 key(s) differ between the source and the target'), EXIT_FAILED],
   ];
   for (const [err, code] of cases) {
     const d = describeError(err);

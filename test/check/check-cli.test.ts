@@ -19,7 +19,7 @@ import type { CheckResult } from '../../src/check/checker.js';
 import { buildDump, ENCODING_PROFILES, saveDump, type RdbDump } from '../helpers/rdb-factory.js';
 import { FakeMaster } from '../helpers/fake-master.js';
 import { MasterData } from '../helpers/master-data.js';
-import { redisCli, redisCliWithInput, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { redisCli, redisCliWithInput, startCluster, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -76,7 +76,7 @@ describe('check redis→redis and RDB file→redis', () => {
   before(async () => {
     // Source: every type in listpack/intset encodings (big ones too: compared in windows); target:
     // hash tables and skiplists, so DUMP bytes differ and the values are compared decoded.
-    dump = await buildDump(ENCODING_PROFILES.find((p) => p.name === 'listpack')!, { bigElements: 20_000, bigStringBytes: 2 * 1024 * 1024 });
+    dump = await buildDump(ENCODING_PROFILES.find((p) => p.name === 'listpack')!, { bigElements: 5_000, bigStringBytes: 1024 * 1024 });
     const src = dump.server.port;
     await redisCliWithInput(
       src,
@@ -189,6 +189,27 @@ test('an RDB file holding a Dragonfly JSON key the target cannot hold: reported 
     assert.equal(r.report!.counts.missing, 0);
   } finally {
     await target.stop();
+  }
+});
+
+test('a Redis Cluster target: keys routed to their master, extra keys found on every master', async () => {
+  const [source, cluster] = await Promise.all([startRedisServer(), startCluster({ masters: 3 })]);
+  try {
+    const cmds: string[] = [];
+    for (let i = 0; i < 300; i++) cmds.push(i % 3 === 0 ? `SET k:${i} v${i}` : i % 3 === 1 ? `HSET h:${i} f ${i}` : `RPUSH l:${i} a ${i}`);
+    await redisCliWithInput(source.port, `${cmds.join('\n')}\n`);
+    // The same data on the cluster, through redis-cli -c (following MOVED).
+    await redisCliWithInput(cluster.nodes[0]!.port, `${cmds.join('\n')}\n`, '-c');
+    const equal = await check('--source', source.url, '--target', cluster.seedUrl, '--rounds', '0');
+    assert.equal(equal.code, 0, equal.stdout + equal.stderr);
+    assert.equal(equal.report!.compared, 300);
+    await redisCli(cluster.nodes[0]!.port, '-c', 'SET', 'only:on:cluster', 'x');
+    await redisCli(cluster.nodes[0]!.port, '-c', 'HSET', 'h:1', 'f', 'changed');
+    const diff = await check('--source', source.url, '--target', cluster.seedUrl, '--rounds', '0');
+    assert.equal(diff.code, 1);
+    assert.deepEqual(classes(diff.report!), { extra: ['only:on:cluster'], value: ['h:1'] });
+  } finally {
+    await Promise.all([source.stop(), cluster.stop()]);
   }
 });
 

@@ -1,10 +1,12 @@
 /**
  * `df2redis check`: compares the target with the source, key by key, in both directions.
  *
- *   pass 1: source keys (SCAN batches of a live source, or the RDB file through the decoder)
- *     ─► per batch, on both sides at once: PEXPIRETIME + MEMORY USAGE, then DUMP (small values,
- *        decoded by the project's RDB decoder; equal bytes need no decoding) or TYPE (big values,
- *        compared in windows afterwards, see window-compare.ts)
+ *   pass 1: source keys (SCAN batches of a live source, four in flight, or the RDB file through
+ *     the decoder)
+ *     ─► per batch, on both sides at once: TYPE + PEXPIRETIME + MEMORY USAGE (or, while most keys
+ *        are strings, PEXPIRETIME + GETRANGE 0 4095), then GET (small strings) or DUMP (other
+ *        small values, decoded by the project's RDB decoder; equal bytes need no decoding); big
+ *        values are compared in windows afterwards (window-compare.ts)
  *     ─► a class per key: missing, type, value, ttl, unsupported (the target cannot hold it),
  *        lossy (equal but for what the translation drops), or equal
  *   pass 2: target keys (SCAN of every master) whose fingerprint pass 1 did not see ─► extra
@@ -24,11 +26,10 @@ import { ConfigError, Df2RedisError, printableKey } from '../errors.js';
 import { resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { parseRedisUrl } from '../sink/target-url.js';
 import { BatchClient, KEY_ARG, RespErrorReply, type RespValue } from './batch-client.js';
-import { CanonicalBuilder, canonicalFromDump, diffCanonical, typeName, UNHOLDABLE_KINDS, type CanonicalValue } from './canonical-value.js';
+import { CanonicalBuilder, canonicalFromDump, diffCanonical, streamMetaItems, typeName, UNHOLDABLE_KINDS, type CanonicalValue } from './canonical-value.js';
 import { fingerprint, FingerprintSet, upperBound } from './fingerprint-set.js';
 import { ClusterIo, StandaloneIo, type KeyIo } from './key-io.js';
 import { pieceOfEntry, readWindows, streamMetaFromCommands, WindowComparer, type WindowKind } from './window-compare.js';
-import { streamMetaItems } from './canonical-value.js';
 
 /** Classes of a compared key. `unsupported` and `lossy` are reported but are not differences. */
 export const CHECK_CLASSES = ['missing', 'extra', 'type', 'value', 'ttl', 'unsupported', 'lossy'] as const;
@@ -650,15 +651,27 @@ export class Checker {
     }
   }
 
-  #big: { db: number; key: Buffer; cmp: WindowComparer | undefined; diff: string | undefined; decided: { cls: CheckClass; detail: string } | undefined; expireAtMs: number; sourceKind: ValueKind } | undefined;
+  /** The file's object being compared piece by piece (see {@link #feedFilePiece}). */
+  #big:
+    | {
+        db: number;
+        key: Buffer;
+        isSampled: boolean;
+        cmp: WindowComparer | undefined;
+        diff: string | undefined;
+        /** Known from the first piece (missing, type, unsupported): the pieces are not compared. */
+        decided: { cls: CheckClass; detail: string } | undefined;
+        expireAtMs: number;
+        sourceKind: ValueKind;
+      }
+    | undefined;
 
   /** One piece of a multi-piece (or big) object of the file, compared in windows. */
   async #feedFilePiece(e: SnapshotEntry): Promise<void> {
     if (e.isFirst) {
-      const wanted = this.#wanted(e.db, e.key);
-      this.#big = { db: e.db, key: e.key, cmp: undefined, diff: undefined, decided: undefined, expireAtMs: e.expireAtMs, sourceKind: e.valueKind };
-      if (!wanted) this.#big.decided = { cls: 'lossy', detail: 'not sampled' };
-      else {
+      const isSampled = this.#wanted(e.db, e.key);
+      this.#big = { db: e.db, key: e.key, isSampled, cmp: undefined, diff: undefined, decided: undefined, expireAtMs: e.expireAtMs, sourceKind: e.valueKind };
+      if (isSampled) {
         const [hi, lo] = fingerprint(e.db, e.key, this.#seed);
         this.#seen.add(hi, lo);
         const tdb = this.#targetDbOf(e.db);
@@ -678,7 +691,7 @@ export class Checker {
     }
     if (!e.isLast) return;
     this.#big = undefined;
-    if (big.decided?.detail === 'not sampled') return;
+    if (!big.isSampled) return;
     this.progress.keys++;
     let found = big.decided;
     if (found === undefined && big.cmp !== undefined) {

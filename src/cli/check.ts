@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CHECK_CLASSES, CHECK_DEFAULTS, Checker, DIFFERENCE_CLASSES, type CheckOptions, type CheckResult } from '../check/checker.js';
 import { LOG_LEVELS, PROGRESS_MODES, type LogLevel, type ProgressMode } from '../config/options.js';
+import { maskUrlPasswords } from '../config/url-credentials.js';
 import { CheckDifferencesError, ConfigError } from '../errors.js';
 import { formatDuration } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
@@ -129,15 +130,11 @@ export function checkCommand(): Command {
     } finally {
       progress.stop();
     }
-    if (o.report !== undefined) await writeFile(o.report, `${JSON.stringify({ source: maskPassword(o.source), ...result }, null, 2)}\n`);
+    if (o.report !== undefined) await writeFile(o.report, `${JSON.stringify({ source: maskUrlPasswords(o.source), target: maskUrlPasswords(o.target), ...result }, null, 2)}\n`);
     process.stdout.write(formatCheckSummary(result));
     if (!result.isEqual) {
       const n = [...DIFFERENCE_CLASSES].reduce((s, c) => s + result.counts[c], 0);
       throw new CheckDifferencesError(n, `${n} key(s) differ between the source and the target`);
     }
   });
-}
-
-function maskPassword(url: string): string {
-  return url.replace(/(\/\/[^@/]*:)[^@/]*@/, '$1***@');
 }

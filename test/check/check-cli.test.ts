@@ -155,6 +155,12 @@ describe('check redis→redis and RDB file→redis', () => {
         assert.match(r.stdout, /last-delivered 1-1.*last-delivered 2-1/);
         assert.match(r.stdout, /ttl db 0 "p:ttl": expiry off by 5000 ms/);
       }
+      // Re-checks (a plain Redis has no LSNs: --rounds with a pause) read a lasting difference
+      // again and still report it, in the same class.
+      const rounds = await check('--source', dump.server.url, '--target', target.url, '--rounds', '2', '--round-pause', '50');
+      assert.equal(rounds.code, 1);
+      assert.deepEqual(classes(rounds.report!), classes((await check('--source', dump.server.url, '--target', target.url, '--rounds', '0')).report!));
+      assert.equal(rounds.report!.rechecked, 2 * 7, rounds.stdout);
       // A sample states what it proves.
       const s = await check('--source', dump.server.url, '--target', target.url, '--rounds', '0', '--sample', '0.5');
       assert.match(s.stdout, /of \d+ sampled keys differ: at most [\d.]+ % differ, 95 % confidence/);

@@ -7,7 +7,7 @@
  */
 
 /** Benchmark modules, by file name under bench/. */
-const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate', 'cluster', 'float'] as const;
+const BENCHMARKS = ['decode', 'sink', 'migrate', 'replicate', 'cluster', 'float', 'check'] as const;
 
 /** What a benchmark module exports. */
 interface BenchModule {

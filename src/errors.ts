@@ -224,3 +224,15 @@ export class NotHealthyError extends Df2RedisError {
     this.phase = phase;
   }
 }
+
+/**
+ * `df2redis check` found keys that differ (missing, extra, type, value or expiry): exit 1. The
+ * summary was already printed on stdout; the message only counts them.
+ */
+export class CheckDifferencesError extends Df2RedisError {
+  readonly differing: number;
+  constructor(differing: number, detail: string) {
+    super(detail);
+    this.differing = differing;
+  }
+}

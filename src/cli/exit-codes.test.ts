@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { ConfigError, ConnectionError, NotHealthyError, RdbError, StatusUnreachableError, TargetCommandError, UnsupportedTypesError, StoppedError } from '../errors.js';
+import { CheckDifferencesError, ConfigError, ConnectionError, NotHealthyError, RdbError, StatusUnreachableError, TargetCommandError, UnsupportedTypesError, StoppedError } from '../errors.js';
 import { describeError, EXIT_FAILED, EXIT_INTERNAL, EXIT_NOT_HEALTHY, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_UNREACHABLE, EXIT_UNSUPPORTED, EXIT_USAGE } from './exit-codes.js';
 
 test('typed errors map to their exit code and print their message without a stack', () => {
@@ -15,6 +15,7 @@ test('typed errors map to their exit code and print their message without a stac
     [new ConnectionError('target', '127.0.0.1:1', 'connect ECONNREFUSED'), EXIT_FAILED],
     [new StatusUnreachableError('http://127.0.0.1:1', 'connection refused'), EXIT_UNREACHABLE],
     [new NotHealthyError('http://127.0.0.1:1', 'stopped'), EXIT_NOT_HEALTHY],
+    [new CheckDifferencesError(3, '3 key(s) differ between the source and the target'), EXIT_FAILED],
   ];
   for (const [err, code] of cases) {
     const d = describeError(err);

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, EXIT_OK } from './exit-codes.js';
 import { configCommand } from './config-command.js';
+import { checkCommand } from './check.js';
+import { cutoverCommand } from './cutover.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { replicateCommand } from './replicate.js';
@@ -16,6 +18,8 @@ import { statusCommand } from './status.js';
 const COMMANDS: ReadonlyArray<() => Command> = [
   replicateCommand,
   migrateCommand,
+  checkCommand,
+  cutoverCommand,
   statusCommand,
   demoCommand,
   () => configCommand({ replicate: replicateCommand, migrate: migrateCommand }),

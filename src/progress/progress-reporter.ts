@@ -33,6 +33,8 @@ export interface ProgressOutput {
   stream?: NodeJS.WriteStream;
   /** Interval of `log` mode lines. @default PROGRESS_LOG_INTERVAL_MS */
   logIntervalMs?: number;
+  /** The bar's first word. @default 'migrating' */
+  label?: string;
 }
 
 /**
@@ -43,7 +45,7 @@ export function createProgressReporter(mode: ProgressMode, output: ProgressOutpu
   const resolved = mode === 'auto' ? (stream.isTTY ? 'bar' : 'log') : mode;
   switch (resolved) {
     case 'bar':
-      return new BarReporter(stream);
+      return new BarReporter(stream, output.label ?? 'migrating');
     case 'log':
       return new LogReporter(progressLogger(output.logger), output.logIntervalMs ?? PROGRESS_LOG_INTERVAL_MS);
     case 'none':
@@ -84,10 +86,10 @@ class BarReporter implements ProgressReporter {
   #timer: NodeJS.Timeout | undefined;
   #redraw: (() => void) | undefined;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(stream: NodeJS.WriteStream, label: string) {
     this.#bar = new SingleBar({
       stream,
-      format: 'migrating [{bar}] {percentage}% | {bytes} / {totalBytes} | {value}/{total} keys | {rate} keys/s | eta {etaText}',
+      format: `${label} [{bar}] {percentage}% | {bytes} / {totalBytes} | {value}/{total} keys | {rate} keys/s | eta {etaText}`,
       barsize: 30,
       hideCursor: true,
       // `--progress bar` asked for explicitly on a non-terminal: draw anyway, one line per 2 s.
@@ -111,6 +113,8 @@ class BarReporter implements ProgressReporter {
     this.#bar.start(totals.totalKeys, 0, payload({ bytesRead: 0, keysWritten: 0 }));
     this.#redraw = (): void => {
       const s = sample();
+      // Totals may become known after start (read from the source once connected).
+      if (this.#bar.getTotal() !== totals.totalKeys) this.#bar.setTotal(totals.totalKeys);
       this.#bar.update(s.keysWritten, payload(s));
     };
     this.#timer = setInterval(this.#redraw, BarReporter.REDRAW_MS);

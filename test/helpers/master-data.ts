@@ -22,7 +22,11 @@ import { journalCommand, type FakeMaster } from './fake-master.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 
 /** Commands of a read-back forwarded to the model server. */
-export const MODEL_READS = new Set(['SELECT', 'MULTI', 'DUMP', 'PEXPIRETIME', 'PTTL', 'TYPE', 'EXEC', 'DISCARD', 'EXISTS']);
+export const MODEL_READS = new Set([
+  'SELECT', 'MULTI', 'DUMP', 'PEXPIRETIME', 'PTTL', 'TYPE', 'EXEC', 'DISCARD', 'EXISTS',
+  // What `df2redis check` reads from a source.
+  'SCAN', 'MEMORY', 'GET', 'STRLEN', 'GETRANGE', 'LRANGE', 'LLEN', 'SSCAN', 'SCARD', 'HSCAN', 'HLEN', 'ZRANGE', 'ZCARD', 'XRANGE', 'XLEN', 'XINFO', 'XPENDING',
+]);
 
 export class MasterData {
   readonly server: RedisServer;

@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { ReplicationError } from '../../src/errors.js';
 import { runCutover, type CutoverCheck, type CutoverOptions } from '../../src/pipeline/cutover.js';
@@ -16,6 +18,7 @@ import { freePort, redisCli, startRedisServer, type RedisServer } from '../helpe
 import { delay, until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 interface Setup {
   data: MasterData;
@@ -148,4 +151,29 @@ test('cutover: a replication not in stable sync (or not reachable) is refused be
     runCutover({ source: 'redis://127.0.0.1:1', statusUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 100, holdMs: 0, checkTimeoutMs: 100 }, { check: async () => ({ differences: 0, summary: '' }), say: () => undefined }),
     (err: unknown) => err instanceof ReplicationError && /cannot reach the replicator's status/.test(err.message),
   );
+});
+
+test('df2redis cutover (the binary): verified with the real check against the paused master, exit 0; no --status-url: exit 2', { timeout: 90_000 }, async () => {
+  const t = await setup();
+  try {
+    const run = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [MAIN, 'cutover', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    const usage = await run('--source', t.m.url, '--target', t.redis.url);
+    assert.equal(usage.code, 2, usage.stderr);
+    assert.match(usage.stderr, /--status-url is required/);
+    const ok = await run('--source', t.m.url, '--target', t.redis.url, '--status-url', t.statusUrl, '--hold', '300ms');
+    assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
+    assert.match(ok.stdout, /^equal: \d+ keys compared/m);
+    assert.match(ok.stdout, /^cutover verified: the target equals the source at master offsets \d+, \d+ \(flow 0: \d+, flow 1: \d+\); writes were paused \d+ ms until the verdict and \d+ ms in all \(hold 300 ms\)$/m);
+    assert.match(ok.stderr, /switch the application now/);
+  } finally {
+    await t.close();
+  }
 });

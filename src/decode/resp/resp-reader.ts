@@ -198,7 +198,9 @@ export class RespReader {
 
   /** One element at `p`: a scalar value, or the start of an aggregate (a fresh Frame). */
   #element(b: Buffer, p: number, end: number): { next: number; value: RespValue | Frame; isAggregateStart: boolean } | typeof NEED_MORE {
-    const lineEnd = b.indexOf('\r\n', p + 1, 'latin1');
+    // A byte search for CR (much cheaper than a string search), then its LF.
+    let lineEnd = b.indexOf(0x0d, p + 1);
+    while (lineEnd >= 0 && lineEnd + 1 < end && b[lineEnd + 1] !== 0x0a) lineEnd = b.indexOf(0x0d, lineEnd + 1);
     if (lineEnd < 0 || lineEnd + 2 > end) {
       if (end - p > MAX_RESP_BULK_BYTES) this.#fail('header line without CRLF', p);
       this.#need = end - p + 1;
@@ -263,6 +265,21 @@ export class RespReader {
 
   /** Length of `$`/`*`-style headers: -1 (null) or 0..max. */
   #length(b: Buffer, p: number, lineEnd: number, max: number): number {
+    // Digits read byte by byte: no string, no RegExp on the hot path.
+    const digits = lineEnd - p - 1;
+    if (digits >= 1 && digits <= 12) {
+      let n = 0;
+      let i = p + 1;
+      for (; i < lineEnd; i++) {
+        const c = b[i]! - 0x30;
+        if (c < 0 || c > 9) break;
+        n = n * 10 + c;
+      }
+      if (i === lineEnd) {
+        if (n > max) this.#fail(`length ${n} above the limit ${max}`, p);
+        return n;
+      }
+    }
     const s = b.toString('latin1', p + 1, lineEnd);
     if (s === '-1') return -1;
     if (!/^\d{1,12}$/.test(s)) this.#fail(`bad length ${JSON.stringify(s.slice(0, 20))}`, p);
@@ -272,6 +289,20 @@ export class RespReader {
   }
 
   #integer(b: Buffer, p: number, lineEnd: number): number | bigint {
+    // Up to 15 digits (always a safe integer) byte by byte; anything else through the string.
+    let i = p + 1;
+    const neg = b[i] === 0x2d;
+    if (neg || b[i] === 0x2b) i++;
+    if (lineEnd > i && lineEnd - i <= 15) {
+      let n = 0;
+      let j = i;
+      for (; j < lineEnd; j++) {
+        const c = b[j]! - 0x30;
+        if (c < 0 || c > 9) break;
+        n = n * 10 + c;
+      }
+      if (j === lineEnd) return neg ? -n : n;
+    }
     const s = b.toString('latin1', p + 1, lineEnd);
     if (!/^[-+]?\d{1,20}$/.test(s)) this.#fail(`bad integer ${JSON.stringify(s.slice(0, 30))}`, p);
     const n = Number(s);

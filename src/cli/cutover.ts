@@ -1,0 +1,96 @@
+/**
+ * `df2redis cutover`: the moment of the switch, with `replicate` running. Pauses writes on the
+ * Dragonfly master, waits until the target holds every write journaled before the pause (the
+ * replicator's `/status`), runs the final `check`, then keeps the source paused for `--hold` so the
+ * application can switch (or lifts the pause at once with `--no-hold`). Any failure lifts the pause
+ * and exits 1 saying why. See src/pipeline/cutover.ts.
+ */
+import { Command } from 'commander';
+import { CHECK_DEFAULTS, DIFFERENCE_CLASSES, runCheck } from '../check/checker.js';
+import { ConfigError, ReplicationError } from '../errors.js';
+import { runCutover } from '../pipeline/cutover.js';
+import { formatCheckSummary } from './check.js';
+
+const DURATION = /^\s*(\d+)\s*(ms|s|m)?\s*$/i;
+const UNIT: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000 };
+
+/** A duration option in ms (`30000`, `30s`, `2m`). @throws ConfigError naming the flag. */
+function duration(v: unknown, flag: string): number {
+  const m = typeof v === 'string' ? DURATION.exec(v) : undefined;
+  if (!m) throw new ConfigError(`${flag} must be a duration in ms such as 30000, 30s or 2m; got ${JSON.stringify(v)}`);
+  return Number(m[1]) * UNIT[(m[2] ?? '').toLowerCase()]!;
+}
+
+/** The `cutover` command. */
+export function cutoverCommand(): Command {
+  return new Command('cutover')
+    .summary('pause writes on the master, wait until the target has them all, verify, hold for the switch')
+    .description(
+      'With `df2redis replicate` running: confirm it is in stable sync (its /status), pause writes on the Dragonfly ' +
+        'master (CLIENT PAUSE … WRITE), record the master offsets (DFLY REPLICAOFFSET), wait until every flow is on the ' +
+        'target, run the final check, print the verdict with the write-pause time and the LSN per flow, then keep the ' +
+        'source paused for --hold so the application can switch (or unpause at once with --no-hold). On any failure the ' +
+        'source is unpaused at once and the exit code is 1.',
+    )
+    .option('--source <url>', 'the Dragonfly master, redis://[user:password@]host:port (required)')
+    .option('--target <url[,url…]>', 'the target, as given to replicate (required)')
+    .option('--status-url <url>', "the running replicate's status endpoint, http://127.0.0.1:PORT (its --status-port) (required)")
+    .option('--timeout <ms>', 'longest wait for the target to catch up after the pause', '30s')
+    .option('--hold <ms>', 'keep the source paused this long after a successful verdict', '10s')
+    .option('--no-hold', 'unpause the source as soon as the verdict is in')
+    .option('--check-timeout <ms>', 'longest time the final check may take', '10m')
+    .option('--sample <fraction>', 'final check of this share of the keys, e.g. 0.01 (default: every key)')
+    .option('--dbs <list>', 'databases compared by the final check, as given to replicate')
+    .option('--tls-insecure', 'accept any TLS certificate', false)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121\n' +
+        '  df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121 --sample 0.01 --no-hold\n' +
+        '\nExit codes: 0 verified (the source was held, then unpaused), 1 not verified (unpaused at once; the message says why), 2 usage error.\n',
+    )
+    .action(async (raw: Record<string, unknown>) => {
+      for (const name of ['source', 'target', 'statusUrl'] as const) {
+        if (typeof raw[name] !== 'string' || (raw[name] as string).trim() === '') {
+          throw new ConfigError(`--${name === 'statusUrl' ? 'status-url' : name} is required`);
+        }
+      }
+      const sample = raw.sample === undefined ? 1 : Number(raw.sample);
+      if (!(sample > 0 && sample <= 1)) throw new ConfigError(`--sample must be a fraction in (0, 1], e.g. 0.01; got ${JSON.stringify(raw.sample)}`);
+      let dbs: number[] | undefined;
+      if (raw.dbs !== undefined) {
+        const items = String(raw.dbs).split(',').map((s) => s.trim());
+        if (items.some((d) => !/^\d{1,5}$/.test(d))) throw new ConfigError(`--dbs must be a comma-separated list of database numbers; got ${JSON.stringify(raw.dbs)}`);
+        dbs = [...new Set(items.map(Number))];
+      }
+      const source = raw.source as string;
+      const target = raw.target as string;
+      const statusUrl = raw.statusUrl as string;
+      const holdMs = raw.hold === false ? 0 : duration(raw.hold, '--hold');
+      const result = await runCutover(
+        {
+          source,
+          statusUrl,
+          timeoutMs: duration(raw.timeout, '--timeout'),
+          holdMs,
+          checkTimeoutMs: duration(raw.checkTimeout, '--check-timeout'),
+          isTlsInsecure: raw.tlsInsecure === true,
+        },
+        {
+          say: (line) => process.stderr.write(`cutover: ${line}\n`),
+          check: async () => {
+            const r = await runCheck({ ...CHECK_DEFAULTS, source, target, dbs, sample, statusUrl: undefined, rounds: 0, isTlsInsecure: raw.tlsInsecure === true });
+            return { differences: [...DIFFERENCE_CLASSES].reduce((n, c) => n + r.counts[c], 0), summary: formatCheckSummary(r) };
+          },
+        },
+      );
+      if (result.check !== undefined) process.stdout.write(result.check.summary);
+      const lsns = result.acked.map((a, i) => `flow ${i}: ${a}`).join(', ');
+      if (!result.ok) {
+        throw new ReplicationError(`cutover NOT verified: ${result.reason}; the source was unpaused after ${result.writePauseMs} ms (LSNs ${lsns})`);
+      }
+      process.stdout.write(
+        `cutover verified: the target equals the source at master offsets ${result.offsets.join(', ')} (${lsns}); ` +
+          `writes were paused ${result.pauseToVerdictMs} ms until the verdict and ${result.writePauseMs} ms in all (hold ${holdMs} ms)\n`,
+      );
+    });
+}

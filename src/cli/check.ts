@@ -6,22 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CHECK_CLASSES, CHECK_DEFAULTS, Checker, DIFFERENCE_CLASSES, type CheckOptions, type CheckResult } from '../check/checker.js';
-import { LOG_LEVELS, PROGRESS_MODES, type LogLevel, type ProgressMode } from '../config/options.js';
+import { durationOption, LOG_LEVELS, PROGRESS_MODES, type LogLevel, type ProgressMode } from '../config/options.js';
 import { maskUrlPasswords } from '../config/url-credentials.js';
 import { CheckDifferencesError, ConfigError } from '../errors.js';
 import { formatDuration } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
 import { addOutputOptions } from './output-options.js';
 import { createLogger } from './logger.js';
-
-const DURATION = /^\s*(\d+)\s*(ms|s|m)?\s*$/i;
-const UNIT: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000 };
-
-function duration(v: unknown, flag: string): number {
-  const m = typeof v === 'string' ? DURATION.exec(v) : undefined;
-  if (!m) throw new ConfigError(`${flag} must be a duration in ms such as 1000, 1s or 2m; got ${JSON.stringify(v)}`);
-  return Number(m[1]) * UNIT[(m[2] ?? '').toLowerCase()]!;
-}
 
 function integer(v: unknown, flag: string, min: number): number {
   const n = typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
@@ -61,12 +52,12 @@ export function checkOptionsFrom(raw: Record<string, unknown>): CheckOptions & {
     source: raw.source as string,
     target: raw.target as string,
     dbs,
-    ttlToleranceMs: duration(raw.ttlTolerance, '--ttl-tolerance'),
+    ttlToleranceMs: durationOption(raw.ttlTolerance, '--ttl-tolerance'),
     sample,
     rounds: integer(raw.rounds, '--rounds', 0),
-    roundPauseMs: duration(raw.roundPause, '--round-pause'),
+    roundPauseMs: durationOption(raw.roundPause, '--round-pause'),
     statusUrl,
-    fenceTimeoutMs: duration(raw.fenceTimeout, '--fence-timeout'),
+    fenceTimeoutMs: durationOption(raw.fenceTimeout, '--fence-timeout'),
     maxKeys: integer(raw.maxKeys, '--max-keys', 0),
     skipPrefix: String(raw.skipPrefix),
     windowAboveBytes: CHECK_DEFAULTS.windowAboveBytes,

@@ -7,19 +7,10 @@
  */
 import { Command } from 'commander';
 import { CHECK_DEFAULTS, DIFFERENCE_CLASSES, runCheck } from '../check/checker.js';
+import { durationOption } from '../config/options.js';
 import { ConfigError, ReplicationError } from '../errors.js';
 import { runCutover } from '../pipeline/cutover.js';
 import { formatCheckSummary } from './check.js';
-
-const DURATION = /^\s*(\d+)\s*(ms|s|m)?\s*$/i;
-const UNIT: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000 };
-
-/** A duration option in ms (`30000`, `30s`, `2m`). @throws ConfigError naming the flag. */
-function duration(v: unknown, flag: string): number {
-  const m = typeof v === 'string' ? DURATION.exec(v) : undefined;
-  if (!m) throw new ConfigError(`${flag} must be a duration in ms such as 30000, 30s or 2m; got ${JSON.stringify(v)}`);
-  return Number(m[1]) * UNIT[(m[2] ?? '').toLowerCase()]!;
-}
 
 /** The `cutover` command. */
 export function cutoverCommand(): Command {
@@ -65,14 +56,14 @@ export function cutoverCommand(): Command {
       const source = raw.source as string;
       const target = raw.target as string;
       const statusUrl = raw.statusUrl as string;
-      const holdMs = raw.hold === false ? 0 : duration(raw.hold, '--hold');
+      const holdMs = raw.hold === false ? 0 : durationOption(raw.hold, '--hold');
       const result = await runCutover(
         {
           source,
           statusUrl,
-          timeoutMs: duration(raw.timeout, '--timeout'),
+          timeoutMs: durationOption(raw.timeout, '--timeout'),
           holdMs,
-          checkTimeoutMs: duration(raw.checkTimeout, '--check-timeout'),
+          checkTimeoutMs: durationOption(raw.checkTimeout, '--check-timeout'),
           isTlsInsecure: raw.tlsInsecure === true,
         },
         {

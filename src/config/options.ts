@@ -219,6 +219,15 @@ export function parseDurationMs(v: unknown): number {
   return ms;
 }
 
+/** A duration command-line option in ms (`30000`, `30s`, `2m`). @throws ConfigError `<flag> must be a duration …`. */
+export function durationOption(v: unknown, flag: string): number {
+  try {
+    return parseDurationMs(v);
+  } catch (err) {
+    throw new ConfigError(`${flag} ${(err as Error).message}`);
+  }
+}
+
 function durationMs(name: 'sourceTimeoutMs' | 'fullSyncStallTimeoutMs'): (v: unknown) => number {
   return (v) => parseDurationMs(v ?? DEFAULT_OPTIONS[name]);
 }

@@ -11,6 +11,7 @@ import { maskUrlPasswords } from '../config/url-credentials.js';
 import { CheckDifferencesError, ConfigError } from '../errors.js';
 import { formatDuration } from '../progress/human-units.js';
 import { createProgressReporter } from '../progress/progress-reporter.js';
+import { CHECK_EXIT_CODES_HELP, helpEpilogue } from './exit-codes.js';
 import { addOutputOptions } from './output-options.js';
 import { createLogger } from './logger.js';
 
@@ -108,6 +109,17 @@ export function checkCommand(): Command {
     .option('--skip-prefix <prefix>', "keys never compared (df2redis's own checkpoint keys); empty = none", CHECK_DEFAULTS.skipPrefix)
     .option('--tls-insecure', 'accept any TLS certificate', false);
   addOutputOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    helpEpilogue(
+      [
+        'df2redis check --source dump.rdb --target redis://127.0.0.1:6379 --report check.json',
+        'df2redis check --source redis://dragonfly:6379 --target redis://127.0.0.1:6379 --status-url http://127.0.0.1:9121',
+        'df2redis check --source redis://old-redis:6379 --target redis://a:7000,redis://b:7000 --sample 0.01 --rounds 3',
+      ],
+      CHECK_EXIT_CODES_HELP,
+    ),
+  );
   return cmd.action(async (raw: Record<string, unknown>) => {
     const o = checkOptionsFrom(raw);
     const logger = createLogger(o.logLevel);

@@ -11,6 +11,7 @@ import { durationOption } from '../config/options.js';
 import { ConfigError, ReplicationError } from '../errors.js';
 import { runCutover } from '../pipeline/cutover.js';
 import { formatCheckSummary } from './check.js';
+import { CUTOVER_EXIT_CODES_HELP, helpEpilogue } from './exit-codes.js';
 
 /** The `cutover` command. */
 export function cutoverCommand(): Command {
@@ -35,9 +36,13 @@ export function cutoverCommand(): Command {
     .option('--tls-insecure', 'accept any TLS certificate', false)
     .addHelpText(
       'after',
-      '\nExamples:\n  df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121\n' +
-        '  df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121 --sample 0.01 --no-hold\n' +
-        '\nExit codes: 0 verified (the source was held, then unpaused), 1 not verified (unpaused at once; the message says why), 2 usage error.\n',
+      helpEpilogue(
+        [
+          'df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121',
+          'df2redis cutover --source redis://df:6379 --target redis://redis:6379 --status-url http://127.0.0.1:9121 --sample 0.01 --no-hold',
+        ],
+        CUTOVER_EXIT_CODES_HELP,
+      ),
     )
     .action(async (raw: Record<string, unknown>) => {
       for (const name of ['source', 'target', 'statusUrl'] as const) {

@@ -35,9 +35,37 @@ Exit codes:
   70        internal error (a bug; please report it)
 `;
 
-/** `--help` epilogue: real examples, then {@link EXIT_CODES_HELP}. */
-export function helpEpilogue(examples: ReadonlyArray<string>): string {
-  return `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n${EXIT_CODES_HELP}`;
+/** The exit codes of `df2redis check`. */
+export const CHECK_EXIT_CODES_HELP = `
+Exit codes:
+  0         the target equals the source (classes unsupported and lossy do not count)
+  1         keys differ (the summary names them), or the check failed (a lost connection, …)
+  2         bad command line or option value; nothing was compared
+  70        internal error (a bug; please report it)
+`;
+
+/** The exit codes of `df2redis cutover`. */
+export const CUTOVER_EXIT_CODES_HELP = `
+Exit codes:
+  0         verified: the target equals the paused source; it was held, then unpaused
+  1         not verified (not in stable sync, not caught up in time, differences, …): unpaused at once
+  2         bad command line or option value; nothing was paused
+  70        internal error (a bug; please report it)
+`;
+
+/** The exit codes of `df2redis status`. */
+export const STATUS_EXIT_CODES_HELP = `
+Exit codes:
+  0         the replicator answers and is healthy
+  2         bad option, or the endpoint wants a token that is missing or wrong
+  4         nothing answers at the URL
+  5         it answers but is not healthy (stopping or failed)
+  70        internal error (a bug; please report it)
+`;
+
+/** `--help` epilogue: real examples, then the exit codes (those of the jobs by default). */
+export function helpEpilogue(examples: ReadonlyArray<string>, exitCodes: string = EXIT_CODES_HELP): string {
+  return `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}\n${exitCodes}`;
 }
 
 /**

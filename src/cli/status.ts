@@ -8,6 +8,7 @@
  * 2 = bad option, or the endpoint asks for a token that was not given (or is wrong).
  */
 import { Command } from 'commander';
+import { helpEpilogue, STATUS_EXIT_CODES_HELP } from './exit-codes.js';
 import { ConfigError, NotHealthyError, StatusUnreachableError } from '../errors.js';
 import type { ReplicationStatus } from '../pipeline/replicate.js';
 import { formatBytes, formatDuration } from '../progress/human-units.js';
@@ -121,6 +122,13 @@ export function statusCommand(): Command {
     .option('--watch', 'redraw every 2 s until Ctrl-C (stops with exit 4 or 5 when the replicator is gone or not healthy)', false)
     .option('--json', 'print the /status document as JSON', false)
     .option('--http-token <token>', `token of the endpoint (default: $${HTTP_TOKEN_ENV})`)
+    .addHelpText(
+      'after',
+      helpEpilogue(
+        ['df2redis status --url http://127.0.0.1:9121', 'df2redis status --url http://127.0.0.1:9121 --watch', 'df2redis status --url http://10.0.0.5:9121 --json --http-token $TOKEN'],
+        STATUS_EXIT_CODES_HELP,
+      ),
+    )
     .action(async (raw: { url: string; watch: boolean; json: boolean; httpToken?: string }) => {
       let url: URL;
       try {

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { CHECK_CLASSES, CHECK_DEFAULTS, Checker, DIFFERENCE_CLASSES, type CheckOptions, type CheckResult } from '../check/checker.js';
-import { durationOption, LOG_LEVELS, PROGRESS_MODES, type LogLevel, type ProgressMode } from '../config/options.js';
+import { dbsOption, durationOption, LOG_LEVELS, PROGRESS_MODES, type LogLevel, type ProgressMode } from '../config/options.js';
 import { maskUrlPasswords } from '../config/url-credentials.js';
 import { CheckDifferencesError, ConfigError } from '../errors.js';
 import { formatDuration } from '../progress/human-units.js';
@@ -29,14 +29,8 @@ export function checkOptionsFrom(raw: Record<string, unknown>): CheckOptions & {
   for (const name of ['source', 'target'] as const) {
     if (typeof raw[name] !== 'string' || (raw[name] as string).trim() === '') throw new ConfigError(`--${name} is required`);
   }
-  let dbs: number[] | undefined;
-  if (raw.dbs !== undefined) {
-    const items = String(raw.dbs).split(',').map((s) => s.trim());
-    if (items.some((d) => !/^\d{1,5}$/.test(d))) throw new ConfigError(`--dbs must be a comma-separated list of database numbers, e.g. 0 or 0,3; got ${JSON.stringify(raw.dbs)}`);
-    dbs = [...new Set(items.map(Number))].sort((a, b) => a - b);
-  }
-  const sample = raw.sample === undefined ? 1 : Number(raw.sample);
-  if (!(sample > 0 && sample <= 1)) throw new ConfigError(`--sample must be a fraction in (0, 1], e.g. 0.01; got ${JSON.stringify(raw.sample)}`);
+  const dbs = dbsOption(raw.dbs);
+  const sample = sampleOption(raw.sample);
   const progress = String(raw.progress) as ProgressMode;
   if (!PROGRESS_MODES.includes(progress)) throw new ConfigError(`--progress must be one of ${PROGRESS_MODES.join(', ')}`);
   const logLevel = String(raw.logLevel) as LogLevel;
@@ -67,6 +61,13 @@ export function checkOptionsFrom(raw: Record<string, unknown>): CheckOptions & {
     progress,
     logLevel,
   };
+}
+
+/** `--sample`: a fraction in (0, 1]; 1 when absent. @throws ConfigError naming the option. */
+export function sampleOption(v: unknown): number {
+  const sample = v === undefined ? 1 : Number(v);
+  if (!(sample > 0 && sample <= 1)) throw new ConfigError(`--sample must be a fraction in (0, 1], e.g. 0.01; got ${JSON.stringify(v)}`);
+  return sample;
 }
 
 /** The human summary: one line per class with keys, per db, and the verdict. */

@@ -7,10 +7,10 @@
  */
 import { Command } from 'commander';
 import { CHECK_DEFAULTS, DIFFERENCE_CLASSES, runCheck } from '../check/checker.js';
-import { durationOption } from '../config/options.js';
+import { dbsOption, durationOption } from '../config/options.js';
 import { ConfigError, ReplicationError } from '../errors.js';
 import { runCutover } from '../pipeline/cutover.js';
-import { formatCheckSummary } from './check.js';
+import { formatCheckSummary, sampleOption } from './check.js';
 import { CUTOVER_EXIT_CODES_HELP, helpEpilogue } from './exit-codes.js';
 
 /** The `cutover` command. */
@@ -50,14 +50,8 @@ export function cutoverCommand(): Command {
           throw new ConfigError(`--${name === 'statusUrl' ? 'status-url' : name} is required`);
         }
       }
-      const sample = raw.sample === undefined ? 1 : Number(raw.sample);
-      if (!(sample > 0 && sample <= 1)) throw new ConfigError(`--sample must be a fraction in (0, 1], e.g. 0.01; got ${JSON.stringify(raw.sample)}`);
-      let dbs: number[] | undefined;
-      if (raw.dbs !== undefined) {
-        const items = String(raw.dbs).split(',').map((s) => s.trim());
-        if (items.some((d) => !/^\d{1,5}$/.test(d))) throw new ConfigError(`--dbs must be a comma-separated list of database numbers; got ${JSON.stringify(raw.dbs)}`);
-        dbs = [...new Set(items.map(Number))];
-      }
+      const sample = sampleOption(raw.sample);
+      const dbs = dbsOption(raw.dbs);
       const source = raw.source as string;
       const target = raw.target as string;
       const statusUrl = raw.statusUrl as string;

@@ -257,6 +257,15 @@ function flag(name: 'isTlsInsecure'): (v: unknown) => boolean {
   };
 }
 
+/** `--dbs` of a command outside the job schema (check, cutover). @throws ConfigError `--dbs must be …`. */
+export function dbsOption(v: unknown): readonly number[] | undefined {
+  try {
+    return dbList(v);
+  } catch (err) {
+    throw new ConfigError(`--dbs ${(err as Error).message}`);
+  }
+}
+
 /** `--dbs`: comma-separated database indexes (0–65535), or an array of them. */
 function dbList(v: unknown): readonly number[] | undefined {
   if (v === undefined) return undefined;

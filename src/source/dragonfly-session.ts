@@ -291,10 +291,8 @@ export class DragonflySession {
     const isStale = (): boolean => gen !== this.#generation || this.#isStopped();
     this.#setState('greeting');
     const o = this.#options;
-    const handshake: HandshakeOptions = {
-      clientId: this.clientId,
-      clientVersion: o.clientVersion,
-      listeningPort: o.listeningPort,
+    // TLS material and time limits: the same for the main connection and every flow.
+    const connection = {
       tlsInsecure: o.tlsInsecure,
       ca: o.ca,
       cert: o.cert,
@@ -302,6 +300,7 @@ export class DragonflySession {
       connectTimeoutMs: o.connectTimeoutMs,
       replyTimeoutMs: o.replyTimeoutMs,
     };
+    const handshake: HandshakeOptions = { clientId: this.clientId, clientVersion: o.clientVersion, listeningPort: o.listeningPort, ...connection };
     const link = await MasterLink.connect(this.#endpoint, handshake);
     if (isStale()) return link.close();
     this.#link = link;
@@ -320,16 +319,7 @@ export class DragonflySession {
     // All flows in parallel (the master needs every flow before DFLY SYNC / STARTSTABLE).
     const opened = await Promise.allSettled(
       Array.from({ length: info.numFlows }, (_, i) =>
-        DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, {
-          lsn: lsns?.[i],
-          rdb: o.rdb,
-          tlsInsecure: o.tlsInsecure,
-          ca: o.ca,
-          cert: o.cert,
-          key: o.key,
-          connectTimeoutMs: o.connectTimeoutMs,
-          replyTimeoutMs: o.replyTimeoutMs,
-        }),
+        DragonflyFlow.open(this.#endpoint, info, i, this.#flowEvents, { lsn: lsns?.[i], rdb: o.rdb, ...connection }),
       ),
     );
     if (isStale()) {

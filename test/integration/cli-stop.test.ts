@@ -103,8 +103,11 @@ test('migrate (file) with the progress bar on a terminal: Ctrl-C gives the curso
   const job = run('script', ['-qfec', cmd, '/dev/null']);
   try {
     await until(() => job.output().stdout.includes('\x1b[?25l'), 'the bar hid the cursor');
-    const node = await until(async () => (await childPids(job.child.pid!)).length > 0, 'the job process').then(() => childPids(job.child.pid!));
-    process.kill(node[0]!, 'SIGINT');
+    // `script` runs the command through $SHELL, which may or may not exec it: find the df2redis
+    // process itself among the descendants (a SIGINT to a waiting shell would never reach it).
+    let node: number | undefined;
+    await until(async () => (node = await jobPid(job.child.pid!)) !== undefined, 'the job process');
+    process.kill(node!, 'SIGINT');
     await until(() => job.output().stdout.includes('stopping: finishing in-flight writes'), 'the stop acknowledged');
   } finally {
     await redisCli(target.port, 'CLIENT', 'UNPAUSE');
@@ -117,15 +120,19 @@ test('migrate (file) with the progress bar on a terminal: Ctrl-C gives the curso
   assert.match(out, /df2redis: stopped by SIGINT: the copy did not finish/);
 });
 
-/** PIDs of the direct children of `pid` (the job started by `script`). */
-async function childPids(pid: number): Promise<number[]> {
+/** PID of the df2redis process (command line naming {@link MAIN}) among the descendants of `pid`. */
+async function jobPid(pid: number): Promise<number | undefined> {
   const { readFile } = await import('node:fs/promises');
-  try {
-    const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
-    return text.trim() === '' ? [] : text.trim().split(/\s+/).map(Number);
-  } catch {
-    return [];
+  const read = (f: string): Promise<string> => readFile(f, 'utf8').catch(() => '');
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    const args = (await read(`/proc/${p}/cmdline`)).split('\0');
+    if (p !== pid && args.includes(MAIN) && args[0] === process.execPath) return p;
+    const children = (await read(`/proc/${p}/task/${p}/children`)).trim();
+    if (children !== '') queue.push(...children.split(/\s+/).map(Number));
   }
+  return undefined;
 }
 
 for (const command of ['replicate', 'migrate']) {

@@ -136,13 +136,28 @@ export class ConnectionError extends Df2RedisError {
   }
 }
 
-/** The source refused or broke the replication handshake or protocol. */
+/**
+ * The source refused or broke the replication handshake or protocol. `isTransient` marks a fault
+ * of the link rather than of the data (a reply or the full sync timed out): a replication run
+ * reconnects after it, as after a {@link ConnectionError}.
+ */
 export class ReplicationError extends Df2RedisError {
   readonly flowId: number | undefined;
-  constructor(detail: string, flowId?: number, options?: { cause?: unknown }) {
+  readonly isTransient: boolean;
+  constructor(detail: string, flowId?: number, options?: { cause?: unknown; isTransient?: boolean }) {
     super(flowId !== undefined ? `flow ${flowId}: ${detail}` : detail, options);
     this.flowId = flowId;
+    this.isTransient = options?.isTransient === true;
   }
+}
+
+/**
+ * Whether a replication run may reconnect after `err` and go on from the target's checkpoint: a
+ * lost, closed or timed-out connection (source or target), or a transient {@link ReplicationError}.
+ * A refused command, a corrupt stream or a configuration problem is not.
+ */
+export function isTransientFault(err: unknown): boolean {
+  return err instanceof ConnectionError || (err instanceof ReplicationError && err.isTransient);
 }
 
 /** The target cannot hold some of the source's types, listed before anything was written. */

@@ -12,6 +12,7 @@ import { cutoverCommand } from './cutover.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
 import { replicateCommand } from './replicate.js';
+import { resetCommand } from './reset.js';
 import { statusCommand } from './status.js';
 
 /** Every command the binary offers, in `--help` order. */
@@ -21,6 +22,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   checkCommand,
   cutoverCommand,
   statusCommand,
+  resetCommand,
   demoCommand,
   () => configCommand({ replicate: replicateCommand, migrate: migrateCommand }),
 ];

@@ -3,7 +3,9 @@
  */
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { DEFAULT_OPTIONS, type ProgressMode } from '../config/options.js';
+import { z } from 'zod';
+import { DEFAULT_OPTIONS, parseDurationMs, parseWithSchema, type ProgressMode } from '../config/options.js';
+import { optionSourcesOf } from './config-layers.js';
 import { ConfigError } from '../errors.js';
 import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
 import { formatDuration } from '../progress/human-units.js';
@@ -35,7 +37,21 @@ export function replicateCommand(): Command {
     .option('--on-existing <policy>', 'replace | skip | fail: a snapshot key that already exists on the target', DEFAULT_OPTIONS.onExisting)
     .option('--unsupported <policy>', 'fail | skip: keys of a type the target cannot hold', DEFAULT_OPTIONS.unsupported)
     .option('--restore-max-bytes <bytes>', 'write values up to this encoded size with one RESTORE (0 = never)', String(DEFAULT_OPTIONS.restoreMaxBytes))
-    .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure);
+    .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure)
+    .option(
+      '--delivery <mode>',
+      'exactly-once: each batch of journal records and its checkpoint on the target are one MULTI/EXEC (standalone target); ' +
+        'at-least-once: the checkpoint follows the acknowledgements, records since it apply again after a crash (always so on a cluster)',
+      REPLICATE_DEFAULTS.delivery,
+    )
+    .option(
+      '--on-full-resync <policy>',
+      'flush | fail: when the master cannot resume from the checkpoint (backlog overrun, master restart, crash during the full sync), ' +
+        'flush the copied databases and sync again in full, or stop (exit 2)',
+      REPLICATE_DEFAULTS.onFullResync,
+    )
+    .option('--reconnect-timeout <ms>', 'after a lost source or target connection, keep reconnecting this long (e.g. 5m; 0 = never reconnect: exit 1)', '5m')
+    .option('--checkpoint-prefix <prefix>', "name prefix of df2redis's own keys on the target (the checkpoint hash <prefix>checkpoint); never copied nor compared", REPLICATE_DEFAULTS.checkpointPrefix);
   addConnectionOptions(cmd);
   addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);
@@ -48,6 +64,8 @@ export function replicateCommand(): Command {
       'DF2REDIS_SOURCE_PASSWORD=… df2redis replicate --source rediss://df.internal:6380 --source-tls-ca ca.pem \\\n' +
         '      --target redis://redis-1:7000,redis://redis-2:7000 --dbs 0',
       'df2redis replicate --config /etc/df2redis/df2redis.yaml --log-format json',
+      '# run it again after a crash or a restart: it resumes from the checkpoint on the target',
+      'df2redis reset --target redis://127.0.0.1:6380   # forget that checkpoint (start over)',
     ]),
   );
   return cmd.action(async (raw: Record<string, unknown>) => {
@@ -85,11 +103,38 @@ export function replicateOptionsFrom(
       targetConnection: v.targetConnection,
       sourceTimeoutMs: v.sourceTimeoutMs,
       fullSyncStallTimeoutMs: v.fullSyncStallTimeoutMs,
+      ...(isFullSyncOnly ? {} : resumeOptionsFrom(raw)),
     },
     progress: v.progress,
     logger: createLogger(v.logLevel, v.logFormat),
   };
 }
+
+/** `replicate`'s own options (resume, reconnect, checkpoint), checked with {@link RESUME_OPTIONS_SCHEMA}. */
+function resumeOptionsFrom(raw: Record<string, unknown>): Pick<ReplicateOptions, 'delivery' | 'onFullResync' | 'reconnectTimeoutMs' | 'checkpointPrefix'> {
+  const s = optionSourcesOf(raw);
+  return parseWithSchema(
+    RESUME_OPTIONS_SCHEMA,
+    { delivery: raw.delivery, onFullResync: raw.onFullResync, reconnectTimeoutMs: raw.reconnectTimeout, checkpointPrefix: raw.checkpointPrefix },
+    { delivery: '--delivery', onFullResync: '--on-full-resync', reconnectTimeoutMs: '--reconnect-timeout', checkpointPrefix: '--checkpoint-prefix' },
+    { delivery: s.delivery, onFullResync: s.onFullResync, reconnectTimeoutMs: s.reconnectTimeout, checkpointPrefix: s.checkpointPrefix },
+  );
+}
+
+/** The options only `replicate` has, with their defaults (flags, `DF2REDIS_*`, config file alike). */
+const RESUME_OPTIONS_SCHEMA = z.object({
+  delivery: z.enum(['exactly-once', 'at-least-once'], { message: 'must be one of exactly-once, at-least-once' }).default(REPLICATE_DEFAULTS.delivery),
+  onFullResync: z.enum(['flush', 'fail'], { message: 'must be one of flush, fail' }).default(REPLICATE_DEFAULTS.onFullResync),
+  reconnectTimeoutMs: z.unknown().transform((v, ctx) => {
+    try {
+      return parseDurationMs(v ?? '5m');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }),
+  checkpointPrefix: z.string().min(1, { message: 'must not be empty' }).default(REPLICATE_DEFAULTS.checkpointPrefix),
+});
 
 /**
  * Runs a {@link Replicator} with progress output; with `isStoppedBySignal`, SIGINT/SIGTERM stop it
@@ -150,5 +195,6 @@ export function formatReplicateSummary(s: ReplicateSummary): string {
   const lossy = Object.entries(s.lossy);
   if (lossy.length > 0) lines.push(`lossy: ${lossy.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   lines.push(`longest source pause: ${s.longestPauseMs} ms`);
+  lines.push(`reconnects: ${s.reconnects}, full syncs: ${s.resyncs.full}, partial syncs: ${s.resyncs.partial}`);
   return `${lines.join('\n')}\n`;
 }

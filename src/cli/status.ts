@@ -55,7 +55,7 @@ export async function fetchStatus(url: string, token: string | undefined): Promi
 
 /** True while the run is alive: handshake, full sync or stable sync. */
 export function isHealthy(s: { phase: string }): boolean {
-  return s.phase === 'handshake' || s.phase === 'full-sync' || s.phase === 'stable-sync';
+  return s.phase === 'handshake' || s.phase === 'full-sync' || s.phase === 'stable-sync' || s.phase === 'reconnecting';
 }
 
 const int = (n: number | string | null): string => (n === null ? '-' : typeof n === 'string' ? n : n.toLocaleString('en-US'));

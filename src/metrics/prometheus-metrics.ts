@@ -56,7 +56,7 @@ export function createMetricsRegistry(status: () => ReplicationStatus): MetricsR
   const byName = (m: Record<string, number>, label: string): Sample[] => Object.entries(m).map(([k, v]) => [{ [label]: k }, v]);
 
   // The run
-  gauge('df2redis_phase', 'Phase of the run: 1 for the current one (handshake, full-sync, stable-sync, stopped).', ['phase'], (st) =>
+  gauge('df2redis_phase', 'Phase of the run: 1 for the current one (handshake, full-sync, stable-sync, reconnecting, stopped).', ['phase'], (st) =>
     PHASES.map((p) => [{ phase: p }, st.phase === p ? 1 : 0]),
   );
   gauge('df2redis_start_time_seconds', 'When the run started, in Unix seconds.', [], (st) => [[{}, Date.parse(st.startedAt) / 1000]]);
@@ -65,6 +65,7 @@ export function createMetricsRegistry(status: () => ReplicationStatus): MetricsR
   ]);
   counter('df2redis_full_syncs_total', 'Full syncs started, the first one included.', [], (st) => [[{}, st.resyncs.full]]);
   counter('df2redis_partial_syncs_total', 'Partial syncs (resumes from saved LSNs) done.', [], (st) => [[{}, st.resyncs.partial]]);
+  counter('df2redis_reconnects_total', 'Reconnects after a lost source or target connection (each resumes from the checkpoint on the target).', [], (st) => [[{}, st.reconnects]]);
   gauge('df2redis_longest_pause_seconds', 'Longest time a flow socket was paused because the target was behind.', [], (st) => [[{}, st.longestPauseMs / 1000]]);
 
   // Per flow
@@ -137,5 +138,5 @@ export function createMetricsRegistry(status: () => ReplicationStatus): MetricsR
   };
 }
 
-const PHASES: ReadonlyArray<ReplicationStatus['phase']> = ['handshake', 'full-sync', 'stable-sync', 'stopped'];
+const PHASES: ReadonlyArray<ReplicationStatus['phase']> = ['handshake', 'full-sync', 'stable-sync', 'reconnecting', 'stopped'];
 const FLOW_PHASES = ['full-sync', 'stable-sync', 'stopped'] as const;

@@ -9,6 +9,7 @@
 import type { JournalEntry, SnapshotEntry } from '../entry/entry.js';
 import { decodeDumpPayload } from '../decode/rdb/dump-payload.js';
 import { ClusterError, printableKey, TargetCommandError } from '../errors.js';
+import type { FlowCheckpoint } from './checkpoint.js';
 import type { ReadBackValue } from './read-back.js';
 import type { Router } from '../sink/router.js';
 import type { SnapshotWriter } from '../sink/snapshot-writer.js';
@@ -44,6 +45,17 @@ export interface FlowApplierContext {
   targetDb?: number | undefined;
   /** Sends `REPLCONF ACK <nextLsn>` on this flow. */
   sendAck(nextLsn: bigint): void;
+  /**
+   * The flow's checkpoint on the target (`replicate`; undefined for `migrate`): every stable-sync
+   * batch is opened with `begin()` before its first command and closed with `commit(nextLsn)` at
+   * its acknowledgement marker (exactly-once: one MULTI/EXEC with the checkpoint inside).
+   */
+  checkpoint?: FlowCheckpoint | undefined;
+  /**
+   * The flow's snapshot, its deferred read-backs and its first checkpoint are all acknowledged by
+   * the target: from here on its checkpoint is a valid resume point (called once, after STARTSTABLE).
+   */
+  onSettled?(flowId: number): void;
   /** A FLUSHALL/FLUSHDB reached this flow: hold it until every flow reached txid `txid`. */
   arriveAtBarrier(flow: FlowApplier, txid: bigint, translation: Extract<Translation, { action: 'global' }>, db: number): void;
   /**
@@ -151,9 +163,20 @@ export class FlowApplier {
   onStable(journalOffset: bigint): void {
     this.phase = 'stable-sync';
     this.receivedLsn = journalOffset;
+    // After the snapshot on this ordered connection, before any journal record: the journal starts here.
+    this.#ctx.checkpoint?.write(journalOffset);
     this.#router.whenAcked(() => {
       if (this.phase === 'stopped') return;
       this.#isSnapshotAcked = true;
+      if (this.#ctx.onSettled !== undefined) {
+        const settled = this.#ctx.onSettled;
+        // Keys repaired during the full sync are part of the snapshot: the checkpoint is a resume
+        // point once they are written and acknowledged too.
+        this.readBacksSettled()
+          .then(() => this.#router.flush())
+          .then(() => this.phase !== 'stopped' && settled(this.flowId))
+          .catch(() => undefined); // a failure reaches the replicator through the router
+      }
       if (journalOffset <= this.ackedLsn) return; // journal records after it were acknowledged already
       this.ackedLsn = journalOffset;
       this.sendAckNow();
@@ -204,6 +227,7 @@ export class FlowApplier {
       if (this.#queue.length === MAX_QUEUED_RECORDS) this.#ctx.pauseSource();
       return;
     }
+    if (lsn !== undefined) this.#ctx.checkpoint?.begin();
     this.#apply(entry, lsn);
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
@@ -228,8 +252,10 @@ export class FlowApplier {
       this.#readBack(repairs, undefined);
       return;
     }
+    const checkpoint = this.#ctx.checkpoint;
     for (let i = 0; i < queue.length; i++) {
       const r = queue[i]!;
+      if (r.lsn !== undefined) checkpoint?.begin();
       this.#apply(r.entry, r.lsn, r.receivedAtMs);
       if (this.#queue !== undefined) {
         // Blocked again: the rest waits, in order, behind the new blocking record.
@@ -237,6 +263,9 @@ export class FlowApplier {
         break;
       }
     }
+    // Any record boundary is a valid checkpoint: do not leave what was replayed uncommitted
+    // (a read-back of the start of stable sync advances no LSN, so no marker would close it).
+    this.#commitBatch();
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
     else this.#ctx.resumeSource();
   }
@@ -308,6 +337,9 @@ export class FlowApplier {
         break;
       case 'global':
         if (this.#fences !== undefined) this.#refenceAfterFlush(t.name === 'FLUSHALL' ? undefined : entry.db);
+        // Everything before the flush is committed with its checkpoint; the flush and the
+        // checkpoint past it are one transaction of the replicator's (see arriveAtBarrier).
+        this.#commitBatch();
         this.#queue = [];
         this.#ctx.arriveAtBarrier(this, entry.txid, t, entry.db);
         return; // the LSN advances when the barrier resolves
@@ -499,6 +531,7 @@ export class FlowApplier {
   async #readOne(item: ReadBackItem): Promise<ReadBackValue> {
     const v = await this.#ctx.readBack(item.key, item.db, this.flowId);
     if (this.phase === 'stopped') return v;
+    if (this.phase === 'stable-sync') this.#ctx.checkpoint?.begin();
     this.#router.connectionFor(item.key, item.db).send(['DEL', item.key], item.key);
     if (v.payload !== undefined) {
       const writer = this.#ctx.journalWriter;
@@ -598,8 +631,15 @@ export class FlowApplier {
     return Math.max(0, nowMs - this.#markTimes[this.#markHead]!);
   }
 
+  /** Closes the open batch with the checkpoint of what it holds (see {@link FlowApplierContext.checkpoint}). */
+  #commitBatch(): void {
+    const checkpoint = this.#ctx.checkpoint;
+    if (checkpoint !== undefined && checkpoint.isOpen && this.phase === 'stable-sync') checkpoint.commit(this.receivedLsn);
+  }
+
   readonly #mark = (): void => {
     this.#isMarkScheduled = false;
+    this.#commitBatch();
     const lsn = this.receivedLsn;
     this.#markLsns.push(lsn);
     this.#markTimes.push(performance.now());
@@ -612,6 +652,7 @@ export class FlowApplier {
     this.#dropMarksUpTo(lsn);
     if (lsn <= this.ackedLsn || this.phase === 'stopped') return;
     this.ackedLsn = lsn;
+    if (this.#isSnapshotAcked) this.#ctx.checkpoint?.onAcked(lsn);
     if (this.#isPingAckWanted || lsn - this.#lastSentAck >= ACK_EVERY_RECORDS) {
       this.#isPingAckWanted = false;
       this.sendAckNow();

@@ -11,8 +11,9 @@
  * longest pause is reported (DESIGN invariant 4).
  */
 import { tlsConnectOptions, withCredentials, type ConnectionSettings } from '../config/connection-settings.js';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ConfigError, Df2RedisError, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
+import { ConfigError, Df2RedisError, isTransientFault, ReplicationError, StoppedError, TargetCommandError } from '../errors.js';
 import { startStatusServer, type StatusServer } from '../metrics/status-server.js';
 import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
@@ -20,7 +21,10 @@ import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
 import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
-import { DragonflySession } from '../source/dragonfly-session.js';
+import { DragonflySession, type SessionResume } from '../source/dragonfly-session.js';
+import type { SourceEndpoint } from '../source/dragonfly-url.js';
+import { checkpointKey, dbsField, DEFAULT_CHECKPOINT_PREFIX, flowCheckpoint, fullCheckpointArgs, parseCheckpoint, type CheckpointState } from './checkpoint.js';
+import { ReconnectLoop } from './reconnect-loop.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { versionTraits } from '../source/dragonfly-versions.js';
 import { JournalTranslator, type Translation } from '../translate/journal-translator.js';
@@ -73,6 +77,22 @@ export interface ReplicateOptions {
    * @default 256 MiB
    */
   readBackMaxBytes: number;
+  /** Name prefix of df2redis's own keys on the target (the checkpoint hash `<prefix>checkpoint`). @default 'df2redis:' */
+  checkpointPrefix: string;
+  /**
+   * When the master cannot resume (backlog overrun, new replid, other flow count, a crash during
+   * the full sync) on a target the checkpoint proves df2redis filled from this source: `flush` the
+   * copied databases and sync again in full, or `fail` (exit 2). @default 'flush'
+   */
+  onFullResync: 'flush' | 'fail';
+  /**
+   * `exactly-once`: each batch of journal records and its checkpoint are one MULTI/EXEC (standalone
+   * targets; a cluster target is always at-least-once). `at-least-once`: the checkpoint follows the
+   * target's acknowledgements, and after a crash the records since it apply again. @default 'exactly-once'
+   */
+  delivery: 'exactly-once' | 'at-least-once';
+  /** Give up reconnecting after this long without reaching stable sync again, in ms; 0 = never reconnect. @default 300000 */
+  reconnectTimeoutMs: number;
 }
 
 export const REPLICATE_DEFAULTS = {
@@ -89,6 +109,10 @@ export const REPLICATE_DEFAULTS = {
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
   readBackMaxBytes: DEFAULT_READ_BACK_MAX_BYTES,
+  checkpointPrefix: DEFAULT_CHECKPOINT_PREFIX,
+  onFullResync: 'flush',
+  delivery: 'exactly-once',
+  reconnectTimeoutMs: 300_000,
 } as const;
 
 /** One target node (a master of a cluster, or the standalone server), summed over the flows' connections. */
@@ -102,13 +126,13 @@ export interface TargetNodeStatus {
   errorReplies: Record<string, number>;
   /** Encoded commands not yet replied to, in bytes. */
   inflightBytes: number;
-  /** Connections to this node opened again after a loss (no reconnect exists yet: always 0). */
+  /** Connections to this node opened again after a loss: the run's reconnects (every connection is opened anew). */
   reconnects: number;
 }
 
 /** `/status` shape (issue "replicate" §4, issue 11 §1). LSNs use REPLCONF ACK numbering. */
 export interface ReplicationStatus {
-  phase: 'handshake' | 'full-sync' | 'stable-sync' | 'stopped';
+  phase: 'handshake' | 'full-sync' | 'stable-sync' | 'reconnecting' | 'stopped';
   /** When the run started and when this document was made, ISO 8601 UTC; uptime in ms. */
   startedAt: string;
   at: string;
@@ -135,6 +159,12 @@ export interface ReplicationStatus {
   throughput: { opsPerSec: number; bytesPerSec: number; keysPerSec: number };
   /** Full syncs started (the first one included) and partial syncs (resumes) done. */
   resyncs: { full: number; partial: number };
+  /** Reconnects after a lost source or target connection (each followed by a partial or full sync). */
+  reconnects: number;
+  /** The per-flow LSNs the last attempt resumed from (the target's checkpoint); null = it did not resume. */
+  resumedFrom: string[] | null;
+  /** How the checkpoint on the target advances (`none` for a full-sync-only run). */
+  delivery: 'exactly-once' | 'at-least-once' | 'none';
   dropped: Record<string, number>;
   lossy: Record<string, number>;
   /** Records replaced by a read-back of their keys from the master, by what they were. */
@@ -175,6 +205,9 @@ export interface ReplicateSummary {
   skippedOtherDbs: number;
   /** Function libraries loaded from the snapshot. */
   functions: number;
+  /** Reconnects, and the partial and full syncs of the run. */
+  reconnects: number;
+  resyncs: { full: number; partial: number };
 }
 
 /** Interval of the `REPLCONF ACK` resend, as the Dragonfly replica (`--replication_acks_interval`). */
@@ -216,6 +249,7 @@ export class Replicator {
   #masterLsns: bigint[] | undefined | null;
   #httpTimer: NodeJS.Timeout | undefined;
   #fullResyncs = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
   #partialResyncs = 0;
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
@@ -224,11 +258,37 @@ export class Replicator {
   #dbs: readonly number[] | undefined;
   /** Every copied key goes to this target database (target URL `/db`); undefined = same number as on the source. */
   #targetDb: number | undefined;
+  /** Attempt number of the reconnect loop: callbacks of an older attempt are ignored. */
+  #generation = 0;
+  #sourceEp: SourceEndpoint | undefined;
+  #sourceTls: ReturnType<typeof tlsConnectOptions> | undefined;
+  /** `REPLCONF CLIENT-ID`, the same for every attempt (as the Dragonfly replica keeps it). */
+  readonly #clientId = randomBytes(20).toString('hex');
+  /** The handshake succeeded once: the endpoints are right, later faults are reconnected. */
+  #isAttached = false;
+  #isVersionWarned = false;
+  #masterReplid = '';
+  /** The attempt's connection for the checkpoint (reads, the full-sync claim, phase changes). */
+  #control: Router | undefined;
+  /** Target connections of failed attempts, killed on the server before the checkpoint is read. */
+  #staleClients: Array<{ peer: string; id: number }> = [];
+  readonly #isCheckpointing: boolean;
+  readonly #checkpointKey: Buffer;
+  #sourceId = '';
+  /** The checkpoint on the target proves this replication wrote it (read, or written by this run). */
+  #ownsTarget = false;
+  #resumedFrom: bigint[] | null = null;
+  /** Flows whose snapshot and first checkpoint the target acknowledged, this attempt. */
+  #settled = new Set<number>();
+  readonly #reconnect: ReconnectLoop;
 
   constructor(options: ReplicateOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
     this.#dbs = options.dbs;
+    this.#isCheckpointing = !options.isFullSyncOnly;
+    this.#checkpointKey = checkpointKey(options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX);
+    this.#reconnect = new ReconnectLoop(options.reconnectTimeoutMs ?? REPLICATE_DEFAULTS.reconnectTimeoutMs);
   }
 
   /** The bound port of the HTTP endpoint (`statusPort` 0 picks one), once it listens; else undefined. */
@@ -240,6 +300,7 @@ export class Replicator {
   async run(): Promise<ReplicateSummary> {
     const options = this.#options;
     const sourceEp = withCredentials(parseDragonflyUrl(options.source), options.sourceConnection, 'source');
+    this.#sourceId = `${sourceEp.host.includes(':') ? `[${sourceEp.host}]` : sourceEp.host}:${sourceEp.port}`;
     const sourceTls = tlsConnectOptions(options.sourceConnection, options.isTlsInsecure);
     this.#target = await resolveTarget(options.target, { ...tlsConnectOptions(options.targetConnection, options.isTlsInsecure), credentials: options.targetConnection });
     const info = (this.#info = this.#target.info);
@@ -291,39 +352,83 @@ export class Replicator {
     }
 
     const finished = new Promise<ReplicateSummary>((resolve, reject) => (this.#done = { resolve, reject }));
+    this.#sourceEp = sourceEp;
+    this.#sourceTls = sourceTls;
+    try {
+      await this.#startAttempt();
+    } catch (err) {
+      this.#fail(err as Error);
+    }
+    this.#ackTimer = setInterval(() => {
+      for (const f of this.#flows.values()) f.sendAckNow();
+    }, ACK_INTERVAL_MS);
+    this.#ackTimer.unref();
+    return finished;
+  }
+
+  /**
+   * One attempt of the reconnect loop ({@link ReconnectLoop}): (after a fault: a new source
+   * connection, the previous attempt's target connections killed on the server) read the target's
+   * checkpoint, then a session that resumes from it (partial sync) or starts a full sync.
+   * Resolves once the session reached stable sync, or was stopped or replaced.
+   */
+  async #startAttempt(): Promise<void> {
+    const gen = ++this.#generation;
+    const options = this.#options;
+    const sourceEp = this.#sourceEp!;
+    if (this.#sourceConn === undefined) {
+      this.#sourceConn = await RedisConnection.connect(
+        { host: sourceEp.host, port: sourceEp.port, tls: sourceEp.tls, username: sourceEp.username, password: sourceEp.password, db: 0 },
+        { ...this.#sourceTls, role: 'source read-back', maxReplyBulkBytes: options.readBackMaxBytes },
+      );
+      this.#sourceReader = new SourceReader(this.#sourceConn, options.readBackMaxBytes);
+    }
+    let resume: SessionResume | undefined;
+    if (this.#isCheckpointing) resume = await this.#readCheckpoint(gen);
+    if (gen !== this.#generation) return;
     const session = new DragonflySession({
       source: sourceEp,
-      ...sourceTls,
+      ...this.#sourceTls,
+      clientId: this.#clientId,
+      resume,
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
       replyTimeoutMs: options.sourceTimeoutMs,
       fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
       rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
       handler: {
         onMaster: async (m) => {
+          if (gen !== this.#generation) return;
+          this.#isAttached = true;
+          this.#masterReplid = m.replid;
           this.#logger.info(
             { replid: m.replid, flows: m.numFlows, version: m.version, dragonflyVersion: m.dragonflyVersion?.text ?? 'unknown' },
             'attached to dragonfly master',
           );
-          if (m.dragonflyVersion !== undefined && !versionTraits(m.dragonflyVersion).journalsXreadgroup) {
+          if (m.dragonflyVersion !== undefined && !versionTraits(m.dragonflyVersion).journalsXreadgroup && !this.#isVersionWarned) {
+            this.#isVersionWarned = true;
             this.#logger.warn(
               { dragonflyVersion: m.dragonflyVersion.text },
               'Dragonfly before v1.37 does not journal XREADGROUP: stream consumer groups read after the full sync ' +
                 '(pending entries, consumers, entries-read) will differ on the target',
             );
           }
-          await this.#openFlows(m.numFlows);
+          await this.#openFlows(m.numFlows, gen);
         },
-        onFullSync: (reason) => this.#onFullSync(reason),
+        onFullSync: (reason) => (gen === this.#generation ? this.#onFullSync(reason) : undefined),
         onSnapshotEntry: (flowId, entry) => this.#flow(flowId).onSnapshotEntry(entry),
         onJournal: (flowId, entry, lsn) => this.#flow(flowId).onJournal(entry, lsn),
         onFullSyncEnd: (flowId) => this.#onFullSyncEnd(flowId),
         onStable: (flowId, offset) => this.#flow(flowId).onStable(offset),
         onStateChange: (s) => {
+          if (gen !== this.#generation) return;
           if (s === 'stable-sync' && this.#session?.syncKind === 'partial') this.#partialResyncs++;
+          if (s === 'stopped') return; // the run's phase is the replicator's (a reconnect may follow)
           this.#state = s === 'idle' || s === 'greeting' ? 'handshake' : s;
           this.#logger.info({ phase: this.#state }, 'replication phase');
         },
-        onError: (err) => this.#fail(err),
+        onError: (err) => {
+          if (gen === this.#generation) this.#fail(err);
+        },
       },
     });
     this.#session = session;
@@ -331,13 +436,67 @@ export class Replicator {
       await session.start();
     } catch (err) {
       // A stop (signal, or the end of a full-sync-only run) before stable sync also rejects start().
-      if (!this.#isStopping) this.#fail(err as Error);
+      if (!this.#isStopping && gen === this.#generation) this.#fail(err as Error);
     }
-    this.#ackTimer = setInterval(() => {
-      for (const f of this.#flows.values()) f.sendAckNow();
-    }, ACK_INTERVAL_MS);
-    this.#ackTimer.unref();
-    return finished;
+  }
+
+  /**
+   * Reads and checks the target's checkpoint (after killing the previous attempt's target
+   * connections, so no transaction of theirs can still apply): the resume point when it is a
+   * stable checkpoint of this same replication, undefined for a full sync.
+   * @throws ConfigError (exit 2) when the target holds another replication's checkpoint.
+   */
+  async #readCheckpoint(gen: number): Promise<SessionResume | undefined> {
+    const control = await openRouter(this.#target!, {
+      ...tlsConnectOptions(this.#options.targetConnection, this.#options.isTlsInsecure),
+      role: 'target (checkpoint)',
+      targetDb: this.#targetDb,
+    });
+    if (gen !== this.#generation) {
+      control.destroy();
+      return undefined;
+    }
+    this.#control = control;
+    control.on('error', (err: Error) => {
+      if (gen === this.#generation) this.#fail(err);
+    });
+    const stale = this.#staleClients;
+    this.#staleClients = [];
+    await Promise.all(
+      control.all().flatMap((c) => stale.filter((s) => s.peer === c.peer).map((s) => c.call(['CLIENT', 'KILL', 'ID', s.id]).catch(() => undefined))),
+    );
+    const key = this.#checkpointKey;
+    const reply = await control.call(key, ['HGETALL', key]);
+    let cp: CheckpointState | undefined;
+    try {
+      cp = parseCheckpoint(reply);
+    } catch (err) {
+      throw new ConfigError(
+        `the target's ${key.toString()} is not a df2redis checkpoint this version can read (${(err as Error).message}). ` +
+          'Nothing was written. Remove it with df2redis reset, or pass another --checkpoint-prefix.',
+      );
+    }
+    const dbs = dbsField(this.#dbs);
+    if (cp === undefined) {
+      this.#resumedFrom = null;
+      return undefined;
+    }
+    if (cp.source !== this.#sourceId || cp.dbs !== dbs) {
+      throw new ConfigError(
+        `the target holds the checkpoint of another replication (${key.toString()}: source ${cp.source}, databases ${cp.dbs}; ` +
+          `this run: source ${this.#sourceId}, databases ${dbs}). Nothing was written. Replicate into a target of its own, ` +
+          `or, if that replication is over, remove its checkpoint with: df2redis reset --target <url>`,
+      );
+    }
+    this.#ownsTarget = true;
+    if (cp.phase !== 'stable' || cp.lsns.some((l) => l === undefined)) {
+      this.#logger.warn({ phase: cp.phase }, 'the checkpoint on the target is from a full sync that did not finish: a full sync follows');
+      return undefined;
+    }
+    const nextLsn = cp.lsns as bigint[];
+    this.#resumedFrom = nextLsn;
+    nextLsn.forEach((lsn, flow) => this.#logger.info({ flow, lsn: String(lsn), replid: cp!.replid }, `resuming from LSN ${lsn}`));
+    return { replid: cp.replid, nextLsn };
   }
 
   /**
@@ -350,6 +509,11 @@ export class Replicator {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (this.#isStopping) return;
     this.#isStopping = true;
+    if (this.#state === 'reconnecting' && this.#done !== undefined) {
+      // Between attempts nothing is in flight: the target holds exactly what its checkpoint says.
+      await this.#finish();
+      return;
+    }
     const session = this.#session;
     for (const f of session?.flows ?? []) f.pause();
     // A key being read back is written before the end (its record was received).
@@ -484,6 +648,9 @@ export class Replicator {
       }),
       throughput: this.#throughput(),
       resyncs: { full: this.#fullResyncs, partial: this.#partialResyncs },
+      reconnects: this.#reconnect.reconnects,
+      resumedFrom: this.#resumedFrom?.map(String) ?? null,
+      delivery: !this.#isCheckpointing ? 'none' : this.#options.delivery === 'at-least-once' || this.#info?.clusterEnabled === true ? 'at-least-once' : 'exactly-once',
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
       repaired: Object.fromEntries(this.#repaired),
@@ -511,7 +678,7 @@ export class Replicator {
       asked: sum('asked'),
       retried: sum('retried'),
       resentAfterLoss: sum('resentAfterLoss'),
-      nodes: nodeStatus(routers),
+      nodes: nodeStatus(routers).map((n) => ({ ...n, reconnects: this.#reconnect.reconnects })),
     };
   }
 
@@ -525,17 +692,22 @@ export class Replicator {
    * One target connection, router and writers per flow, opened once the flow count is known and
    * before any flow is opened (the session awaits `onMaster`), so no flow data can arrive first.
    */
-  async #openFlows(count: number): Promise<void> {
+  async #openFlows(count: number, gen: number): Promise<void> {
     const info = this.#info!;
     for (let id = 0; id < count; id++) {
       if (this.#flows.has(id)) continue;
       const router = await openRouter(this.#target!, {
         ...tlsConnectOptions(this.#options.targetConnection, this.#options.isTlsInsecure),
         role: `target (flow ${id})`,
+        fetchClientId: this.#isCheckpointing,
         // A cluster flow spreads its window over one connection per master.
         maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
         targetDb: this.#targetDb,
       });
+      if (gen !== this.#generation) {
+        router.destroy();
+        return;
+      }
       // Registered before anything else can fail so teardown closes it.
       this.#flowRouters.set(id, router);
       const snapshotWriter = new SnapshotWriter(router, info, {
@@ -556,17 +728,29 @@ export class Replicator {
         dbs: this.#dbs,
         targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
+        checkpoint: this.#isCheckpointing
+          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once' && !router.isCluster)
+          : undefined,
+        onSettled: (flowId) => {
+          if (gen === this.#generation) this.#onSettled(flowId);
+        },
         arriveAtBarrier: (f, txid, t, db) => this.#arriveAtBarrier(f, txid, t, db),
         readBack: (key, db, flowId) => this.#sourceReader!.read(key, db, flowId),
         countDropped: (name, reason) => this.#count(this.#dropped, name, `dropped ${name}: ${reason}`),
         countLossy: (name) => this.#count(this.#lossy, name, `lossy translation of ${name}`),
         countRepaired: (name) => this.#count(this.#repaired, name, `${name} repaired by reading the key back from the master`),
-        fail: (err) => this.#fail(err),
+        fail: (err) => {
+          if (gen === this.#generation) this.#fail(err);
+        },
         pauseSource: () => this.#pause(id),
         resumeSource: () => this.#resume(id),
       });
-      router.on('error', (err: Error) => this.#fail(err));
-      router.on('drain', () => this.#resume(id));
+      router.on('error', (err: Error) => {
+        if (gen === this.#generation) this.#fail(err);
+      });
+      router.on('drain', () => {
+        if (gen === this.#generation) this.#resume(id);
+      });
       if (router instanceof ClusterRouter && id === 0) {
         this.#logger.info({ masters: router.all().map((c) => c.peer) }, 'writing through every cluster master');
       }
@@ -600,10 +784,77 @@ export class Replicator {
     this.#session?.flow(flowId).resume();
   }
 
-  #onFullSync(reason: string): void {
+  /**
+   * A full sync starts (awaited before the flows open). On a target this replication filled before
+   * (its checkpoint), the copied databases are flushed first (`--on-full-resync flush`, so no key
+   * the source deleted meanwhile survives) or the run stops (`fail`). Then the checkpoint claims
+   * the target for this source with phase `full-sync`.
+   * @throws ConfigError with `--on-full-resync fail`.
+   */
+  async #onFullSync(reason: string): Promise<void> {
     this.#fullResyncs++;
-    this.#logger.info({ reason }, 'full sync');
     this.#fullSyncEnds.clear();
+    this.#settled.clear();
+    this.#reconnect.enter('sync');
+    const control = this.#control;
+    if (!this.#isCheckpointing || control === undefined) {
+      this.#logger.info({ reason }, 'full sync');
+      return;
+    }
+    if (this.#ownsTarget) {
+      if (this.#options.onFullResync === 'fail') {
+        throw new ConfigError(
+          `a full resync is needed (${reason}) and --on-full-resync is fail: the target keeps what it holds ` +
+            `(it may hold keys the source deleted meanwhile). Rerun with --on-full-resync flush to empty the copied databases and copy them again.`,
+        );
+      }
+      this.#logger.warn({ reason, dbs: dbsField(this.#dbs) }, 'full resync: flushing the copied databases on the target first');
+      // Whatever an aborted attempt still has in flight is applied before the flush.
+      await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
+      const dbs = this.#dbs;
+      if (dbs === undefined || control.isCluster) control.sendToAll(['FLUSHALL']);
+      else for (const db of dbs) control.connectionFor(EMPTY_KEY, db).send(['FLUSHDB']);
+    } else {
+      this.#logger.info({ reason }, 'full sync');
+    }
+    const key = this.#checkpointKey;
+    const sink = control.connectionFor(key, 0);
+    sink.send(['DEL', key], key);
+    sink.send(fullCheckpointArgs(key, this.#checkpointState('full-sync', [])), key);
+    await control.flush();
+    this.#ownsTarget = true;
+  }
+
+  /** The checkpoint's fields for this run. */
+  #checkpointState(phase: CheckpointState['phase'], lsns: Array<bigint | undefined>): CheckpointState {
+    return {
+      version: 1,
+      source: this.#sourceId,
+      replid: this.#masterReplid,
+      flows: this.#session?.master?.numFlows ?? this.#flows.size,
+      dbs: dbsField(this.#dbs),
+      phase,
+      lsns,
+    };
+  }
+
+  /**
+   * Flow `flowId`'s snapshot (with its repairs) and first checkpoint are on the target. Once every
+   * flow is, the checkpoint's phase becomes `stable`: from now on a restart resumes.
+   */
+  #onSettled(flowId: number): void {
+    this.#settled.add(flowId);
+    const count = this.#session?.master?.numFlows ?? 0;
+    if (this.#settled.size < count) return;
+    this.#reconnect.enter('stable');
+    const control = this.#control;
+    if (control === undefined) return;
+    const key = this.#checkpointKey;
+    control.connectionFor(key, 0).send(['HSET', key, 'phase', 'stable', 'replid', this.#masterReplid], key);
+    control.flush().then(
+      () => this.#logger.info({ key: key.toString() }, 'every flow is in stable sync: the checkpoint on the target is a resume point'),
+      () => undefined, // a failure reaches #fail through the control router's 'error'
+    );
   }
 
   #onFullSyncEnd(flowId: number): void {
@@ -640,6 +891,11 @@ export class Replicator {
       await Promise.all(all.map((r) => r.flush()));
       const router = all[0]!;
       const dbs = this.#dbs;
+      // The flush and a checkpoint past it (every flow at its barrier record + 1, all fields: the
+      // flush may have deleted the hash) in one transaction when exactly-once.
+      const conn = router.all()[0]!;
+      const isAtomic = this.#isCheckpointing && !router.isCluster && this.#options.delivery !== 'at-least-once';
+      if (isAtomic) conn.beginTransaction();
       if (dbs !== undefined && !router.isCluster && commandName(barrier.args[0]) === 'FLUSHALL') {
         // Only some databases are copied: a FLUSHALL empties those (in their target database), not
         // the target's others. (A cluster has only database 0: FLUSHALL is that already.)
@@ -649,6 +905,13 @@ export class Replicator {
         // Every master of a cluster (database 0 there, whichever database the client had selected).
         router.sendToAll(barrier.args, router.isCluster ? 0 : barrier.db);
       }
+      if (this.#isCheckpointing && [...barrier.flows.values()].every((lsn) => lsn !== undefined)) {
+        const lsns: Array<bigint | undefined> = [];
+        for (const [f, lsn] of barrier.flows) lsns[f.flowId] = lsn! + 1n;
+        const key = this.#checkpointKey;
+        router.connectionFor(key, 0).send(fullCheckpointArgs(key, this.#checkpointState('stable', lsns)), key);
+      }
+      if (isAtomic) conn.commitTransaction();
       await router.flush();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);
@@ -660,6 +923,16 @@ export class Replicator {
       if (this.#done === undefined) this.#failure ??= err;
       return;
     }
+    if (!this.#isStopping && this.#isAttached && !this.#options.isFullSyncOnly && isTransientFault(err)) {
+      const delayMs = this.#reconnect.onFault();
+      if (delayMs !== undefined) {
+        this.#reconnectAfter(err, delayMs);
+        return;
+      }
+      if (this.#options.reconnectTimeoutMs > 0) {
+        err.message += ` (gave up reconnecting after ${Math.round((Date.now() - (this.#reconnect.outageSinceMs ?? Date.now())) / 1000)} s: --reconnect-timeout ${this.#options.reconnectTimeoutMs} ms)`;
+      }
+    }
     this.#failure = err;
     // Synchronously, before the connection fires its acknowledgement markers for the batch that
     // held the refused command (DESIGN invariant 6).
@@ -669,6 +942,47 @@ export class Replicator {
       .then(() => this.#logger.error({ err: err.message }, err instanceof StoppedError ? 'replication stopped' : 'replication failed'))
       .then(() => this.#teardown())
       .finally(() => done.reject(err));
+  }
+
+  /**
+   * A lost connection (source or target): drops this attempt at once (its target connections are
+   * killed on the server by the next attempt before it reads the checkpoint, so nothing of theirs
+   * applies after that read) and starts a new attempt after `delayMs`.
+   */
+  #reconnectAfter(err: Error, delayMs: number): void {
+    this.#generation++; // callbacks of this attempt are ignored from now on
+    for (const f of this.#flows.values()) f.phase = 'stopped';
+    this.#state = 'reconnecting';
+    for (const r of [...this.#flowRouters.values(), ...(this.#control ? [this.#control] : [])]) {
+      for (const c of r.all()) if (c.clientId !== undefined) this.#staleClients.push({ peer: c.peer, id: c.clientId });
+      r.destroy();
+    }
+    this.#control = undefined;
+    this.#session?.stop().catch(() => undefined);
+    this.#session = undefined;
+    this.#sourceConn?.destroy();
+    this.#sourceConn = undefined;
+    this.#sourceReader = undefined;
+    this.#flows.clear();
+    this.#flowWriters.clear();
+    this.#flowRouters.clear();
+    this.#writers = [];
+    this.#barriers.clear();
+    this.#pausedAt.clear();
+    this.#fullSyncEnds.clear();
+    this.#settled.clear();
+    this.#masterLsns = undefined;
+    this.#logger.warn(
+      { err: err.message, retryInMs: delayMs, reconnects: this.#reconnect.reconnects },
+      'connection lost: reconnecting, then resuming from the checkpoint on the target',
+    );
+    const gen = this.#generation;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (gen !== this.#generation || this.#isStopping) return;
+      this.#reconnect.enter('connect');
+      this.#startAttempt().catch((e: unknown) => this.#fail(e as Error));
+    }, delayMs);
   }
 
   /**
@@ -705,22 +1019,28 @@ export class Replicator {
       lossy: Object.fromEntries(this.#lossy),
       longestPauseMs: Math.round(this.#longestPauseMs),
       elapsedMs: Date.now() - this.#startMs,
+      reconnects: status.reconnects,
+      resyncs: status.resyncs,
     };
   }
 
   async #teardown(): Promise<void> {
     if (this.#ackTimer !== undefined) clearInterval(this.#ackTimer);
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    this.#generation++;
     if (this.#httpTimer !== undefined) clearInterval(this.#httpTimer);
     this.#state = 'stopped';
     for (const f of this.#flows.values()) f.phase = 'stopped';
     await this.#session?.stop();
     await Promise.all([...this.#flowRouters.values()].map((r) => r.close().catch(() => undefined)));
+    await this.#control?.close().catch(() => undefined);
     await this.#sourceConn?.close().catch(() => undefined);
     await this.#status?.close();
   }
 }
 
 const FLUSHDB = Buffer.from('FLUSHDB');
+const EMPTY_KEY = Buffer.alloc(0);
 
 /** `[::1]` for an IPv6 literal, else the address as is (for a URL). */
 function formatHost(addr: string): string {

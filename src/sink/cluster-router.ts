@@ -361,6 +361,16 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#flushers.clear();
   }
 
+  destroy(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#isClosing = true;
+    this.#isSettled = false;
+    for (const n of this.#nodes.values()) n.conn?.destroy();
+    this.#isClosed = true;
+    for (const f of this.#flushers) f.resolve();
+    this.#flushers.clear();
+  }
+
   // ── settling ────────────────────────────────────────────────────────────────────────────────
 
   #unsettle(): void {

@@ -54,6 +54,8 @@ export interface ConnectOptions {
    * @default Infinity (the RESP reader's own 512 MiB bound applies to `call()` replies)
    */
   maxReplyBulkBytes?: number;
+  /** Ask the server for this connection's `CLIENT ID` while connecting ({@link RedisConnection.clientId}). @default false */
+  fetchClientId?: boolean;
 }
 
 /**
@@ -94,6 +96,9 @@ const DEFAULTS = {
   maxBatchBytes: 256 * 1024,
   maxBatchCommands: 4096,
 } as const;
+
+const MULTI_ARGS = ['MULTI'];
+const EXEC_ARGS = ['EXEC'];
 
 /** Initial per-command metadata ring size; doubles when more commands are in flight. */
 const INITIAL_RING = 4096;
@@ -182,6 +187,12 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   #callHead = 0;
 
   #db = 0;
+  /** Open transaction: sequence number of its MULTI, or -1. */
+  #multiSeq = -1;
+  /** EXEC sequence number → its MULTI's, for transactions whose EXEC is not yet replied to. */
+  #execs = new Map<number, number>();
+  /** `CLIENT ID` of this connection on the server, when asked for ({@link ConnectOptions.fetchClientId}). */
+  #clientId: number | undefined;
   #errorPolicy: ((err: TargetCommandError) => boolean) | undefined;
   #firstError: Error | undefined;
   #isCallbackFailing = false;
@@ -299,6 +310,10 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
         });
         conn.#db = ep.db;
       }
+      if (options.fetchClientId === true) {
+        const id = await conn.call(['CLIENT', 'ID']).catch(() => undefined);
+        if (typeof id === 'number' || typeof id === 'bigint') conn.#clientId = Number(id);
+      }
     } catch (err) {
       socket.destroy();
       throw err;
@@ -351,6 +366,43 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   /** The database the commands sent next run in (tracked from {@link selectDb}). */
   get db(): number {
     return this.#db;
+  }
+
+  /** The server's `CLIENT ID` of this connection (with {@link ConnectOptions.fetchClientId}), or undefined. */
+  get clientId(): number | undefined {
+    return this.#clientId;
+  }
+
+  /** True between {@link beginTransaction} and {@link commitTransaction}. */
+  get isInTransaction(): boolean {
+    return this.#multiSeq >= 0;
+  }
+
+  /**
+   * Opens a transaction: sends `MULTI`. Every command sent until {@link commitTransaction} is
+   * queued by the server and applied at once with the `EXEC`, or not at all when the connection
+   * dies before (Redis src/multi.c; a client freed in MULTI state discards its queue). Commands of
+   * {@link call} must not be sent meanwhile (their reply would be `QUEUED`).
+   * @throws Error if a transaction is already open.
+   */
+  beginTransaction(): void {
+    if (this.#multiSeq >= 0) throw new Error(`transaction already open on ${this.peer}`);
+    this.#multiSeq = this.#sentSeq;
+    this.send(MULTI_ARGS);
+  }
+
+  /**
+   * Closes the open transaction with `EXEC`. A command refused inside it (an error element of the
+   * EXEC reply) goes through the error policy like any error reply, named after that command; a
+   * command refused while queued (`-OOM`, a wrong arity) makes the server discard the whole
+   * transaction (`EXECABORT`), which is fatal. No-op without an open transaction.
+   */
+  commitTransaction(): void {
+    const multi = this.#multiSeq;
+    if (multi < 0) return;
+    this.#multiSeq = -1;
+    this.#execs.set(this.#sentSeq, multi);
+    this.send(EXEC_ARGS);
   }
 
   /** Emits `SELECT db` only when `db` differs from the connection's current database. */
@@ -599,7 +651,11 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     const slot = index & this.#ringMask;
     const name = this.#names[slot];
     const cmd = name === undefined ? '?' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
-    const err = new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer, this.role);
+    this.#decideError(new TargetCommandError(cmd.toUpperCase(), this.#keys[slot], message, this.peer, this.role));
+  }
+
+  /** An error reply of a sent command: tolerated by the policy, or this connection's fatal error. */
+  #decideError(err: TargetCommandError): void {
     if (this.#errorPolicy?.(err) === true) {
       this.#toleratedErrors++;
       return;
@@ -608,6 +664,21 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
       this.#firstError = err;
       if (this.listenerCount('error') > 0) this.emit('error', err);
     }
+  }
+
+  /** ReplySink: error element `element` of array reply `index`: a command refused inside a transaction. */
+  onNestedErrorReply(index: number, element: number, message: string): void {
+    const calls = this.#calls;
+    if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // a call's own reply
+    const multi = this.#execs.get(index);
+    if (multi === undefined) return; // not the EXEC of a transaction of ours
+    const seq = multi + 1 + element;
+    // The queued command's name and key, while its ring slot was not reused by a later command.
+    const slot = seq & this.#ringMask;
+    const isKnown = seq < index && this.#sentSeq - seq <= this.#ringMask;
+    const name = isKnown ? this.#names[slot] : undefined;
+    const cmd = name === undefined ? '? (inside MULTI/EXEC)' : Buffer.isBuffer(name) ? name.toString('utf8') : String(name);
+    this.#decideError(new TargetCommandError(cmd.toUpperCase(), isKnown ? this.#keys[slot] : undefined, message, this.peer, this.role));
   }
 
   /** ReplySink: the full reply of a {@link call}. */
@@ -651,6 +722,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     for (let s = this.#ackedSeq; s < end; s++) freed += sizes[s & mask]!;
     this.#ackedSeq = end;
     this.#inflightBytes -= freed;
+    if (this.#execs.size > 0) for (const exec of this.#execs.keys()) if (exec < end) this.#execs.delete(exec);
     if (this.#isRetaining) this.#releaseRetained();
 
     if (this.#markerHead < this.#markerSeqs.length) this.#fireMarkers();

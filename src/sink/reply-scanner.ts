@@ -6,6 +6,12 @@ export interface ReplySink {
   onErrorReply(index: number, message: string): void;
   /** The complete bytes of reply `index`, requested with {@link ReplyScanner.captureIndex}. */
   onCapturedReply(index: number, bytes: Buffer): void;
+  /**
+   * An error that is element `element` (0-based) of the top-level array reply `index`: a command's
+   * error inside the reply of `EXEC` (Redis src/multi.c `execCommand` replies one element per queued
+   * command). Errors nested deeper are not reported.
+   */
+  onNestedErrorReply?(index: number, element: number, message: string): void;
 }
 
 const S_TYPE = 0; // at the type byte of an element
@@ -20,8 +26,8 @@ const S_BULK = 4; // skipping `#bulkLeft` bytes of a bulk body plus its CRLF
  * the connection asked for in full (`call()`) are captured as raw bytes.
  *
  * Handles RESP2 (`+ - : $ *`) and the RESP3 types a RESP2 connection never gets but which cost
- * nothing to skip (`_ , # ( ! = % ~`). Errors nested in arrays (EXEC results) are not reported:
- * the writer does not use transactions. Follows the grammar of Redis src/networking.c `addReply*`.
+ * nothing to skip (`_ , # ( ! = % ~`). Errors that are direct elements of a top-level array (the
+ * results of `EXEC`) are reported with their element index; deeper ones are not. Follows the grammar of Redis src/networking.c `addReply*`.
  */
 export class ReplyScanner {
   #sink: ReplySink;
@@ -35,6 +41,10 @@ export class ReplyScanner {
   #replies = 0;
   #offset = 0;
   #errorParts: Buffer[] | undefined;
+  /** Element index of the error being read inside a top-level array, or -1 for a top-level error. */
+  #errorElement = -1;
+  /** Children count of the open top-level aggregate (for element indexes). */
+  #topChildren = 0;
   #isCapturing = false;
   #captureParts: Buffer[] = [];
   /**
@@ -76,7 +86,13 @@ export class ReplyScanner {
               this.#isCapturing = true;
               captureFrom = i;
             }
-            if (t === 45 /* '-' */) this.#errorParts = [];
+            if (t === 45 /* '-' */) {
+              this.#errorParts = [];
+              this.#errorElement = -1;
+            }
+          } else if (t === 45 && this.#stack.length === 1) {
+            this.#errorParts = [];
+            this.#errorElement = this.#topChildren - this.#stack[0]!;
           }
           this.#type = t;
           i++;
@@ -118,7 +134,8 @@ export class ReplyScanner {
             this.#errorParts.push(chunk.subarray(i, lf));
             const text = Buffer.concat(this.#errorParts).toString('utf8').replace(/\r$/, '');
             this.#errorParts = undefined;
-            this.#sink.onErrorReply(this.#replies, text);
+            if (this.#errorElement < 0) this.#sink.onErrorReply(this.#replies, text);
+            else this.#sink.onNestedErrorReply?.(this.#replies, this.#errorElement, text);
           }
           i = lf + 1;
           this.#state = S_TYPE;
@@ -149,7 +166,10 @@ export class ReplyScanner {
           } else {
             const children = t === 37 ? 2 * n : n;
             this.#state = S_TYPE;
-            if (children > 0) this.#stack.push(children);
+            if (children > 0) {
+              if (this.#stack.length === 0) this.#topChildren = children;
+              this.#stack.push(children);
+            }
             else if (this.#complete()) i = this.#endReply(chunk, captureFrom, i);
           }
           break;

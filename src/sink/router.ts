@@ -60,6 +60,8 @@ export interface Router extends EventEmitter {
   flush(): Promise<void>;
   /** Closes every connection after its commands were acknowledged. */
   close(): Promise<void>;
+  /** Closes every connection at once (commands in flight are lost); no error follows. For a reconnect. */
+  destroy(): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -165,5 +167,9 @@ export class StandaloneRouter extends EventEmitter implements Router {
 
   close(): Promise<void> {
     return this.#conn.close();
+  }
+
+  destroy(): void {
+    this.#conn.destroy();
   }
 }

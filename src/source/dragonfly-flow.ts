@@ -128,7 +128,7 @@ export class DragonflyFlow {
       const timeoutMs = options.replyTimeoutMs ?? DEFAULT_SOURCE_TIMEOUT_MS;
       const timer =
         timeoutMs > 0
-          ? setTimeout(() => fail(new ReplicationError(`no reply to DFLY FLOW from the master ${peer} within ${timeoutMs} ms (--source-timeout)`, flowId)), timeoutMs)
+          ? setTimeout(() => fail(new ReplicationError(`no reply to DFLY FLOW from the master ${peer} within ${timeoutMs} ms (--source-timeout)`, flowId, { isTransient: true })), timeoutMs)
           : undefined;
       const fail = (err: Error): void => {
         clearTimeout(timer);

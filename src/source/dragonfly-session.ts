@@ -58,7 +58,7 @@ export interface DragonflySessionHandler {
   /** A full sync is about to start (first start, changed replid, refused partial sync, or a
    *  restart after FLUSHALL/FLUSHDB during the previous full sync — then entries of the aborted
    *  attempt were already delivered): prepare the target for a full import. `reason` says why. */
-  onFullSync?(reason: string): void;
+  onFullSync?(reason: string): void | Promise<void>;
   /** AUX field of a flow's RDB header (`redis-ver`, `ctime`, `shard-id`, `lua`, …). */
   onAux?(flowId: number, key: Buffer, value: Buffer): void;
   /** One piece of a snapshot object of flow `flowId`. */
@@ -311,11 +311,16 @@ export class DragonflySession {
     await this.#handler.onMaster?.(info);
     if (isStale()) return link.close();
     let lsns: ReadonlyArray<bigint> | undefined;
+    let fullReason: string | undefined;
     if (resume !== undefined) {
-      if (resume.replid !== info.replid) this.#handler.onFullSync?.(`the master replid changed (${resume.replid} → ${info.replid}): it restarted`);
-      else if (resume.nextLsn.length !== info.numFlows) this.#handler.onFullSync?.(`the master has ${info.numFlows} flows, the saved state ${resume.nextLsn.length}`);
+      if (resume.replid !== info.replid) fullReason = `the master replid changed (${resume.replid} → ${info.replid}): it restarted`;
+      else if (resume.nextLsn.length !== info.numFlows) fullReason = `the master has ${info.numFlows} flows, the saved state ${resume.nextLsn.length}`;
       else lsns = resume.nextLsn;
-    } else this.#handler.onFullSync?.(fullSyncReason);
+    } else fullReason = fullSyncReason;
+    if (fullReason !== undefined) {
+      await this.#handler.onFullSync?.(fullReason);
+      if (isStale()) return link.close();
+    }
     // All flows in parallel (the master needs every flow before DFLY SYNC / STARTSTABLE).
     const opened = await Promise.allSettled(
       Array.from({ length: info.numFlows }, (_, i) =>
@@ -418,6 +423,8 @@ export class DragonflySession {
         this.#fail(
           new ReplicationError(
             `full sync stalled: no byte from the master on any flow for ${Math.round(now - movedAtMs)} ms (--full-sync-stall-timeout ${stallMs} ms); waiting for ${where}`,
+            undefined,
+            { isTransient: true },
           ),
         );
       },

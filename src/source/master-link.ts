@@ -157,7 +157,7 @@ export class MasterLink {
       const timer =
         ms > 0
           ? setTimeout(
-              () => this.#fail(new ReplicationError(`no reply to ${command} from the master ${this.#peer} (main connection) within ${ms} ms (--source-timeout)`)),
+              () => this.#fail(new ReplicationError(`no reply to ${command} from the master ${this.#peer} (main connection) within ${ms} ms (--source-timeout)`, undefined, { isTransient: true })),
               ms,
             )
           : undefined;

@@ -18,6 +18,8 @@ export interface ReadStateOptions {
   maxValueJsonBytes?: number;
   /** Keys fetched concurrently per SCAN batch. @default 200 */
   scanCount?: number;
+  /** Keys with this prefix are df2redis's own (its checkpoint) and are not read. @default 'df2redis:' */
+  ownPrefix?: string;
 }
 
 /** Options of {@link compareState}. */
@@ -131,6 +133,7 @@ export async function readState(target: string | number, dbs?: number[], options
     const c = client as unknown as CommandClient;
     const maxValueJsonBytes = options.maxValueJsonBytes ?? 4096;
     const count = String(options.scanCount ?? 200);
+    const own = Buffer.from(options.ownPrefix ?? 'df2redis:');
     let which = dbs ?? options.dbs;
     if (!which) {
       const info = String(await c.sendCommand(['INFO', 'keyspace']));
@@ -142,7 +145,8 @@ export async function readState(target: string | number, dbs?: number[], options
       const keys: Record<string, ExpectedKey> = {};
       let cursor = '0';
       do {
-        const [next, batch] = (await c.sendCommand(['SCAN', cursor, 'COUNT', count])) as [Buffer, Buffer[]];
+        const [next, all] = (await c.sendCommand(['SCAN', cursor, 'COUNT', count])) as [Buffer, Buffer[]];
+        const batch = own.length === 0 ? all : all.filter((k) => !(k.length >= own.length && k.subarray(0, own.length).equals(own)));
         cursor = next.toString('latin1');
         const entries = await Promise.all(batch.map((k) => readKey(c, k, maxValueJsonBytes)));
         batch.forEach((k, i) => {

@@ -1,0 +1,167 @@
+/**
+ * The replication checkpoint, kept **on the target** with the data (issue "Resume and reconnect").
+ *
+ * One hash, `<prefix>checkpoint` (default `df2redis:checkpoint`), in the target database that
+ * receives database 0 (the target URL's `/db`, else 0):
+ *
+ * | field      | value                                                                  |
+ * |------------|------------------------------------------------------------------------|
+ * | `version`  | `1` (this layout)                                                       |
+ * | `source`   | the master's `host:port` as given                                       |
+ * | `replid`   | the master's replication id the LSNs belong to                          |
+ * | `flows`    | the master's flow (shard) count                                         |
+ * | `dbs`      | the source databases copied: `all` or `0,3`                             |
+ * | `phase`    | `full-sync` (the target is being filled) or `stable` (every flow's LSN valid) |
+ * | `lsn:<i>`  | flow `i`: the next LSN whose effect is not on the target                |
+ *
+ * How `lsn:<i>` can never be ahead of the data (nor behind it, with exactly-once):
+ * - **exactly-once** (standalone target): each batch of a flow's journal records is sent as
+ *   `MULTI … HSET <key> lsn:<i> <next> EXEC` on the flow's own ordered connection, so the records
+ *   and the checkpoint that counts them are applied together or not at all (a client that dies in
+ *   MULTI state has its queue discarded: Redis src/multi.c, `freeClient` → `freeClientMultiState`).
+ * - **at-least-once** (a cluster target, or `--delivery at-least-once`): `HSET <key> lsn:<i> <next>`
+ *   is sent once the target acknowledged every record below `<next>`; after a crash the records
+ *   between the checkpoint and the crash are applied a second time.
+ *
+ * Nothing but `df2redis reset` deletes the hash (a FLUSHALL/FLUSHDB replayed from the journal is
+ * applied in one transaction with a full rewrite of it). Its keys are never copied nor compared.
+ *
+ * Upstream analogue: the Dragonfly replica keeps the same per-flow "next LSN" in memory
+ * (`DflyShardReplica::journal_rec_executed_`, src/server/replica.cc) and sends it in
+ * `DFLY FLOW … <lsn>` to resume (reference §8).
+ */
+import type { CommandArg, RespValue } from '../sink/redis-connection.js';
+import type { Router } from '../sink/router.js';
+
+/** Default {@link checkpointKey} prefix (`--checkpoint-prefix`). */
+export const DEFAULT_CHECKPOINT_PREFIX = 'df2redis:';
+
+/** Layout version stored in the `version` field. */
+export const CHECKPOINT_VERSION = 1;
+
+/** What the checkpoint says, as read from the target. */
+export interface CheckpointState {
+  version: number;
+  /** The master's `host:port`. */
+  source: string;
+  replid: string;
+  flows: number;
+  /** `all` or a comma-separated ascending list of source databases. */
+  dbs: string;
+  phase: 'full-sync' | 'stable';
+  /** Per flow id: the next LSN not on the target; undefined where the field is missing. */
+  lsns: Array<bigint | undefined>;
+}
+
+/** The checkpoint hash's key for `prefix`. */
+export function checkpointKey(prefix: string): Buffer {
+  return Buffer.from(`${prefix}checkpoint`);
+}
+
+/** The `dbs` field for `--dbs` (undefined = all). */
+export function dbsField(dbs: readonly number[] | undefined): string {
+  return dbs === undefined ? 'all' : [...dbs].sort((a, b) => a - b).join(',');
+}
+
+/**
+ * Parses the reply of `HGETALL <key>`: undefined for an empty hash (no checkpoint).
+ * @throws Error naming the field when the hash is not a checkpoint of a layout this version knows.
+ */
+export function parseCheckpoint(reply: RespValue): CheckpointState | undefined {
+  if (!Array.isArray(reply) || reply.length === 0) return undefined;
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < reply.length; i += 2) fields.set(text(reply[i]!), text(reply[i + 1]!));
+  const version = Number(fields.get('version'));
+  if (version !== CHECKPOINT_VERSION) throw new Error(`checkpoint layout version ${fields.get('version') ?? '(none)'} is not ${CHECKPOINT_VERSION}`);
+  const flows = Number(fields.get('flows'));
+  if (!Number.isInteger(flows) || flows <= 0) throw new Error(`checkpoint field flows=${fields.get('flows') ?? '(none)'} is not a flow count`);
+  const phase = fields.get('phase');
+  if (phase !== 'full-sync' && phase !== 'stable') throw new Error(`checkpoint field phase=${phase ?? '(none)'} is not full-sync or stable`);
+  const lsns: Array<bigint | undefined> = [];
+  for (let i = 0; i < flows; i++) {
+    const v = fields.get(`lsn:${i}`);
+    lsns.push(v !== undefined && /^\d+$/.test(v) ? BigInt(v) : undefined);
+  }
+  return { version, source: fields.get('source') ?? '', replid: fields.get('replid') ?? '', flows, dbs: fields.get('dbs') ?? 'all', phase, lsns };
+}
+
+/** `HSET <key> …` writing every field of `state` (lsn fields only where defined). */
+export function fullCheckpointArgs(key: Buffer, state: CheckpointState): CommandArg[] {
+  const args: CommandArg[] = ['HSET', key, 'version', String(state.version), 'source', state.source, 'replid', state.replid, 'flows', String(state.flows), 'dbs', state.dbs, 'phase', state.phase];
+  state.lsns.forEach((lsn, i) => {
+    if (lsn !== undefined) args.push(`lsn:${i}`, lsn.toString());
+  });
+  return args;
+}
+
+/**
+ * How one flow's records and its checkpoint reach the target (see the module comment). The flow
+ * calls {@link begin} before sending anything of a batch and {@link commit} once the batch's
+ * records were handed over (with the next LSN), and {@link onAcked} when the target acknowledged
+ * everything below an LSN.
+ */
+export interface FlowCheckpoint {
+  /** True when each batch is one transaction with its checkpoint. */
+  readonly isExactlyOnce: boolean;
+  /** Opens the batch (exactly-once: `MULTI`, once). */
+  begin(): void;
+  /** Closes the batch: exactly-once `HSET lsn:<i> <nextLsn>` + `EXEC`; no-op if none is open. */
+  commit(nextLsn: bigint): void;
+  /** True while a batch is open. */
+  readonly isOpen: boolean;
+  /** Writes `lsn:<i>` now, outside any batch (a value already applied, e.g. a flow's journal offset). */
+  write(nextLsn: bigint): void;
+  /** The target acknowledged every record below `nextLsn` (at-least-once: write the checkpoint). */
+  onAcked(nextLsn: bigint): void;
+}
+
+/**
+ * The {@link FlowCheckpoint} of flow `flowId` on `router`: exactly-once (MULTI/EXEC on the flow's
+ * connection; standalone targets only) or at-least-once.
+ * @throws Error for exactly-once on a cluster router (transactions cannot span slots there).
+ */
+export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: number, isExactlyOnce: boolean): FlowCheckpoint {
+  if (isExactlyOnce && router.isCluster) throw new Error('exactly-once delivery needs a standalone target');
+  const field = Buffer.from(`lsn:${flowId}`);
+  const hset = (lsn: bigint): void => router.connectionFor(key, db).send(['HSET', key, field, lsn.toString()], key);
+  if (!isExactlyOnce) {
+    let last = -1n;
+    return {
+      isExactlyOnce: false,
+      isOpen: false,
+      begin: () => undefined,
+      commit: () => undefined,
+      write: hset,
+      onAcked: (lsn) => {
+        if (lsn === last) return;
+        last = lsn;
+        hset(lsn);
+      },
+    };
+  }
+  const conn = router.all()[0]!; // standalone: the one connection
+  let isOpen = false;
+  return {
+    isExactlyOnce: true,
+    get isOpen() {
+      return isOpen;
+    },
+    begin: () => {
+      if (isOpen) return;
+      isOpen = true;
+      conn.beginTransaction();
+    },
+    commit: (lsn) => {
+      if (!isOpen) return;
+      isOpen = false;
+      hset(lsn);
+      conn.commitTransaction();
+    },
+    write: hset,
+    onAcked: () => undefined,
+  };
+}
+
+function text(v: RespValue): string {
+  return Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+}

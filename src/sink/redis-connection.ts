@@ -839,7 +839,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
       lost > 0
         ? `${detail} with ${lost} command(s) unacknowledged`
         : isUnexpected
-          ? `${detail} while idle (by the server's timeout, a proxy, CLIENT KILL or a restart); df2redis does not reconnect yet`
+          ? `${detail} while idle (by the server's timeout, a proxy, CLIENT KILL or a restart)`
           : detail,
       { cause },
     );

@@ -186,6 +186,8 @@ export interface FakeMasterOptions {
   numFlows?: number;
   /** Master replid. @default random */
   replid?: string;
+  /** Listen on this port (a master restarted on the address of an earlier one). @default a free port */
+  port?: number;
   /** Require `AUTH [username] <password>` first on every connection. */
   password?: string;
   username?: string;
@@ -303,7 +305,7 @@ export class FakeMaster extends EventEmitter {
   /** Starts listening on 127.0.0.1, on a free port. */
   static async start(options: FakeMasterOptions = {}): Promise<FakeMaster> {
     const m = new FakeMaster(options);
-    m.#server.listen(0, '127.0.0.1');
+    m.#server.listen(options.port ?? 0, '127.0.0.1');
     await once(m.#server, 'listening');
     return m;
   }

@@ -127,8 +127,8 @@ test('an unknown journal opcode stops the run with a typed error naming the flow
   }
 });
 
-test('an idle target connection killed in stable sync (CLIENT KILL) stops the run with a ConnectionError naming the flow connection', { timeout: 30_000 }, async () => {
-  const t = await stableReplication(2);
+test('--reconnect-timeout 0: an idle target connection killed in stable sync (CLIENT KILL) stops the run with a ConnectionError naming the flow connection', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(2, { reconnectTimeoutMs: 0 });
   try {
     const [f0] = t.flows;
     f0!.write(journalCommand(['SET', 'before', '1']));
@@ -145,11 +145,11 @@ test('an idle target connection killed in stable sync (CLIENT KILL) stops the ru
   }
 });
 
-test('a target connection cut by the network in the middle of a reply (fault proxy) stops the run; the LSN never covers the write whose reply was lost', { timeout: 30_000 }, async () => {
+test('--reconnect-timeout 0: a target connection cut by the network in the middle of a reply (fault proxy) stops the run; the LSN never covers the write whose reply was lost', { timeout: 30_000 }, async () => {
   const redis = await startRedisServer();
   const proxy = await FaultProxy.start({ port: redis.port });
   const m = await FakeMaster.start({ numFlows: 1 });
-  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: proxy.url }, silent);
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: proxy.url, reconnectTimeoutMs: 0 }, silent);
   const running = r.run();
   running.catch(() => undefined);
   try {
@@ -175,8 +175,8 @@ test('a target connection cut by the network in the middle of a reply (fault pro
   }
 });
 
-test('a target idle timeout (CONFIG SET timeout 1) closing the flow connections stops the run instead of dropping later writes', { timeout: 30_000 }, async () => {
-  const t = await stableReplication(1);
+test('--reconnect-timeout 0: a target idle timeout (CONFIG SET timeout 1) closing the flow connections stops the run instead of dropping later writes', { timeout: 30_000 }, async () => {
+  const t = await stableReplication(1, { reconnectTimeoutMs: 0 });
   try {
     await redisCli(t.redis.port, 'CONFIG', 'SET', 'timeout', '1');
     await assert.rejects(t.running, (err: unknown) => err instanceof ConnectionError && err.role === 'target (flow 0)');

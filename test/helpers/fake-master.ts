@@ -460,11 +460,11 @@ export class FakeMaster extends EventEmitter {
         if (this.#options.onSync) this.#options.onSync(this, reply);
         else if (data !== undefined) {
           // A snapshot of the model per flow, taken now; writes made meanwhile follow it in the journal.
-          for (const f of flows) f!.syncOffset = data.lsns[f!.flowId];
           void (async () => {
+            const snapshot = await data.snapshotAll();
             for (const f of flows) {
-              const records = await data.snapshotRecords(f!.flowId);
-              f!.write(rdbHeader(dragonflyAux(f!.flowId, this.numFlows)), records, fullSyncEnd());
+              f!.syncOffset = snapshot.offsets[f!.flowId];
+              f!.write(rdbHeader(dragonflyAux(f!.flowId, this.numFlows)), snapshot.records[f!.flowId]!, fullSyncEnd());
             }
             reply();
           })().catch(() => socket.destroy());

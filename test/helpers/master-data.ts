@@ -44,6 +44,8 @@ export class MasterData {
   backlogLen: number;
   /** `db:key` (latin1) → the flow whose records wrote it. */
   readonly #keyFlow = new Map<string, number>();
+  /** Serialises {@link exec} and {@link snapshotAll}. */
+  #chain: Promise<void> = Promise.resolve();
 
   private constructor(server: RedisServer, writer: RedisConnection, numFlows: number, journalOffset: bigint, backlogLen: number) {
     this.server = server;
@@ -130,6 +132,33 @@ export class MasterData {
     args: Array<string | Buffer>,
     records: Array<{ flow: number; args: Array<string | Buffer>; txid?: number }> = [{ flow: 0, args }],
   ): Promise<RespValue> {
+    const run = this.#chain.then(() => this.#exec(db, args, records));
+    this.#chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * A point-in-time snapshot of every flow, as a real master's full sync is: no {@link exec} runs
+   * meanwhile, so each flow's records are exactly the model at `offsets[flow]` (its JOURNAL_OFFSET).
+   */
+  snapshotAll(): Promise<{ offsets: bigint[]; records: Buffer[] }> {
+    const run = this.#chain.then(async () => {
+      const offsets = [...this.lsns];
+      const records: Buffer[] = [];
+      for (let f = 0; f < this.lsns.length; f++) records.push(await this.snapshotRecords(f));
+      return { offsets, records };
+    });
+    this.#chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  async #exec(db: number, args: Array<string | Buffer>, records: Array<{ flow: number; args: Array<string | Buffer>; txid?: number }>): Promise<RespValue> {
     if (db !== this.#db) {
       await this.#writer.call(['SELECT', db]);
       this.#db = db;

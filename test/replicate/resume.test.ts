@@ -11,66 +11,13 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { ConfigError } from '../../src/errors.js';
 import { Replicator, REPLICATE_DEFAULTS, type ReplicateOptions, type ReplicateSummary } from '../../src/pipeline/replicate.js';
-import { compareState, readState } from '../helpers/expected.js';
-import { FakeMaster } from '../helpers/fake-master.js';
+import type { FakeMaster } from '../helpers/fake-master.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { MasterData } from '../helpers/master-data.js';
+import { assertEqualToModel, caughtUp, modelMaster, workload } from '../helpers/resume-workload.js';
 import { redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { until } from '../helpers/wait.js';
 
 const silent = pino({ level: 'silent' });
-
-/** A fake master over a live model with `numFlows` flows, keeping `backlogLen` records per flow. */
-export async function modelMaster(numFlows: number, backlogLen = 8192, extra: { port?: number; replid?: string } = {}): Promise<{ data: MasterData; m: FakeMaster; close(): Promise<void> }> {
-  const data = await MasterData.start(numFlows, 1n, backlogLen);
-  const m = await FakeMaster.start({ numFlows, data, ...extra });
-  data.attach(m);
-  return { data, m, close: async () => (await m.close(), await data.stop()) };
-}
-
-/** The flow a key belongs to (its shard): a stable hash of the name. */
-export function flowOf(key: string, numFlows: number): number {
-  let h = 0;
-  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return h % numFlows;
-}
-
-/**
- * `n` writes of non-idempotent commands (INCR, LPUSH, APPEND, HINCRBY, ZINCRBY, XADD with explicit
- * ids, SETRANGE) and some DELs over 40 keys, each journaled on its key's flow. `seed` varies them.
- */
-export async function workload(data: MasterData, numFlows: number, n: number, state: { seq: number }): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const s = state.seq++;
-    const k = (p: string): string => `${p}:${s % 8}`;
-    let args: string[];
-    switch (s % 8) {
-      case 0: args = ['INCR', k('n')]; break;
-      case 1: args = ['LPUSH', k('l'), `v${s}`]; break;
-      case 2: args = ['APPEND', k('s'), `${s},`]; break;
-      case 3: args = ['HINCRBY', k('h'), `f${s % 3}`, '7']; break;
-      case 4: args = ['ZINCRBY', k('z'), '1.5', `m${s % 5}`]; break;
-      case 5: args = ['XADD', k('x'), `${s + 1}-0`, 'f', String(s)]; break;
-      case 6: args = ['SETRANGE', k('r'), String(s % 16), 'ab']; break;
-      default: args = s % 3 === 0 ? ['DEL', `l:${s % 8 === 7 ? 1 : 0}`] : ['INCRBY', k('n'), '3'];
-    }
-    await data.exec(0, args, [{ flow: flowOf(args[1]!, numFlows), args }]);
-  }
-}
-
-/** Resolves once the replicator acknowledged every record the model journaled, on every flow. */
-export async function caughtUp(r: Replicator, data: MasterData, what: string): Promise<void> {
-  await until(() => {
-    const s = r.status();
-    return s.phase === 'stable-sync' && s.flows.length === data.lsns.length && s.flows.every((f) => f.lsn === data.lsns[f.id]);
-  }, what, 30_000);
-}
-
-/** The target equals the model, key by key (type, value, expiry), df2redis's own keys aside. */
-export async function assertEqualToModel(target: RedisServer, data: MasterData): Promise<void> {
-  const diffs = compareState(await readState(target.port), await readState(data.server.port));
-  assert.deepEqual(diffs, [], 'the target equals the master');
-}
 
 function replicator(source: string, target: string, extra: Partial<ReplicateOptions> = {}): { r: Replicator; running: Promise<ReplicateSummary> } {
   const r = new Replicator({ ...REPLICATE_DEFAULTS, source, target, ...extra }, silent);

@@ -44,6 +44,15 @@ Exit codes:
   70        internal error (a bug; please report it)
 `;
 
+/** The exit codes of `df2redis reset`. */
+export const RESET_EXIT_CODES_HELP = `
+Exit codes:
+  0         the checkpoint was removed, or there was none
+  1         the target failed (unreachable, refused a command)
+  2         bad command line or option value; nothing was done
+  70        internal error (a bug; please report it)
+`;
+
 /** The exit codes of `df2redis cutover`. */
 export const CUTOVER_EXIT_CODES_HELP = `
 Exit codes:

@@ -50,6 +50,11 @@ export function replicateCommand(): Command {
         'flush the copied databases and sync again in full, or stop (exit 2)',
       REPLICATE_DEFAULTS.onFullResync,
     )
+    .option(
+      '--wait-replicas <n>',
+      'at-least-once (cluster): advance the checkpoint only once WAIT reports n replicas of every master written to (0 = no WAIT)',
+      '0',
+    )
     .option('--reconnect-timeout <ms>', 'after a lost source or target connection, keep reconnecting this long (e.g. 5m; 0 = never reconnect: exit 1)', '5m')
     .option('--checkpoint-prefix <prefix>', "name prefix of df2redis's own keys on the target (the checkpoint hash <prefix>checkpoint); never copied nor compared", REPLICATE_DEFAULTS.checkpointPrefix);
   addConnectionOptions(cmd);
@@ -64,8 +69,7 @@ export function replicateCommand(): Command {
       'DF2REDIS_SOURCE_PASSWORD=… df2redis replicate --source rediss://df.internal:6380 --source-tls-ca ca.pem \\\n' +
         '      --target redis://redis-1:7000,redis://redis-2:7000 --dbs 0',
       'df2redis replicate --config /etc/df2redis/df2redis.yaml --log-format json',
-      '# run it again after a crash or a restart: it resumes from the checkpoint on the target',
-      'df2redis reset --target redis://127.0.0.1:6380   # forget that checkpoint (start over)',
+      'df2redis replicate --source redis://10.0.0.5:6379 --target redis://10.0.0.7:7000 --wait-replicas 1 --reconnect-timeout 15m',
     ]),
   );
   return cmd.action(async (raw: Record<string, unknown>) => {
@@ -111,13 +115,13 @@ export function replicateOptionsFrom(
 }
 
 /** `replicate`'s own options (resume, reconnect, checkpoint), checked with {@link RESUME_OPTIONS_SCHEMA}. */
-function resumeOptionsFrom(raw: Record<string, unknown>): Pick<ReplicateOptions, 'delivery' | 'onFullResync' | 'reconnectTimeoutMs' | 'checkpointPrefix'> {
+function resumeOptionsFrom(raw: Record<string, unknown>): Pick<ReplicateOptions, 'delivery' | 'onFullResync' | 'reconnectTimeoutMs' | 'checkpointPrefix' | 'waitReplicas'> {
   const s = optionSourcesOf(raw);
   return parseWithSchema(
     RESUME_OPTIONS_SCHEMA,
-    { delivery: raw.delivery, onFullResync: raw.onFullResync, reconnectTimeoutMs: raw.reconnectTimeout, checkpointPrefix: raw.checkpointPrefix },
-    { delivery: '--delivery', onFullResync: '--on-full-resync', reconnectTimeoutMs: '--reconnect-timeout', checkpointPrefix: '--checkpoint-prefix' },
-    { delivery: s.delivery, onFullResync: s.onFullResync, reconnectTimeoutMs: s.reconnectTimeout, checkpointPrefix: s.checkpointPrefix },
+    { delivery: raw.delivery, onFullResync: raw.onFullResync, reconnectTimeoutMs: raw.reconnectTimeout, checkpointPrefix: raw.checkpointPrefix, waitReplicas: raw.waitReplicas },
+    { delivery: '--delivery', onFullResync: '--on-full-resync', reconnectTimeoutMs: '--reconnect-timeout', checkpointPrefix: '--checkpoint-prefix', waitReplicas: '--wait-replicas' },
+    { delivery: s.delivery, onFullResync: s.onFullResync, reconnectTimeoutMs: s.reconnectTimeout, checkpointPrefix: s.checkpointPrefix, waitReplicas: s.waitReplicas },
   );
 }
 
@@ -134,6 +138,11 @@ const RESUME_OPTIONS_SCHEMA = z.object({
     }
   }),
   checkpointPrefix: z.string().min(1, { message: 'must not be empty' }).default(REPLICATE_DEFAULTS.checkpointPrefix),
+  waitReplicas: z.coerce
+    .number({ message: 'must be a whole number of replicas' })
+    .int({ message: 'must be a whole number of replicas' })
+    .min(0, { message: 'must be 0 or more' })
+    .default(REPLICATE_DEFAULTS.waitReplicas),
 });
 
 /**

@@ -13,7 +13,7 @@ import { REPLICATE_DEFAULTS } from '../pipeline/replicate.js';
 import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import { addConfigLayers, optionSourcesOf } from './config-layers.js';
 import { addConnectionOptions, connectionSettingsFrom } from './connection-options.js';
-import { helpEpilogue } from './exit-codes.js';
+import { helpEpilogue, RESET_EXIT_CODES_HELP } from './exit-codes.js';
 
 /** The `reset` command. */
 export function resetCommand(): Command {
@@ -29,7 +29,7 @@ export function resetCommand(): Command {
     .option('--tls-insecure', 'accept any TLS certificate from a rediss:// target', false);
   addConnectionOptions(cmd);
   addConfigLayers(cmd);
-  cmd.addHelpText('after', helpEpilogue(['df2redis reset --target redis://127.0.0.1:6380', 'df2redis reset --target redis://10.0.0.7:7000 --checkpoint-prefix migration-a:']));
+  cmd.addHelpText('after', helpEpilogue(['df2redis reset --target redis://127.0.0.1:6380', 'df2redis reset --target redis://10.0.0.7:7000 --checkpoint-prefix migration-a:'], RESET_EXIT_CODES_HELP));
   return cmd.action(async (raw: Record<string, unknown>) => {
     if (typeof raw.target !== 'string' || raw.target === '') throw new ConfigError('--target is required');
     const prefix = String(raw.checkpointPrefix ?? REPLICATE_DEFAULTS.checkpointPrefix);

@@ -105,7 +105,9 @@ export function formatStatus(url: string, s: StatusJson): string {
     `error replies: ${pairs(errors)}`,
     `dropped: ${pairs(s.dropped)}; lossy: ${pairs(s.lossy)}; repaired: ${pairs(s.repaired)}`,
     `skipped keys: ${s.skipped.expired} expired, ${s.skipped.existing} existing, ${s.skipped.unsupported} unsupported, ${s.skippedOtherDbs} in other databases`,
-    `syncs: ${s.resyncs.full} full, ${s.resyncs.partial} partial`,
+    `syncs: ${s.resyncs.full} full, ${s.resyncs.partial} partial; reconnects: ${s.reconnects ?? 0}` +
+      (s.resumedFrom ? `; resumed from LSN ${s.resumedFrom.join(', ')}` : '') +
+      (s.delivery ? `; delivery ${s.delivery}` : ''),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -115,17 +115,55 @@ export interface FlowCheckpoint {
   onAcked(nextLsn: bigint): void;
 }
 
+/** Time a `WAIT` of {@link WaitReplicas} may block one target connection, in ms. */
+export const WAIT_REPLICAS_TIMEOUT_MS = 5000;
+
+/**
+ * At-least-once only: before the checkpoint advances, `WAIT <count> <timeoutMs>` on every target
+ * connection of the flow (every cluster master it writes to) must report at least `count` replicas
+ * (Redis src/replication.c `waitCommand`). Then a master that fails over to one of those replicas
+ * cannot lose writes the checkpoint already counts. A round that finds fewer replicas keeps the
+ * checkpoint where it was and calls `onShort`.
+ */
+export interface WaitReplicas {
+  count: number;
+  timeoutMs: number;
+  onShort?(replies: number[]): void;
+}
+
 /**
  * The {@link FlowCheckpoint} of flow `flowId` on `router`: exactly-once (MULTI/EXEC on the flow's
- * connection; standalone targets only) or at-least-once.
+ * connection; standalone targets only) or at-least-once (optionally after {@link WaitReplicas}).
  * @throws Error for exactly-once on a cluster router (transactions cannot span slots there).
  */
-export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: number, isExactlyOnce: boolean): FlowCheckpoint {
+export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: number, isExactlyOnce: boolean, wait?: WaitReplicas): FlowCheckpoint {
   if (isExactlyOnce && router.isCluster) throw new Error('exactly-once delivery needs a standalone target');
   const field = Buffer.from(`lsn:${flowId}`);
   const hset = (lsn: bigint): void => router.connectionFor(key, db).send(['HSET', key, field, lsn.toString()], key);
   if (!isExactlyOnce) {
     let last = -1n;
+    let pending: bigint | undefined;
+    let isWaiting = false;
+    const waitThenWrite = (): void => {
+      const lsn = pending!;
+      pending = undefined;
+      isWaiting = true;
+      // Sent after everything the LSN counts, on each connection: WAIT covers exactly those writes.
+      Promise.all(router.all().map((c) => c.call(['WAIT', wait!.count, wait!.timeoutMs]))).then(
+        (replies) => {
+          isWaiting = false;
+          const counts = replies.map(Number);
+          if (counts.every((n) => n >= wait!.count)) {
+            last = lsn;
+            hset(lsn);
+          } else wait!.onShort?.(counts);
+          if (pending !== undefined) waitThenWrite();
+        },
+        () => {
+          isWaiting = false; // the connection failed: the run's error path takes over
+        },
+      );
+    };
     return {
       isExactlyOnce: false,
       isOpen: false,
@@ -134,8 +172,13 @@ export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: 
       write: hset,
       onAcked: (lsn) => {
         if (lsn === last) return;
-        last = lsn;
-        hset(lsn);
+        if (wait === undefined || wait.count <= 0) {
+          last = lsn;
+          hset(lsn);
+          return;
+        }
+        pending = lsn;
+        if (!isWaiting) waitThenWrite();
       },
     };
   }

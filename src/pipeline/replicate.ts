@@ -23,7 +23,7 @@ import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession, type SessionResume } from '../source/dragonfly-session.js';
 import type { SourceEndpoint } from '../source/dragonfly-url.js';
-import { checkpointKey, dbsField, DEFAULT_CHECKPOINT_PREFIX, flowCheckpoint, fullCheckpointArgs, parseCheckpoint, type CheckpointState } from './checkpoint.js';
+import { checkpointKey, dbsField, DEFAULT_CHECKPOINT_PREFIX, flowCheckpoint, fullCheckpointArgs, parseCheckpoint, WAIT_REPLICAS_TIMEOUT_MS, type CheckpointState } from './checkpoint.js';
 import { ReconnectLoop } from './reconnect-loop.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { versionTraits } from '../source/dragonfly-versions.js';
@@ -93,6 +93,12 @@ export interface ReplicateOptions {
   delivery: 'exactly-once' | 'at-least-once';
   /** Give up reconnecting after this long without reaching stable sync again, in ms; 0 = never reconnect. @default 300000 */
   reconnectTimeoutMs: number;
+  /**
+   * At-least-once delivery: the checkpoint advances only after `WAIT <n>` on every target master
+   * the flow writes to reports `n` replicas (see `WaitReplicas` in checkpoint.ts); 0 = no WAIT.
+   * @default 0
+   */
+  waitReplicas: number;
 }
 
 export const REPLICATE_DEFAULTS = {
@@ -113,6 +119,7 @@ export const REPLICATE_DEFAULTS = {
   onFullResync: 'flush',
   delivery: 'exactly-once',
   reconnectTimeoutMs: 300_000,
+  waitReplicas: 0,
 } as const;
 
 /** One target node (a master of a cluster, or the standalone server), summed over the flows' connections. */
@@ -180,6 +187,8 @@ export interface ReplicationStatus {
     asked: number;
     retried: number;
     resentAfterLoss: number;
+    /** Cluster master connections lost and re-opened by the cluster router itself (no new attempt). */
+    lostConnections: number;
     /** Per target node, summed over the flows' connections. */
     nodes: TargetNodeStatus[];
   };
@@ -250,6 +259,7 @@ export class Replicator {
   #httpTimer: NodeJS.Timeout | undefined;
   #fullResyncs = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  #isWaitShortWarned = false;
   #partialResyncs = 0;
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
@@ -670,7 +680,7 @@ export class Replicator {
   #targetStatus(): ReplicationStatus['target'] {
     const routers = [...this.#flowRouters.values()];
     const cluster = routers.filter((r): r is ClusterRouter => r instanceof ClusterRouter);
-    const sum = (k: 'moved' | 'asked' | 'retried' | 'resentAfterLoss'): number => cluster.reduce((n, r) => n + r.stats[k], 0);
+    const sum = (k: 'moved' | 'asked' | 'retried' | 'resentAfterLoss' | 'lostConnections'): number => cluster.reduce((n, r) => n + r.stats[k], 0);
     return {
       cluster: this.#info?.clusterEnabled ?? false,
       masters: routers[0]?.all().map((c) => c.peer) ?? [],
@@ -678,6 +688,7 @@ export class Replicator {
       asked: sum('asked'),
       retried: sum('retried'),
       resentAfterLoss: sum('resentAfterLoss'),
+      lostConnections: sum('lostConnections'),
       nodes: nodeStatus(routers).map((n) => ({ ...n, reconnects: this.#reconnect.reconnects })),
     };
   }
@@ -729,7 +740,15 @@ export class Replicator {
         targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         checkpoint: this.#isCheckpointing
-          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once' && !router.isCluster)
+          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once' && !router.isCluster, {
+              count: this.#options.waitReplicas ?? 0,
+              timeoutMs: WAIT_REPLICAS_TIMEOUT_MS,
+              onShort: (counts) => {
+                if (this.#isWaitShortWarned) return;
+                this.#isWaitShortWarned = true;
+                this.#logger.warn({ flow: id, replicas: counts, wanted: this.#options.waitReplicas }, 'WAIT found fewer replicas than --wait-replicas: the checkpoint does not advance until they catch up');
+              },
+            })
           : undefined,
         onSettled: (flowId) => {
           if (gen === this.#generation) this.#onSettled(flowId);

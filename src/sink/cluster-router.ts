@@ -66,6 +66,8 @@ export interface ClusterRouterStats {
   retried: number;
   /** Commands resent because their node connection was lost. */
   resentAfterLoss: number;
+  /** Node connections lost and opened again (after a refresh of the slot table). */
+  lostConnections: number;
   /** Slot tables read (start included). */
   refreshes: number;
 }
@@ -181,7 +183,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   #isClosing = false;
   #isClosed = false;
   #timer: NodeJS.Timeout | undefined;
-  readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, refreshes: 0 };
+  readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, lostConnections: 0, refreshes: 0 };
 
   private constructor(seeds: TargetEndpoint[], options: ClusterRouterOptions) {
     super();
@@ -656,6 +658,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     if (node.conn !== conn) return;
     node.conn = undefined;
     if (this.#isClosing || this.#fatal) return;
+    this.stats.lostConnections++;
     for (const cmd of conn.takeUnacked()) {
       if (cmd.name === 'ASKING') continue; // re-added when its command is ASK-redirected again
       this.stats.resentAfterLoss++;

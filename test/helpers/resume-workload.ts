@@ -62,3 +62,24 @@ export async function assertEqualToModel(target: RedisServer, data: MasterData):
   assert.deepEqual(diffs, [], 'the target equals the master');
 }
 
+
+/**
+ * `n` idempotent writes (SET, HSET, SADD, ZADD with absolute scores, PEXPIREAT, DEL) over 40 keys,
+ * each journaled on its key's flow: what an at-least-once target (a cluster) converges on.
+ */
+export async function idempotentWorkload(data: MasterData, numFlows: number, n: number, state: { seq: number }): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const s = state.seq++;
+    const k = (p: string): string => `${p}:${s % 8}`;
+    let args: string[];
+    switch (s % 6) {
+      case 0: args = ['SET', k('s'), `v${s}`]; break;
+      case 1: args = ['HSET', k('h'), `f${s % 3}`, String(s)]; break;
+      case 2: args = ['SADD', k('set'), `m${s % 11}`]; break;
+      case 3: args = ['ZADD', k('z'), String(s), `m${s % 5}`]; break;
+      case 4: args = ['PEXPIREAT', k('s'), String(4_102_444_800_000 + s)]; break; // year 2100
+      default: args = ['DEL', k('h')];
+    }
+    await data.exec(0, args, [{ flow: flowOf(args[1]!, numFlows), args }]);
+  }
+}

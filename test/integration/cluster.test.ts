@@ -20,6 +20,8 @@ import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { clusterMasters, failover, moveSlots, readClusterState, replicaOf } from '../helpers/cluster.js';
 import { compareState, describeKey, readState, type ExpectedState } from '../helpers/expected.js';
+import { caughtUp, idempotentWorkload, modelMaster } from '../helpers/resume-workload.js';
+import { until as untilAsync } from '../helpers/wait.js';
 import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
 import { buildDump, ENCODING_PROFILES, type RdbDump } from '../helpers/rdb-factory.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
@@ -48,9 +50,14 @@ async function flushCluster(): Promise<void> {
   }
 }
 
+/** Keys on every master, df2redis's own checkpoint aside. */
 async function clusterKeyCount(): Promise<number> {
   let n = 0;
-  for (const m of await clusterMasters(cluster)) n += Number((await redisCli(m.port, 'DBSIZE')).trim());
+  for (const m of await clusterMasters(cluster)) {
+    n += Number((await redisCli(m.port, 'DBSIZE')).trim());
+    const own = Number((await redisCli(m.port, 'EXISTS', 'df2redis:checkpoint')).trim()); // NaN (MOVED) elsewhere
+    if (own === 1) n--;
+  }
   return n;
 }
 
@@ -336,5 +343,62 @@ describe('live replication while the cluster changes', () => {
     assert.ok(target.moved + target.resentAfterLoss > 0, `writes to the old master were redirected: ${JSON.stringify(target)}`);
     const after = await clusterMasters(cluster);
     assert.ok(after.some((m) => m.port === replica), 'the replica is a master now');
+  });
+});
+
+describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
+  test('a restart resumes from the checkpoint on the cluster by partial sync; a killed master connection is reconnected; the cluster converges', { timeout: 120_000 }, async () => {
+    await flushCluster();
+    const t = await modelMaster(2);
+    const replicators: Replicator[] = [];
+    try {
+      const state = { seq: 0 };
+      await idempotentWorkload(t.data, 2, 60, state);
+      const first = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
+      replicators.push(first);
+      const running1 = first.run();
+      running1.catch(() => undefined);
+      await caughtUp(first, t.data, 'the first run caught up');
+      assert.equal(first.status().delivery, 'at-least-once');
+      await first.stop();
+      await running1;
+      await idempotentWorkload(t.data, 2, 200, state);
+      const syncs = { count: 0 };
+      t.m.on('sync', () => syncs.count++);
+      // With --wait-replicas 1: the checkpoint advances only after WAIT saw each master's replica.
+      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, waitReplicas: 1 }, silent);
+      replicators.push(second);
+      const running2 = second.run();
+      running2.catch(() => undefined);
+      await caughtUp(second, t.data, 'the second run caught up');
+      assert.equal(syncs.count, 0, 'no full sync');
+      assert.deepEqual(second.status().resyncs, { full: 0, partial: 1 });
+      // Every client of one master killed while writes flow: reconnect, resume, converge.
+      const masters = await clusterMasters(cluster);
+      const writes = idempotentWorkload(t.data, 2, 300, state);
+      await redisCli(masters[1]!.port, 'CLIENT', 'KILL', 'TYPE', 'normal');
+      await writes;
+      await caughtUp(second, t.data, 'caught up after the kill');
+      // A lost cluster master connection is re-routed by the cluster router itself (resent to the
+      // slot's owner), or, failing that, the run reconnects: either way nothing is lost.
+      const st = second.status();
+      assert.ok(st.reconnects >= 1 || st.target.lostConnections >= 1, `recovered: ${st.reconnects} reconnects, ${st.target.lostConnections} lost connections re-opened`);
+      await untilAsync(async () => {
+        for (const m of await clusterMasters(cluster)) {
+          const lsn = (await redisCli(m.port, 'HGET', 'df2redis:checkpoint', 'lsn:0')).trim();
+          if (!lsn.startsWith('MOVED')) return lsn === String(t.data.lsns[0]);
+        }
+        return false;
+      }, 'the checkpoint on the cluster advanced to the last record');
+      const waits = await Promise.all((await clusterMasters(cluster)).map(async (m) => /cmdstat_wait:calls=(\d+)/.exec(await redisCli(m.port, 'INFO', 'commandstats'))?.[1]));
+      assert.ok(waits.every((n) => Number(n) > 0), `WAIT on every master: ${waits.join(',')}`);
+      await second.stop();
+      await running2;
+      const expected = await readState(t.data.server.port, [0]);
+      assert.deepEqual(diffDb0(await readClusterState(cluster), expected), []);
+    } finally {
+      for (const r of replicators) await r.stop().catch(() => undefined);
+      await t.close();
+    }
   });
 });

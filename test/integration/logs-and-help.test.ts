@@ -94,6 +94,7 @@ test('--help of every command ends with real examples and the exit codes', async
     ['check', ['0', '1', '2', '70']],
     ['cutover', ['0', '1', '2', '70']],
     ['status', ['0', '2', '4', '5', '70']],
+    ['reset', ['0', '1', '2', '70']],
   ];
   for (const [command, exitCodes] of commands) {
     const r = await df2redis(command, '--help');

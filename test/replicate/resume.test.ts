@@ -258,3 +258,45 @@ for (const delivery of ['exactly-once', 'at-least-once'] as const) {
     }
   });
 }
+
+test('df2redis reset removes the checkpoint (and says what it held); the next replicate starts with a full sync and does not flush', { timeout: 60_000 }, async () => {
+  const t = await modelMaster(1);
+  const target = await startRedisServer();
+  try {
+    await t.data.exec(0, ['SET', 'a', '1']);
+    const first = replicator(t.m.url, target.url);
+    await caughtUp(first.r, t.data, 'caught up');
+    await first.r.stop();
+    await first.running;
+    await redisCli(target.port, 'SET', 'users-own-key', 'kept');
+    const r = await runCli(['reset', '--target', target.url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^removed the checkpoint df2redis:checkpoint from 127\\.0\\.0\\.1:${target.port} \\(source 127\\.0\\.0\\.1:\\d+, replid ${t.m.replid}, stable, next LSN per flow ${t.data.lsns[0]}\\)\\n$`));
+    assert.equal((await redisCli(target.port, 'EXISTS', 'df2redis:checkpoint')).trim(), '0');
+    const again = await runCli(['reset', '--target', target.url]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^no checkpoint df2redis:checkpoint on 127\.0\.0\.1:\d+: nothing to do\n$/);
+    // Not ours any more: a full sync, without a flush (the key the target had stays).
+    const second = replicator(t.m.url, target.url);
+    await caughtUp(second.r, t.data, 'caught up');
+    assert.deepEqual(second.r.status().resyncs, { full: 1, partial: 0 });
+    await second.r.stop();
+    await second.running;
+    assert.equal((await redisCli(target.port, 'GET', 'users-own-key')).trim(), 'kept');
+  } finally {
+    await t.close();
+    await target.stop();
+  }
+});
+
+async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}

@@ -46,8 +46,8 @@ const CLK_TCK = ((): number => {
   }
 })();
 
-/** CPU seconds (user + sys, all threads) a live process has used so far; 0 if it is gone. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user + sys, all threads) a live process has used so far; 0 if it is gone. (bench/replicate.ts uses it too.) */
+export function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // Fields after "(comm)": state is field 3, utime field 14, stime field 15.

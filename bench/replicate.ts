@@ -22,6 +22,21 @@
  *     unsupported: 'skip'`, timed from `run()` until it resolves; versus `redis-cli --pipe` loading the
  *     same final keys (read back from the df2redis target with SCAN + type-specific reads, written as
  *     SET/HSET/RPUSH/SADD/ZADD (+PEXPIRE) RESP) into a second fresh redis-server.
+ * (3) Delivery (issue "Resume and reconnect" §6; goal: exactly-once costs ≤ 15 %): the replay of (1)
+ *     with `delivery: 'exactly-once'` (one MULTI … HSET checkpoint EXEC per socket read of a flow)
+ *     and `'at-least-once'` (HSET after the acknowledgement), and on a fresh 3-master cluster (always
+ *     at-least-once: compared with standalone only), each kind on a fresh target: 1 flow at 50 K/s
+ *     then max, 4 flows at max, BENCH_DELIVERY_MS (2 s) each, BENCH_DELIVERY_ROUNDS (3) rounds in
+ *     alternating order (BENCH_DELIVERY_CLUSTER=0: no cluster; BENCH_DELIVERY_KINDS: a subset).
+ *     Ops/s on a shared 2-core host swing by ±50 % between runs, so next to best-of-rounds ops/s
+ *     it reports CPU per record, which load elsewhere hardly moves: the replicator's main thread
+ *     (/proc/self/task/<pid>/stat) and the target's (/proc/<pid>/stat), with INFO commandstats.
+ * (4) Flow cut → stable sync again: fake master over a data model (MasterData, 2 flows) behind a
+ *     FaultProxy, exactly-once into a real redis-server; the flow connection(s) of the live session
+ *     are cut at the proxy (one of two, then both; BENCH_RECONNECT_REPS repetitions each) with 100
+ *     writes made during the outage, timed until `status()` is in stable sync with one more partial
+ *     resync; reported with and without the reconnect loop's first backoff (500 ms).
+ * BENCH_REPLICATE_PARTS=replay,delivery,reconnect,fullsync (the default: all) runs a subset.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -355,7 +370,7 @@ interface ReplayOptions {
 interface ReplayResult {
   phases: PhaseResult[];
   delivery: string;
-  /** Standalone only: calls per command (lower case) on the target over the whole replay, and its CPU seconds. */
+  /** Standalone only: calls per command (lower case; `<name>_usec`: its INFO commandstats usec) on the target over the whole replay. Target CPU seconds: all masters. */
   calls: Record<string, number>;
   targetCpuS: number;
 }
@@ -405,7 +420,10 @@ async function replay(numFlows: number, rates: number[], opts: ReplayOptions = {
     if (keys === 0) throw new Error('the target holds no keys after the replay');
     const calls: Record<string, number> = {};
     if (redis !== undefined) {
-      for (const m of (await redisCli(redis.port, 'INFO', 'commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) calls[m[1]!] = Number(m[2]);
+      for (const m of (await redisCli(redis.port, 'INFO', 'commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) {
+        calls[m[1]!] = Number(m[2]);
+        calls[`${m[1]!}_usec`] = Number(m[3]);
+      }
     }
     return { phases: results, delivery, calls, targetCpuS };
   } finally {
@@ -463,8 +481,8 @@ async function deliveryRun(kind: DeliveryKind): Promise<DeliveryFigures> {
     kind === 'cluster'
       ? '-'
       : exec > 0
-        ? `${(set / exec).toFixed(1)} SET + MULTI + EXEC + ${(hset / exec).toFixed(2)} HSET per EXEC (${exec} EXECs)`
-        : `${(set / Math.max(1, hset)).toFixed(1)} SET per HSET (${hset} HSETs, no MULTI/EXEC)`;
+        ? `${(set / exec).toFixed(1)} SET + MULTI + EXEC + ${(hset / exec).toFixed(2)} HSET per EXEC (${exec} EXECs); commandstats µs per record: SET ${((c.set_usec ?? 0) / set).toFixed(2)}, EXEC beyond its commands ${(((c.exec_usec ?? 0) - (c.set_usec ?? 0) - (c.hset_usec ?? 0)) / set).toFixed(2)}`
+        : `${(set / Math.max(1, hset)).toFixed(1)} SET per HSET (${hset} HSETs, no MULTI/EXEC); commandstats µs per record: SET ${((c.set_usec ?? 0) / set).toFixed(2)}`;
   return {
     p50at50k: one.phases[0]!.lagP50,
     p99at50k: one.phases[0]!.lagP99,
@@ -519,8 +537,12 @@ async function deliveryCompare(out: Record<string, number | string>, withCluster
   out['exactly-once / at-least-once, replicator CPU per record, 1 flow / 4 flows (median)'] =
     `${(median(runs[EO].map((f) => f.replCpu1)) / median(runs[ALO].map((f) => f.replCpu1))).toFixed(3)} / ${(median(runs[EO].map((f) => f.replCpu4)) / median(runs[ALO].map((f) => f.replCpu4))).toFixed(3)}`;
   out['exactly-once / at-least-once, target CPU per record (median)'] = (median(runs[EO].map((f) => f.cpuUsPerRecord)) / median(runs[ALO].map((f) => f.cpuUsPerRecord))).toFixed(3);
+  // On a CPU-bound 2-core host, throughput follows the CPU per record of replicator + target (the master thread is the same for both).
+  const cpuRatio = median(ratio(EO, ALO, (f) => f.replCpu4 + f.cpuUsPerRecord));
+  out['exactly-once / at-least-once, CPU per record replicator + target, 4 flows (median of rounds)'] = fmt(ratio(EO, ALO, (f) => f.replCpu4 + f.cpuUsPerRecord), 3);
   const cost = 1 - Math.min(bestRatio(EO, ALO, (f) => f.max1), bestRatio(EO, ALO, (f) => f.max4));
-  out['goal exactly-once costs ≤ 15 % (max-rate throughput, best/best)'] = `${cost <= 0.15 ? 'met' : 'MISSED'} (worst ${(cost * 100).toFixed(1)} %)`;
+  out['goal exactly-once costs ≤ 15 % (max-rate throughput, best/best; noisy on a shared host)'] = `${cost <= 0.15 ? 'met' : 'MISSED'} (worst ${(cost * 100).toFixed(1)} %)`;
+  out['goal exactly-once costs ≤ 15 % (CPU per record, replicator + target)'] = `${cpuRatio <= 1.15 ? 'met' : 'MISSED'} (+${((cpuRatio - 1) * 100).toFixed(1)} %)`;
   if (has('cluster')) {
     out['cluster: exactly-once not available (always at-least-once); compared with standalone only'] = '-';
     out['cluster / standalone at-least-once, max 1 flow ops/s'] = both('cluster', ALO, (f) => f.max1);

@@ -46,10 +46,10 @@ const CLK_TCK = ((): number => {
   }
 })();
 
-/** CPU seconds (user + sys, all threads) a live process has used so far; 0 if it is gone. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds (user + sys, all threads; only thread `tid` if given) a live process has used so far; 0 if it is gone. (bench/replicate.ts uses it too.) */
+export function cpuSeconds(pid: number, tid?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'latin1');
     // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;

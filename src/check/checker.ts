@@ -13,9 +13,10 @@
  *     (a live source is asked again: the key may have been created since).
  *
  * A live source changes while it is read, so a difference is only reported after it survived
- * `rounds` re-checks: each waits `roundPauseMs`, or, for a Dragonfly source with `statusUrl`,
- * until every flow's acknowledged LSN in the replicator's `/status` passed the `DFLY
- * REPLICAOFFSET` recorded when the key was read (the fence): a key still in flight then reads equal.
+ * `rounds` re-checks: each waits `roundPauseMs`, or, for a Dragonfly source, until every flow's
+ * acknowledged LSN passed the `DFLY REPLICAOFFSET` recorded when the key was read (the fence): a key
+ * still in flight then reads equal. The acknowledged LSNs come from the replicator's `/status`
+ * (`statusUrl`) or, without it, from the replicator's checkpoint on the target.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { randomInt } from 'node:crypto';
 import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
 import type { SnapshotEntry, ValueKind } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, printableKey } from '../errors.js';
+import { checkpointKey, DEFAULT_CHECKPOINT_PREFIX, parseCheckpoint } from '../pipeline/checkpoint.js';
 import { resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { parseRedisUrl } from '../sink/target-url.js';
 import { BatchClient, KEY_ARG, RespErrorReply, type RespValue } from './batch-client.js';
@@ -102,6 +104,11 @@ export interface CheckResult {
   /** Re-checks done, and whether a fence wait timed out (the keys were re-checked anyway). */
   rechecked: number;
   fenceTimedOut: boolean;
+  /**
+   * What fenced the re-checks of a Dragonfly source: the replicator's `/status` (`--status-url`),
+   * the replicator's checkpoint on the target, or nothing (a pause); undefined = no re-check needed one.
+   */
+  fence?: 'status' | 'checkpoint' | 'none';
   elapsedMs: number;
 }
 
@@ -484,9 +491,10 @@ export class Checker {
     if (batch.length === 0) return;
     this.#result.rechecked += batch.length;
     const withOffsets = batch.filter((p) => p.offsets !== undefined && p.offsets.length > 0);
-    if (this.#o.statusUrl !== undefined && withOffsets.length > 0) {
+    if (withOffsets.length > 0 && (this.#o.statusUrl !== undefined || (await this.#hasCheckpointFence()))) {
       const want: bigint[] = [];
       for (const p of withOffsets) p.offsets!.forEach((x, i) => (want[i] = want[i] === undefined || x > want[i]! ? x : want[i]!));
+      if (this.#o.statusUrl !== undefined) this.#result.fence = 'status';
       if (!(await this.#waitFence(want))) this.#result.fenceTimedOut = true;
     } else {
       await new Promise((r) => setTimeout(r, this.#o.roundPauseMs));
@@ -504,9 +512,44 @@ export class Checker {
     }
   }
 
-  /** Polls `/status` until every flow's acknowledged `lsn` reached `want[flow]`; false on timeout. */
+  /**
+   * Without `--status-url`: whether the target holds the replicator's checkpoint (stable, every
+   * flow's LSN; src/pipeline/checkpoint.ts), asked once. Its `lsn:<i>` is never ahead of what the
+   * target holds, so it fences like the replicator's `/status`, and outlives the replicator.
+   */
+  async #hasCheckpointFence(): Promise<boolean> {
+    if (this.#o.statusUrl !== undefined) return false;
+    this.#result.fence ??= (await this.#checkpointLsns()) !== undefined ? 'checkpoint' : 'none';
+    return this.#result.fence === 'checkpoint';
+  }
+
+  /** The checkpoint's next LSN per flow on the target, or undefined (none, not stable, unreadable). */
+  async #checkpointLsns(): Promise<bigint[] | undefined> {
+    const key = checkpointKey(this.#o.skipPrefix === '' ? DEFAULT_CHECKPOINT_PREFIX : this.#o.skipPrefix);
+    const ep = this.#resolved.endpoints[0]!;
+    const [[reply]] = (await this.#target.exec(ep.hasDb === true ? ep.db : 0, [key], (k) => [['HGETALL', k]])) as [[RespValue]];
+    try {
+      const cp = parseCheckpoint(reply);
+      return cp !== undefined && cp.phase === 'stable' && cp.lsns.every((l) => l !== undefined) ? (cp.lsns as bigint[]) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Polls `/status` (or, without `--status-url`, the checkpoint on the target) until every flow's
+   * acknowledged LSN reached `want[flow]`; false on timeout.
+   */
   async #waitFence(want: bigint[]): Promise<boolean> {
     const deadline = Date.now() + this.#o.fenceTimeoutMs;
+    if (this.#o.statusUrl === undefined) {
+      for (;;) {
+        const lsns = await this.#checkpointLsns();
+        if (lsns !== undefined && want.every((w, i) => lsns[i] !== undefined && lsns[i]! >= w)) return true;
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     for (;;) {
       try {
         const res = await fetch(this.#o.statusUrl!);

@@ -84,7 +84,8 @@ export function formatCheckSummary(r: CheckResult): string {
     for (const ex of r.examples[c] ?? []) lines.push(`  ${c} db ${ex.db} ${JSON.stringify(ex.key)}: ${ex.detail}`);
   }
   if (r.sample) lines.push(r.sample.statement);
-  if (r.rechecked > 0) lines.push(`re-checked ${r.rechecked} key reads${r.fenceTimedOut ? ' (a fence wait timed out: re-read anyway)' : ''}`);
+  const fence = r.fence === 'status' ? ", fenced by the replicator's /status" : r.fence === 'checkpoint' ? ", fenced by the replicator's checkpoint on the target" : '';
+  if (r.rechecked > 0) lines.push(`re-checked ${r.rechecked} key reads${fence}${r.fenceTimedOut ? ' (a fence wait timed out: re-read anyway)' : ''}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -103,7 +104,11 @@ export function checkCommand(): Command {
     .option('--sample <fraction>', 'check this share of the keys (the same keys on both sides), e.g. 0.01, and state the bound it proves')
     .option('--rounds <n>', 'live source: re-check a differing key this many times before reporting it', String(CHECK_DEFAULTS.rounds))
     .option('--round-pause <ms>', 'pause before a re-check when no --status-url fence applies', String(CHECK_DEFAULTS.roundPauseMs))
-    .option('--status-url <url>', "Dragonfly source: the replicator's GET /status; a re-check waits until every flow acknowledged the master offset taken at the read")
+    .option(
+      '--status-url <url>',
+      "Dragonfly source: the replicator's GET /status; a re-check waits until every flow acknowledged the master offset taken at the read " +
+        "(default: the replicator's checkpoint on the target, when it holds one)",
+    )
     .option('--fence-timeout <ms>', 'longest wait for the --status-url fence', String(CHECK_DEFAULTS.fenceTimeoutMs))
     .option('--report <file.json>', 'write counts and examples as JSON')
     .option('--max-keys <n>', 'examples kept per class (summary and report)', String(CHECK_DEFAULTS.maxKeys))

@@ -26,7 +26,11 @@ export function cutoverCommand(): Command {
     )
     .option('--source <url>', 'the Dragonfly master, redis://[user:password@]host:port (required)')
     .option('--target <url[,url…]>', 'the target, as given to replicate (required)')
-    .option('--status-url <url>', "the running replicate's status endpoint, http://127.0.0.1:PORT (its --status-port) (required)")
+    .option(
+      '--status-url <url>',
+      "the running replicate's status endpoint, http://127.0.0.1:PORT (its --status-port) (default: read the replicator's checkpoint on the target)",
+    )
+    .option('--checkpoint-prefix <prefix>', "the replicator's --checkpoint-prefix (where its checkpoint is read without --status-url)", 'df2redis:')
     .option('--timeout <ms>', 'longest wait for the target to catch up after the pause', '30s')
     .option('--hold <ms>', 'keep the source paused this long after a successful verdict', '10s')
     .option('--no-hold', 'unpause the source as soon as the verdict is in')
@@ -45,21 +49,22 @@ export function cutoverCommand(): Command {
       ),
     )
     .action(async (raw: Record<string, unknown>) => {
-      for (const name of ['source', 'target', 'statusUrl'] as const) {
-        if (typeof raw[name] !== 'string' || (raw[name] as string).trim() === '') {
-          throw new ConfigError(`--${name === 'statusUrl' ? 'status-url' : name} is required`);
-        }
+      for (const name of ['source', 'target'] as const) {
+        if (typeof raw[name] !== 'string' || (raw[name] as string).trim() === '') throw new ConfigError(`--${name} is required`);
       }
+      if (raw.statusUrl !== undefined && (typeof raw.statusUrl !== 'string' || raw.statusUrl.trim() === '')) throw new ConfigError('--status-url must not be empty');
       const sample = sampleOption(raw.sample);
       const dbs = dbsOption(raw.dbs);
       const source = raw.source as string;
       const target = raw.target as string;
-      const statusUrl = raw.statusUrl as string;
+      const statusUrl = raw.statusUrl as string | undefined;
       const holdMs = raw.hold === false ? 0 : durationOption(raw.hold, '--hold');
       const result = await runCutover(
         {
           source,
           statusUrl,
+          target,
+          checkpointPrefix: String(raw.checkpointPrefix ?? 'df2redis:'),
           timeoutMs: durationOption(raw.timeout, '--timeout'),
           holdMs,
           checkTimeoutMs: durationOption(raw.checkTimeout, '--check-timeout'),

@@ -12,19 +12,30 @@
  * applied everything journaled before (reference §5.4).
  *
  * Where "the target holds it" is read: the replicator's `/status` (`flows[].lsn`, the next LSN whose
- * effects the target acknowledged, DESIGN invariant 6). The target-side checkpoint (issue "Resume
- * and reconnect") will be the second source once it exists.
+ * effects the target acknowledged, DESIGN invariant 6), or, without a status URL, the replicator's
+ * checkpoint on the target itself (src/pipeline/checkpoint.ts: `lsn:<i>` is never ahead of the
+ * data, and its phase says whether every flow is in stable sync).
  */
 import { ReplicationError } from '../errors.js';
+import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import { RedisConnection } from '../sink/redis-connection.js';
+import type { Router } from '../sink/router.js';
 import { parseRedisUrl } from '../sink/target-url.js';
+import { checkpointKey, DEFAULT_CHECKPOINT_PREFIX, parseCheckpoint } from './checkpoint.js';
 
 /** Options of {@link runCutover}. Times in ms. */
 export interface CutoverOptions {
   /** The Dragonfly master, `redis://…` / `rediss://…`. */
   source: string;
-  /** The running replicator's status endpoint, e.g. `http://127.0.0.1:9121` (its `/status` is read). */
-  statusUrl: string;
+  /**
+   * The running replicator's status endpoint, e.g. `http://127.0.0.1:9121` (its `/status` is read);
+   * undefined = read the replicator's checkpoint on {@link target} instead.
+   */
+  statusUrl: string | undefined;
+  /** The target (its checkpoint is read when there is no {@link statusUrl}). */
+  target?: string;
+  /** The checkpoint's key prefix, as given to `replicate`. @default 'df2redis:' */
+  checkpointPrefix?: string;
   /** Longest wait for the target to catch up with the paused master. */
   timeoutMs: number;
   /** How long the master stays paused after a successful verdict (0 = lifted at once). */
@@ -80,6 +91,35 @@ interface Status {
   flows: StatusFlow[];
 }
 
+/**
+ * Where the replication's progress is read: `/status`, or the checkpoint on the target (its phase
+ * `stable` stands for every flow in stable sync, its `lsn:<i>` for the acknowledged LSNs).
+ */
+interface ProgressSource {
+  read(): Promise<Status>;
+  close(): Promise<void>;
+}
+
+function statusSource(statusUrl: string): ProgressSource {
+  return { read: () => readStatus(statusUrl), close: async () => undefined };
+}
+
+/** @throws ReplicationError when the target holds no checkpoint of a replication. */
+async function checkpointSource(target: string, prefix: string, isTlsInsecure: boolean): Promise<ProgressSource> {
+  const resolved = await resolveTarget(target, { tlsInsecure: isTlsInsecure });
+  const router: Router = await openRouter(resolved, { role: 'target (checkpoint)', tlsInsecure: isTlsInsecure });
+  const key = checkpointKey(prefix);
+  return {
+    async read(): Promise<Status> {
+      const cp = parseCheckpoint(await router.call(key, ['HGETALL', key]));
+      if (cp === undefined) throw new ReplicationError(`the target holds no replication checkpoint (${key.toString()}): give --status-url of the running replicate`);
+      const phase = cp.phase === 'stable' ? 'stable-sync' : 'full-sync';
+      return { phase, flows: cp.lsns.map((lsn, id) => ({ id, phase, lsn: String(lsn ?? 0) })) };
+    },
+    close: () => router.close(),
+  };
+}
+
 /** Reads `/status` of the replicator. @throws ReplicationError when unreachable or not JSON. */
 async function readStatus(statusUrl: string): Promise<Status> {
   const url = new URL('/status', statusUrl);
@@ -100,7 +140,20 @@ async function readStatus(statusUrl: string): Promise<Status> {
  *   source unreachable or refusing `CLIENT PAUSE`); later failures are reported in the result.
  */
 export async function runCutover(options: CutoverOptions, deps: CutoverDeps): Promise<CutoverResult> {
-  const before = await readStatus(options.statusUrl);
+  if (options.statusUrl === undefined && options.target === undefined) throw new ReplicationError('cutover needs the status URL or the target');
+  const progress =
+    options.statusUrl !== undefined
+      ? statusSource(options.statusUrl)
+      : await checkpointSource(options.target!, options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX, options.isTlsInsecure === true);
+  try {
+    return await cutover(options, deps, progress);
+  } finally {
+    await progress.close().catch(() => undefined);
+  }
+}
+
+async function cutover(options: CutoverOptions, deps: CutoverDeps, progress: ProgressSource): Promise<CutoverResult> {
+  const before = await progress.read();
   const notStable = before.flows.filter((f) => f.phase !== 'stable-sync');
   if (before.phase !== 'stable-sync' || before.flows.length === 0 || notStable.length > 0) {
     throw new ReplicationError(
@@ -139,7 +192,7 @@ export async function runCutover(options: CutoverOptions, deps: CutoverDeps): Pr
     const deadline = performance.now() + options.timeoutMs;
     let acked: bigint[] = [];
     for (;;) {
-      const s = await readStatus(options.statusUrl);
+      const s = await progress.read();
       acked = offsets.map((_, i) => BigInt(s.flows.find((f) => f.id === i)?.lsn ?? 0));
       if (s.flows.length !== offsets.length) {
         return await finish(result(false, acked, `the replicator has ${s.flows.length} flows, the master ${offsets.length} shards`));

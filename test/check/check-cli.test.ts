@@ -283,3 +283,46 @@ test('against a running replicator (fake master): keys still in flight are not r
     await data.stop();
   }
 });
+
+test("without --status-url, against a running replicator: the fence is the replicator's checkpoint on the target; keys in flight are not reported, a planted difference is", async () => {
+  const silent = pino({ level: 'silent' });
+  const data = await MasterData.start(2);
+  const m = await FakeMaster.start({ numFlows: 2, data });
+  data.attach(m);
+  const redis = await startRedisServer();
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, statusPort: undefined }, silent);
+  const running = r.run();
+  running.catch(() => undefined);
+  let isPolling = true;
+  try {
+    await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
+    for (let i = 0; i < 20; i++) await data.exec(0, ['HSET', `h:${i}`, 'f', String(i)], [{ flow: i % 2, args: ['HSET', `h:${i}`, 'f', String(i)] }]);
+    await until(() => r.status().flows.every((f) => f.lsn === data.lsns[f.id]), 'caught up');
+    await until(async () => (await redisCli(redis.port, 'HGET', 'df2redis:checkpoint', 'phase')).trim() === 'stable', 'a stable checkpoint');
+    // In flight: on the master, not yet on the target, until the checker reads the checkpoint.
+    data.hold();
+    for (let i = 0; i < 5; i++) await data.exec(0, ['HSET', `h:${i}`, 'f', 'new'], [{ flow: i % 2, args: ['HSET', `h:${i}`, 'f', 'new'] }]);
+    await data.exec(0, ['SET', 'fresh', '1'], [{ flow: 1, args: ['SET', 'fresh', '1'] }]);
+    await redisCli(redis.port, 'HSET', 'h:10', 'f', 'planted');
+    const hgetalls = async (): Promise<number> => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redisCli(redis.port, 'INFO', 'commandstats'))?.[1] ?? 0);
+    const before = await hgetalls();
+    const released = (async () => {
+      while (isPolling && (await hgetalls()) === before) await new Promise((res) => setTimeout(res, 10));
+      data.release();
+    })();
+    const c = await check('--source', m.url, '--target', redis.url, '--dbs', '0', '--rounds', '1');
+    await released;
+    assert.equal(c.code, 1, c.stdout + c.stderr);
+    assert.deepEqual(classes(c.report!), { value: ['h:10'] }, c.stdout);
+    assert.equal(c.report!.fence, 'checkpoint');
+    assert.ok(c.report!.rechecked >= 7, `re-checked ${c.report!.rechecked}`);
+    assert.match(c.stdout, /fenced by the replicator's checkpoint on the target/);
+  } finally {
+    isPolling = false;
+    data.release();
+    await r.stop().catch(() => undefined);
+    await m.close();
+    await redis.stop();
+    await data.stop();
+  }
+});

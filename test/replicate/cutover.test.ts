@@ -153,7 +153,7 @@ test('cutover: a replication not in stable sync (or not reachable) is refused be
   );
 });
 
-test('df2redis cutover (the binary): verified with the real check against the paused master, exit 0; no --status-url: exit 2', { timeout: 90_000 }, async () => {
+test("df2redis cutover (the binary): verified with the real check against the paused master, exit 0, by /status and, without --status-url, by the replicator's checkpoint on the target; no --target: exit 2", { timeout: 90_000 }, async () => {
   const t = await setup();
   try {
     const run = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
@@ -165,14 +165,18 @@ test('df2redis cutover (the binary): verified with the real check against the pa
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('exit', (code) => resolve({ code, stdout, stderr }));
       });
-    const usage = await run('--source', t.m.url, '--target', t.redis.url);
+    const usage = await run('--source', t.m.url, '--status-url', t.statusUrl);
     assert.equal(usage.code, 2, usage.stderr);
-    assert.match(usage.stderr, /--status-url is required/);
+    assert.match(usage.stderr, /--target is required/);
     const ok = await run('--source', t.m.url, '--target', t.redis.url, '--status-url', t.statusUrl, '--hold', '300ms');
     assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
     assert.match(ok.stdout, /^equal: \d+ keys compared/m);
     assert.match(ok.stdout, /^cutover verified: the target equals the source at master offsets \d+, \d+ \(flow 0: \d+, flow 1: \d+\); writes were paused \d+ ms until the verdict and \d+ ms in all \(hold 300 ms\)$/m);
     assert.match(ok.stderr, /switch the application now/);
+    // Without --status-url: the progress is read from the checkpoint the replicator keeps on the target.
+    const byCheckpoint = await run('--source', t.m.url, '--target', t.redis.url, '--no-hold');
+    assert.equal(byCheckpoint.code, 0, `${byCheckpoint.stdout}\n${byCheckpoint.stderr}`);
+    assert.match(byCheckpoint.stdout, /^cutover verified: the target equals the source at master offsets (\d+), (\d+) \(flow 0: \1, flow 1: \2\)/m);
   } finally {
     await t.close();
   }

@@ -109,6 +109,8 @@ export interface CheckResult {
    * the replicator's checkpoint on the target, or nothing (a pause); undefined = no re-check needed one.
    */
   fence?: 'status' | 'checkpoint' | 'none';
+  /** Set when a database gained expiring keys during its pass on a side that read no expiry there (see `#noTtl`). */
+  expiryNote?: string;
   elapsedMs: number;
 }
 
@@ -155,6 +157,9 @@ const INLINE_STRING_BYTES = 4096;
 const ROUND1_STRINGS = [['PEXPIRETIME'], ['GETRANGE', KEY_ARG, 0, INLINE_STRING_BYTES - 1]] as const;
 const ROUND1_PEXPIRETIME = [['TYPE'], ['PEXPIRETIME'], ['MEMORY', 'USAGE']] as const;
 const ROUND1_PTTL = [['TYPE'], ['PTTL'], ['MEMORY', 'USAGE']] as const;
+/** Round 1 on a side whose database holds no expiring key (see {@link Checker} `#noTtl`). */
+const ROUND1_NO_TTL = [['TYPE'], ['MEMORY', 'USAGE']] as const;
+const ROUND1_STRINGS_NO_TTL = [['GETRANGE', KEY_ARG, 0, INLINE_STRING_BYTES - 1]] as const;
 /** COUNT of the target SCAN of pass 2, which only needs names: fewer, bigger replies. */
 const EXTRAS_SCAN_COUNT = 10_000;
 /** SCAN batches compared at once (each holds at most {@link DUMP_BATCH_BYTES} of replies per side). */
@@ -183,6 +188,13 @@ export class Checker {
   #targetDbOf: (db: number) => number = (db) => db;
   #sourceDbOf: (db: number) => number = (db) => db;
   #pexpire = { source: true, target: true };
+  /**
+   * Per side, the databases (that side's numbers) where `INFO keyspace` counted no key with an
+   * expiry (`expires=0`) when their pass began: every key there has none, so round 1 does not ask
+   * (one command per key fewer). Checked again when the pass ends: expiries that appeared meanwhile
+   * are reported in {@link CheckResult.expiryNote}.
+   */
+  #noTtl = { source: new Set<number>(), target: new Set<number>() };
   /** Moving share of strings among the source's keys: picks the first round ({@link #round1Strings}). */
   #stringShare = 0;
   #pending: Pending[] = [];
@@ -288,6 +300,7 @@ export class Checker {
     const dbs = this.#plan(sourceDbs);
     const inflight = new Set<Promise<void>>();
     for (const db of dbs) {
+      await this.#probeExpiries(db, this.#targetDbOf(db), false);
       let cursor = '0';
       do {
         const replies = await client.batch([...(client.db !== db ? [['SELECT', db]] : []), ['SCAN', cursor, 'COUNT', BATCH_KEYS]]);
@@ -308,6 +321,7 @@ export class Checker {
         if (this.#pending.length >= BATCH_KEYS) await this.#recheck();
       } while (cursor !== '0');
       await Promise.all(inflight);
+      await this.#probeExpiries(db, this.#targetDbOf(db), true);
     }
     while (this.#pending.length > 0) await this.#recheck();
     await this.#extras(dbs, true);
@@ -316,6 +330,15 @@ export class Checker {
 
   /** Round 1 with commands: `TYPE`, `PEXPIRETIME` (or `PTTL`), `MEMORY USAGE` per key. */
   async #round1(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
+    if ((isSource ? this.#noTtl.source : this.#noTtl.target).has(db)) {
+      const r = await io.each(db, keys, ROUND1_NO_TTL);
+      return keys.map((_, i) => {
+        const ty = text(r[2 * i]!);
+        const m = r[2 * i + 1];
+        if (m instanceof RespErrorReply) throw new Df2RedisError(`MEMORY USAGE refused by the ${isSource ? 'source' : 'target'}: ${m.message}`);
+        return { exists: m !== null && ty !== 'none', type: ty, expireAtMs: -1, size: m === null ? 0 : Number(m) };
+      });
+    }
     const pexpire = isSource ? this.#pexpire.source : this.#pexpire.target;
     const r1 = await io.each(db, keys, pexpire ? ROUND1_PEXPIRETIME : ROUND1_PTTL);
     const now = Date.now();
@@ -337,6 +360,7 @@ export class Checker {
    * {@link #round1} as well.
    */
   async #round1Strings(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
+    if ((isSource ? this.#noTtl.source : this.#noTtl.target).has(db)) return this.#round1StringsNoTtl(io, db, keys, isSource);
     if (!(isSource ? this.#pexpire.source : this.#pexpire.target)) return this.#round1(io, db, keys, isSource);
     const r = await io.each(db, keys, ROUND1_STRINGS);
     const out: SideKey[] = new Array(keys.length);
@@ -354,6 +378,64 @@ export class Checker {
       rest.forEach((i, j) => (out[i] = more[j]!));
     }
     return out;
+  }
+
+  /**
+   * {@link #round1Strings} on a side whose database holds no expiring key: `GETRANGE key 0 4095`
+   * alone. An empty reply (a missing key, or an empty string) and anything but a short string go
+   * through {@link #round1}.
+   */
+  async #round1StringsNoTtl(io: KeyIo, db: number, keys: readonly Buffer[], isSource: boolean): Promise<SideKey[]> {
+    const r = await io.each(db, keys, ROUND1_STRINGS_NO_TTL);
+    const out: SideKey[] = new Array(keys.length);
+    const rest: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const v = r[i];
+      if (Buffer.isBuffer(v) && v.length > 0 && v.length < INLINE_STRING_BYTES) out[i] = { exists: true, type: 'string', expireAtMs: -1, size: v.length, value: v };
+      else rest.push(i);
+    }
+    if (rest.length > 0) {
+      const more = await this.#round1(io, db, rest.map((i) => keys[i]!), isSource);
+      rest.forEach((i, j) => (out[i] = more[j]!));
+    }
+    return out;
+  }
+
+  /**
+   * `expires=` of database `db` in `INFO keyspace` of every node of `io`, summed (0 when the
+   * database is empty); undefined when a node refuses INFO.
+   */
+  async #expiringKeys(io: KeyIo, db: number): Promise<number | undefined> {
+    let n = 0;
+    for (const node of io.nodes) {
+      const [info] = await node.batch([['INFO', 'keyspace']]);
+      if (info instanceof RespErrorReply) return undefined;
+      const m = new RegExp(`^db${db}:keys=\\d+,expires=(\\d+)`, 'm').exec(text(info));
+      n += m === null ? 0 : Number(m[1]);
+    }
+    return n;
+  }
+
+  /**
+   * Before a database's pass: which sides hold no expiring key in it ({@link #noTtl}). After it
+   * (`isEnd`): a side that gained some meanwhile is named in {@link CheckResult.expiryNote}.
+   */
+  async #probeExpiries(sourceDb: number, targetDb: number, isEnd: boolean): Promise<void> {
+    const sides = [
+      ['source', this.#source, sourceDb, this.#noTtl.source],
+      ['target', this.#target, targetDb, this.#noTtl.target],
+    ] as const;
+    for (const [name, io, db, set] of sides) {
+      if (io === undefined) continue;
+      const n = await this.#expiringKeys(io, db);
+      if (!isEnd) {
+        if (n === 0) set.add(db);
+        else set.delete(db);
+      } else if (set.has(db) && n !== 0) {
+        set.delete(db);
+        this.#result.expiryNote = `${this.#result.expiryNote ?? ''}keys of db ${db} on the ${name} gained an expiry during the check, which read none there: run it again to compare those expiries. `;
+      }
+    }
   }
 
   /**
@@ -618,6 +700,7 @@ export class Checker {
     const dbs = this.#plan([...dbsSeen].sort((a, b) => a - b));
     this.progress.totalKeys = keys;
     this.progress.bytesRead = 0;
+    for (const db of dbs) await this.#probeExpiries(db, this.#targetDbOf(db), false);
 
     let smalls: FileSmall[] = [];
     /** Bytes of the values in `smalls`: a batch is compared once it holds 1000 keys or this many bytes. */
@@ -654,6 +737,7 @@ export class Checker {
       },
     );
     if (smalls.length > 0) await this.#compareFileSmall(smalls);
+    for (const db of dbs) await this.#probeExpiries(db, this.#targetDbOf(db), true);
     await this.#extras(dbs, false);
   }
 

@@ -85,6 +85,7 @@ export function formatCheckSummary(r: CheckResult): string {
   }
   if (r.sample) lines.push(r.sample.statement);
   const fence = r.fence === 'status' ? ", fenced by the replicator's /status" : r.fence === 'checkpoint' ? ", fenced by the replicator's checkpoint on the target" : '';
+  if (r.expiryNote !== undefined) lines.push(`note: ${r.expiryNote.trim()}`);
   if (r.rechecked > 0) lines.push(`re-checked ${r.rechecked} key reads${fence}${r.fenceTimedOut ? ' (a fence wait timed out: re-read anyway)' : ''}`);
   return `${lines.join('\n')}\n`;
 }

@@ -141,14 +141,18 @@ async function readStatus(statusUrl: string): Promise<Status> {
  */
 export async function runCutover(options: CutoverOptions, deps: CutoverDeps): Promise<CutoverResult> {
   if (options.statusUrl === undefined && options.target === undefined) throw new ReplicationError('cutover needs the status URL or the target');
-  const progress =
-    options.statusUrl !== undefined
-      ? statusSource(options.statusUrl)
-      : await checkpointSource(options.target!, options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX, options.isTlsInsecure === true);
+  const checkpoint =
+    options.target !== undefined ? await checkpointSource(options.target, options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX, options.isTlsInsecure === true) : undefined;
   try {
-    return await cutover(options, deps, progress);
+    if (options.statusUrl === undefined) return await cutover(options, deps, checkpoint!);
+    // Both when both are known: the checkpoint on the target must say stable sync too.
+    const stable = await checkpoint?.read();
+    if (stable !== undefined && stable.phase !== 'stable-sync') {
+      throw new ReplicationError(`the checkpoint on the target says the replication is not in stable sync (phase ${stable.phase}): nothing was paused`);
+    }
+    return await cutover(options, deps, statusSource(options.statusUrl));
   } finally {
-    await progress.close().catch(() => undefined);
+    await checkpoint?.close().catch(() => undefined);
   }
 }
 

@@ -326,3 +326,25 @@ test("without --status-url, against a running replicator: the fence is the repli
     await data.stop();
   }
 });
+
+test('a side whose database holds no expiring key is not asked for expiries, and a TTL present on one side only is still reported', async () => {
+  const a = await startRedisServer();
+  const b = await startRedisServer();
+  try {
+    const lines = Array.from({ length: 300 }, (_, i) => `SET k:${i} v${i}`);
+    await redisCliWithInput(a.port, [...lines, 'SET only-src-ttl x PXAT 4102444800000', 'HSET h f v'].join('\n') + '\n');
+    await redisCliWithInput(b.port, [...lines, 'SET only-src-ttl x', 'HSET h f v', 'PEXPIREAT h 4102444800000'].join('\n') + '\n');
+    // Source: 1 expiring key; target: 1 (another one). Remove the target's: it then has none.
+    await redisCli(b.port, 'PERSIST', 'h');
+    await redisCli(a.port, 'CONFIG', 'RESETSTAT');
+    await redisCli(b.port, 'CONFIG', 'RESETSTAT');
+    const c = await check('--source', a.url, '--target', b.url, '--rounds', '0');
+    assert.equal(c.code, 1, c.stdout + c.stderr);
+    assert.deepEqual(classes(c.report!), { ttl: ['only-src-ttl'] }, c.stdout);
+    const calls = async (port: number, cmd: string): Promise<number> => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await redisCli(port, 'INFO', 'commandstats'))?.[1] ?? 0);
+    assert.ok((await calls(b.port, 'pexpiretime')) <= 1, 'the target (no expiring key) was not asked (but for the capability probe)');
+    assert.ok((await calls(a.port, 'pexpiretime')) >= 300, 'the source (one expiring key) was');
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+});

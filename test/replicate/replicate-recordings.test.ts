@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { compareState, describeKey, readState } from '../helpers/expected.js';
 import { finalAckMismatches, replicateSession, unexplainedDiffs } from '../helpers/replicate-session.js';
-import { ReplayMaster } from '../helpers/replay-master.js';
+import { loadRecordedSession, ReplayMaster } from '../helpers/replay-master.js';
+import pino from 'pino';
+import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
+import { until } from '../helpers/wait.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { redisCli } from '../helpers/redis-server.js';
 
 for (const name of ['types', 'zstd', 'flushall-uncompressed', 'auth', 'big', 'big-untagged', 'during']) {
   test(`replicate ${name}: Redis equals the master's final state except the documented exceptions`, { timeout: 180_000 }, async () => {
@@ -98,6 +103,52 @@ test('replicate flushall-uncompressed with a tiny in-flight window (every write 
       await master.close();
     }
   } finally {
+    await redis.stop();
+  }
+});
+
+test("replicate partial: after the first phase, a cut of every source connection is followed by a reconnect that resumes from the target's checkpoint with PARTIAL on every flow at the LSNs the real replica asked for, ending with the master's final state", { timeout: 120_000 }, async () => {
+  const redis = await startRedisServer();
+  const conns = loadRecordedSession('partial');
+  const mainIdx = conns.findIndex((c, i) => i > 0 && c.flowId === undefined);
+  const phase2 = conns.slice(mainIdx + 1);
+  const asked = new Map(phase2.map((f) => [f.flowId!, f.requestedLsn!]));
+  const master = await ReplayMaster.start('partial');
+  const proxy = await FaultProxy.start({ port: Number(new URL(master.url).port) });
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: proxy.url, target: redis.url, unsupported: 'skip' }, pino({ level: 'silent' }));
+  const running = r.run();
+  running.catch(() => undefined);
+  try {
+    const done = [new Set<number>(), new Set<number>()];
+    master.on('flow-done', (log: { flowId: number; phase: number }) => done[log.phase]?.add(log.flowId));
+    // The first phase as the real replica saw it: every recorded byte served and applied up to the
+    // LSN it then asked for, and the checkpoint stable.
+    await until(() => {
+      const s = r.status();
+      return done[0]!.size === 4 && s.phase === 'stable-sync' && s.flows.length === 4 && s.flows.every((f) => f.lsn === asked.get(f.id));
+    }, 'the first phase applied', 60_000);
+    await until(async () => (await redisCli(redis.port, 'HGET', 'df2redis:checkpoint', 'phase')).trim() === 'stable', 'a stable checkpoint');
+    for (const c of proxy.connections) c.cut();
+    await until(() => {
+      const s = r.status();
+      return s.resyncs.partial === 1 && s.phase === 'stable-sync' && done[1]!.size === 4 && s.flows.every((f) => f.lsn === f.receivedLsn);
+    }, 'the reconnect, the partial sync and its journal', 60_000);
+    const s = r.status();
+    assert.equal(s.reconnects, 1);
+    assert.deepEqual(s.resyncs, { full: 1, partial: 1 });
+    assert.deepEqual(s.resumedFrom, [0, 1, 2, 3].map((f) => String(asked.get(f))), 'the LSNs the real replica asked for');
+    assert.deepEqual(master.violations, []);
+    await r.stop();
+    await running;
+    const expected = master.expected();
+    const diffs = compareState(await readState(redis.port, Object.keys(expected).map(Number)), expected, { ttlToleranceMs: 2000 });
+    const { unexplained, explainedKeys, knownCount } = unexplainedDiffs(diffs, expected);
+    assert.deepEqual(unexplained, []);
+    assert.equal(diffs.length - knownCount, explainedKeys.length);
+  } finally {
+    await r.stop().catch(() => undefined);
+    await proxy.close();
+    await master.close();
     await redis.stop();
   }
 });

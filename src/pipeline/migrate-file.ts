@@ -21,7 +21,7 @@ import { ConfigError, Df2RedisError, StoppedError, UnsupportedTypesError, printa
 import type { ProgressReporter } from '../progress/progress-reporter.js';
 import { openRouter, resolveTarget, targetDbPlan } from '../sink/connect-target.js';
 import { StandaloneRouter, type Router } from '../sink/router.js';
-import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/snapshot-writer.js';
 
 /** Read chunk of the RDB file: big enough for few syscalls, small enough to pause promptly. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -108,6 +108,8 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       onExisting: options.onExisting,
       unsupported: options.unsupported,
       restoreMaxBytes: options.restoreMaxBytes,
+      // Every write of the job goes through this writer: strings can be batched into MSET.
+      msetMaxKeys: MSET_KEYS_DEFAULT,
     });
 
     const scan = await prescan(options.source, writer, options.dbs, context.signal);

@@ -18,7 +18,7 @@ import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
-import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession } from '../source/dragonfly-session.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
@@ -542,6 +542,8 @@ export class Replicator {
         onExisting: this.#options.onExisting,
         unsupported: this.#options.unsupported,
         restoreMaxBytes: this.#options.restoreMaxBytes,
+        // The flow applier sends its held keys before any journal record (FlowApplier.onJournal).
+        msetMaxKeys: MSET_KEYS_DEFAULT,
       });
       const journalWriter = new SnapshotWriter(router, info, {
         onExisting: 'replace',
@@ -607,6 +609,7 @@ export class Replicator {
   }
 
   #onFullSyncEnd(flowId: number): void {
+    this.#flowWriters.get(flowId)?.sendPending();
     this.#fullSyncEnds.add(flowId);
     const count = this.#session?.master?.numFlows ?? 0;
     this.#logger.info({ flow: flowId, done: this.#fullSyncEnds.size, of: count }, 'flow snapshot received');

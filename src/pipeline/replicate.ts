@@ -297,7 +297,8 @@ export class Replicator {
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
       replyTimeoutMs: options.sourceTimeoutMs,
       fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
-      rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
+      // Strings are RESTOREd only under skip/fail (SnapshotWriter.isStringPayloadUsed): else no capture.
+      rdb: { maxRestorePayloadBytes: options.restoreMaxBytes, captureStrings: options.onExisting !== 'replace' },
       handler: {
         onMaster: async (m) => {
           this.#logger.info(

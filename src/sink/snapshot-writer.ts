@@ -318,6 +318,14 @@ export class SnapshotWriter {
     if (++this.#stagedKeys >= this.#msetMaxKeys || stage.pendingBytes >= MSET_MAX_BYTES) this.sendPending();
   }
 
+  /**
+   * Whether `rdbValue` of a one-piece string is ever used (RESTORE under skip/fail); under `replace`
+   * strings go as SET / MSET, so the decoder need not capture it (`captureStrings`).
+   */
+  get isStringPayloadUsed(): boolean {
+    return this.#isGuarded;
+  }
+
   /** True while any target connection is above its in-flight bound: stop calling {@link write}. */
   get isBackpressured(): boolean {
     return this.#router.isBackpressured;

@@ -88,6 +88,9 @@ export interface RdbDecoderOptions {
   /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). Not computed for
    *  Dragonfly streams (AUX `df-ver`), whose checksum is always zero. @default true */
   verifyChecksum?: boolean;
+  /** Capture `rdbValue` of strings too (see `maxRestorePayloadBytes`); false when the consumer writes
+   *  strings with SET and never reads it: one Buffer view less per string. @default true */
+  captureStrings?: boolean;
 }
 
 /** Defaults of {@link RdbDecoderOptions}. */
@@ -98,6 +101,7 @@ export const RDB_DECODER_DEFAULTS = {
   skipValues: false,
   maxBlobBytes: 65_536,
   verifyChecksum: true,
+  captureStrings: true,
 } as const;
 
 /** RDB type byte → logical kind; undefined for ids that are not object types. */
@@ -192,6 +196,7 @@ export class RdbDecoder implements ObjectContext {
   #rdbVersion = 0;
   readonly #source: string | undefined;
   readonly #verifyChecksum: boolean;
+  readonly #captureStrings: boolean;
   readonly #main: Frame;
   #blobFrame: Frame | undefined;
   readonly #tags = new Map<number, TaggedObject>();
@@ -215,6 +220,7 @@ export class RdbDecoder implements ObjectContext {
       : Math.max(0, options.maxRestorePayloadBytes ?? RDB_DECODER_DEFAULTS.maxRestorePayloadBytes);
     this.maxBlobBytes = Math.max(0, options.maxBlobBytes ?? RDB_DECODER_DEFAULTS.maxBlobBytes);
     this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
+    this.#captureStrings = options.captureStrings ?? RDB_DECODER_DEFAULTS.captureStrings;
     this.#main = this.#newFrame(new RdbReader(this.#source), false);
   }
 
@@ -570,7 +576,7 @@ export class RdbDecoder implements ObjectContext {
         if (o.kind === 'module') {
           throw r.error('UNSUPPORTED_TYPE', `unsupported type ${o.rdbType} for key ${JSON.stringify(key.toString('latin1'))} (a Redis module value cannot be read without its module)`);
         }
-        if (this.maxRestorePayloadBytes > 0) {
+        if (this.maxRestorePayloadBytes > 0 && (o.kind !== 'string' || this.#captureStrings)) {
           o.isCapturing = true;
           r.retainFrom = o.valueStart;
         }

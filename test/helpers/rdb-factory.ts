@@ -315,6 +315,8 @@ export interface SetCommandsOptions {
   valueBytes?: number;
   /** Keys are `<keyPrefix><index, 10 digits>`. @default 'key:' */
   keyPrefix?: string;
+  /** Keys per command: 1 writes `SET`s, more writes `MSET`s of that many keys (the same data). @default 1 */
+  keysPerCommand?: number;
 }
 
 /**
@@ -325,12 +327,21 @@ export async function writeSetCommands(out: Writable, options: SetCommandsOption
   const valueBytes = options.valueBytes ?? 100;
   const prefix = options.keyPrefix ?? 'key:';
   const keyLen = prefix.length + 10;
-  const head = Buffer.from(`*3\r\n$3\r\nSET\r\n$${keyLen}\r\n${prefix}`);
-  const mid = Buffer.from(`\r\n$${valueBytes}\r\n`);
-  const cmdBytes = head.length + 10 + mid.length + valueBytes + 2;
+  const perCommand = options.keysPerCommand ?? 1;
   const alphabet = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
   const noise = pseudoRandomBytes(valueBytes + 4096, 3);
   for (let i = 0; i < noise.length; i++) noise[i] = alphabet[noise[i]! & 63]!;
+  if (perCommand > 1) return writeMsetCommands(out, options.count, perCommand, (i, chunk, pos) => {
+    pos += chunk.write(`$${keyLen}\r\n${prefix}${String(i).padStart(10, '0')}\r\n$${valueBytes}\r\n`, pos, 'latin1');
+    const start = (i * 37) % 4096;
+    pos += noise.copy(chunk, pos, start, start + valueBytes);
+    chunk[pos++] = 13;
+    chunk[pos++] = 10;
+    return pos;
+  }, 40 + keyLen + valueBytes);
+  const head = Buffer.from(`*3\r\n$3\r\nSET\r\n$${keyLen}\r\n${prefix}`);
+  const mid = Buffer.from(`\r\n$${valueBytes}\r\n`);
+  const cmdBytes = head.length + 10 + mid.length + valueBytes + 2;
   const perChunk = Math.max(1, Math.floor((1 << 20) / cmdBytes));
   for (let i = 0; i < options.count; ) {
     const n = Math.min(perChunk, options.count - i);
@@ -349,9 +360,29 @@ export async function writeSetCommands(out: Writable, options: SetCommandsOption
   }
 }
 
+/**
+ * Writes `count` keys as `MSET`s of `perCommand` keys to `out`; `pair(i, chunk, pos)` encodes key i's
+ * `$len key $len value` at `pos` (at most `maxPairBytes`) and returns the end. Does not end `out`.
+ */
+export async function writeMsetCommands(
+  out: Writable,
+  count: number,
+  perCommand: number,
+  pair: (i: number, chunk: Buffer, pos: number) => number,
+  maxPairBytes: number,
+): Promise<void> {
+  for (let i = 0; i < count; ) {
+    const n = Math.min(perCommand, count - i);
+    const chunk = Buffer.allocUnsafe(32 + n * maxPairBytes);
+    let pos = chunk.write(`*${1 + 2 * n}\r\n$4\r\nMSET\r\n`, 0, 'latin1');
+    for (let j = 0; j < n; j++, i++) pos = pair(i, chunk, pos);
+    if (!out.write(chunk.subarray(0, pos))) await once(out, 'drain');
+  }
+}
+
 /** Writes {@link writeSetCommands} output to a new file in a temp dir; returns its path. */
 export async function writeSetCommandsFile(options: SetCommandsOptions, dir = mkdtempSync(path.join(tmpdir(), 'df2redis-pipe-'))): Promise<string> {
-  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}.resp`);
+  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}-by${options.keysPerCommand ?? 1}.resp`);
   const out = createWriteStream(file);
   await writeSetCommands(out, options);
   out.end();

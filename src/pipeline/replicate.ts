@@ -58,11 +58,14 @@ export interface ReplicateOptions {
   /** Token asked of every HTTP request but a bare `/healthz` (Bearer header or `?token=`); undefined = none (loopback only). */
   httpToken: string | undefined;
   /**
-   * Encoded but unacknowledged bytes per flow connection before that flow's socket is paused.
-   * Large on purpose: a slow target fills this window instead of stalling the master.
+   * Encoded but unacknowledged bytes on the target for the whole process: each of the master's N
+   * flows gets an N-th of it (a cluster flow spreads its share over one connection per master), and a
+   * flow's socket is paused while its share is full. Large on purpose: a slow target fills this
+   * window instead of stalling the master; one bound so that memory does not grow with the number
+   * of flows (Dragonfly has one per thread) or of cluster masters.
    * @default 64 MiB
    */
-  maxInflightBytesPerFlow: number;
+  maxInflightBytes: number;
   /** Longest wait for one reply of the master (handshake, DFLY FLOW/SYNC/STARTSTABLE, liveness PING); 0 = none. @default 30000 */
   sourceTimeoutMs: number;
   /** Fail the full sync after this many ms without a byte on any flow; 0 = never. @default 60000 */
@@ -85,7 +88,7 @@ export const REPLICATE_DEFAULTS = {
   statusPort: undefined,
   httpBind: '127.0.0.1',
   httpToken: undefined,
-  maxInflightBytesPerFlow: 64 * 1024 * 1024,
+  maxInflightBytes: 64 * 1024 * 1024,
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
   readBackMaxBytes: DEFAULT_READ_BACK_MAX_BYTES,
@@ -533,8 +536,9 @@ export class Replicator {
       const router = await openRouter(this.#target!, {
         ...tlsConnectOptions(this.#options.targetConnection, this.#options.isTlsInsecure),
         role: `target (flow ${id})`,
-        // A cluster flow spreads its window over one connection per master.
-        maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
+        // The process-wide window, an equal share per flow; a cluster flow spreads its share over
+        // one connection per master.
+        maxInflightBytes: Math.max(1, Math.floor(this.#options.maxInflightBytes / count / (info.clusterEnabled ? 3 : 1))),
         targetDb: this.#targetDb,
       });
       // Registered before anything else can fail so teardown closes it.

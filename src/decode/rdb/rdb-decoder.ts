@@ -18,7 +18,9 @@
  */
 import { Df2RedisError, JournalError, RdbError } from '../../errors.js';
 import {
+  type SnapshotEntry,
   type ValueKind,
+  RDB_TYPE_STRING,
   RDB_TYPE_MODULE_2,
   RDB_TYPE_MODULE_PRE_GA,
   RDB_TYPE_SET_LISTPACK,
@@ -181,6 +183,7 @@ interface TaggedObject {
 }
 
 const HEADER_BYTES = 9;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Streaming RDB decoder (contract: /tmp/contracts.md). Feed bytes with {@link push}; entries and
@@ -331,6 +334,10 @@ export class RdbDecoder implements ObjectContext {
       }
       const opStart = r.pos;
       const op = r.buf[r.pos++]!;
+      if (op === RDB_TYPE_STRING && this.#oneStringAtOnce(r)) {
+        r.mark = r.pos;
+        continue;
+      }
       if (op < RDB_OPCODE_FULLSYNC_END) {
         const kind = kindOfType(op, this.rdbVersion);
         if (kind === undefined) {
@@ -346,6 +353,67 @@ export class RdbDecoder implements ObjectContext {
       this.#readOpcode(f, op, opStart);
       r.mark = r.pos;
     }
+  }
+
+  /**
+   * The common case in one step: a string object (type byte read) whose key and value are plain
+   * strings with 6- or 14-bit lengths, wholly in the buffer and at most `maxPieceBytes`. Emits the
+   * same entry as the object state machine (RdbObject, stepString) without its per-unit steps.
+   * Returns false, with `r.pos` untouched, for anything else (encoded or long lengths, LZF, bytes
+   * still to come): the state machine takes it.
+   */
+  #oneStringAtOnce(r: RdbReader): boolean {
+    const buf = r.buf;
+    const end = r.end;
+    let p = r.pos;
+    if (p >= end) return false;
+    let b = buf[p]!;
+    let keyLen: number;
+    if (b < 0x40) {
+      keyLen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      keyLen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    const keyStart = p;
+    p += keyLen;
+    if (p >= end) return false;
+    const valueStart = p;
+    b = buf[p]!;
+    let valueLen: number;
+    if (b < 0x40) {
+      valueLen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      valueLen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    if (p + valueLen > end || valueLen > this.maxPieceBytes) return false;
+    const valueEnd = p + valueLen;
+    const isCaptured = this.maxRestorePayloadBytes >= valueEnd - valueStart && this.#captureStrings;
+    // Same fields in the same order as RdbObject.emit: one object shape downstream.
+    const entry = {
+      kind: 'snapshot',
+      db: this.#db,
+      key: buf.subarray(keyStart, keyStart + keyLen),
+      rdbType: RDB_TYPE_STRING,
+      expireAtMs: this.#pendingExpireMs,
+      isFirst: true,
+      isLast: true,
+      rdbValue: isCaptured ? buf.subarray(valueStart, valueEnd) : undefined,
+      rdbVersion: this.#rdbVersion,
+      valueKind: 'string',
+      value: this.skipValues ? EMPTY : buf.subarray(p, valueEnd),
+    } as SnapshotEntry;
+    this.#pendingExpireMs = -1;
+    r.pos = valueEnd;
+    this.handler.onEntry(entry);
+    return true;
   }
 
   /** One non-object top-level record (opcode byte already read). */

@@ -3,7 +3,8 @@
  *
  * (a) throughput, each measure the best of `BENCH_ROUNDS` (default 2) rounds, each round into a fresh
  *     redis-server, one process at a time (2 cores), baselines in the same run:
- *     - `migrate` of a dump of 1 M × 100-byte strings (made by the real redis-server);
+ *     - `migrate` of a dump of 1 M × 100-byte strings (made by the real redis-server), and of one
+ *       where every 10th key has an absolute expiry;
  *     - `migrate --source redis://…` of the recorded Dragonfly session `bulk-1m` (1 M × 100-byte
  *       strings over 4 flows, LZ4 blobs) served by the replay master in this process;
  *     each against `redis-cli --pipe` of the same keys as SETs (what users compare with) and as
@@ -154,25 +155,26 @@ function report(out: Record<string, number | string>, label: string, keys: numbe
 }
 
 /**
- * (a1): `migrate` of an RDB of 1 M × 100-byte strings vs `redis-cli --pipe` of the same keys as SETs
- * and as MSETs (the target's cheapest ingest path), each into a fresh redis-server, one at a time
- * (2 cores: running two at once would skew both).
+ * (a1): `migrate` of an RDB of 1 M × 100-byte strings (every `ttlEvery`-th with an absolute expiry,
+ * 0 = none) vs `redis-cli --pipe` of the same keys as SETs (`SET … PXAT` for those with an expiry)
+ * and as MSETs (the target's cheapest ingest path; the keys with an expiry still as `SET … PXAT`),
+ * each into a fresh redis-server, one at a time (2 cores: running two at once would skew both).
  */
-async function fromFile(out: Record<string, number | string>): Promise<void> {
+async function fromFile(out: Record<string, number | string>, label: string, ttlEvery: number): Promise<void> {
   const count = Number(process.env.BENCH_KEYS ?? 1_000_000);
-  const dump = await buildStringsDump({ count, valueBytes: 100 });
+  const dump = await buildStringsDump({ count, valueBytes: 100, ttlEvery });
   const dir = path.dirname(dump.pipeFile);
   const rdb = path.join(dir, 'dump.rdb');
   renameSync(dump.path, rdb);
   await dump.server.stop();
   try {
-    const msetFile = await writeSetCommandsFile({ count, valueBytes: 100, keysPerCommand: MSET_KEYS }, dir);
+    const msetFile = await writeSetCommandsFile({ count, valueBytes: 100, keysPerCommand: MSET_KEYS, ttlEvery }, dir);
     const ours = await bestOf(count, (t) => timedMigrate(rdb, t, dir));
     const set = await bestOf(count, (t) => redisCliPipe(t.port, dump.pipeFile));
     const mset = await bestOf(count, (t) => redisCliPipe(t.port, msetFile));
-    out['rdb file: keys (100 B strings)'] = count;
-    out['rdb file: size (MB)'] = dump.sizeBytes / MB;
-    report(out, 'rdb file', count, ours, set, mset);
+    out[`${label}: keys`] = count;
+    out[`${label}: size (MB)`] = dump.sizeBytes / MB;
+    report(out, label, count, ours, set, mset);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -272,7 +274,8 @@ async function memory(): Promise<Record<string, number | string>> {
 /** Runs (a), and (b) unless `BENCH_BIG=0`. */
 export async function run(): Promise<Record<string, number | string>> {
   const result: Record<string, number | string> = {};
-  await fromFile(result);
+  await fromFile(result, 'rdb file', 0);
+  await fromFile(result, 'rdb file, 10 % with TTL', 10);
   await fromDragonfly(result);
   if (process.env.BENCH_BIG !== '0') Object.assign(result, await memory());
   else result['memory (≥ 1 GB dump, 500 MB string)'] = 'skipped (BENCH_BIG=0)';

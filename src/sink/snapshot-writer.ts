@@ -9,7 +9,7 @@ import {
   writeZsetPiece,
   type StreamTargetFeatures,
 } from './command-rewriter.js';
-import { keySlot } from './key-slot.js';
+import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
@@ -410,7 +410,9 @@ export class SnapshotWriter {
       entry.isLast &&
       entry.expireAtMs === -1 &&
       entry.value.length <= MSET_MAX_VALUE_BYTES &&
-      (!this.#isCluster || entry.db === 0) // else connectionFor throws, here rather than in sendPending
+      // Cluster: only hash-tagged keys can share a slot with the next key (and db 0 only, else
+      // connectionFor throws, here rather than in sendPending).
+      (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))
     ) {
       this.#stageString(entry.db, entry.key, entry.value);
       return;

@@ -1,7 +1,7 @@
 /**
  * `df2redis migrate` from an RDB file against the target's own ingest limit (DESIGN.md "benchmarks"):
  *
- * (a) throughput, each measure the best of `BENCH_ROUNDS` (default 2) rounds, each round into a fresh
+ * (a) throughput, each measure the best of `BENCH_ROUNDS` (default 3) interleaved rounds, each into a fresh
  *     redis-server, one process at a time (2 cores), baselines in the same run:
  *     - `migrate` of a dump of 1 M × 100-byte strings (made by the real redis-server), and of one
  *       where every 10th key has an absolute expiry;
@@ -96,7 +96,7 @@ async function dbsize(server: RedisServer): Promise<number> {
 }
 
 /** Rounds of each measure in (a); the best (shortest) round of each is reported. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Keys per MSET of the cheapest-commands baseline. */
 const MSET_KEYS = 100;
 
@@ -116,28 +116,33 @@ async function serverCpuS(server: RedisServer): Promise<number> {
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
+type LoadFn = (target: RedisServer) => Promise<{ elapsedMs: number; cpuS?: number; peakRssBytes?: number }>;
+
 /**
- * Runs `load` ROUNDS times, each into a fresh redis-server that must end with `keys` keys; returns
- * the round with the shortest wall time.
+ * Runs every load ROUNDS times, interleaved (A B C A B C …: a burst of load from elsewhere on the
+ * shared machine hits every contender alike), each into a fresh redis-server that must end with
+ * `keys` keys; returns the round with the shortest wall time of each load.
  */
-async function bestOf(keys: number, load: (target: RedisServer) => Promise<{ elapsedMs: number; cpuS?: number; peakRssBytes?: number }>): Promise<Load> {
-  let best: Load | undefined;
+async function bestOf(keys: number, loads: LoadFn[]): Promise<Load[]> {
+  const best: Array<Load | undefined> = loads.map(() => undefined);
   for (let round = 0; round < ROUNDS; round++) {
-    const target = await startRedisServer();
-    try {
-      const before = await serverCpuS(target);
-      const r = await load(target);
-      const serverCpu = (await serverCpuS(target)) - before;
-      const n = await dbsize(target);
-      if (n !== keys) throw new Error(`target ${target.port} holds ${n} keys, expected ${keys}`);
-      if (best === undefined || r.elapsedMs < best.elapsedMs) {
-        best = { elapsedMs: r.elapsedMs, cpuS: r.cpuS ?? NaN, serverCpuS: serverCpu, peakRssBytes: r.peakRssBytes ?? NaN };
+    for (let i = 0; i < loads.length; i++) {
+      const target = await startRedisServer();
+      try {
+        const before = await serverCpuS(target);
+        const r = await loads[i]!(target);
+        const serverCpu = (await serverCpuS(target)) - before;
+        const n = await dbsize(target);
+        if (n !== keys) throw new Error(`target ${target.port} holds ${n} keys, expected ${keys}`);
+        if (best[i] === undefined || r.elapsedMs < best[i]!.elapsedMs) {
+          best[i] = { elapsedMs: r.elapsedMs, cpuS: r.cpuS ?? NaN, serverCpuS: serverCpu, peakRssBytes: r.peakRssBytes ?? NaN };
+        }
+      } finally {
+        await target.stop();
       }
-    } finally {
-      await target.stop();
     }
   }
-  return best!;
+  return best as Load[];
 }
 
 /** Rows of one df2redis measure against its two `redis-cli --pipe` baselines. */
@@ -169,9 +174,11 @@ async function fromFile(out: Record<string, number | string>, label: string, ttl
   await dump.server.stop();
   try {
     const msetFile = await writeSetCommandsFile({ count, valueBytes: 100, keysPerCommand: MSET_KEYS, ttlEvery }, dir);
-    const ours = await bestOf(count, (t) => timedMigrate(rdb, t, dir));
-    const set = await bestOf(count, (t) => redisCliPipe(t.port, dump.pipeFile));
-    const mset = await bestOf(count, (t) => redisCliPipe(t.port, msetFile));
+    const [ours, set, mset] = await bestOf(count, [
+      (t) => timedMigrate(rdb, t, dir),
+      (t) => redisCliPipe(t.port, dump.pipeFile),
+      (t) => redisCliPipe(t.port, msetFile),
+    ]);
     out[`${label}: keys`] = count;
     out[`${label}: size (MB)`] = dump.sizeBytes / MB;
     report(out, label, count, ours, set, mset);
@@ -212,16 +219,18 @@ async function fromDragonfly(out: Record<string, number | string>): Promise<void
       stream.end();
       await once(stream, 'finish');
     }
-    const ours = await bestOf(count, async (t) => {
-      const master = await ReplayMaster.start('bulk-1m');
-      try {
-        return await timedMigrate(`redis://127.0.0.1:${master.port}`, t, dir);
-      } finally {
-        await master.close();
-      }
-    });
-    const set = await bestOf(count, (t) => redisCliPipe(t.port, setFile));
-    const mset = await bestOf(count, (t) => redisCliPipe(t.port, msetFile));
+    const [ours, set, mset] = await bestOf(count, [
+      async (t) => {
+        const master = await ReplayMaster.start('bulk-1m');
+        try {
+          return await timedMigrate(`redis://127.0.0.1:${master.port}`, t, dir);
+        } finally {
+          await master.close();
+        }
+      },
+      (t) => redisCliPipe(t.port, setFile),
+      (t) => redisCliPipe(t.port, msetFile),
+    ]);
     report(out, 'dragonfly bulk-1m', count, ours, set, mset);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -161,6 +161,7 @@ export class FlowApplier {
    * until then no ACK is sent and {@link ackedLsn} stays below the offset.
    */
   onStable(journalOffset: bigint): void {
+    this.#ctx.snapshotWriter.sendPending(); // the marker below must follow every snapshot key
     this.phase = 'stable-sync';
     this.receivedLsn = journalOffset;
     // After the snapshot on this ordered connection, before any journal record: the journal starts here.
@@ -220,6 +221,8 @@ export class FlowApplier {
    */
   onJournal(entry: JournalEntry, lsn: bigint | undefined): void {
     if (this.phase === 'stopped') return; // stopping: what arrives now is not applied nor acknowledged
+    // Snapshot keys held for an MSET go first: the record may touch them (DESIGN invariant 2).
+    this.#ctx.snapshotWriter.sendPending();
     if (this.#queue !== undefined) {
       this.#queue.push({ entry, lsn, receivedAtMs: Date.now() });
       // Records pile up only while a barrier or read-back is pending (milliseconds); past this,

@@ -11,7 +11,7 @@ import { SnapshotWriter } from '../sink/snapshot-writer.js';
 import { readTargetInfo } from '../sink/target-info.js';
 import { parseRedisUrl } from '../sink/target-url.js';
 import { freePort, redisCli, startRedisServer, type RedisServer } from '../../test/helpers/redis-server.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_OPTIONS } from '../config/options.js';
@@ -257,6 +257,32 @@ test('a signal during the pre-scan: StoppedError before anything is written', as
     assert.equal(err.message, 'stopped by SIGTERM: during the pre-scan; nothing was written');
     assert.equal(err.exitCode, 143);
     assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the checksum is verified once, by the pre-scan: a file changed after it fails the job (RdbError BAD_CRC) instead of passing unverified', async () => {
+  await redisCli(server.port, 'FLUSHALL');
+  const dir = mkdtempSync(path.join(tmpdir(), 'df2redis-changed-'));
+  try {
+    const file = path.join(dir, 'big.rdb');
+    writeFileSync(file, rdbWithBigList().bytes);
+    const silent = pino({ level: 'silent' });
+    // start() is called between the pre-scan and the copy: the file is rewritten (same bytes, new mtime) there.
+    const progress = {
+      start(): void {
+        utimesSync(file, new Date(), new Date(Date.now() - 3_600_000));
+      },
+      stop(): void {},
+    };
+    const err = await migrateFile({ ...DEFAULT_OPTIONS, source: file, target: server.url }, { logger: silent, progress }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RdbError, String(err));
+    assert.equal(err.code, 'BAD_CRC');
+    assert.match(err.message, /changed during the migration/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -17,11 +17,11 @@ import type { MigrateOptions } from '../config/options.js';
 import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
 import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
 import type { SnapshotEntry } from '../entry/entry.js';
-import { ConfigError, Df2RedisError, StoppedError, UnsupportedTypesError, printableKey } from '../errors.js';
+import { ConfigError, Df2RedisError, RdbError, StoppedError, UnsupportedTypesError, printableKey } from '../errors.js';
 import type { ProgressReporter } from '../progress/progress-reporter.js';
 import { openRouter, resolveTarget, targetDbPlan } from '../sink/connect-target.js';
 import { StandaloneRouter, type Router } from '../sink/router.js';
-import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/snapshot-writer.js';
 
 /** Read chunk of the RDB file: big enough for few syscalls, small enough to pause promptly. */
 export const READ_CHUNK_BYTES = 256 * 1024;
@@ -85,7 +85,8 @@ export class MigrateStoppedError extends StoppedError {
 export async function migrateFile(options: MigrateOptions, context: MigrateFileContext): Promise<MigrateFileSummary> {
   const { logger, progress } = context;
   const startMs = Date.now();
-  const bytes = await fileSize(options.source);
+  const fingerprint = await fileFingerprint(options.source);
+  const bytes = fingerprint.size;
   const targetTls = tlsConnectOptions(options.targetConnection, options.isTlsInsecure);
   const target = await resolveTarget(options.target, { ...targetTls, credentials: options.targetConnection });
   const info = target.info;
@@ -108,6 +109,8 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
       onExisting: options.onExisting,
       unsupported: options.unsupported,
       restoreMaxBytes: options.restoreMaxBytes,
+      // Every write of the job goes through this writer: strings can be batched into MSET.
+      msetMaxKeys: MSET_KEYS_DEFAULT,
     });
 
     const scan = await prescan(options.source, writer, options.dbs, context.signal);
@@ -174,7 +177,18 @@ export async function migrateFile(options: MigrateOptions, context: MigrateFileC
         maxRestorePayloadBytes: options.restoreMaxBytes,
         logger,
         signal: context.signal,
+        // The pre-scan verified the checksum of these bytes; unchanged file checked below.
+        verifyChecksum: false,
       });
+      const now = await fileFingerprint(options.source);
+      if (now.size !== fingerprint.size || now.ino !== fingerprint.ino || now.mtimeMs !== fingerprint.mtimeMs) {
+        throw new RdbError(
+          'BAD_CRC',
+          'the file changed during the migration (its size, inode or modification time differ from those of the pre-scan, ' +
+            'which verified its checksum): the target may hold keys of either version; migrate again from a file nobody writes',
+          { offset: bytesRead, source: options.source },
+        );
+      }
     } catch (err) {
       if (err instanceof StoppedError) throw new MigrateStoppedError(err, summary(writer.ackedKeys));
       throw err;
@@ -200,6 +214,8 @@ export interface CopyRdbStreamOptions {
   logger: Logger;
   /** Aborted (reason: the signal name, e.g. `SIGINT`) to stop reading: then {@link StoppedError}. */
   signal?: AbortSignal;
+  /** Verify the file's CRC64 (false when a pre-scan of the same bytes verified it). @default true */
+  verifyChecksum?: boolean;
 }
 
 /**
@@ -233,7 +249,12 @@ export async function copyRdbStream(
       writer.writeFunction(code);
     },
   };
-  const decoder = new RdbDecoder(handler, { source: options.source, maxRestorePayloadBytes: options.maxRestorePayloadBytes });
+  const decoder = new RdbDecoder(handler, {
+    source: options.source,
+    maxRestorePayloadBytes: options.maxRestorePayloadBytes,
+    captureStrings: writer.isStringPayloadUsed,
+    verifyChecksum: options.verifyChecksum ?? true,
+  });
 
   // A fatal error reply or a lost connection stops the job at the next chunk instead of at the final
   // flush: listening to 'error' makes the connections report it as soon as it happens.
@@ -348,7 +369,14 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
   return result;
 }
 
-async function fileSize(path: string): Promise<number> {
+/** What identifies one version of a file: its size, inode and modification time. */
+interface FileFingerprint {
+  size: number;
+  ino: number;
+  mtimeMs: number;
+}
+
+async function fileFingerprint(path: string): Promise<FileFingerprint> {
   if (/^rediss?:\/\//i.test(path)) {
     // The CLI sends Dragonfly URLs to the replicator (full sync only); this function reads files.
     throw new ConfigError(`--source ${path} is a URL; migrateFile reads RDB files`);
@@ -356,7 +384,7 @@ async function fileSize(path: string): Promise<number> {
   try {
     const st = await stat(path);
     if (!st.isFile()) throw new ConfigError(`--source ${path} is not a file`);
-    return st.size;
+    return { size: st.size, ino: st.ino, mtimeMs: st.mtimeMs };
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`--source ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {

@@ -19,7 +19,7 @@ import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
-import { describeDiscarded, SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession, type SessionResume } from '../source/dragonfly-session.js';
 import type { SourceEndpoint } from '../source/dragonfly-url.js';
@@ -62,11 +62,14 @@ export interface ReplicateOptions {
   /** Token asked of every HTTP request but a bare `/healthz` (Bearer header or `?token=`); undefined = none (loopback only). */
   httpToken: string | undefined;
   /**
-   * Encoded but unacknowledged bytes per flow connection before that flow's socket is paused.
-   * Large on purpose: a slow target fills this window instead of stalling the master.
+   * Encoded but unacknowledged bytes on the target for the whole process: each of the master's N
+   * flows gets an N-th of it (a cluster flow spreads its share over one connection per master), and a
+   * flow's socket is paused while its share is full. Large on purpose: a slow target fills this
+   * window instead of stalling the master; one bound so that memory does not grow with the number
+   * of flows (Dragonfly has one per thread) or of cluster masters.
    * @default 64 MiB
    */
-  maxInflightBytesPerFlow: number;
+  maxInflightBytes: number;
   /** Longest wait for one reply of the master (handshake, DFLY FLOW/SYNC/STARTSTABLE, liveness PING); 0 = none. @default 30000 */
   sourceTimeoutMs: number;
   /** Fail the full sync after this many ms without a byte on any flow; 0 = never. @default 60000 */
@@ -111,7 +114,7 @@ export const REPLICATE_DEFAULTS = {
   statusPort: undefined,
   httpBind: '127.0.0.1',
   httpToken: undefined,
-  maxInflightBytesPerFlow: 64 * 1024 * 1024,
+  maxInflightBytes: 64 * 1024 * 1024,
   sourceTimeoutMs: 30_000,
   fullSyncStallTimeoutMs: 60_000,
   readBackMaxBytes: DEFAULT_READ_BACK_MAX_BYTES,
@@ -404,7 +407,8 @@ export class Replicator {
       ackIntervalMs: 0, // our own timer sends the acknowledged LSN, not the last value sent
       replyTimeoutMs: options.sourceTimeoutMs,
       fullSyncStallTimeoutMs: options.fullSyncStallTimeoutMs,
-      rdb: { maxRestorePayloadBytes: options.restoreMaxBytes },
+      // Strings are RESTOREd only under skip/fail (SnapshotWriter.isStringPayloadUsed): else no capture.
+      rdb: { maxRestorePayloadBytes: options.restoreMaxBytes, captureStrings: options.onExisting !== 'replace' },
       handler: {
         onMaster: async (m) => {
           if (gen !== this.#generation) return;
@@ -711,8 +715,9 @@ export class Replicator {
         ...tlsConnectOptions(this.#options.targetConnection, this.#options.isTlsInsecure),
         role: `target (flow ${id})`,
         fetchClientId: this.#isCheckpointing,
-        // A cluster flow spreads its window over one connection per master.
-        maxInflightBytes: info.clusterEnabled ? Math.ceil(this.#options.maxInflightBytesPerFlow / 3) : this.#options.maxInflightBytesPerFlow,
+        // The process-wide window, an equal share per flow; a cluster flow spreads its share over
+        // one connection per master.
+        maxInflightBytes: Math.max(1, Math.floor(this.#options.maxInflightBytes / count / (info.clusterEnabled ? 3 : 1))),
         targetDb: this.#targetDb,
       });
       if (gen !== this.#generation) {
@@ -725,6 +730,8 @@ export class Replicator {
         onExisting: this.#options.onExisting,
         unsupported: this.#options.unsupported,
         restoreMaxBytes: this.#options.restoreMaxBytes,
+        // The flow applier sends its held keys before any journal record (FlowApplier.onJournal).
+        msetMaxKeys: MSET_KEYS_DEFAULT,
       });
       const journalWriter = new SnapshotWriter(router, info, {
         onExisting: 'replace',
@@ -877,6 +884,7 @@ export class Replicator {
   }
 
   #onFullSyncEnd(flowId: number): void {
+    this.#flowWriters.get(flowId)?.sendPending();
     this.#fullSyncEnds.add(flowId);
     const count = this.#session?.master?.numFlows ?? 0;
     this.#logger.info({ flow: flowId, done: this.#fullSyncEnds.size, of: count }, 'flow snapshot received');

@@ -26,3 +26,14 @@ function crc16(buf: Buffer): number {
   return crc;
 }
 
+
+/**
+ * Whether the slot of `key` comes from a hash tag (a non-empty `{…}`, as in {@link keySlot}): only
+ * such keys share a slot with their neighbours in practice (keys without one spread uniformly).
+ */
+export function hasHashTag(key: Buffer): boolean {
+  const open = key.indexOf(0x7b /* { */);
+  if (open === -1) return false;
+  const close = key.indexOf(0x7d /* } */, open + 1);
+  return close > open + 1;
+}

@@ -440,7 +440,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#encoder.beginBulk(len);
   }
 
-  /** Raw bytes of the bulk opened with {@link beginBulk}. */
+  /** Raw bytes of the bulk opened with {@link beginBulk}, or whole pre-encoded arguments. */
   raw(b: Uint8Array): void {
     this.#encoder.raw(b);
   }

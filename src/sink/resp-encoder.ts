@@ -29,7 +29,7 @@ const CR = 13;
 const LF = 10;
 
 export class RespEncoder {
-  #buf: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
+  #buf: Buffer;
   #start = 0;
   #pos = 0;
   /** Segments of the pending batch already closed (only when a large argument was referenced). */
@@ -37,6 +37,13 @@ export class RespEncoder {
   #segmentBytes = 0;
   #lastString = '';
   #lastEncoded: Buffer | undefined;
+  readonly #slabBytes: number;
+
+  /** @param slabBytes size of each slab (a batch larger than a slab gets a slab of its own). */
+  constructor(slabBytes = SLAB_BYTES) {
+    this.#slabBytes = slabBytes;
+    this.#buf = Buffer.allocUnsafe(slabBytes);
+  }
 
   /** Bytes encoded and not yet taken. */
   get pendingBytes(): number {
@@ -143,7 +150,10 @@ export class RespEncoder {
     this.#header(36, len);
   }
 
-  /** Raw bytes inside a bulk opened with {@link beginBulk} (large ones by reference). */
+  /**
+   * Raw bytes (large ones by reference): inside a bulk opened with {@link beginBulk}, or whole
+   * arguments encoded by another encoder (e.g. the key/value pairs of an MSET, after {@link begin}).
+   */
   raw(b: Uint8Array): void {
     const n = b.length;
     if (n >= LARGE_ARG_BYTES) {
@@ -227,7 +237,7 @@ export class RespEncoder {
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     const carried = this.#pos - this.#start;
-    const next = Buffer.allocUnsafe(Math.max(SLAB_BYTES, 2 * (carried + n)));
+    const next = Buffer.allocUnsafe(Math.max(this.#slabBytes, 2 * (carried + n)));
     this.#buf.copy(next, 0, this.#start, this.#pos);
     this.#buf = next;
     this.#start = 0;

@@ -9,7 +9,9 @@ import {
   writeZsetPiece,
   type StreamTargetFeatures,
 } from './command-rewriter.js';
+import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
+import { RespEncoder } from './resp-encoder.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -29,6 +31,14 @@ export interface SnapshotWriterOptions {
   restoreMaxBytes: number;
   /** Clock for "already expired", Unix ms. @default Date.now */
   nowMs?: () => number;
+  /**
+   * Under `replace`, one-piece strings without expiry are batched into one `MSET` of up to this many
+   * keys (same database; same slot on a cluster): the target's cheapest ingest path, the same value
+   * and no TTL as `SET`. Keys are held back only until the next other command of this writer, the
+   * end of the current task (a microtask) or {@link SnapshotWriter.sendPending}; 0 (off) for a
+   * writer whose keys other code writes too (journal RESTOREs). @default 0
+   */
+  msetMaxKeys?: number;
 }
 
 /** Defaults of {@link SnapshotWriterOptions}. */
@@ -36,7 +46,17 @@ export const SNAPSHOT_WRITER_DEFAULTS: SnapshotWriterOptions = {
   onExisting: 'replace',
   unsupported: 'fail',
   restoreMaxBytes: 512 * 1024,
+  msetMaxKeys: 0,
 };
+
+/** A batch of MSET is sent once its key/value bytes reach this (bounds the command's size). */
+const MSET_MAX_BYTES = 64 * 1024;
+/** Strings longer than this are not batched: one big SET costs no more per byte than MSET. */
+const MSET_MAX_VALUE_BYTES = 8 * 1024;
+/** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
+export const MSET_KEYS_DEFAULT = 512;
+/** Slab of the MSET stage: holds at least one full batch. */
+const STAGE_SLAB_BYTES = 4 * MSET_MAX_BYTES;
 
 /** Counters of a {@link SnapshotWriter}. */
 export interface SnapshotWriterStats {
@@ -95,7 +115,8 @@ const MOVE_IF_ABSENT_SCRIPT =
  * Per object:
  * - RESTORE `key ttl payload ABSTTL [REPLACE]` when the object is one piece, its `rdbValue` is at
  *   most `restoreMaxBytes`, and the target's RDB version reads its encoding ({@link restoreVersionFor});
- *   except strings under `replace`, which `SET key value [PXAT ms]` writes more cheaply;
+ *   except strings under `replace`, which `SET key value [PXAT ms]` writes more cheaply, and those
+ *   without expiry in `MSET` batches when `msetMaxKeys` > 0 (see {@link sendPending});
  * - otherwise commands per piece ({@link writeStringPiece} etc.): the first piece replaces the key
  *   (`DEL`, or `SET` for strings), later pieces append, the last applies `PEXPIREAT` (absolute).
  * - `onExisting` skip/fail: RESTORE without REPLACE; rewritten objects are built under a temporary
@@ -130,6 +151,18 @@ export class SnapshotWriter {
   #markAt = 0;
   /** The target failed: acknowledgements no longer mean "applied"; the counters stop. */
   #isFailed = false;
+  /** {@link SnapshotWriterOptions.msetMaxKeys}; 0 under skip/fail (each key needs its own guard). */
+  readonly #msetMaxKeys: number;
+  readonly #isCluster: boolean;
+  /** Key/value pairs of the next MSET, encoded as its arguments (created on first use). */
+  #stage: RespEncoder | undefined;
+  #stagedKeys = 0;
+  #stagedDb = 0;
+  /** Slot of every staged key on a cluster; -1 standalone. */
+  #stagedSlot = -1;
+  /** Copy of the first staged key: routes the MSET and names it in errors. */
+  #stagedFirstKey: Buffer = Buffer.alloc(0);
+  #isSendQueued = false;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
     pieces: 0,
@@ -147,6 +180,8 @@ export class SnapshotWriter {
     this.#nowMs = options.nowMs ?? Date.now;
     this.#isGuarded = this.#options.onExisting !== 'replace';
     this.#stream = { hasStreamV2: info.rdbVersion >= 10 };
+    this.#msetMaxKeys = this.#isGuarded ? 0 : (this.#options.msetMaxKeys ?? 0);
+    this.#isCluster = info.clusterEnabled;
     if (this.#options.onExisting === 'skip') {
       // This writer's own policy, next to those of other writers on the router: it claims only the
       // BUSYKEY replies of its guarded commands (RESTORE without REPLACE, MOVE_IF_ABSENT_SCRIPT),
@@ -191,6 +226,7 @@ export class SnapshotWriter {
    * Never throws: a `DEL` that fails (lost connection, READONLY) is reported in the result.
    */
   async discardUnsettled(): Promise<DiscardedObject[]> {
+    this.sendPending();
     const out: DiscardedObject[] = [];
     for (const o of this.#unsettled.values()) {
       const d: DiscardedObject = { db: o.db, key: o.key, written: o.written, isDeleted: false };
@@ -228,11 +264,67 @@ export class SnapshotWriter {
     if (this.#sentObjects > at) this.#requestMark();
   };
 
-  /** One more object fully sent. */
-  #objectSent(): void {
-    this.#stats.keys++;
-    this.#sentObjects++;
+  /** `n` more objects fully sent. */
+  #objectSent(n = 1): void {
+    this.#stats.keys += n;
+    this.#sentObjects += n;
     if (!this.#isMarkPending) this.#requestMark();
+  }
+
+  /**
+   * Sends the keys held for the next MSET now (see {@link SnapshotWriterOptions.msetMaxKeys}). Call
+   * it before anything else writes to the router in the same task: a journal record may touch a
+   * held key, and a `whenAcked` marker must come after them. One held key goes as a plain `SET`.
+   */
+  sendPending(): void {
+    const n = this.#stagedKeys;
+    if (n === 0) return;
+    this.#stagedKeys = 0;
+    const first = this.#stagedFirstKey;
+    const conn = this.#router.connectionFor(first, this.#stagedDb);
+    const name = n === 1 ? 'SET' : 'MSET';
+    conn.begin(1 + 2 * n);
+    conn.arg(name);
+    const parts = this.#stage!.take();
+    for (let i = 0; i < parts.length; i++) conn.raw(parts[i]!);
+    // An error reply of the MSET names its first key (under `replace` any error stops the run).
+    conn.end(name, first);
+    this.#stats.commands++;
+    this.#objectSent(n);
+  }
+
+  /** The held keys leave at the end of the task that staged them, at the latest. */
+  readonly #onSendQueued = (): void => {
+    this.#isSendQueued = false;
+    this.sendPending();
+  };
+
+  /** Holds one string for the next MSET (its key and value are copied, encoded). */
+  #stageString(db: number, key: Buffer, value: Buffer): void {
+    const slot = this.#isCluster ? keySlot(key) : -1;
+    if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.sendPending();
+    const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
+    if (this.#stagedKeys === 0) {
+      this.#stagedDb = db;
+      this.#stagedSlot = slot;
+      this.#stagedFirstKey = Buffer.from(key);
+      if (!this.#isSendQueued) {
+        this.#isSendQueued = true;
+        queueMicrotask(this.#onSendQueued);
+      }
+    }
+    stage.arg(key);
+    stage.arg(value);
+    this.#stats.pieces++;
+    if (++this.#stagedKeys >= this.#msetMaxKeys || stage.pendingBytes >= MSET_MAX_BYTES) this.sendPending();
+  }
+
+  /**
+   * Whether `rdbValue` of a one-piece string is ever used (RESTORE under skip/fail); under `replace`
+   * strings go as SET / MSET, so the decoder need not capture it (`captureStrings`).
+   */
+  get isStringPayloadUsed(): boolean {
+    return this.#isGuarded;
   }
 
   /** True while any target connection is above its in-flight bound: stop calling {@link write}. */
@@ -247,6 +339,7 @@ export class SnapshotWriter {
 
   /** Resolves once the target acknowledged every command; rejects with the first fatal error. */
   flush(): Promise<void> {
+    this.sendPending();
     return this.#router.flush();
   }
 
@@ -310,6 +403,21 @@ export class SnapshotWriter {
       return;
     }
 
+    if (
+      this.#msetMaxKeys > 0 &&
+      entry.valueKind === 'string' &&
+      entry.isFirst &&
+      entry.isLast &&
+      entry.expireAtMs === -1 &&
+      entry.value.length <= MSET_MAX_VALUE_BYTES &&
+      // Cluster: only hash-tagged keys can share a slot with the next key (and db 0 only, else
+      // connectionFor throws, here rather than in sendPending).
+      (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))
+    ) {
+      this.#stageString(entry.db, entry.key, entry.value);
+      return;
+    }
+    if (this.#stagedKeys > 0) this.sendPending();
     const key = entry.key;
     const conn = this.#router.connectionFor(key, entry.db);
     this.#stats.pieces++;
@@ -336,6 +444,7 @@ export class SnapshotWriter {
 
   /** `FUNCTION LOAD REPLACE code` on the target (on every master of a cluster). */
   writeFunction(code: Buffer): void {
+    this.sendPending();
     this.#router.sendToAll(['FUNCTION', 'LOAD', 'REPLACE', code]);
     this.#stats.commands++;
     this.#stats.functions++;

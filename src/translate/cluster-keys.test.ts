@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import calculateSlot from 'cluster-key-slot';
-import { keySlot } from '../sink/key-slot.js';
+import { hasHashTag, keySlot } from '../sink/key-slot.js';
 import { commandKeys, planForCluster, type ClusterPlan } from './cluster-keys.js';
 import { redisCli, startRedisServer } from '../../test/helpers/redis-server.js';
 
@@ -49,6 +49,15 @@ test('keySlot corrects cluster-key-slot for an empty first hash tag followed by 
   assert.notEqual(calculateSlot(Buffer.from('{}a}')), 4370);
   assert.equal(keySlot(Buffer.from('a{}{b}')), 15033);
   assert.equal(keySlot(Buffer.from('{}a}')), 4370);
+});
+
+test('hasHashTag: true exactly when keySlot hashes a tag instead of the whole key', () => {
+  for (const key of ['{user1000}.following', 'a{b}c', 'x{{y}}']) {
+    assert.equal(hasHashTag(Buffer.from(key)), true, key);
+  }
+  for (const key of ['user1000', 'a{}{b}', '{}{x}', '{}a}', 'a{b', 'a}b{']) {
+    assert.equal(hasHashTag(Buffer.from(key)), false, key);
+  }
 });
 
 test('commandKeys: fixed positions, any case', () => {

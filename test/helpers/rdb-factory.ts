@@ -315,7 +315,14 @@ export interface SetCommandsOptions {
   valueBytes?: number;
   /** Keys are `<keyPrefix><index, 10 digits>`. @default 'key:' */
   keyPrefix?: string;
+  /** Keys per command: 1 writes `SET`s, more writes `MSET`s of that many keys (the same data). @default 1 */
+  keysPerCommand?: number;
+  /** Every n-th key (index % n === 0) gets an expiry: `SET … PXAT` {@link FAR_FUTURE_PEXPIREAT}; 0 = none. @default 0 */
+  ttlEvery?: number;
 }
+
+/** An absolute expiry no test date reaches (2100-01-01), Unix ms. */
+export const FAR_FUTURE_PEXPIREAT = 4_102_444_800_000;
 
 /**
  * Writes `count` `SET <key> <value>` commands in RESP to `out` (values: printable pseudo-random text,
@@ -325,33 +332,84 @@ export async function writeSetCommands(out: Writable, options: SetCommandsOption
   const valueBytes = options.valueBytes ?? 100;
   const prefix = options.keyPrefix ?? 'key:';
   const keyLen = prefix.length + 10;
-  const head = Buffer.from(`*3\r\n$3\r\nSET\r\n$${keyLen}\r\n${prefix}`);
-  const mid = Buffer.from(`\r\n$${valueBytes}\r\n`);
-  const cmdBytes = head.length + 10 + mid.length + valueBytes + 2;
+  const perCommand = options.keysPerCommand ?? 1;
+  const ttlEvery = options.ttlEvery ?? 0;
   const alphabet = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
   const noise = pseudoRandomBytes(valueBytes + 4096, 3);
   for (let i = 0; i < noise.length; i++) noise[i] = alphabet[noise[i]! & 63]!;
-  const perChunk = Math.max(1, Math.floor((1 << 20) / cmdBytes));
-  for (let i = 0; i < options.count; ) {
-    const n = Math.min(perChunk, options.count - i);
-    const chunk = Buffer.allocUnsafe(n * cmdBytes);
-    let pos = 0;
-    for (let j = 0; j < n; j++, i++) {
-      pos += head.copy(chunk, pos);
-      pos += chunk.write(String(i).padStart(10, '0'), pos, 'latin1');
-      pos += mid.copy(chunk, pos);
-      const start = (i * 37) % 4096;
-      pos += noise.copy(chunk, pos, start, start + valueBytes);
-      chunk[pos++] = 13;
-      chunk[pos++] = 10;
+  const keyHead = Buffer.from(`$${keyLen}\r\n${prefix}`);
+  const mid = Buffer.from(`\r\n$${valueBytes}\r\n`);
+  const pairBytes = keyHead.length + 10 + mid.length + valueBytes + 2;
+  /** `$len key $len value` of key i at `pos`; returns the end. */
+  const pair = (i: number, buf: Buffer, pos: number): number => {
+    pos += keyHead.copy(buf, pos);
+    pos += buf.write(String(i).padStart(10, '0'), pos, 'latin1');
+    pos += mid.copy(buf, pos);
+    const start = (i * 37) % 4096;
+    pos += noise.copy(buf, pos, start, start + valueBytes);
+    buf[pos++] = 13;
+    buf[pos++] = 10;
+    return pos;
+  };
+  const set = Buffer.from('*3\r\n$3\r\nSET\r\n');
+  const setPxat = Buffer.from('*5\r\n$3\r\nSET\r\n');
+  const pxat = Buffer.from(`$4\r\nPXAT\r\n$${String(FAR_FUTURE_PEXPIREAT).length}\r\n${FAR_FUTURE_PEXPIREAT}\r\n`);
+  const CHUNK_BYTES = 1 << 20;
+  const chunkBytes = CHUNK_BYTES + (perCommand + 1) * pairBytes + 128;
+  let chunk = Buffer.allocUnsafe(chunkBytes);
+  let pos = 0;
+  const group = Buffer.allocUnsafe(perCommand * pairBytes);
+  let groupBytes = 0;
+  let groupKeys = 0;
+  const flushGroup = (): void => {
+    if (groupKeys === 0) return;
+    pos += perCommand === 1 ? set.copy(chunk, pos) : chunk.write(`*${1 + 2 * groupKeys}\r\n$4\r\nMSET\r\n`, pos, 'latin1');
+    pos += group.copy(chunk, pos, 0, groupBytes);
+    groupBytes = groupKeys = 0;
+  };
+  for (let i = 0; i < options.count; i++) {
+    if (ttlEvery > 0 && i % ttlEvery === 0) {
+      pos += setPxat.copy(chunk, pos);
+      pos = pair(i, chunk, pos);
+      pos += pxat.copy(chunk, pos);
+    } else {
+      groupBytes = pair(i, group, groupBytes);
+      if (++groupKeys === perCommand) flushGroup();
     }
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (pos >= CHUNK_BYTES) {
+      const full = chunk.subarray(0, pos);
+      chunk = Buffer.allocUnsafe(chunkBytes);
+      pos = 0;
+      if (!out.write(full)) await once(out, 'drain');
+    }
+  }
+  flushGroup();
+  if (pos > 0) out.write(chunk.subarray(0, pos));
+}
+
+/**
+ * Writes `count` keys as `MSET`s of `perCommand` keys to `out`; `pair(i, chunk, pos)` encodes key i's
+ * `$len key $len value` at `pos` (at most `maxPairBytes`) and returns the end. Does not end `out`.
+ */
+export async function writeMsetCommands(
+  out: Writable,
+  count: number,
+  perCommand: number,
+  pair: (i: number, chunk: Buffer, pos: number) => number,
+  maxPairBytes: number,
+): Promise<void> {
+  for (let i = 0; i < count; ) {
+    const n = Math.min(perCommand, count - i);
+    const chunk = Buffer.allocUnsafe(32 + n * maxPairBytes);
+    let pos = chunk.write(`*${1 + 2 * n}\r\n$4\r\nMSET\r\n`, 0, 'latin1');
+    for (let j = 0; j < n; j++, i++) pos = pair(i, chunk, pos);
+    if (!out.write(chunk.subarray(0, pos))) await once(out, 'drain');
   }
 }
 
 /** Writes {@link writeSetCommands} output to a new file in a temp dir; returns its path. */
 export async function writeSetCommandsFile(options: SetCommandsOptions, dir = mkdtempSync(path.join(tmpdir(), 'df2redis-pipe-'))): Promise<string> {
-  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}.resp`);
+  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}-by${options.keysPerCommand ?? 1}-ttl${options.ttlEvery ?? 0}.resp`);
   const out = createWriteStream(file);
   await writeSetCommands(out, options);
   out.end();

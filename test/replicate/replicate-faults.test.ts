@@ -193,7 +193,7 @@ test('--reconnect-timeout 0: a target idle timeout (CONFIG SET timeout 1) closin
 test('a flow paused for backpressure that then reaches a FLUSHALL barrier is resumed once the barrier is done (tiny in-flight window)', { timeout: 30_000 }, async () => {
   // A 1-byte window: every write backpressures the flow, so it is paused when the FLUSHALL that
   // follows in the same read blocks it (and nothing queued behind the FLUSHALL drains it later).
-  const t = await stableReplication(2, { maxInflightBytesPerFlow: 1 });
+  const t = await stableReplication(2, { maxInflightBytes: 1 });
   try {
     const [f0, f1] = t.flows;
     f0!.write(journalCommand(['SET', 'a', '1']), journalCommand(['FLUSHALL'], { txid: 7 }));
@@ -270,5 +270,27 @@ test('replicate --on-existing fail: the run stops with BUSYKEY naming the existi
   } finally {
     await m.close();
     await redis.stop();
+  }
+});
+
+test('one in-flight bound for the whole process: 4 flows into a paused target hold about maxInflightBytes between them, not 4 × it', { timeout: 30_000 }, async () => {
+  const bound = 4 * 1024 * 1024;
+  const t = await stableReplication(4, { maxInflightBytes: bound });
+  const inflight = (): number => t.r.status().target.nodes.reduce((n, x) => n + x.inflightBytes, 0);
+  try {
+    await redisCli(t.redis.port, 'CLIENT', 'PAUSE', '20000', 'WRITE');
+    // 2 MiB offered per flow, 8 MiB in all: each flow may take a quarter of the bound (1 MiB).
+    const value = 'v'.repeat(8192);
+    for (const f of t.flows) {
+      for (let i = 0; i < 256; i++) f.write(journalCommand(['SET', `k:${f.flowId}:${i}`, value]));
+    }
+    await until(() => inflight() >= bound * 0.9, 'the window filled');
+    await delay(300); // what the flows read meanwhile (every flow had 2 MiB to send) would show now
+    // Each flow may exceed its share by what it had already read when it paused (a socket read).
+    const slack = 4 * 128 * 1024;
+    assert.ok(inflight() <= bound + slack, `${inflight()} bytes in flight, bound ${bound}`);
+  } finally {
+    await redisCli(t.redis.port, 'CLIENT', 'UNPAUSE');
+    await t.close();
   }
 });

@@ -92,7 +92,7 @@ test('replicate types --dbs 1: only db 1 is written, and MOVE j:mv 1 out of db 0
 test('replicate flushall-uncompressed with a tiny in-flight window (every write pauses the flow): every record is acknowledged, the target equals the master', { timeout: 120_000 }, async () => {
   const redis = await startRedisServer();
   try {
-    const { summary, master } = await replicateSession('flushall-uncompressed', redis.url, { maxInflightBytesPerFlow: 1 });
+    const { summary, master } = await replicateSession('flushall-uncompressed', redis.url, { maxInflightBytes: 1 });
     try {
       assert.deepEqual(master.violations, []);
       const expected = master.expected();

@@ -307,3 +307,28 @@ test('bad header, unknown version, unknown opcode and type, corrupt LZ4 and LZF 
     assert.throws(() => new RdbDecoder({ onEntry() {} }).push(bytes), (e: unknown) => e instanceof RdbError && e.code === code, code);
   }
 });
+
+test('one-piece strings: the one-step path (whole input) and the object state machine (byte by byte) emit identical entries', () => {
+  const bytes = new RdbBuilder(9)
+    .object(0, 'short', str('v'))
+    .expireMs(1_900_000_000_123)
+    .object(0, 'k'.repeat(70), str('x'.repeat(300))) // 14-bit key and value lengths, with expiry
+    .selectDb(2)
+    .object(0, 'long', str('y'.repeat(20_000))) // 32-bit length: the state machine
+    .object(0, 'int', intStr(12345)) // int-encoded: the state machine
+    .object(0, 'lzf', Buffer.from([0xc3]), len(lzfCompress(Buffer.from('z'.repeat(200)))!.length), len(200), lzfCompress(Buffer.from('z'.repeat(200)))!)
+    .object(0, 'empty', str(''))
+    .object(0, 'last', str('w'))
+    .end();
+  const options = [{}, { captureStrings: false }, { skipValues: true }, { maxRestorePayloadBytes: 100 }, { maxPieceBytes: 64 }];
+  for (const o of options) {
+    const res = decodeAllWays(bytes, o, 0);
+    const pieces = o.maxPieceBytes === undefined ? 7 : res.entries.length;
+    assert.equal(res.entries.length, pieces, JSON.stringify(o));
+    assert.deepEqual([...new Set(keysOf(res.entries))], ['0/short', `0/${'k'.repeat(70)}`, '2/long', '2/int', '2/lzf', '2/empty', '2/last']);
+  }
+  const whole = decodeWithCuts(bytes, []).entries;
+  assert.equal(whole[1]!.expireAtMs, 1_900_000_000_123);
+  assert.equal(whole[1]!.rdbValue?.length, 2 + 300); // 14-bit length + value, as RESTORE wants it
+  assert.equal(decodeWithCuts(bytes, [], { captureStrings: false }).entries[1]!.rdbValue, undefined);
+});

@@ -18,7 +18,9 @@
  */
 import { Df2RedisError, JournalError, RdbError } from '../../errors.js';
 import {
+  type SnapshotEntry,
   type ValueKind,
+  RDB_TYPE_STRING,
   RDB_TYPE_MODULE_2,
   RDB_TYPE_MODULE_PRE_GA,
   RDB_TYPE_SET_LISTPACK,
@@ -88,6 +90,9 @@ export interface RdbDecoderOptions {
   /** Verify the CRC64 of the EOF record when it is non-zero (RDB version ≥ 5). Not computed for
    *  Dragonfly streams (AUX `df-ver`), whose checksum is always zero. @default true */
   verifyChecksum?: boolean;
+  /** Capture `rdbValue` of strings too (see `maxRestorePayloadBytes`); false when the consumer writes
+   *  strings with SET and never reads it: one Buffer view less per string. @default true */
+  captureStrings?: boolean;
 }
 
 /** Defaults of {@link RdbDecoderOptions}. */
@@ -98,6 +103,7 @@ export const RDB_DECODER_DEFAULTS = {
   skipValues: false,
   maxBlobBytes: 65_536,
   verifyChecksum: true,
+  captureStrings: true,
 } as const;
 
 /** RDB type byte → logical kind; undefined for ids that are not object types. */
@@ -177,6 +183,7 @@ interface TaggedObject {
 }
 
 const HEADER_BYTES = 9;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Streaming RDB decoder (contract: /tmp/contracts.md). Feed bytes with {@link push}; entries and
@@ -192,6 +199,7 @@ export class RdbDecoder implements ObjectContext {
   #rdbVersion = 0;
   readonly #source: string | undefined;
   readonly #verifyChecksum: boolean;
+  readonly #captureStrings: boolean;
   readonly #main: Frame;
   #blobFrame: Frame | undefined;
   readonly #tags = new Map<number, TaggedObject>();
@@ -215,6 +223,7 @@ export class RdbDecoder implements ObjectContext {
       : Math.max(0, options.maxRestorePayloadBytes ?? RDB_DECODER_DEFAULTS.maxRestorePayloadBytes);
     this.maxBlobBytes = Math.max(0, options.maxBlobBytes ?? RDB_DECODER_DEFAULTS.maxBlobBytes);
     this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
+    this.#captureStrings = options.captureStrings ?? RDB_DECODER_DEFAULTS.captureStrings;
     this.#main = this.#newFrame(new RdbReader(this.#source), false);
   }
 
@@ -325,6 +334,10 @@ export class RdbDecoder implements ObjectContext {
       }
       const opStart = r.pos;
       const op = r.buf[r.pos++]!;
+      if (op === RDB_TYPE_STRING && this.#oneStringAtOnce(r)) {
+        r.mark = r.pos;
+        continue;
+      }
       if (op < RDB_OPCODE_FULLSYNC_END) {
         const kind = kindOfType(op, this.rdbVersion);
         if (kind === undefined) {
@@ -340,6 +353,67 @@ export class RdbDecoder implements ObjectContext {
       this.#readOpcode(f, op, opStart);
       r.mark = r.pos;
     }
+  }
+
+  /**
+   * The common case in one step: a string object (type byte read) whose key and value are plain
+   * strings with 6- or 14-bit lengths, wholly in the buffer and at most `maxPieceBytes`. Emits the
+   * same entry as the object state machine (RdbObject, stepString) without its per-unit steps.
+   * Returns false, with `r.pos` untouched, for anything else (encoded or long lengths, LZF, bytes
+   * still to come): the state machine takes it.
+   */
+  #oneStringAtOnce(r: RdbReader): boolean {
+    const buf = r.buf;
+    const end = r.end;
+    let p = r.pos;
+    if (p >= end) return false;
+    let b = buf[p]!;
+    let keyLen: number;
+    if (b < 0x40) {
+      keyLen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      keyLen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    const keyStart = p;
+    p += keyLen;
+    if (p >= end) return false;
+    const valueStart = p;
+    b = buf[p]!;
+    let valueLen: number;
+    if (b < 0x40) {
+      valueLen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      valueLen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    if (p + valueLen > end || valueLen > this.maxPieceBytes) return false;
+    const valueEnd = p + valueLen;
+    const isCaptured = this.maxRestorePayloadBytes >= valueEnd - valueStart && this.#captureStrings;
+    // Same fields in the same order as RdbObject.emit: one object shape downstream.
+    const entry = {
+      kind: 'snapshot',
+      db: this.#db,
+      key: buf.subarray(keyStart, keyStart + keyLen),
+      rdbType: RDB_TYPE_STRING,
+      expireAtMs: this.#pendingExpireMs,
+      isFirst: true,
+      isLast: true,
+      rdbValue: isCaptured ? buf.subarray(valueStart, valueEnd) : undefined,
+      rdbVersion: this.#rdbVersion,
+      valueKind: 'string',
+      value: this.skipValues ? EMPTY : buf.subarray(p, valueEnd),
+    } as SnapshotEntry;
+    this.#pendingExpireMs = -1;
+    r.pos = valueEnd;
+    this.handler.onEntry(entry);
+    return true;
   }
 
   /** One non-object top-level record (opcode byte already read). */
@@ -570,7 +644,7 @@ export class RdbDecoder implements ObjectContext {
         if (o.kind === 'module') {
           throw r.error('UNSUPPORTED_TYPE', `unsupported type ${o.rdbType} for key ${JSON.stringify(key.toString('latin1'))} (a Redis module value cannot be read without its module)`);
         }
-        if (this.maxRestorePayloadBytes > 0) {
+        if (this.maxRestorePayloadBytes > 0 && (o.kind !== 'string' || this.#captureStrings)) {
           o.isCapturing = true;
           r.retainFrom = o.valueStart;
         }

@@ -471,9 +471,9 @@ export class Replicator {
       return undefined;
     }
     this.#control = control;
-    control.on('error', (err: Error) => {
-      if (gen === this.#generation) this.#fail(err);
-    });
+    // Idle for as long as the full sync lasts (a server `timeout` may close it): its loss matters
+    // only when it is next used, whose flush() then rejects (see #onFullSync, #onSettled).
+    control.on('error', () => undefined);
     const stale = this.#staleClients;
     this.#staleClients = [];
     await Promise.all(
@@ -876,10 +876,18 @@ export class Replicator {
     const control = this.#control;
     if (control === undefined) return;
     const key = this.#checkpointKey;
+    const gen = this.#generation;
     control.connectionFor(key, 0).send(['HSET', key, 'phase', 'stable', 'replid', this.#masterReplid], key);
     control.flush().then(
-      () => this.#logger.info({ key: key.toString() }, 'every flow is in stable sync: the checkpoint on the target is a resume point'),
-      () => undefined, // a failure reaches #fail through the control router's 'error'
+      () => {
+        this.#logger.info({ key: key.toString() }, 'every flow is in stable sync: the checkpoint on the target is a resume point');
+        // Not needed again in this attempt: an idle connection would only be closed by a server `timeout`.
+        if (this.#control === control) this.#control = undefined;
+        control.close().catch(() => undefined);
+      },
+      (err: unknown) => {
+        if (gen === this.#generation) this.#fail(err as Error);
+      },
     );
   }
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { FakeMaster, rdbString } from '../helpers/fake-master.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { freePort, redisCli, startRedisServer } from '../helpers/redis-server.js';
+import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -59,33 +60,56 @@ test('replicate serves /status while running, and on SIGINT finishes, prints the
   }
 });
 
-test('replicate exits 1 naming the connection when an idle target connection is killed in stable sync', { timeout: 60_000 }, async () => {
-  const master = await FakeMaster.start({ numFlows: 2 });
-  const target = await startRedisServer();
-  try {
-    const child = spawn(process.execPath, [MAIN, 'replicate', '--source', master.url, '--target', target.url, '--progress', 'none', '--log-level', 'silent'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Every flow acknowledged its journal offset: stable sync, nothing in flight.
-    const acked = new Set<number>();
-    await new Promise<void>((resolve) =>
-      master.on('ack', (f: { flowId: number }) => {
-        acked.add(f.flowId);
-        if (acked.size === 2) resolve();
-      }),
-    );
-    const killed = Number((await redisCli(target.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
-    assert.ok(killed >= 2, `killed ${killed}`);
-    assert.equal(await exited, 1, stderr);
-    assert.match(stderr, /df2redis: target \(flow [01]\) connection to 127\.0\.0\.1:\d+: connection closed while idle/);
-  } finally {
-    await master.close();
-    await target.stop();
-  }
-});
+for (const mode of ['reconnect', 'no-reconnect'] as const) {
+  const title =
+    mode === 'no-reconnect'
+      ? 'replicate --reconnect-timeout 0 exits 1 naming the connection when an idle target connection is killed in stable sync'
+      : 'replicate reconnects when its target connections are killed in stable sync, resumes, and reports the reconnect (SIGTERM: exit 0)';
+  test(title, { timeout: 60_000 }, async () => {
+    const master = await FakeMaster.start({ numFlows: 2 });
+    const target = await startRedisServer();
+    let stopChild = (): void => undefined;
+    try {
+      const extra = mode === 'no-reconnect' ? ['--reconnect-timeout', '0'] : [];
+      const child = spawn(process.execPath, [MAIN, 'replicate', '--source', master.url, '--target', target.url, '--progress', 'none', '--log-level', 'warn', '--log-format', 'json', ...extra], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      stopChild = () => child.kill('SIGKILL');
+      // Every flow acknowledged its journal offset: stable sync, nothing in flight.
+      const acked = new Set<number>();
+      await new Promise<void>((resolve) =>
+        master.on('ack', (f: { flowId: number }) => {
+          acked.add(f.flowId);
+          if (acked.size === 2) resolve();
+        }),
+      );
+      const syncs = master.syncCount;
+      acked.clear();
+      const killed = Number((await redisCli(target.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
+      assert.ok(killed >= 2, `killed ${killed}`);
+      if (mode === 'no-reconnect') {
+        assert.equal(await exited, 1, stderr);
+        assert.match(stderr, /df2redis: target \((flow [01]|checkpoint)\) connection to 127\.0\.0\.1:\d+: connection closed while idle/);
+        return;
+      }
+      await until(() => /connection lost: reconnecting/.test(stderr), 'the reconnect logged');
+      // Back in stable sync on new connections (a new handshake with the master).
+      await until(() => master.syncCount > syncs && acked.size === 2, 'a new session, every flow acknowledging again', 20_000);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.match(stdout, /^reconnects: 1, full syncs: \d+, partial syncs: \d+$/m);
+    } finally {
+      stopChild(); // a failed assertion must not leave it reconnecting
+      await master.close();
+      await target.stop();
+    }
+  });
+}
 
 test('replicate --on-existing fail exits 1 naming the key that already exists on the target', { timeout: 60_000 }, async () => {
   const master = await FakeMaster.start({

@@ -33,11 +33,15 @@ test('the first ACK after STARTSTABLE waits until the target acknowledged every 
     numFlows: 1,
     journalOffset: 7,
     onSync: (master, reply) => {
-      const f = master.flows[0]!;
-      f.sendHeader();
-      f.write(smallStrings(200));
-      f.sendFullSyncEnd();
-      reply();
+      // The target stops taking writes now: after df2redis claimed it (its checkpoint, written
+      // before DFLY SYNC), before the first snapshot byte.
+      void redisCli(redis.port, 'CLIENT', 'PAUSE', '60000', 'WRITE').then(() => {
+        const f = master.flows[0]!;
+        f.sendHeader();
+        f.write(smallStrings(200));
+        f.sendFullSyncEnd();
+        reply();
+      });
     },
   });
   // What the target held when each ACK reached the master.
@@ -45,21 +49,20 @@ test('the first ACK after STARTSTABLE waits until the target acknowledged every 
   m.on('ack', () => dbsizeAtAck.push(probe.call(['DBSIZE'])));
   const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url }, silent);
   try {
-    await redisCli(redis.port, 'CLIENT', 'PAUSE', '60000', 'WRITE');
     const running = r.run();
     running.catch(() => undefined);
     try {
       await until(() => r.status().flows[0]?.phase === 'stable-sync', 'STARTSTABLE and the journal offset received');
       await delay(300); // room for an early ACK to reach the master
       assert.deepEqual((m.flows[0] as FakeFlow).acks, [], 'no ACK while the snapshot is unacknowledged');
-      assert.equal(await probe.call(['DBSIZE']), 0);
+      assert.equal(await probe.call(['DBSIZE']), 1, 'nothing but the checkpoint that claimed the target before DFLY SYNC');
       assert.equal(r.status().flows[0]!.snapshotKeys, 0, '/status counts acknowledged keys, not sent ones');
       assert.equal(r.status().flows[0]!.lsn, 0n);
     } finally {
       await redisCli(redis.port, 'CLIENT', 'UNPAUSE');
     }
     await m.waitFor('ack', (_f: FakeFlow, lsn: bigint) => lsn === 7n, 10_000);
-    assert.equal(await dbsizeAtAck[0], 200, 'the first ACK came after the target held every snapshot key');
+    assert.equal(await dbsizeAtAck[0], 201, 'the first ACK came after the target held every snapshot key (and the checkpoint)');
     assert.equal(r.status().flows[0]!.snapshotKeys, 200);
     await r.stop();
     const summary = await running;

@@ -21,14 +21,22 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
-test('replicate: a master that never answers DFLY SYNC → exit 1 naming the step', { timeout: 30_000 }, async () => {
+test('replicate: a master that never answers DFLY SYNC → reconnects until --reconnect-timeout, then exit 1 naming the step (at once with 0)', { timeout: 30_000 }, async () => {
   const master = await FakeMaster.start({ numFlows: 2, isSilent: (a) => a[0] === 'DFLY' && a[1] === 'SYNC' });
   const target = await startRedisServer();
   try {
-    const r = await run(['replicate', '--source', master.url, '--target', target.url, '--source-timeout', '500ms', '--progress', 'none', '--log-level', 'silent']);
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^df2redis: no reply to DFLY SYNC from the master 127\.0\.0\.1:\d+ \(main connection\) within 500 ms \(--source-timeout\)\n$/);
-    assert.equal(r.stdout, '');
+    const once = await run(['replicate', '--source', master.url, '--target', target.url, '--source-timeout', '500ms', '--reconnect-timeout', '0', '--progress', 'none', '--log-level', 'silent']);
+    assert.equal(once.code, 1, once.stderr);
+    assert.match(once.stderr, /^df2redis: no reply to DFLY SYNC from the master 127\.0\.0\.1:\d+ \(main connection\) within 500 ms \(--source-timeout\)\n$/);
+    assert.equal(once.stdout, '');
+    const syncs = master.syncCount;
+    const retried = await run(['replicate', '--source', master.url, '--target', target.url, '--source-timeout', '500ms', '--reconnect-timeout', '3s', '--progress', 'none', '--log-level', 'silent']);
+    assert.equal(retried.code, 1, retried.stderr);
+    assert.match(
+      retried.stderr,
+      /^df2redis: no reply to DFLY SYNC from the master 127\.0\.0\.1:\d+ \(main connection\) within 500 ms \(--source-timeout\) \(gave up reconnecting after \d+ s: --reconnect-timeout 3000 ms\)\n$/,
+    );
+    assert.ok(master.syncCount - syncs >= 2, `tried again: ${master.syncCount - syncs} sessions`);
   } finally {
     await master.close();
     await target.stop();

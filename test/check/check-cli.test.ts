@@ -241,15 +241,19 @@ test('big values (a 300 K-field hash, a 50 MB string) are checked with bounded m
   }
 });
 
-test('against a running replicator (fake master): keys still in flight are not reported once the /status fence passed; a difference planted on the target is', async () => {
-  const silent = pino({ level: 'silent' });
+/** A fake master with a live model (2 flows) and a replicator from it into a fresh redis-server, running. */
+async function runningReplicator(): Promise<{ data: MasterData; m: FakeMaster; redis: RedisServer; r: Replicator }> {
   const data = await MasterData.start(2);
   const m = await FakeMaster.start({ numFlows: 2, data });
   data.attach(m);
   const redis = await startRedisServer();
-  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, statusPort: undefined }, silent);
-  const running = r.run();
-  running.catch(() => undefined);
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, statusPort: undefined }, pino({ level: 'silent' }));
+  r.run().catch(() => undefined);
+  return { data, m, redis, r };
+}
+
+test('against a running replicator (fake master): keys still in flight are not reported once the /status fence passed; a difference planted on the target is', async () => {
+  const { data, m, redis, r } = await runningReplicator();
   let statusReads = 0;
   // The journal of the writes below is held until the checker first asks /status for the fence.
   const status = await startStatusServer({
@@ -285,14 +289,7 @@ test('against a running replicator (fake master): keys still in flight are not r
 });
 
 test("without --status-url, against a running replicator: the fence is the replicator's checkpoint on the target; keys in flight are not reported, a planted difference is", async () => {
-  const silent = pino({ level: 'silent' });
-  const data = await MasterData.start(2);
-  const m = await FakeMaster.start({ numFlows: 2, data });
-  data.attach(m);
-  const redis = await startRedisServer();
-  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target: redis.url, statusPort: undefined }, silent);
-  const running = r.run();
-  running.catch(() => undefined);
+  const { data, m, redis, r } = await runningReplicator();
   let isPolling = true;
   try {
     await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');

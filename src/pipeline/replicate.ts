@@ -263,6 +263,8 @@ export class Replicator {
   #fullResyncs = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #isWaitShortWarned = false;
+  /** This attempt started a full sync (set by #onFullSync, cleared when an attempt starts). */
+  #isFullSyncAttempt = false;
   #partialResyncs = 0;
   #done: { resolve: (s: ReplicateSummary) => void; reject: (e: Error) => void } | undefined;
   #isStopping = false;
@@ -387,6 +389,8 @@ export class Replicator {
    */
   async #startAttempt(): Promise<void> {
     const gen = ++this.#generation;
+    this.#isFullSyncAttempt = false;
+    this.#resumedFrom = null;
     const options = this.#options;
     const sourceEp = this.#sourceEp!;
     if (this.#sourceConn === undefined) {
@@ -533,7 +537,9 @@ export class Replicator {
     // A key being read back is written before the end (its record was received).
     await Promise.all([...this.#flows.values()].map((f) => f.readBacksSettled()));
     await Promise.all([...this.#flowRouters.values()].map((r) => r.flush().catch(() => undefined)));
-    if (this.#state !== 'stable-sync' && this.#done !== undefined) {
+    // Stopped while resuming (no full sync under way): the target holds what its checkpoint says.
+    const isResuming = this.#resumedFrom !== null && !this.#isFullSyncAttempt;
+    if (this.#state !== 'stable-sync' && this.#done !== undefined && !isResuming) {
       const count = session?.master?.numFlows ?? 0;
       this.#fail(
         new StoppedError(
@@ -819,6 +825,7 @@ export class Replicator {
    */
   async #onFullSync(reason: string): Promise<void> {
     this.#fullResyncs++;
+    this.#isFullSyncAttempt = true;
     this.#fullSyncEnds.clear();
     this.#settled.clear();
     this.#reconnect.enter('sync');

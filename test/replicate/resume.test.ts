@@ -300,3 +300,25 @@ async function runCli(args: string[]): Promise<{ code: number | null; stdout: st
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, stdout, stderr };
 }
+
+test('a stop while reconnecting ends the run normally (the target holds what its checkpoint says), not as an unfinished full sync', { timeout: 60_000 }, async () => {
+  const t = await modelMaster(2);
+  const target = await startRedisServer();
+  const proxy = await FaultProxy.start({ port: Number(t.m.url.split(':').pop()) });
+  try {
+    const state = { seq: 0 };
+    await workload(t.data, 2, 20, state);
+    const { r, running } = replicator(proxy.url, target.url);
+    await caughtUp(r, t.data, 'caught up');
+    for (const c of proxy.connections) c.cut();
+    await until(() => r.status().phase === 'reconnecting', 'reconnecting');
+    await r.stop('SIGTERM');
+    const summary = await running;
+    assert.equal(summary.reconnects, 1);
+    await assertEqualToModel(target, t.data);
+  } finally {
+    await proxy.close();
+    await t.close();
+    await target.stop();
+  }
+});

@@ -47,7 +47,7 @@
     for (const [k, v] of pairs) {
       const tr = body.insertRow();
       cell(tr, k);
-      cell(tr, fmtInt(v), 'num');
+      cell(tr, typeof v === 'string' ? v : fmtInt(v), 'num');
     }
   }
 
@@ -113,6 +113,10 @@
       ['ASK', t.asked],
       ['retried', t.retried],
       ['resent after loss', t.resentAfterLoss],
+      ['delivery', s.delivery ?? '–'],
+      ['reconnects', s.reconnects ?? 0],
+      ['full / partial syncs', `${s.resyncs.full} / ${s.resyncs.partial}`],
+      ['resumed from LSN', s.resumedFrom ? s.resumedFrom.join(', ') : '–'],
     ]);
     const errors = {};
     for (const node of t.nodes) for (const [p, n] of Object.entries(node.errorReplies)) errors[p] = (errors[p] || 0) + n;

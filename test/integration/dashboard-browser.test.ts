@@ -69,6 +69,7 @@ test('dashboard in chromium: phase, flow table and counters follow the replicati
     }
     assert.match((await page.textContent('#translations')) ?? '', /dropped STICK\s*1/);
     assert.match((await page.textContent('#target')) ?? '', /commands sent\s*\d+/);
+    assert.match((await page.textContent('#target')) ?? '', /delivery\s*exactly-once.*reconnects\s*0.*full \/ partial syncs\s*1 \/ 0/s);
     // uPlot drew both charts (a CSP or script failure would leave them empty).
     assert.equal(await page.locator('#chart-throughput canvas').count(), 1);
     assert.equal(await page.locator('#chart-lag canvas').count(), 1);

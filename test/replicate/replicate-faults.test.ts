@@ -154,6 +154,9 @@ test('--reconnect-timeout 0: a target connection cut by the network in the middl
   running.catch(() => undefined);
   try {
     await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
+    // The checkpoint's phase is written on its own connection: done before the probe below, so
+    // the only connection whose traffic grows with the probe is the flow's.
+    await until(async () => (await redisCli(redis.port, 'HGET', 'df2redis:checkpoint', 'phase')).trim() === 'stable', 'the checkpoint stable');
     const [f0] = m.flows as FakeFlow[];
     const up = proxy.connections.map((c) => c.forwarded.up);
     f0!.write(journalCommand(['SET', 'before', '1']));

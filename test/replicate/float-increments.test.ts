@@ -34,6 +34,9 @@ async function replay(target: string, records: string[][]): Promise<void> {
   running.catch(() => undefined);
   try {
     await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
+    // The journal offset itself is acknowledged once the snapshot (and the checkpoint written
+    // after it) is: read the starting LSN only then.
+    await until(() => r.status().flows[0]!.lsn > 0n, 'the journal offset acknowledged');
     const f0 = m.flows[0] as FakeFlow;
     const start = r.status().flows[0]!.lsn;
     f0.write(...records.map((a) => journalCommand(a)));

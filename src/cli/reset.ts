@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { tlsConnectOptions } from '../config/connection-settings.js';
 import { ConfigError } from '../errors.js';
-import { checkpointKey, parseCheckpoint } from '../pipeline/checkpoint.js';
+import { checkpointKey, readCheckpoint } from '../pipeline/checkpoint.js';
 import { REPLICATE_DEFAULTS } from '../pipeline/replicate.js';
 import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import { addConfigLayers, optionSourcesOf } from './config-layers.js';
@@ -54,7 +54,7 @@ export async function resetCheckpoint(
     const key = checkpointKey(prefix);
     let held = '';
     try {
-      const cp = parseCheckpoint(await router.call(key, ['HGETALL', key]));
+      const cp = await readCheckpoint(router, key);
       if (cp !== undefined) {
         held = ` (source ${cp.source}, replid ${cp.replid}, ${cp.phase}, next LSN per flow ${cp.lsns.map((l) => l ?? '?').join(',')})`;
       }

@@ -85,6 +85,15 @@ export function parseCheckpoint(reply: RespValue): CheckpointState | undefined {
   return { version, source: fields.get('source') ?? '', replid: fields.get('replid') ?? '', flows, dbs: fields.get('dbs') ?? 'all', phase, lsns };
 }
 
+/**
+ * Reads the checkpoint `key` through `router` (on a cluster, from the master owning its slot).
+ * @throws Error from {@link parseCheckpoint} (not a checkpoint this version reads);
+ *   TargetCommandError, ConnectionError from the read.
+ */
+export async function readCheckpoint(router: Router, key: Buffer): Promise<CheckpointState | undefined> {
+  return parseCheckpoint(await router.call(key, ['HGETALL', key]));
+}
+
 /** `HSET <key> …` writing every field of `state` (lsn fields only where defined). */
 export function fullCheckpointArgs(key: Buffer, state: CheckpointState): CommandArg[] {
   const args: CommandArg[] = ['HSET', key, 'version', String(state.version), 'source', state.source, 'replid', state.replid, 'flows', String(state.flows), 'dbs', state.dbs, 'phase', state.phase];

@@ -21,7 +21,7 @@ import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import { RedisConnection } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
 import { parseRedisUrl } from '../sink/target-url.js';
-import { checkpointKey, DEFAULT_CHECKPOINT_PREFIX, parseCheckpoint } from './checkpoint.js';
+import { checkpointKey, DEFAULT_CHECKPOINT_PREFIX, readCheckpoint } from './checkpoint.js';
 
 /** Options of {@link runCutover}. Times in ms. */
 export interface CutoverOptions {
@@ -111,7 +111,7 @@ async function checkpointSource(target: string, prefix: string, isTlsInsecure: b
   const key = checkpointKey(prefix);
   return {
     async read(): Promise<Status> {
-      const cp = parseCheckpoint(await router.call(key, ['HGETALL', key]));
+      const cp = await readCheckpoint(router, key);
       if (cp === undefined) throw new ReplicationError(`the target holds no replication checkpoint (${key.toString()}): give --status-url of the running replicate`);
       const phase = cp.phase === 'stable' ? 'stable-sync' : 'full-sync';
       return { phase, flows: cp.lsns.map((lsn, id) => ({ id, phase, lsn: String(lsn ?? 0) })) };

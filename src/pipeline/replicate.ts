@@ -23,7 +23,17 @@ import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/sn
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession, type SessionResume } from '../source/dragonfly-session.js';
 import type { SourceEndpoint } from '../source/dragonfly-url.js';
-import { checkpointKey, dbsField, DEFAULT_CHECKPOINT_PREFIX, flowCheckpoint, fullCheckpointArgs, parseCheckpoint, WAIT_REPLICAS_TIMEOUT_MS, type CheckpointState } from './checkpoint.js';
+import {
+  CHECKPOINT_VERSION,
+  checkpointKey,
+  dbsField,
+  DEFAULT_CHECKPOINT_PREFIX,
+  flowCheckpoint,
+  fullCheckpointArgs,
+  readCheckpoint,
+  WAIT_REPLICAS_TIMEOUT_MS,
+  type CheckpointState,
+} from './checkpoint.js';
 import { ReconnectLoop } from './reconnect-loop.js';
 import { parseDragonflyUrl } from '../source/dragonfly-url.js';
 import { versionTraits } from '../source/dragonfly-versions.js';
@@ -417,6 +427,7 @@ export class Replicator {
         onMaster: async (m) => {
           if (gen !== this.#generation) return;
           this.#isAttached = true;
+          this.#reconnect.enter('greet');
           this.#masterReplid = m.replid;
           this.#logger.info(
             { replid: m.replid, flows: m.numFlows, version: m.version, dragonflyVersion: m.dragonflyVersion?.text ?? 'unknown' },
@@ -484,21 +495,18 @@ export class Replicator {
       control.all().flatMap((c) => stale.filter((s) => s.peer === c.peer).map((s) => c.call(['CLIENT', 'KILL', 'ID', s.id]).catch(() => undefined))),
     );
     const key = this.#checkpointKey;
-    const reply = await control.call(key, ['HGETALL', key]);
     let cp: CheckpointState | undefined;
     try {
-      cp = parseCheckpoint(reply);
+      cp = await readCheckpoint(control, key);
     } catch (err) {
+      if (err instanceof Df2RedisError) throw err; // the read failed (a lost connection is reconnected)
       throw new ConfigError(
         `the target's ${key.toString()} is not a df2redis checkpoint this version can read (${(err as Error).message}). ` +
           'Nothing was written. Remove it with df2redis reset, or pass another --checkpoint-prefix.',
       );
     }
     const dbs = dbsField(this.#dbs);
-    if (cp === undefined) {
-      this.#resumedFrom = null;
-      return undefined;
-    }
+    if (cp === undefined) return undefined;
     if (cp.source !== this.#sourceId || cp.dbs !== dbs) {
       throw new ConfigError(
         `the target holds the checkpoint of another replication (${key.toString()}: source ${cp.source}, databases ${cp.dbs}; ` +
@@ -861,7 +869,7 @@ export class Replicator {
   /** The checkpoint's fields for this run. */
   #checkpointState(phase: CheckpointState['phase'], lsns: Array<bigint | undefined>): CheckpointState {
     return {
-      version: 1,
+      version: CHECKPOINT_VERSION,
       source: this.#sourceId,
       replid: this.#masterReplid,
       flows: this.#session?.master?.numFlows ?? this.#flows.size,

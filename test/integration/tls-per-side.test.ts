@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { dragonflyAux, FakeMaster, type FakeFlow, fullSyncEnd, rdbHeader, rdbSelectDb, rdbString } from '../helpers/fake-master.js';
 import { freePort, redisCli, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { spliceTo } from '../helpers/splice.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const DEMO_RDB = fileURLToPath(new URL('../../../assets/demo.rdb', import.meta.url));
@@ -108,12 +109,7 @@ test('Dragonfly source over mutual TLS with --source-tls-ca/-cert/-key, --source
     { key: readFileSync(pem('server.key')), cert: readFileSync(pem('server.crt')), ca: readFileSync(pem('ca.crt')), requestCert: true, rejectUnauthorized: true },
     (clear) => {
       if (clear.authorized) authorizedClients++;
-      const up = net.connect(master.port, '127.0.0.1');
-      clear.pipe(up).pipe(clear);
-      clear.on('error', () => up.destroy());
-      up.on('error', () => clear.destroy());
-      clear.on('close', () => up.destroy());
-      up.on('close', () => clear.destroy());
+      spliceTo(clear, master.port);
     },
   );
   terminator.listen(0, '127.0.0.1');

@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { DragonflySession } from '../../src/source/dragonfly-session.js';
 import { ConnectionError } from '../../src/errors.js';
 import { FakeMaster } from '../helpers/fake-master.js';
+import { spliceTo } from '../helpers/splice.js';
 
 test('rediss:// replicates over TLS on every connection; an unverifiable certificate is refused unless tlsInsecure', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'df2redis-tls-'));
@@ -26,12 +27,7 @@ test('rediss:// replicates over TLS on every connection; an unverifiable certifi
     })(),
     (clear) => {
       tlsConnections++;
-      const up = net.connect(master.port, '127.0.0.1');
-      clear.pipe(up).pipe(clear);
-      clear.on('error', () => up.destroy());
-      up.on('error', () => clear.destroy());
-      clear.on('close', () => up.destroy());
-      up.on('close', () => clear.destroy());
+      spliceTo(clear, master.port);
     },
   );
   server.listen(0, '127.0.0.1');

@@ -40,8 +40,9 @@ export function replicateCommand(): Command {
     .option('--tls-insecure', 'accept any TLS certificate from rediss:// source and target', DEFAULT_OPTIONS.isTlsInsecure)
     .option(
       '--delivery <mode>',
-      'exactly-once: each batch of journal records and its checkpoint on the target are one MULTI/EXEC (standalone target); ' +
-        'at-least-once: the checkpoint follows the acknowledgements, records since it apply again after a crash (always so on a cluster)',
+      'exactly-once: each batch of journal records and its checkpoint on the target are applied together (standalone: one MULTI/EXEC; ' +
+        'cluster: one script per master with a checkpoint per slot); ' +
+        'at-least-once: the checkpoint follows the acknowledgements, records since it apply again after a crash',
       REPLICATE_DEFAULTS.delivery,
     )
     .option(
@@ -52,11 +53,12 @@ export function replicateCommand(): Command {
     )
     .option(
       '--wait-replicas <n>',
-      'at-least-once (cluster): advance the checkpoint only once WAIT reports n replicas of every master written to (0 = no WAIT)',
+      'advance the resume checkpoint only once WAIT reports n replicas of every master written to (0 = no WAIT): ' +
+        'a master that fails over cannot lose writes it already counts (at-least-once, and the resume point on a cluster)',
       '0',
     )
     .option('--reconnect-timeout <ms>', 'after a lost source or target connection, keep reconnecting this long (e.g. 5m; 0 = never reconnect: exit 1)', '5m')
-    .option('--checkpoint-prefix <prefix>', "name prefix of df2redis's own keys on the target (the checkpoint hash <prefix>checkpoint); never copied nor compared", REPLICATE_DEFAULTS.checkpointPrefix);
+    .option('--checkpoint-prefix <prefix>', "name prefix of df2redis's own keys on the target (the checkpoint hash <prefix>checkpoint; on a cluster also <prefix>cp:{…}, one per slot); never copied nor compared", REPLICATE_DEFAULTS.checkpointPrefix);
   addConnectionOptions(cmd);
   addHttpOptions(cmd);
   addSourceTimeoutOptions(cmd);

@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { tlsConnectOptions } from '../config/connection-settings.js';
 import { ConfigError } from '../errors.js';
-import { checkpointKey, readCheckpoint } from '../pipeline/checkpoint.js';
+import { checkpointKey, deleteSlotCheckpoints, readCheckpoint } from '../pipeline/checkpoint.js';
 import { REPLICATE_DEFAULTS } from '../pipeline/replicate.js';
 import { openRouter, resolveTarget } from '../sink/connect-target.js';
 import { addConfigLayers, optionSourcesOf } from './config-layers.js';
@@ -62,6 +62,11 @@ export async function resetCheckpoint(
       held = ` (${(err as Error).message})`;
     }
     const removed = Number(await router.call(key, ['DEL', key]));
+    // A cluster's per-slot checkpoints (exactly-once there): <prefix>cp:{…}, one per slot.
+    if (router.isCluster) {
+      deleteSlotCheckpoints(router, prefix);
+      await router.flush();
+    }
     return removed > 0 ? `removed the checkpoint ${key.toString()} from ${resolved.reached}${held}` : `no checkpoint ${key.toString()} on ${resolved.reached}: nothing to do`;
   } finally {
     await router.close();

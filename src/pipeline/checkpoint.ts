@@ -19,7 +19,12 @@
  *   `MULTI … HSET <key> lsn:<i> <next> EXEC` on the flow's own ordered connection, so the records
  *   and the checkpoint that counts them are applied together or not at all (a client that dies in
  *   MULTI state has its queue discarded: Redis src/multi.c, `freeClient` → `freeClientMultiState`).
- * - **at-least-once** (a cluster target, or `--delivery at-least-once`): `HSET <key> lsn:<i> <next>`
+ * - **exactly-once on a Redis Cluster**: each slot has a checkpoint hash of its own,
+ *   `<prefix>cp:{<tag>}` ({@link slotCheckpointKey}, in that slot), written by the batch script that
+ *   applies the slot's commands (src/sink/slot-batch.ts); `lsn:<i>` above is then written as with
+ *   at-least-once and is where a resume starts, the slots' checkpoints saying which records of each
+ *   slot after it are on the target already.
+ * - **at-least-once** (`--delivery at-least-once`): `HSET <key> lsn:<i> <next>`
  *   is sent once the target acknowledged every record below `<next>`; after a crash the records
  *   between the checkpoint and the crash are applied a second time.
  *
@@ -30,8 +35,10 @@
  * (`DflyShardReplica::journal_rec_executed_`, src/server/replica.cc) and sends it in
  * `DFLY FLOW … <lsn>` to resume (reference §8).
  */
+import { ClusterRouter } from '../sink/cluster-router.js';
 import type { CommandArg, RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
+import { slotHashTag } from '../sink/slot-batch.js';
 
 /** Default {@link checkpointKey} prefix (`--checkpoint-prefix`). */
 export const DEFAULT_CHECKPOINT_PREFIX = 'df2redis:';
@@ -56,6 +63,55 @@ export interface CheckpointState {
 /** The checkpoint hash's key for `prefix`. */
 export function checkpointKey(prefix: string): Buffer {
   return Buffer.from(`${prefix}checkpoint`);
+}
+
+const slotKeyCache = new Map<string, Buffer[]>();
+
+/**
+ * The checkpoint hash of cluster slot `slot` (0–16383) for `prefix`: `<prefix>cp:{<tag>}`, where the
+ * hash tag ({@link slotHashTag}) puts the key in that slot. Field `lsn:<flow>`: the flow's next LSN
+ * whose effect on the slot is not on the target (exactly-once on a cluster).
+ */
+export function slotCheckpointKey(prefix: string, slot: number): Buffer {
+  let keys = slotKeyCache.get(prefix);
+  if (keys === undefined) {
+    keys = new Array<Buffer>(16384);
+    slotKeyCache.set(prefix, keys);
+  }
+  return (keys[slot] ??= Buffer.from(`${prefix}cp:{${slotHashTag(slot)}}`));
+}
+
+/**
+ * Reads every slot's checkpoint ({@link slotCheckpointKey}) through a cluster `router`: per flow
+ * (0 … `flows`-1), slot → next LSN applied there (slots without one are absent).
+ * @throws TargetCommandError, ConnectionError, ClusterError from the reads.
+ */
+export async function readSlotCheckpoints(router: Router, prefix: string, flows: number): Promise<Array<Map<number, bigint>>> {
+  const out = Array.from({ length: flows }, () => new Map<number, bigint>());
+  const reads: Array<Promise<void>> = [];
+  for (let slot = 0; slot < 16384; slot++) {
+    const key = slotCheckpointKey(prefix, slot);
+    reads.push(
+      router.call(key, ['HGETALL', key]).then((reply) => {
+        if (!Array.isArray(reply)) return;
+        for (let i = 0; i + 1 < reply.length; i += 2) {
+          const m = /^lsn:(\d+)$/.exec(text(reply[i]!));
+          const v = text(reply[i + 1]!);
+          if (m !== null && Number(m[1]) < flows && /^\d+$/.test(v)) out[Number(m[1])]!.set(slot, BigInt(v));
+        }
+      }),
+    );
+  }
+  await Promise.all(reads);
+  return out;
+}
+
+/** Sends `DEL` of every slot's checkpoint ({@link slotCheckpointKey}) through `router` (await its flush). */
+export function deleteSlotCheckpoints(router: Router, prefix: string): void {
+  for (let slot = 0; slot < 16384; slot++) {
+    const key = slotCheckpointKey(prefix, slot);
+    router.connectionFor(key, 0).send(['DEL', key], key);
+  }
 }
 
 /** The `dbs` field for `--dbs` (undefined = all). */
@@ -112,8 +168,11 @@ export function fullCheckpointArgs(key: Buffer, state: CheckpointState): Command
 export interface FlowCheckpoint {
   /** True when each batch is one transaction with its checkpoint. */
   readonly isExactlyOnce: boolean;
-  /** Opens the batch (exactly-once: `MULTI`, once). */
-  begin(): void;
+  /**
+   * Opens the batch (exactly-once: `MULTI`, once; cluster: a slot batch) before the commands of the
+   * record with LSN `lsn` (undefined: not a journal record). Called again for each record.
+   */
+  begin(lsn?: bigint): void;
   /** Closes the batch: exactly-once `HSET lsn:<i> <nextLsn>` + `EXEC`; no-op if none is open. */
   commit(nextLsn: bigint): void;
   /** True while a batch is open. */
@@ -141,12 +200,27 @@ export interface WaitReplicas {
 }
 
 /**
- * The {@link FlowCheckpoint} of flow `flowId` on `router`: exactly-once (MULTI/EXEC on the flow's
- * connection; standalone targets only) or at-least-once (optionally after {@link WaitReplicas}).
- * @throws Error for exactly-once on a cluster router (transactions cannot span slots there).
+ * The {@link FlowCheckpoint} of flow `flowId` on `router`: exactly-once (standalone: MULTI/EXEC on
+ * the flow's connection; cluster: slot batches with per-slot checkpoints under `prefix`, see
+ * src/sink/slot-batch.ts) or at-least-once (optionally after {@link WaitReplicas}).
  */
-export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: number, isExactlyOnce: boolean, wait?: WaitReplicas): FlowCheckpoint {
-  if (isExactlyOnce && router.isCluster) throw new Error('exactly-once delivery needs a standalone target');
+export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: number, isExactlyOnce: boolean, wait?: WaitReplicas, prefix = DEFAULT_CHECKPOINT_PREFIX): FlowCheckpoint {
+  if (isExactlyOnce && router instanceof ClusterRouter) {
+    // The main hash's lsn:<i> is the resume point, written at least once; the slots' checkpoints
+    // are written with the data.
+    const atLeastOnce = flowCheckpoint(router, key, db, flowId, false, wait);
+    router.enableSlotBatches((slot) => slotCheckpointKey(prefix, slot), `lsn:${flowId}`);
+    return {
+      isExactlyOnce: true,
+      get isOpen() {
+        return router.isBatchOpen;
+      },
+      begin: (lsn) => router.beginBatch(lsn),
+      commit: (lsn) => router.commitBatch(lsn),
+      write: atLeastOnce.write,
+      onAcked: atLeastOnce.onAcked,
+    };
+  }
   const field = Buffer.from(`lsn:${flowId}`);
   const hset = (lsn: bigint): void => router.connectionFor(key, db).send(['HSET', key, field, lsn.toString()], key);
   if (!isExactlyOnce) {

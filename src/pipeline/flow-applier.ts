@@ -230,7 +230,7 @@ export class FlowApplier {
       if (this.#queue.length === MAX_QUEUED_RECORDS) this.#ctx.pauseSource();
       return;
     }
-    if (lsn !== undefined) this.#ctx.checkpoint?.begin();
+    if (lsn !== undefined) this.#ctx.checkpoint?.begin(lsn);
     this.#apply(entry, lsn);
     if (this.#router.isBackpressured) this.#ctx.pauseSource();
   }
@@ -258,7 +258,7 @@ export class FlowApplier {
     const checkpoint = this.#ctx.checkpoint;
     for (let i = 0; i < queue.length; i++) {
       const r = queue[i]!;
-      if (r.lsn !== undefined) checkpoint?.begin();
+      if (r.lsn !== undefined) checkpoint?.begin(r.lsn);
       this.#apply(r.entry, r.lsn, r.receivedAtMs);
       if (this.#queue !== undefined) {
         // Blocked again: the rest waits, in order, behind the new blocking record.
@@ -425,14 +425,18 @@ export class FlowApplier {
         return true;
       }
       case 'all-masters':
+        // Not in a cluster batch (keyless, every master): what the batch holds goes first.
+        this.#commitBatch();
         router.sendToAll(c.args, db);
+        if (lsn !== undefined) this.#ctx.checkpoint?.begin(lsn);
         return true;
       case 'split':
         for (const part of plan.commands) router.connectionFor(part.key ?? EMPTY, db).send(part.args, part.key);
         return true;
       case 'move':
+        this.#commitBatch(); // the DUMP below must see every write before it
         this.#queue = [];
-        this.#moveAcrossSlots(plan.src, plan.dst, plan.nx).then(
+        this.#moveAcrossSlots(plan.src, plan.dst, plan.nx, lsn).then(
           () => this.unblock(lsn),
           (err: unknown) => this.#ctx.fail(err as Error),
         );
@@ -453,7 +457,7 @@ export class FlowApplier {
    * `PTTL` of `src` on its node (after everything sent before), `RESTORE dst ttl payload [REPLACE]`,
    * then `DEL src`. RENAMENX onto an existing `dst` (BUSYKEY) leaves both keys alone, as Redis does.
    */
-  async #moveAcrossSlots(src: Buffer, dst: Buffer, nx: boolean): Promise<void> {
+  async #moveAcrossSlots(src: Buffer, dst: Buffer, nx: boolean, lsn: bigint | undefined): Promise<void> {
     const router = this.#router;
     const payload = await router.call(src, ['DUMP', src]);
     if (!Buffer.isBuffer(payload)) {
@@ -463,6 +467,8 @@ export class FlowApplier {
     }
     const pttl = Number(await router.call(src, ['PTTL', src]));
     const ttl = pttl > 0 ? pttl : 0;
+    // The writes below are the record's: in its batch (exactly-once), committed by unblock().
+    if (lsn !== undefined && this.phase === 'stable-sync') this.#ctx.checkpoint?.begin(lsn);
     if (nx) {
       try {
         await router.call(dst, ['RESTORE', dst, ttl, payload]);
@@ -499,7 +505,7 @@ export class FlowApplier {
   #readBack(items: ReadBackItem[], lsn: bigint | undefined): void {
     const run = async (): Promise<void> => {
       for (const item of items) {
-        const v = await this.#readOne(item);
+        const v = await this.#readOne(item, lsn);
         if (v.lsnAfter > (lsn ?? -1n)) {
           (this.#fences ??= new Map()).set(itemId(item.key, item.db), { ...item, lsnBefore: v.lsnBefore, lsnAfter: v.lsnAfter });
         }
@@ -531,10 +537,10 @@ export class FlowApplier {
    * then the DUMP payload decoded by our RDB decoder into snapshot pieces (every type; those the
    * target cannot hold are skipped and counted, as for a journal RESTORE).
    */
-  async #readOne(item: ReadBackItem): Promise<ReadBackValue> {
+  async #readOne(item: ReadBackItem, lsn?: bigint): Promise<ReadBackValue> {
     const v = await this.#ctx.readBack(item.key, item.db, this.flowId);
     if (this.phase === 'stopped') return v;
-    if (this.phase === 'stable-sync') this.#ctx.checkpoint?.begin();
+    if (this.phase === 'stable-sync') this.#ctx.checkpoint?.begin(lsn);
     this.#router.connectionFor(item.key, item.db).send(['DEL', item.key], item.key);
     if (v.payload !== undefined) {
       const writer = this.#ctx.journalWriter;

@@ -31,6 +31,8 @@ import {
   flowCheckpoint,
   fullCheckpointArgs,
   readCheckpoint,
+  readSlotCheckpoints,
+  deleteSlotCheckpoints,
   WAIT_REPLICAS_TIMEOUT_MS,
   type CheckpointState,
 } from './checkpoint.js';
@@ -202,6 +204,14 @@ export interface ReplicationStatus {
     resentAfterLoss: number;
     /** Cluster master connections lost and re-opened by the cluster router itself (no new attempt). */
     lostConnections: number;
+    /**
+     * Exactly-once on a cluster (src/sink/slot-batch.ts), this attempt: batch scripts sent, slot
+     * groups resent as scripts of their own (redirected or lost), commands skipped on resume because
+     * their slot's checkpoint showed them applied.
+     */
+    batchScripts: number;
+    resentSlotGroups: number;
+    skippedOnResume: number;
     /** Per target node, summed over the flows' connections. */
     nodes: TargetNodeStatus[];
   };
@@ -298,6 +308,9 @@ export class Replicator {
   /** Target connections of failed attempts, killed on the server before the checkpoint is read. */
   #staleClients: Array<{ peer: string; id: number }> = [];
   readonly #isCheckpointing: boolean;
+  readonly #checkpointPrefix: string;
+  /** Exactly-once on a cluster, resuming: per flow, slot → next LSN already applied there (src/sink/slot-batch.ts). */
+  #resumeSlotCps: Array<Map<number, bigint>> | undefined;
   readonly #checkpointKey: Buffer;
   #sourceId = '';
   /** The checkpoint on the target proves this replication wrote it (read, or written by this run). */
@@ -312,7 +325,8 @@ export class Replicator {
     this.#logger = logger;
     this.#dbs = options.dbs;
     this.#isCheckpointing = !options.isFullSyncOnly;
-    this.#checkpointKey = checkpointKey(options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX);
+    this.#checkpointPrefix = options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX;
+    this.#checkpointKey = checkpointKey(this.#checkpointPrefix);
     this.#reconnect = new ReconnectLoop(options.reconnectTimeoutMs ?? REPLICATE_DEFAULTS.reconnectTimeoutMs);
   }
 
@@ -520,6 +534,13 @@ export class Replicator {
       return undefined;
     }
     const nextLsn = cp.lsns as bigint[];
+    this.#resumeSlotCps = undefined;
+    if (control.isCluster && this.#options.delivery !== 'at-least-once') {
+      // Which records after lsn:<i> each slot holds already (exactly-once: written with the data).
+      this.#resumeSlotCps = await readSlotCheckpoints(control, this.#checkpointPrefix, cp.flows);
+      const slots = this.#resumeSlotCps.reduce((n, m) => n + m.size, 0);
+      this.#logger.info({ slotCheckpoints: slots }, 'read the slots\' checkpoints');
+    }
     this.#resumedFrom = nextLsn;
     nextLsn.forEach((lsn, flow) => this.#logger.info({ flow, lsn: String(lsn), replid: cp!.replid }, `resuming from LSN ${lsn}`));
     return { replid: cp.replid, nextLsn };
@@ -678,7 +699,7 @@ export class Replicator {
       resyncs: { full: this.#fullResyncs, partial: this.#partialResyncs },
       reconnects: this.#reconnect.reconnects,
       resumedFrom: this.#resumedFrom?.map(String) ?? null,
-      delivery: !this.#isCheckpointing ? 'none' : this.#options.delivery === 'at-least-once' || this.#info?.clusterEnabled === true ? 'at-least-once' : 'exactly-once',
+      delivery: !this.#isCheckpointing ? 'none' : this.#options.delivery,
       dropped: Object.fromEntries(this.#dropped),
       lossy: Object.fromEntries(this.#lossy),
       repaired: Object.fromEntries(this.#repaired),
@@ -707,6 +728,9 @@ export class Replicator {
       retried: sum('retried'),
       resentAfterLoss: sum('resentAfterLoss'),
       lostConnections: sum('lostConnections'),
+      batchScripts: cluster.reduce((n, r) => n + r.batchStats.scripts, 0),
+      resentSlotGroups: cluster.reduce((n, r) => n + r.batchStats.resentGroups, 0),
+      skippedOnResume: cluster.reduce((n, r) => n + r.batchStats.skippedOnResume, 0),
       nodes: nodeStatus(routers).map((n) => ({ ...n, reconnects: this.#reconnect.reconnects })),
     };
   }
@@ -761,7 +785,7 @@ export class Replicator {
         targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         checkpoint: this.#isCheckpointing
-          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once' && !router.isCluster, {
+          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once', {
               count: this.#options.waitReplicas ?? 0,
               timeoutMs: WAIT_REPLICAS_TIMEOUT_MS,
               onShort: (counts) => {
@@ -769,7 +793,7 @@ export class Replicator {
                 this.#isWaitShortWarned = true;
                 this.#logger.warn({ flow: id, replicas: counts, wanted: this.#options.waitReplicas }, 'WAIT found fewer replicas than --wait-replicas: the checkpoint does not advance until they catch up');
               },
-            })
+            }, this.#checkpointPrefix)
           : undefined,
         onSettled: (flowId) => {
           if (gen === this.#generation) this.#onSettled(flowId);
@@ -791,6 +815,7 @@ export class Replicator {
       router.on('drain', () => {
         if (gen === this.#generation) this.#resume(id);
       });
+      if (router instanceof ClusterRouter) router.setResumeFilter(this.#resumeSlotCps?.[id]);
       if (router instanceof ClusterRouter && id === 0) {
         this.#logger.info({ masters: router.all().map((c) => c.peer) }, 'writing through every cluster master');
       }
@@ -834,6 +859,9 @@ export class Replicator {
   async #onFullSync(reason: string): Promise<void> {
     this.#fullResyncs++;
     this.#isFullSyncAttempt = true;
+    // The slots' checkpoints count LSNs of the replication that ends here.
+    this.#resumeSlotCps = undefined;
+    for (const r of this.#flowRouters.values()) if (r instanceof ClusterRouter) r.setResumeFilter(undefined);
     this.#fullSyncEnds.clear();
     this.#settled.clear();
     this.#reconnect.enter('sync');
@@ -859,6 +887,8 @@ export class Replicator {
       this.#logger.info({ reason }, 'full sync');
     }
     const key = this.#checkpointKey;
+    // Exactly-once on a cluster: no slot checkpoint may survive from an earlier replication.
+    if (control.isCluster && this.#options.delivery !== 'at-least-once') deleteSlotCheckpoints(control, this.#checkpointPrefix);
     const sink = control.connectionFor(key, 0);
     sink.send(['DEL', key], key);
     sink.send(fullCheckpointArgs(key, this.#checkpointState('full-sync', [])), key);

@@ -30,6 +30,7 @@ import {
 import { keySlot } from './key-slot.js';
 import { RespEncoder } from './resp-encoder.js';
 import { ErrorPolicies, type ErrorPolicy, type Router } from './router.js';
+import { type BatchCommand, BatchSink, SlotBatch, slotBatchEval, type SlotGroup } from './slot-batch.js';
 import type { TargetEndpoint } from './target-url.js';
 
 /** Options of {@link ClusterRouter.connect}; connection options apply to every node connection. */
@@ -55,6 +56,28 @@ const ROUTER_DEFAULTS = {
 
 /** Tag of a held command meant for every master ({@link Router.sendToAll}). */
 const TAG_ALL_MASTERS = -2;
+
+/** Tags at or below this one name an exactly-once batch script ({@link ClusterRouter.commitBatch}). */
+const TAG_BATCH_BASE = -1000;
+
+/** An exactly-once batch script sent or to be sent: its slot groups, for a resend split by slot and to name a refused command. */
+interface BatchScript {
+  groups: SlotGroup[];
+  field: string;
+  next: bigint;
+}
+
+/** Counters of the exactly-once batches of a {@link ClusterRouter}. */
+export interface ClusterBatchStats {
+  /** Batch scripts sent (one per master per batch). */
+  scripts: number;
+  /** Slot groups resent as scripts of their own (a redirection, a lost node). */
+  resentGroups: number;
+  /** Commands not sent because the slot's checkpoint showed them applied (resume). */
+  skippedOnResume: number;
+  /** Batches sent as plain commands because a command had too many arguments for the script. */
+  oversized: number;
+}
 
 /** Counters of a {@link ClusterRouter} (for `/status`, logs and tests). */
 export interface ClusterRouterStats {
@@ -184,6 +207,19 @@ export class ClusterRouter extends EventEmitter implements Router {
   #isClosed = false;
   #timer: NodeJS.Timeout | undefined;
   readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, lostConnections: 0, refreshes: 0 };
+  readonly batchStats: ClusterBatchStats = { scripts: 0, resentGroups: 0, skippedOnResume: 0, oversized: 0 };
+  /** Exactly-once batches: the checkpoint key of a slot, once enabled ({@link enableSlotBatches}). */
+  #cpKey: ((slot: number) => Buffer) | undefined;
+  #batchField = '';
+  #batch: SlotBatch | undefined;
+  readonly #batchSink = new BatchSink();
+  readonly #batchScripts = new Map<number, BatchScript>();
+  #nextBatchTag = TAG_BATCH_BASE;
+  readonly #batchEncoder = new RespEncoder(64 * 1024);
+  /** Resume: per slot, the flow's next LSN already applied there (records below it are dropped). */
+  #resumeCps: Map<number, bigint> | undefined;
+  #resumeMax = 0n;
+  #recordLsn: bigint | undefined;
 
   private constructor(seeds: TargetEndpoint[], options: ClusterRouterOptions) {
     super();
@@ -253,6 +289,14 @@ export class ClusterRouter extends EventEmitter implements Router {
       );
     }
     const slot = keySlot(key);
+    if (this.#batch !== undefined) {
+      const sink = this.#batchSink;
+      sink.batch = this.#batch;
+      sink.slot = slot;
+      const cp = this.#resumeCps?.get(slot);
+      sink.isDropping = cp !== undefined && this.#recordLsn !== undefined && this.#recordLsn < cp;
+      return sink;
+    }
     if (!this.#isSettled) {
       this.#holding.tag = slot;
       return this.#holding;
@@ -310,6 +354,154 @@ export class ClusterRouter extends EventEmitter implements Router {
 
   all(): RedisConnection[] {
     return this.#masters;
+  }
+
+  // ── exactly-once batches (src/sink/slot-batch.ts) ────────────────────────────────────────────
+
+  /**
+   * Turns on exactly-once batches for flow field `field` (`lsn:<flow>`), with slot `s`'s checkpoint
+   * in hash `cpKey(s)` (which must hash to `s`). Then {@link beginBatch} … {@link commitBatch}
+   * collect commands and send them as one script per master with the slots' checkpoints.
+   */
+  enableSlotBatches(cpKey: (slot: number) => Buffer, field: string): void {
+    this.#cpKey = cpKey;
+    this.#batchField = field;
+  }
+
+  /**
+   * Resume: the flow's checkpoint per slot (slot → next LSN applied there). Until the flow's records
+   * pass the highest one, a record's commands for slot `s` are dropped when its LSN (given to
+   * {@link beginBatch}) is below the checkpoint of `s`: they were applied before the restart.
+   */
+  setResumeFilter(cps: Map<number, bigint> | undefined): void {
+    this.#resumeCps = cps === undefined || cps.size === 0 ? undefined : cps;
+    this.#resumeMax = 0n;
+    for (const v of cps?.values() ?? []) if (v > this.#resumeMax) this.#resumeMax = v;
+  }
+
+  /** True while a batch is open. */
+  get isBatchOpen(): boolean {
+    return this.#batch !== undefined;
+  }
+
+  /**
+   * Opens a batch (if none is open) for the record with LSN `lsn` (undefined: not a journal record,
+   * never dropped): until {@link commitBatch}, {@link connectionFor} collects commands instead of
+   * sending them. @throws Error when {@link enableSlotBatches} was not called.
+   */
+  beginBatch(lsn: bigint | undefined): void {
+    if (this.#cpKey === undefined) throw new Error('exactly-once batches are not enabled on this router');
+    this.#recordLsn = lsn;
+    if (this.#resumeCps !== undefined && lsn !== undefined && lsn >= this.#resumeMax) this.#resumeCps = undefined;
+    this.#batch ??= new SlotBatch();
+  }
+
+  /**
+   * Closes the open batch: every slot's commands and `HSET <cp key of the slot> <field> <next>` go to
+   * the slot's master, one script per master (see src/sink/slot-batch.ts). No-op without a batch.
+   */
+  commitBatch(next: bigint): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    this.batchStats.skippedOnResume += this.#batchSink.dropped;
+    this.#batchSink.dropped = 0;
+    if (batch.isEmpty) return;
+    const field = this.#batchField;
+    const cpKey = this.#cpKey!;
+    if (batch.isOversized) {
+      // Lua's unpack cannot pass the command: plain commands, then the checkpoints (at-least-once).
+      this.batchStats.oversized++;
+      for (const g of batch.groups.values()) {
+        const cp = cpKey(g.slot);
+        const sink = this.#plainSink(g.slot);
+        for (const c of g.commands) sink.send(c.args, c.key);
+        this.#plainSink(g.slot).send(['HSET', cp, field, next.toString()], cp);
+      }
+      return;
+    }
+    if (!this.#isSettled) {
+      for (const g of batch.groups.values()) this.#holdScript({ groups: [g], field, next }, 0);
+      return;
+    }
+    const byMaster = new Map<RedisConnection, SlotGroup[]>();
+    for (const g of batch.groups.values()) {
+      const conn = this.#slotConn[g.slot]!;
+      const list = byMaster.get(conn);
+      if (list === undefined) byMaster.set(conn, [g]);
+      else list.push(g);
+    }
+    for (const [conn, groups] of byMaster) {
+      const tag = this.#batchTag();
+      this.#batchScripts.set(tag, { groups, field, next });
+      this.batchStats.scripts++;
+      conn.tag = tag;
+      conn.send(slotBatchEval(groups, field, next, cpKey, false, false));
+      this.#forgetWhenAcked(conn, tag);
+    }
+  }
+
+  /** The command a refused element `element` of batch script reply `seq` belongs to (nested error naming). */
+  #batchCommandAt(conn: RedisConnection, seq: number, element: number): BatchCommand | undefined {
+    const script = this.#batchScripts.get(conn.commandAt(seq).tag);
+    if (script === undefined) return undefined;
+    let i = element;
+    for (const g of script.groups) {
+      if (i < g.commands.length) return g.commands[i];
+      i -= g.commands.length;
+    }
+    return undefined;
+  }
+
+  #plainSink(slot: number): CommandSink {
+    if (!this.#isSettled) {
+      this.#holding.tag = slot;
+      return this.#holding;
+    }
+    const conn = this.#slotConn[slot]!;
+    conn.tag = slot;
+    return conn;
+  }
+
+  #batchTag(): number {
+    const tag = this.#nextBatchTag;
+    this.#nextBatchTag = tag <= -2_000_000_000 ? TAG_BATCH_BASE : tag - 1;
+    return tag;
+  }
+
+  #forgetWhenAcked(conn: RedisConnection, tag: number): void {
+    // Replied to (applied, refused or redirected: a resend is a new script of its own) or lost.
+    conn.whenAcked(() => this.#batchScripts.delete(tag));
+  }
+
+  /** Encodes a slot group as a script of its own (idempotent: it may have been applied), tagged for {@link #route}. */
+  #groupScript(script: BatchScript, attempts: number): EncodedCommand {
+    const tag = this.#batchTag();
+    this.#batchScripts.set(tag, script);
+    const enc = this.#batchEncoder;
+    enc.encode(slotBatchEval(script.groups, script.field, script.next, this.#cpKey!, true, true));
+    const parts = enc.take();
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    return { parts, bytes, name: 'EVAL', key: script.groups[0]!.commands[0]?.key, tag, attempts };
+  }
+
+  #holdScript(script: BatchScript, attempts: number): void {
+    const cmd = this.#groupScript(script, attempts);
+    this.#held.push(cmd);
+    this.#heldBytes += cmd.bytes;
+  }
+
+  /** A batch script to send again: one idempotent script per slot group, routed by its slot. */
+  #retryBatch(cmd: EncodedCommand, askTo: string | undefined): boolean {
+    const script = this.#batchScripts.get(cmd.tag);
+    if (script === undefined) return false;
+    this.#batchScripts.delete(cmd.tag);
+    for (const g of script.groups) {
+      if (script.groups.length > 1) this.batchStats.resentGroups++;
+      this.#retries.push({ cmd: this.#groupScript({ groups: [g], field: script.field, next: script.next }, cmd.attempts), askTo: script.groups.length === 1 ? askTo : undefined });
+    }
+    return true;
   }
 
   addErrorPolicy(fn: ErrorPolicy): void {
@@ -454,6 +646,14 @@ export class ClusterRouter extends EventEmitter implements Router {
       conn.tag = -1;
       conn.send(['ASKING']);
       conn.sendEncoded(cmd);
+      if (cmd.tag <= TAG_BATCH_BASE) this.#forgetWhenAcked(conn, cmd.tag);
+      return;
+    }
+    if (cmd.tag <= TAG_BATCH_BASE) {
+      const script = this.#batchScripts.get(cmd.tag);
+      const conn = script !== undefined ? this.#slotConn[script.groups[0]!.slot]! : this.#masters[0]!;
+      conn.sendEncoded(cmd);
+      this.#forgetWhenAcked(conn, cmd.tag);
       return;
     }
     const conn = cmd.tag >= 0 ? this.#slotConn[cmd.tag]! : this.#masters[0]!;
@@ -591,6 +791,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       role: `target node ${addr}`,
       retainUnacked: true,
       interceptErrorReply: (seq, message) => this.#onErrorReply(conn, seq, message),
+      nameNestedError: (seq, element) => this.#batchCommandAt(conn, seq, element),
     });
     conn.setErrorPolicy(this.#policies.decide);
     conn.on('error', (err: Error) => {
@@ -609,10 +810,22 @@ export class ClusterRouter extends EventEmitter implements Router {
   #onErrorReply(conn: RedisConnection, seq: number, message: string): boolean {
     const space = message.indexOf(' ');
     const code = space === -1 ? message : message.slice(0, space);
-    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING') return false;
+    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING' && code !== 'DF2REDIS_SPLIT') return false;
     if (this.#fatal || this.#isClosing) return true;
     const cmd = conn.commandAt(seq);
     cmd.attempts++;
+    if (code === 'DF2REDIS_SPLIT') {
+      // A batch script found a slot not served here (or migrating): re-read the table, resend per slot.
+      if (cmd.attempts > this.#maxRedirects) {
+        this.#failWith(new ClusterError(`a batch script was redirected ${cmd.attempts} times without being applied (last reply: ${message})`, { nodes: [conn.peer] }));
+        return true;
+      }
+      this.stats.moved++;
+      this.#isRefreshNeeded = true;
+      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+      this.#unsettle();
+      return true;
+    }
     const slot = cmd.tag >= 0 ? cmd.tag : undefined;
     const name = String(cmd.name ?? '?').toUpperCase();
     const keyText = cmd.key !== undefined ? ` for key ${JSON.stringify(printableKey(cmd.key))}` : '';
@@ -631,10 +844,10 @@ export class ClusterRouter extends EventEmitter implements Router {
         this.stats.moved++;
         this.#isRefreshNeeded = true;
         this.#hintAddr = addr;
-        this.#retries.push({ cmd });
+        if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
       } else {
         this.stats.asked++;
-        this.#retries.push({ cmd, askTo: addr });
+        if (!this.#retryBatch(cmd, addr)) this.#retries.push({ cmd, askTo: addr });
       }
     } else {
       this.stats.retried++;
@@ -647,7 +860,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       }
       if (code === 'CLUSTERDOWN') this.#isRefreshNeeded = true;
       this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(cmd.attempts));
-      this.#retries.push({ cmd });
+      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
     }
     this.#unsettle();
     return true;
@@ -662,7 +875,8 @@ export class ClusterRouter extends EventEmitter implements Router {
     for (const cmd of conn.takeUnacked()) {
       if (cmd.name === 'ASKING') continue; // re-added when its command is ASK-redirected again
       this.stats.resentAfterLoss++;
-      this.#retries.push({ cmd });
+      // A batch script may have been applied before the loss: resent per slot, idempotent.
+      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
     }
     const lost = this.#masters.indexOf(conn);
     if (lost !== -1) {

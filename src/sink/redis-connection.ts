@@ -49,6 +49,12 @@ export interface ConnectOptions {
    */
   interceptErrorReply?: (seq: number, message: string) => boolean;
   /**
+   * Names the command behind error element `element` of the array reply to command `seq` when that
+   * command is not an `EXEC` of {@link RedisConnection.beginTransaction} (a cluster batch script,
+   * src/sink/slot-batch.ts); undefined: not such a reply, the element is ignored.
+   */
+  nameNestedError?: (seq: number, element: number) => { name: CommandArg | undefined; key: Buffer | undefined } | undefined;
+  /**
    * Largest bulk string a reply may hold, in bytes: a longer one closes the connection with a
    * {@link ConnectionError} caused by a `ReplyTooLargeError`, before its body is buffered.
    * @default Infinity (the RESP reader's own 512 MiB bound applies to `call()` replies)
@@ -171,6 +177,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   #nextAttempts = 0;
   readonly #isRetaining: boolean;
   readonly #intercept: ((seq: number, message: string) => boolean) | undefined;
+  readonly #nameNested: ConnectOptions['nameNestedError'];
   /** Written, not fully acknowledged batches (retainUnacked): commands [start, end) and their bytes. */
   #retained: Array<{ start: number; end: number; segs: Buffer[] }> = [];
   #retainedHead = 0;
@@ -217,6 +224,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#maxBatchCommands = options.maxBatchCommands ?? DEFAULTS.maxBatchCommands;
     this.#isRetaining = options.retainUnacked === true;
     this.#intercept = options.interceptErrorReply;
+    this.#nameNested = options.nameNestedError;
     this.#scanner = new ReplyScanner(this, options.maxReplyBulkBytes);
     // Socket callbacks run consumer code (acknowledgement markers, 'drain', 'close', 'error'
     // listeners): whatever it throws stops this connection through #callbackFailed, so it
@@ -671,7 +679,13 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     const calls = this.#calls;
     if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // a call's own reply
     const multi = this.#execs.get(index);
-    if (multi === undefined) return; // not the EXEC of a transaction of ours
+    if (multi === undefined) {
+      const named = this.#nameNested?.(index, element);
+      if (named === undefined) return; // not the EXEC of a transaction of ours, nor a batch script
+      const cmd = named.name === undefined ? '? (inside a batch script)' : Buffer.isBuffer(named.name) ? named.name.toString('utf8') : String(named.name);
+      this.#decideError(new TargetCommandError(cmd.toUpperCase(), named.key, message, this.peer, this.role));
+      return;
+    }
     const seq = multi + 1 + element;
     // The queued command's name and key, while its ring slot was not reused by a later command.
     const slot = seq & this.#ringMask;

@@ -20,7 +20,7 @@ import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { clusterMasters, failover, moveSlots, readClusterState, replicaOf } from '../helpers/cluster.js';
 import { compareState, describeKey, readState, type ExpectedState } from '../helpers/expected.js';
-import { caughtUp, idempotentWorkload, modelMaster } from '../helpers/resume-workload.js';
+import { caughtUp, idempotentWorkload, modelMaster, workload as nonIdempotentWorkload } from '../helpers/resume-workload.js';
 import { until as untilAsync } from '../helpers/wait.js';
 import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
 import { buildDump, ENCODING_PROFILES, type RdbDump } from '../helpers/rdb-factory.js';
@@ -354,7 +354,7 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
     try {
       const state = { seq: 0 };
       await idempotentWorkload(t.data, 2, 60, state);
-      const first = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
+      const first = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, delivery: 'at-least-once' }, silent);
       replicators.push(first);
       const running1 = first.run();
       running1.catch(() => undefined);
@@ -366,7 +366,7 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
       const syncs = { count: 0 };
       t.m.on('sync', () => syncs.count++);
       // With --wait-replicas 1: the checkpoint advances only after WAIT saw each master's replica.
-      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, waitReplicas: 1 }, silent);
+      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, waitReplicas: 1, delivery: 'at-least-once' }, silent);
       replicators.push(second);
       const running2 = second.run();
       running2.catch(() => undefined);
@@ -392,6 +392,75 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
       }, 'the checkpoint on the cluster advanced to the last record');
       const waits = await Promise.all((await clusterMasters(cluster)).map(async (m) => /cmdstat_wait:calls=(\d+)/.exec(await redisCli(m.port, 'INFO', 'commandstats'))?.[1]));
       assert.ok(waits.every((n) => Number(n) > 0), `WAIT on every master: ${waits.join(',')}`);
+      await second.stop();
+      await running2;
+      const expected = await readState(t.data.server.port, [0]);
+      assert.deepEqual(diffDb0(await readClusterState(cluster), expected), []);
+    } finally {
+      for (const r of replicators) await r.stop().catch(() => undefined);
+      await t.close();
+    }
+  });
+});
+
+describe('exactly-once into a 3-master cluster (per-slot checkpoints, batch scripts)', () => {
+  test('non-idempotent writes through a restart, killed master connections and slots moved while writing: every record applied once', { timeout: 120_000 }, async () => {
+    await flushCluster();
+    const t = await modelMaster(2);
+    const replicators: Replicator[] = [];
+    try {
+      const state = { seq: 0 };
+      await nonIdempotentWorkload(t.data, 2, 80, state);
+      const first = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
+      replicators.push(first);
+      const running1 = first.run();
+      running1.catch(() => undefined);
+      await caughtUp(first, t.data, 'the first run caught up');
+      assert.equal(first.status().delivery, 'exactly-once', 'the default on a cluster');
+      await nonIdempotentWorkload(t.data, 2, 100, state);
+      await caughtUp(first, t.data, 'the first run caught up with stable-sync writes');
+      let slotCheckpoints = 0;
+      for (const m of await clusterMasters(cluster)) slotCheckpoints += (await redisCli(m.port, 'KEYS', 'df2redis:cp:*')).split('\n').filter(Boolean).length;
+      assert.ok(slotCheckpoints > 0, 'slot checkpoints were written with the data');
+      await first.stop();
+      await running1;
+
+      await nonIdempotentWorkload(t.data, 2, 150, state);
+      const syncs = { count: 0 };
+      t.m.on('sync', () => syncs.count++);
+      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
+      replicators.push(second);
+      const running2 = second.run();
+      running2.catch(() => undefined);
+      await caughtUp(second, t.data, 'the second run caught up');
+      assert.equal(syncs.count, 0, 'no full sync');
+      assert.deepEqual(second.status().resyncs, { full: 0, partial: 1 });
+
+      // Killed connections while writes flow: unacknowledged batch scripts are resent per slot,
+      // skipped where the slot's checkpoint shows them applied (or the run resumes from the checkpoints).
+      let masters = await clusterMasters(cluster);
+      for (const m of masters) {
+        const writes = nonIdempotentWorkload(t.data, 2, 150, state);
+        await delay(5);
+        await redisCli(m.port, 'CLIENT', 'KILL', 'TYPE', 'normal');
+        await writes;
+        await caughtUp(second, t.data, `caught up after killing the clients of ${m.port}`);
+      }
+
+      // Slots of the workload's keys move to another master while writes flow (ASK, then MOVED).
+      masters = await clusterMasters(cluster);
+      const from = masters[0]!;
+      const to = masters[2]!;
+      const keys = ['n', 'l', 's', 'h', 'z', 'x', 'r'].flatMap((p) => Array.from({ length: 8 }, (_, i) => `${p}:${i}`));
+      const slots = [...new Set(keys.map((k) => keySlot(Buffer.from(k))))].filter((slot) => from.slots.some(([a, b]) => slot >= a && slot <= b));
+      assert.ok(slots.length > 0, 'some workload key lives on the first master');
+      const writes = nonIdempotentWorkload(t.data, 2, 300, state);
+      await moveSlots(cluster, slots, to.port, { keysPerBatch: 1, pauseBetweenBatchesMs: 5 });
+      await writes;
+      await caughtUp(second, t.data, 'caught up after the slots moved');
+      const st = second.status();
+      assert.ok(st.target.moved + st.target.asked > 0 || st.reconnects > 0, `redirected: ${JSON.stringify(st.target)}`);
+      assert.ok(st.target.batchScripts > 0, 'batch scripts carried the writes');
       await second.stop();
       await running2;
       const expected = await readState(t.data.server.port, [0]);

@@ -9,8 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { compareState, readState } from '../helpers/expected.js';
-import { startRedisServer } from '../helpers/redis-server.js';
+import { readClusterState } from '../helpers/cluster.js';
+import { compareState, readState, type ExpectedState } from '../helpers/expected.js';
+import { startCluster, startRedisServer } from '../helpers/redis-server.js';
 import { delay, until } from '../helpers/wait.js';
 import { modelMaster, workload } from '../helpers/resume-workload.js';
 
@@ -41,8 +42,30 @@ function lcg(seed: number): () => number {
 }
 
 test(`kill -9 at ${KILLS} random points under a non-idempotent workload: after restarts the target equals the master, every record applied once`, { timeout: 180_000 }, async () => {
-  const t = await modelMaster(FLOWS);
   const target = await startRedisServer();
+  try {
+    await killNineRuns(target.url, async () => readState(target.port));
+  } finally {
+    await target.stop();
+  }
+});
+
+test(`the same into a 3-master Redis Cluster (per-slot checkpoints in batch scripts): every record applied once`, { timeout: 180_000 }, async () => {
+  const cluster = await startCluster({ masters: 3, replicasPerMaster: 0 });
+  try {
+    await killNineRuns(cluster.seedUrl, async () => readClusterState(cluster));
+  } finally {
+    await cluster.stop();
+  }
+});
+
+/**
+ * Starts `df2redis replicate` into `targetUrl` {@link KILLS} times, killing it at a random instant
+ * each time while the workload runs, then once more to the end; asserts the target (read by
+ * `readTarget`) equals the model master and that every start after the first stable one resumed.
+ */
+async function killNineRuns(targetUrl: string, readTarget: () => Promise<ExpectedState>): Promise<void> {
+  const t = await modelMaster(FLOWS);
   const seed = Number(process.env.DF2REDIS_KILL_SEED ?? Date.now() % 100_000);
   const random = lcg(seed);
   const syncs: number[] = [];
@@ -64,7 +87,7 @@ test(`kill -9 at ${KILLS} random points under a non-idempotent workload: after r
     }
   })();
   const start = (): { exited: Promise<void>; kill: () => void; out: () => string; stop: () => void } => {
-    const child = spawn(process.execPath, [MAIN, 'replicate', '--source', t.m.url, '--target', target.url, '--progress', 'none', '--log-format', 'json'], {
+    const child = spawn(process.execPath, [MAIN, 'replicate', '--source', t.m.url, '--target', targetUrl, '--progress', 'none', '--log-format', 'json'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -91,7 +114,8 @@ test(`kill -9 at ${KILLS} random points under a non-idempotent workload: after r
       let diffs: string[] = ['not compared yet'];
       for (let tries = 0; tries < 150 && diffs.length > 0; tries++) {
         await delay(200);
-        diffs = compareState(await readState(target.port), await readState(t.data.server.port));
+        const expected = await readState(t.data.server.port);
+        diffs = compareState({ 0: (await readTarget())['0'] ?? {} }, { 0: expected['0'] ?? {} });
       }
       assert.deepEqual(diffs, [], `the target equals the master (seed ${seed})`);
     } finally {
@@ -112,6 +136,5 @@ test(`kill -9 at ${KILLS} random points under a non-idempotent workload: after r
     isWriting = false;
     await writer.catch(() => undefined);
     await t.close();
-    await target.stop();
   }
-});
+}

@@ -24,8 +24,8 @@
  *     SET/HSET/RPUSH/SADD/ZADD (+PEXPIRE) RESP) into a second fresh redis-server.
  * (3) Delivery (issue "Resume and reconnect" §6; goal: exactly-once costs ≤ 15 %): the replay of (1)
  *     with `delivery: 'exactly-once'` (one MULTI … HSET checkpoint EXEC per socket read of a flow)
- *     and `'at-least-once'` (HSET after the acknowledgement), and on a fresh 3-master cluster (always
- *     at-least-once: compared with standalone only), each kind on a fresh target: 1 flow at 50 K/s
+ *     and `'at-least-once'` (HSET after the acknowledgement), and both on a fresh 3-master cluster
+ *     (exactly-once there: one script per master per batch with per-slot checkpoints), each kind on a fresh target: 1 flow at 50 K/s
  *     then max, 4 flows at max, BENCH_DELIVERY_MS (2 s) each, BENCH_DELIVERY_ROUNDS (3) rounds in
  *     alternating order (BENCH_DELIVERY_CLUSTER=0: no cluster; BENCH_DELIVERY_KINDS: a subset).
  *     Ops/s on a shared 2-core host swing by ±50 % between runs, so next to best-of-rounds ops/s
@@ -442,7 +442,7 @@ const DELIVERY_MS = Number(process.env.BENCH_DELIVERY_MS ?? 2000);
 /** Rounds of the delivery comparison; each runs every kind once, the order alternating per round. */
 const DELIVERY_ROUNDS = Number(process.env.BENCH_DELIVERY_ROUNDS ?? 3);
 
-type DeliveryKind = 'exactly-once' | 'at-least-once' | 'cluster';
+type DeliveryKind = 'exactly-once' | 'at-least-once' | 'cluster-exactly-once' | 'cluster-at-least-once';
 
 /** One kind's figures in one round. */
 interface DeliveryFigures {
@@ -468,17 +468,19 @@ function median(xs: number[]): number {
 
 /** 1 flow: 50 K ops/s then max rate; 4 flows: max rate; each on a fresh target. */
 async function deliveryRun(kind: DeliveryKind): Promise<DeliveryFigures> {
-  const opts: ReplayOptions = kind === 'cluster' ? { isCluster: true, durationMs: DELIVERY_MS } : { delivery: kind, durationMs: DELIVERY_MS };
+  const isCluster = kind.startsWith('cluster-');
+  const delivery = kind.replace('cluster-', '') as 'exactly-once' | 'at-least-once';
+  const opts: ReplayOptions = { isCluster, delivery, durationMs: DELIVERY_MS };
   const one = await replay(1, [50_000, 0], opts);
   const four = await replay(4, [0], opts);
-  const expected = kind === 'cluster' ? 'at-least-once' : kind;
+  const expected = delivery;
   for (const r of [one, four]) if (r.delivery !== expected) throw new Error(`${kind}: the replicator reports delivery ${r.delivery}`);
   const c = four.calls;
   const exec = c.exec ?? 0;
   const hset = c.hset ?? 0;
   const set = c.set ?? 0;
   const perBatch =
-    kind === 'cluster'
+    isCluster
       ? '-'
       : exec > 0
         ? `${(set / exec).toFixed(1)} SET + MULTI + EXEC + ${(hset / exec).toFixed(2)} HSET per EXEC (${exec} EXECs); commandstats µs per record: SET ${((c.set_usec ?? 0) / set).toFixed(2)}, EXEC beyond its commands ${(((c.exec_usec ?? 0) - (c.set_usec ?? 0) - (c.hset_usec ?? 0)) / set).toFixed(2)}`
@@ -498,9 +500,11 @@ async function deliveryRun(kind: DeliveryKind): Promise<DeliveryFigures> {
 async function deliveryCompare(out: Record<string, number | string>, withCluster: boolean): Promise<void> {
   // BENCH_DELIVERY_KINDS=exactly-once (say) runs one kind alone, e.g. under `node --cpu-prof`.
   const only = process.env.BENCH_DELIVERY_KINDS?.split(',').map((k) => k.trim());
-  const kinds = (['exactly-once', 'at-least-once', ...(withCluster ? (['cluster'] as const) : [])] as DeliveryKind[]).filter((k) => only === undefined || only.includes(k));
+  const kinds = (['exactly-once', 'at-least-once', ...(withCluster ? (['cluster-exactly-once', 'cluster-at-least-once'] as const) : [])] as DeliveryKind[]).filter(
+    (k) => only === undefined || only.includes(k),
+  );
   const has = (k: DeliveryKind): boolean => kinds.includes(k);
-  const runs: Record<DeliveryKind, DeliveryFigures[]> = { 'exactly-once': [], 'at-least-once': [], cluster: [] };
+  const runs: Record<DeliveryKind, DeliveryFigures[]> = { 'exactly-once': [], 'at-least-once': [], 'cluster-exactly-once': [], 'cluster-at-least-once': [] };
   for (let round = 0; round < DELIVERY_ROUNDS; round++) {
     const order = round % 2 === 0 ? kinds : [...kinds].reverse();
     for (const kind of order) runs[kind].push(await deliveryRun(kind));
@@ -514,20 +518,33 @@ async function deliveryCompare(out: Record<string, number | string>, withCluster
   const fmtBest = (xs: number[]): string => `${Math.max(...xs).toFixed(0)} (${median(xs).toFixed(0)}; ${list(xs, 0)})`;
   for (const kind of kinds) {
     const r = runs[kind];
-    const label = kind === 'cluster' ? 'cluster 3 masters (at-least-once)' : `standalone ${kind}`;
+    const isCluster = kind.startsWith('cluster-');
+    const label = isCluster ? `cluster 3 masters ${kind.replace('cluster-', '')}` : `standalone ${kind}`;
     out[`${label}: max 1 flow ops/s`] = fmtBest(r.map((f) => f.max1));
     out[`${label}: max 4 flows ops/s`] = fmtBest(r.map((f) => f.max4));
     out[`${label}: 50 K/s 1 flow lag p50 / p99 (ms)`] = `${median(r.map((f) => f.p50at50k)).toFixed(2)} / ${fmt(r.map((f) => f.p99at50k), 2)}`;
     out[`${label}: replicator CPU µs per record, max 1 flow`] = fmt(r.map((f) => f.replCpu1), 2);
     out[`${label}: replicator CPU µs per record, max 4 flows`] = fmt(r.map((f) => f.replCpu4), 2);
-    out[`${label}: target CPU µs per record (4 flows max${kind === 'cluster' ? ', Σ masters' : ''})`] = fmt(r.map((f) => f.cpuUsPerRecord), 2);
-    if (kind !== 'cluster') out[`${label}: target commands (4 flows max, last round)`] = r[r.length - 1]!.perBatch;
+    out[`${label}: target CPU µs per record (4 flows max${isCluster ? ', Σ masters' : ''})`] = fmt(r.map((f) => f.cpuUsPerRecord), 2);
+    if (!isCluster) out[`${label}: target commands (4 flows max, last round)`] = r[r.length - 1]!.perBatch;
   }
   /** Per-round ratios a / b of `pick` (paired: same round, adjacent in time). */
   const ratio = (a: DeliveryKind, b: DeliveryKind, pick: (f: DeliveryFigures) => number): number[] => runs[a].map((f, i) => pick(f) / pick(runs[b][i]!));
   /** Ratio of the best runs of a and b. */
   const bestRatio = (a: DeliveryKind, b: DeliveryKind, pick: (f: DeliveryFigures) => number): number => Math.max(...runs[a].map(pick)) / Math.max(...runs[b].map(pick));
   const both = (a: DeliveryKind, b: DeliveryKind, pick: (f: DeliveryFigures) => number): string => `${bestRatio(a, b, pick).toFixed(3)} (paired per round: ${fmt(ratio(a, b, pick), 3)})`;
+  const CEO = 'cluster-exactly-once';
+  const CALO = 'cluster-at-least-once';
+  if (has(CEO) && has(CALO)) {
+    out['cluster exactly-once / at-least-once, max 1 flow ops/s: best/best'] = both(CEO, CALO, (f) => f.max1);
+    out['cluster exactly-once / at-least-once, max 4 flows ops/s: best/best'] = both(CEO, CALO, (f) => f.max4);
+    out['cluster exactly-once / at-least-once, p99 at 50 K/s (per round)'] = fmt(ratio(CEO, CALO, (f) => f.p99at50k), 2);
+    out['cluster exactly-once / at-least-once, target CPU per record Σ masters (median)'] = (median(runs[CEO].map((f) => f.cpuUsPerRecord)) / median(runs[CALO].map((f) => f.cpuUsPerRecord))).toFixed(3);
+    out['cluster exactly-once / at-least-once, replicator CPU per record, 4 flows (median)'] = (median(runs[CEO].map((f) => f.replCpu4)) / median(runs[CALO].map((f) => f.replCpu4))).toFixed(3);
+    const cCost = 1 - Math.min(bestRatio(CEO, CALO, (f) => f.max1), bestRatio(CEO, CALO, (f) => f.max4));
+    out['goal cluster exactly-once costs ≤ 15 % (max-rate throughput, best/best)'] = `${cCost <= 0.15 ? 'met' : 'MISSED'} (worst ${(cCost * 100).toFixed(1)} %)`;
+  }
+  if (has(CALO) && has('at-least-once')) out['cluster / standalone at-least-once, max 4 flows ops/s'] = both(CALO, 'at-least-once', (f) => f.max4);
   if (!has('exactly-once') || !has('at-least-once')) return;
   const EO = 'exactly-once';
   const ALO = 'at-least-once';
@@ -543,12 +560,6 @@ async function deliveryCompare(out: Record<string, number | string>, withCluster
   const cost = 1 - Math.min(bestRatio(EO, ALO, (f) => f.max1), bestRatio(EO, ALO, (f) => f.max4));
   out['goal exactly-once costs ≤ 15 % (max-rate throughput, best/best; noisy on a shared host)'] = `${cost <= 0.15 ? 'met' : 'MISSED'} (worst ${(cost * 100).toFixed(1)} %)`;
   out['goal exactly-once costs ≤ 15 % (CPU per record, replicator + target)'] = `${cpuRatio <= 1.15 ? 'met' : 'MISSED'} (+${((cpuRatio - 1) * 100).toFixed(1)} %)`;
-  if (has('cluster')) {
-    out['cluster: exactly-once not available (always at-least-once); compared with standalone only'] = '-';
-    out['cluster / standalone at-least-once, max 1 flow ops/s'] = both('cluster', ALO, (f) => f.max1);
-    out['cluster / standalone at-least-once, max 4 flows ops/s'] = both('cluster', ALO, (f) => f.max4);
-    out['cluster / standalone exactly-once, max 4 flows ops/s'] = both('cluster', EO, (f) => f.max4);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

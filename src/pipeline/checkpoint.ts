@@ -88,23 +88,55 @@ export function slotCheckpointKey(prefix: string, slot: number): Buffer {
  */
 export async function readSlotCheckpoints(router: Router, prefix: string, flows: number): Promise<Array<Map<number, bigint>>> {
   const out = Array.from({ length: flows }, () => new Map<number, bigint>());
+  const take = (slot: number, reply: RespValue): void => {
+    if (!Array.isArray(reply)) return;
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const m = /^lsn:(\d+)$/.exec(text(reply[i]!));
+      const v = text(reply[i + 1]!);
+      if (m !== null && Number(m[1]) < flows && /^\d+$/.test(v)) out[Number(m[1])]!.set(slot, BigInt(v));
+    }
+  };
+  if (router instanceof ClusterRouter) {
+    // One script per master over the slots it owns (3 round trips, not 16384).
+    const t = router.topology;
+    const conns = router.all();
+    const bySlotOwner = conns.map(() => [] as number[]);
+    for (let slot = 0; slot < 16384; slot++) bySlotOwner[t.owner[slot]!]?.push(slot);
+    try {
+      await Promise.all(
+        conns.map(async (conn, i) => {
+          const slots = bySlotOwner[i]!;
+          const reply = await conn.call(['EVAL', READ_SLOT_CHECKPOINTS_SCRIPT, 0, ...slots.map((s) => slotCheckpointKey(prefix, s))]);
+          if (!Array.isArray(reply)) return;
+          for (let j = 0; j + 1 < reply.length; j += 2) take(slots[Number(reply[j]) - 1]!, reply[j + 1]!);
+        }),
+      );
+      return out;
+    } catch {
+      for (const m of out) m.clear(); // the slot table changed meanwhile: key by key below
+    }
+  }
   const reads: Array<Promise<void>> = [];
   for (let slot = 0; slot < 16384; slot++) {
     const key = slotCheckpointKey(prefix, slot);
-    reads.push(
-      router.call(key, ['HGETALL', key]).then((reply) => {
-        if (!Array.isArray(reply)) return;
-        for (let i = 0; i + 1 < reply.length; i += 2) {
-          const m = /^lsn:(\d+)$/.exec(text(reply[i]!));
-          const v = text(reply[i + 1]!);
-          if (m !== null && Number(m[1]) < flows && /^\d+$/.test(v)) out[Number(m[1])]!.set(slot, BigInt(v));
-        }
-      }),
-    );
+    reads.push(router.call(key, ['HGETALL', key]).then((reply) => take(slot, reply)));
   }
   await Promise.all(reads);
   return out;
 }
+
+/** Reads the hashes named in ARGV on one master: `[index, HGETALL reply, …]` for the non-empty ones. */
+const READ_SLOT_CHECKPOINTS_SCRIPT = `#!lua flags=allow-cross-slot-keys,no-writes
+local out = {}
+for i = 1, #ARGV do
+  local v = redis.call('HGETALL', ARGV[i])
+  if #v > 0 then
+    out[#out + 1] = i
+    out[#out + 1] = v
+  end
+end
+return out
+`;
 
 /** Sends `DEL` of every slot's checkpoint ({@link slotCheckpointKey}) through `router` (await its flush). */
 export function deleteSlotCheckpoints(router: Router, prefix: string): void {

@@ -436,7 +436,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.#batchScripts.set(tag, { groups, field, next });
       this.batchStats.scripts++;
       conn.tag = tag;
-      conn.send(slotBatchEval(groups, field, next, cpKey, false, false));
+      conn.send(slotBatchEval(groups, field, next, cpKey, false));
       this.#forgetWhenAcked(conn, tag);
     }
   }
@@ -479,7 +479,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     const tag = this.#batchTag();
     this.#batchScripts.set(tag, script);
     const enc = this.#batchEncoder;
-    enc.encode(slotBatchEval(script.groups, script.field, script.next, this.#cpKey!, true, true));
+    enc.encode(slotBatchEval(script.groups, script.field, script.next, this.#cpKey!, true));
     const parts = enc.take();
     let bytes = 0;
     for (const p of parts) bytes += p.length;

@@ -14,12 +14,14 @@
  * So on resume a record's effect on slot `s` was applied exactly when its LSN is below the
  * checkpoint of `s` — whichever master holds `s` now.
  *
- * The script first checks, with one `EXISTS` per slot group (its checkpoint and its keys), that every
- * slot is served by this node and not being migrated away from it (Redis src/script.c
- * `scriptVerifyClusterState` → `getNodeByQuery`: a key not local, or missing in a migrating slot,
- * is an error), before writing anything. A failed check returns `-DF2REDIS_SPLIT …`: the router
- * re-reads the slot table and sends each slot group as a script of its own, declaring its keys (all
- * in one slot), so Redis answers MOVED / ASK / TRYAGAIN before running it, as for any command.
+ * The script first checks, with one `CLUSTER NODES` (its `myself` line: the slots this node serves,
+ * and `[slot->-…]` / `[slot-<-…]` for slots being migrated or imported), that every group's slot is
+ * served by this node and not moving, before writing anything: inside a script a key of a slot not
+ * served, or missing from a migrating slot, is an error raised only when a command touches it
+ * (Redis src/script.c `scriptVerifyClusterState` → `getNodeByQuery`), too late to undo the commands
+ * before it. A slot not served returns `-DF2REDIS_SPLIT …` (the router re-reads the slot table and
+ * sends each slot group as a script of its own, to its slot's owner); a moving slot returns
+ * `-TRYAGAIN …` (the same, after a backoff, until the move is over).
  *
  * Resends (a redirection, a lost connection) run in *idempotent* mode: a slot group whose checkpoint
  * already counts it (`>=` its next LSN) was applied and is skipped. Within a run the groups resent
@@ -35,38 +37,47 @@ import { keySlot } from './key-slot.js';
 /** Largest argument count of one command inside the script (Lua 5.1 `unpack` is bounded by `LUAI_MAXCSTACK` = 8000). */
 export const MAX_SCRIPT_COMMAND_ARGS = 7000;
 
-/** Keys per `EXISTS` of the locality check (same bound). */
-const EXISTS_CHUNK = 1000;
-
 /**
  * `EVAL` body. ARGV: `mode` (`0` apply, `1` idempotent), `field` (`lsn:<flow>`), `next` (LSN), then per
- * slot group: `nkeys`, its checkpoint key, the group's `nkeys` distinct keys, `ncmds`, then per command `argc`
- * and its arguments.
+ * slot group: its slot, its checkpoint key, `ncmds`, then per command `argc` and its arguments.
  */
 export const SLOT_BATCH_SCRIPT = `#!lua flags=allow-cross-slot-keys
 local a = ARGV
 local mode, field, nxt = a[1], a[2], tonumber(a[3])
+local me
+for line in string.gmatch(redis.call('CLUSTER', 'NODES'), '[^\\n]+') do
+  if string.find(line, 'myself', 1, true) then me = line break end
+end
+local owned, busy, f = {}, {}, 0
+for tok in string.gmatch(me or '', '%S+') do
+  f = f + 1
+  if f >= 9 then
+    if string.sub(tok, 1, 1) == '[' then
+      busy[tonumber(string.match(tok, '^%[(%d+)'))] = true
+    else
+      local x, y = string.match(tok, '^(%d+)-(%d+)$')
+      if x then owned[#owned + 1] = { tonumber(x), tonumber(y) } else owned[#owned + 1] = { tonumber(tok), tonumber(tok) } end
+    end
+  end
+end
 local n = #a
 local groups = {}
 local i = 4
 while i <= n do
-  local nk, cp = tonumber(a[i]), a[i + 1]
-  local k, last = i + 1, i + 1 + nk
-  while k <= last do
-    local to = math.min(k + ${EXISTS_CHUNK - 1}, last)
-    local r = redis.pcall('EXISTS', unpack(a, k, to))
-    if type(r) == 'table' then return redis.error_reply('DF2REDIS_SPLIT ' .. r.err) end
-    k = to + 1
+  local slot, cp, nc = tonumber(a[i]), a[i + 1], tonumber(a[i + 2])
+  if busy[slot] then return redis.error_reply('TRYAGAIN df2redis: slot ' .. slot .. ' is migrating or importing') end
+  local isOwned = false
+  for _, r in ipairs(owned) do
+    if slot >= r[1] and slot <= r[2] then isOwned = true break end
   end
-  i = last + 1
+  if not isOwned then return redis.error_reply('DF2REDIS_SPLIT slot ' .. slot .. ' is not served by this node') end
   local skip = false
   if mode == '1' then
     local c = redis.call('HGET', cp, field)
     if c and tonumber(c) >= nxt then skip = true end
   end
-  local nc = tonumber(a[i])
-  groups[#groups + 1] = { cp, i + 1, nc, skip }
-  i = i + 1
+  groups[#groups + 1] = { cp, i + 3, nc, skip }
+  i = i + 3
   for _ = 1, nc do i = i + 1 + tonumber(a[i]) end
 end
 local out = nil
@@ -132,8 +143,6 @@ export interface BatchCommand {
 export interface SlotGroup {
   slot: number;
   commands: BatchCommand[];
-  /** Distinct keys the commands name (declared to Redis, checked by the script). */
-  keys: Map<string, Buffer>;
 }
 
 /**
@@ -149,11 +158,10 @@ export class SlotBatch {
   add(slot: number, cmd: BatchCommand): void {
     let g = this.groups.get(slot);
     if (g === undefined) {
-      g = { slot, commands: [], keys: new Map() };
+      g = { slot, commands: [] };
       this.groups.set(slot, g);
     }
     g.commands.push(cmd);
-    if (cmd.key !== undefined) g.keys.set(cmd.key.toString('latin1'), cmd.key);
     if (cmd.args.length > MAX_SCRIPT_COMMAND_ARGS) this.isOversized = true;
     this.commandCount++;
   }
@@ -165,34 +173,18 @@ export class SlotBatch {
 
 /**
  * `EVAL` arguments applying `groups` with their checkpoints `cpKey(slot)` set to `next` in field
- * `field`. `declareKeys`: declare every key (all groups must then be in one slot) so that Redis
- * redirects the script before running it; `idempotent`: skip groups whose checkpoint counts them.
+ * `field`; `idempotent`: skip groups whose checkpoint already counts them (a resend).
  */
-export function slotBatchEval(
-  groups: readonly SlotGroup[],
-  field: string,
-  next: bigint,
-  cpKey: (slot: number) => Buffer,
-  declareKeys: boolean,
-  idempotent: boolean,
-): CommandArg[] {
-  const argv: CommandArg[] = [idempotent ? '1' : '0', field, next.toString()];
-  const declared: CommandArg[] = [];
+export function slotBatchEval(groups: readonly SlotGroup[], field: string, next: bigint, cpKey: (slot: number) => Buffer, idempotent: boolean): CommandArg[] {
+  const argv: CommandArg[] = ['EVAL', SLOT_BATCH_SCRIPT, 0, idempotent ? '1' : '0', field, next.toString()];
   for (const g of groups) {
-    const cp = cpKey(g.slot);
-    argv.push(g.keys.size, cp);
-    if (declareKeys) declared.push(cp);
-    for (const k of g.keys.values()) {
-      argv.push(k);
-      if (declareKeys) declared.push(k);
-    }
-    argv.push(g.commands.length);
+    argv.push(g.slot, cpKey(g.slot), g.commands.length);
     for (const c of g.commands) {
       argv.push(c.args.length);
-      for (const a of c.args) argv.push(a);
+      for (const x of c.args) argv.push(x);
     }
   }
-  return ['EVAL', SLOT_BATCH_SCRIPT, declared.length, ...declared, ...argv];
+  return argv;
 }
 
 /**

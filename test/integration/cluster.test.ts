@@ -404,6 +404,28 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
 });
 
 describe('exactly-once into a 3-master cluster (per-slot checkpoints, batch scripts)', () => {
+  test('a command refused inside a batch script stops the run with an error naming that command and its key', { timeout: 60_000 }, async () => {
+    await flushCluster();
+    const t = await modelMaster(1);
+    const r = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
+    try {
+      await t.data.exec(0, ['SET', 'counter', '1'], [{ flow: 0, args: ['SET', 'counter', '1'] }]);
+      const running = r.run();
+      running.catch(() => undefined);
+      await caughtUp(r, t.data, 'caught up');
+      // The target's copy becomes a list behind df2redis's back: the next INCR is refused there.
+      const owner = (await clusterMasters(cluster)).find((m) => m.slots.some(([a, b]) => keySlot(Buffer.from('counter')) >= a && keySlot(Buffer.from('counter')) <= b))!;
+      await redisCli(owner.port, 'DEL', 'counter');
+      await redisCli(owner.port, 'RPUSH', 'counter', 'x');
+      for (const [k, v] of [['a', '1'], ['b', '2']]) await t.data.exec(0, ['SET', k!, v!], [{ flow: 0, args: ['SET', k!, v!] }]);
+      await t.data.exec(0, ['INCR', 'counter'], [{ flow: 0, args: ['INCR', 'counter'] }]);
+      await assert.rejects(running, (err: Error) => /INCR/.test(err.message) && /counter/.test(err.message) && /WRONGTYPE/.test(err.message));
+    } finally {
+      await r.stop().catch(() => undefined);
+      await t.close();
+    }
+  });
+
   test('non-idempotent writes through a restart, killed master connections and slots moved while writing: every record applied once', { timeout: 120_000 }, async () => {
     await flushCluster();
     const t = await modelMaster(2);

@@ -261,7 +261,7 @@ const COLLECTION_TYPES = ['hash', 'set', 'zset', 'list'] as const;
  * scores the element index. With Redis 7.0 defaults that makes hashes and zsets listpacks, sets hash
  * tables, lists quicklists of one listpack node.
  */
-async function writeCollectionCommands(file: string, keys: number): Promise<void> {
+export async function writeCollectionCommands(file: string, keys: number): Promise<void> {
   const stream = createWriteStream(file);
   const text = (i: number, j: number): string => `e${String(j).padStart(2, '0')}-${String(i * 7 + j).padStart(12, '0')}`;
   let parts: string[] = [];

@@ -9,13 +9,16 @@
  *       strings over 4 flows, LZ4 blobs) served by the replay master in this process;
  *     each against `redis-cli --pipe` of the same keys as SETs (what users compare with) and as
  *     MSETs of 100 keys (the target's cheapest ingest path). Reported: times, ratios, df2redis CPU
- *     seconds (user + sys) per million keys, redis-server CPU seconds of each load, peak RSS.
+ *     seconds (user + sys) per million keys, redis-server CPU seconds of each load, peak RSS;
+ *     - `migrate` of a dump of 100 K hashes / sets / zsets / lists of 100 elements against
+ *       `redis-cli --pipe` of one multi-element HSET / SADD / ZADD / RPUSH per key.
  * (b) memory: peak RSS of the df2redis process migrating a ≥ 1 GB dump (goal ≤ 200 MB) and a dump
  *     holding one 500 MB string (goal ≤ 300 MB). About 30 s here, but ~3 GB of RAM and 1.5 GB of
  *     temporary disk: `BENCH_BIG=0` skips it.
  *
  * Every dump lives in a temporary directory and is removed at the end. `BENCH_KEYS` overrides the
- * key count of (a). Peak RSS is `/usr/bin/time -f %M` (kernel maxrss of the child) when available,
+ * key count of (a), `BENCH_COLLECTIONS` that of its collections; `BENCH_MIGRATE` picks measures
+ * (see {@link run}). Peak RSS is `/usr/bin/time -f %M` (kernel maxrss of the child) when available,
  * else VmHWM from /proc/<pid>/status sampled every 20 ms.
  */
 import { spawn } from 'node:child_process';
@@ -25,7 +28,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer, redisCli, type RedisServer } from '../test/helpers/redis-server.js';
-import { buildStringsDump, buildBigDump, buildHugeStringDump, redisCliPipe, writeMsetCommands, writeSetCommandsFile } from '../test/helpers/rdb-factory.js';
+import {
+  buildStringsDump,
+  buildBigDump,
+  buildHugeStringDump,
+  redisCliPipe,
+  saveDump,
+  writeMsetCommands,
+  writeSetCommandsFile,
+} from '../test/helpers/rdb-factory.js';
 import { ReplayMaster } from '../test/helpers/replay-master.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -237,6 +248,81 @@ async function fromDragonfly(out: Record<string, number | string>): Promise<void
   }
 }
 
+/** Elements of each collection in (a3). */
+const COLLECTION_ELEMENTS = 100;
+/** Collection types of (a3), one key of each in turn. */
+const COLLECTION_TYPES = ['hash', 'set', 'zset', 'list'] as const;
+
+/**
+ * Writes (a3)'s data as `redis-cli --pipe` input in the cheapest commands: per key, ONE `HSET` /
+ * `SADD` / `ZADD` / `RPUSH` with all its {@link COLLECTION_ELEMENTS} elements. Key i is
+ * `coll:<type>:<i, 8 digits>` of type `COLLECTION_TYPES[i % 4]`; hash fields `field:NN` with 16-byte
+ * values, set / zset members and list elements 16 bytes of text (never integers: no intset), zset
+ * scores the element index. With Redis 7.0 defaults that makes hashes and zsets listpacks, sets hash
+ * tables, lists quicklists of one listpack node.
+ */
+export async function writeCollectionCommands(file: string, keys: number): Promise<void> {
+  const stream = createWriteStream(file);
+  const text = (i: number, j: number): string => `e${String(j).padStart(2, '0')}-${String(i * 7 + j).padStart(12, '0')}`;
+  let parts: string[] = [];
+  const bulk = (s: string): string => `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
+  for (let i = 0; i < keys; i++) {
+    const type = COLLECTION_TYPES[i % COLLECTION_TYPES.length]!;
+    const key = `coll:${type}:${String(i).padStart(8, '0')}`;
+    const args: string[] = [];
+    for (let j = 0; j < COLLECTION_ELEMENTS; j++) {
+      if (type === 'hash') args.push(bulk(`field:${String(j).padStart(2, '0')}`), bulk(text(i, j)));
+      else if (type === 'zset') args.push(bulk(String(j)), bulk(text(i, j)));
+      else args.push(bulk(text(i, j)));
+    }
+    const name = { hash: 'HSET', set: 'SADD', zset: 'ZADD', list: 'RPUSH' }[type];
+    parts.push(`*${2 + args.length}\r\n${bulk(name)}${bulk(key)}${args.join('')}`);
+    if (parts.length === 1000) {
+      if (!stream.write(parts.join(''))) await once(stream, 'drain');
+      parts = [];
+    }
+  }
+  stream.end(parts.join(''));
+  await once(stream, 'finish');
+}
+
+/**
+ * (a3): `migrate` of an RDB of `BENCH_COLLECTIONS` (default 100 K) collections of 100 elements,
+ * hashes, sets, zsets and lists in turn (made by the real redis-server from the baseline's own
+ * commands, then `SAVE`d), against `redis-cli --pipe` of those commands: one multi-element command
+ * per key, the target's cheapest ingest path for commands.
+ */
+async function collections(out: Record<string, number | string>): Promise<void> {
+  const keys = Number(process.env.BENCH_COLLECTIONS ?? 100_000);
+  const dir = mkdtempSync(path.join(tmpdir(), 'df2redis-bench-coll-'));
+  try {
+    const pipeFile = path.join(dir, 'collections.resp');
+    await writeCollectionCommands(pipeFile, keys);
+    const source = await startRedisServer();
+    const rdb = path.join(dir, 'dump.rdb');
+    let sizeBytes: number;
+    try {
+      await redisCliPipe(source.port, pipeFile);
+      const saved = await saveDump(source);
+      sizeBytes = saved.sizeBytes;
+      renameSync(saved.path, rdb);
+    } finally {
+      await source.stop();
+    }
+    const [ours, cmds] = await bestOf(keys, [(t) => timedMigrate(rdb, t, dir), (t) => redisCliPipe(t.port, pipeFile)]);
+    const label = `${keys / 1000} K collections × ${COLLECTION_ELEMENTS}`;
+    out[`${label}: size (MB)`] = sizeBytes / MB;
+    out[`${label}: df2redis time (s)`] = ours!.elapsedMs / 1000;
+    out[`${label}: redis-cli --pipe HSET/SADD/ZADD/RPUSH time (s)`] = cmds!.elapsedMs / 1000;
+    out[`${label}: df2redis / pipe`] = ours!.elapsedMs / cmds!.elapsedMs;
+    out[`${label}: df2redis CPU s`] = ours!.cpuS;
+    out[`${label}: redis-server CPU s (df2redis / pipe)`] = `${ours!.serverCpuS.toFixed(2)} / ${cmds!.serverCpuS.toFixed(2)}`;
+    out[`${label}: df2redis peak RSS (MB)`] = ours!.peakRssBytes / MB;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** (b): peak RSS on a ≥ 1 GB dump and on one 500 MB string. */
 async function memory(): Promise<Record<string, number | string>> {
   const out: Record<string, number | string> = {};
@@ -280,13 +366,29 @@ async function memory(): Promise<Record<string, number | string>> {
   return out;
 }
 
-/** Runs (a), and (b) unless `BENCH_BIG=0`. */
+/** The measures of this module, in order; `BENCH_MIGRATE=collections,ttl` runs some. */
+const MEASURES: Record<string, (out: Record<string, number | string>) => Promise<void>> = {
+  file: (out) => fromFile(out, 'rdb file', 0),
+  ttl: (out) => fromFile(out, 'rdb file, 10 % with TTL', 10),
+  collections,
+  bulk: fromDragonfly,
+  memory: async (out) => {
+    if (process.env.BENCH_BIG !== '0') Object.assign(out, await memory());
+    else out['memory (≥ 1 GB dump, 500 MB string)'] = 'skipped (BENCH_BIG=0)';
+  },
+};
+
+/**
+ * Runs (a) and (b) (b unless `BENCH_BIG=0`); `BENCH_MIGRATE` = a comma-separated subset of
+ * `file,ttl,collections,bulk,memory`. @throws Error naming an unknown measure.
+ */
 export async function run(): Promise<Record<string, number | string>> {
   const result: Record<string, number | string> = {};
-  await fromFile(result, 'rdb file', 0);
-  await fromFile(result, 'rdb file, 10 % with TTL', 10);
-  await fromDragonfly(result);
-  if (process.env.BENCH_BIG !== '0') Object.assign(result, await memory());
-  else result['memory (≥ 1 GB dump, 500 MB string)'] = 'skipped (BENCH_BIG=0)';
+  const names = process.env.BENCH_MIGRATE?.split(',') ?? Object.keys(MEASURES);
+  for (const name of names) {
+    const measure = MEASURES[name];
+    if (measure === undefined) throw new Error(`BENCH_MIGRATE: unknown measure ${name}; known: ${Object.keys(MEASURES).join(', ')}`);
+    await measure(result);
+  }
   return result;
 }

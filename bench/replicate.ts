@@ -36,10 +36,18 @@
  *     are cut at the proxy (one of two, then both; BENCH_RECONNECT_REPS repetitions each) with 100
  *     writes made during the outage, timed until `status()` is in stable sync with one more partial
  *     resync; reported with and without the reconnect loop's first backoff (500 ms).
- * BENCH_REPLICATE_PARTS=replay,delivery,reconnect,fullsync (the default: all) runs a subset.
+ * (5) Memory after a burst (issue 12: RSS back within 20 MB of the pre-burst level 10 s after a
+ *     burst): `df2redis replicate` in a child process (its own RSS), 1 flow at 10 K ops/s, then max
+ *     rate for PHASE_MS (the burst), then 10 s idle. Diagnostics: BENCH_NODE_FLAGS (e.g.
+ *     `--expose-gc`) are passed to that node, BENCH_CLI replaces its entry script (e.g. a wrapper
+ *     calling `gc()` periodically).
+ * BENCH_REPLICATE_PARTS=replay,delivery,reconnect,fullsync,burst (the default: all) runs a subset.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -54,6 +62,7 @@ import { MasterData } from '../test/helpers/master-data.js';
 import { cpuSeconds } from './cluster.js';
 
 const MB = 1024 * 1024;
+const CLI = process.env.BENCH_CLI ?? fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const KEYS = 100_000;
 const VALUE_BYTES = 100;
 const PHASE_MS = Number(process.env.BENCH_REPLICATE_MS ?? 4000);
@@ -793,13 +802,104 @@ async function fullSync(out: Record<string, number | string>): Promise<void> {
  * then (2). `BENCH_REPLICATE_PARTS` (comma-separated of replay, delivery, reconnect, fullsync) runs a subset.
  */
 export async function run(): Promise<Record<string, number | string>> {
-  const parts = new Set((process.env.BENCH_REPLICATE_PARTS ?? 'replay,delivery,reconnect,fullsync').split(',').map((p) => p.trim()));
+  const parts = new Set((process.env.BENCH_REPLICATE_PARTS ?? 'replay,delivery,reconnect,fullsync,burst').split(',').map((p) => p.trim()));
   const out: Record<string, number | string> = {};
   if (parts.has('replay')) await replayRates(out);
   if (parts.has('delivery')) await deliveryCompare(out, process.env.BENCH_DELIVERY_CLUSTER !== '0');
   if (parts.has('reconnect')) await reconnectBench(out);
   if (parts.has('fullsync')) await fullSync(out);
+  if (parts.has('burst')) await burstMemory(out);
   return out;
+}
+
+/** Seconds of idle after the burst at which RSS is judged (issue 12). */
+const AFTER_BURST_S = 10;
+
+/** VmRSS / VmHWM of a process, MB (/proc/<pid>/status). */
+function procMemMb(pid: number): { rss: number; hwm: number } {
+  const st = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/**
+ * (5): `df2redis replicate` as a child process (its RSS alone: the fake master stays in this
+ * process's worker thread), 1 flow: 10 K ops/s for 2 s (pre-burst level: RSS once acknowledged),
+ * max rate for PHASE_MS (the burst), then {@link AFTER_BURST_S} s idle. Acknowledged LSNs are read
+ * from the child's `GET /status`.
+ */
+async function burstMemory(out: Record<string, number | string>): Promise<void> {
+  const master = await startMasterThread({ bench: 'replicate', role: 'fake', numFlows: 1 });
+  const redis = await startRedisServer();
+  const statusPort = await freePort();
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), CLI, 'replicate', '--source', master.url, '--target', redis.url, '--status-port', String(statusPort), '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+  let exitCode: number | null | undefined;
+  child.once('exit', (code) => (exitCode = code));
+  const status = async (): Promise<{ phase: string; flows: Array<{ lsn: string | number }> } | undefined> => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${statusPort}/status`);
+      return res.ok ? ((await res.json()) as { phase: string; flows: Array<{ lsn: string | number }> }) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const alive = (): void => {
+    if (exitCode !== undefined) throw new Error(`df2redis replicate exited ${exitCode}: ${stderr}`);
+  };
+  /** Writes at `rate` (0 = max) for `durationMs`, then waits until the child acknowledged it all. */
+  const writePhase = async (rate: number, durationMs: number): Promise<number> => {
+    const go: GoMessage = { type: 'go', rate, durationMs, stamps: [new SharedArrayBuffer(STAMP_CAP * 16)], counts: new SharedArrayBuffer(4) };
+    const done = new Promise<DoneMessage>((resolve) => {
+      const onMessage = (msg: { type: string }): void => {
+        if (msg.type !== 'done') return;
+        master.worker.off('message', onMessage);
+        resolve(msg as DoneMessage);
+      };
+      master.worker.on('message', onMessage);
+    });
+    const t0 = nowMs();
+    master.worker.postMessage(go);
+    const d = await done;
+    for (;;) {
+      alive();
+      const st = await status();
+      if (st !== undefined && Number(st.flows[0]?.lsn ?? 0) >= d.lastLsn[0]!) break;
+      await delay(20);
+    }
+    return Math.round(d.written[0]! / ((nowMs() - t0) / 1000));
+  };
+  try {
+    for (;;) {
+      alive();
+      const st = await status();
+      if (st?.phase === 'stable-sync' && st.flows.length === 1) break;
+      await delay(50);
+    }
+    await writePhase(10_000, 2000);
+    const before = procMemMb(child.pid!).rss;
+    const opsPerSec = await writePhase(0, PHASE_MS);
+    const end = procMemMb(child.pid!);
+    await delay(AFTER_BURST_S * 1000);
+    alive();
+    const after = procMemMb(child.pid!);
+    out['burst (df2redis replicate child, 1 flow, max rate): ops/s'] = opsPerSec;
+    out[`burst: RSS before → end of burst → ${AFTER_BURST_S} s after (peak) (MB)`] =
+      `${before.toFixed(0)} → ${end.rss.toFixed(0)} → ${after.rss.toFixed(0)} (${after.hwm.toFixed(0)})`;
+    out[`burst: goal ≤ 20 MB above the pre-burst level ${AFTER_BURST_S} s after`] =
+      after.rss - before <= 20 ? `met (+${(after.rss - before).toFixed(0)} MB)` : `MISSED (+${(after.rss - before).toFixed(0)} MB)`;
+  } finally {
+    if (exitCode === undefined) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      await exited;
+    }
+    await master.close();
+    await redis.stop();
+  }
 }
 
 async function replayRates(out: Record<string, number | string>): Promise<void> {
@@ -815,4 +915,13 @@ async function replayRates(out: Record<string, number | string>): Promise<void> 
   out['goal ≥ 300 K ops/s sustained'] = best >= 300_000 ? `met (${best})` : `MISSED (best ${best})`;
   out['goal p99 ≤ 5 ms at 50 K ops/s'] = one[1]!.lagP99 <= 5 ? 'met' : `MISSED (${one[1]!.lagP99.toFixed(1)} ms)`;
   out['RSS 1 flow: start of 10 K → end of 200 K → end of max → end of 10 K again (MB)'] = [one[0]!.rssStartMb, one[2]!.rssEndMb, one[3]!.rssEndMb, one[4]!.rssEndMb].map((v) => v.toFixed(0)).join(' → ');
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
 }

@@ -34,9 +34,12 @@ export interface SnapshotWriterOptions {
   /**
    * Under `replace`, one-piece strings without expiry are batched into one `MSET` of up to this many
    * keys (same database; same slot on a cluster): the target's cheapest ingest path, the same value
-   * and no TTL as `SET`. Keys are held back only until the next other command of this writer, the
-   * end of the current task (a microtask) or {@link SnapshotWriter.sendPending}; 0 (off) for a
-   * writer whose keys other code writes too (journal RESTOREs). @default 0
+   * and no TTL as `SET`. One-piece strings with an expiry are held in the same batch and sent as
+   * `SET key value PXAT ms` right after its `MSET` (the batch's keys are distinct: one snapshot holds
+   * a key once, and only multi-piece objects, never held, repeat a key). Keys are held back only
+   * until the next other command of this writer, the end of the current task (a microtask) or
+   * {@link SnapshotWriter.sendPending}; 0 (off) for a writer whose keys other code writes too
+   * (journal RESTOREs). @default 0
    */
   msetMaxKeys?: number;
 }
@@ -53,6 +56,11 @@ export const SNAPSHOT_WRITER_DEFAULTS: SnapshotWriterOptions = {
 const MSET_MAX_BYTES = 64 * 1024;
 /** Strings longer than this are not batched: one big SET costs no more per byte than MSET. */
 const MSET_MAX_VALUE_BYTES = 8 * 1024;
+/**
+ * Keys longer than this are not batched. Below LARGE_ARG_BYTES (resp-encoder.ts) the stage copies
+ * every argument (a longer one would be referenced, and the decoder reuses its buffers).
+ */
+const MSET_MAX_KEY_BYTES = 1024;
 /** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
 export const MSET_KEYS_DEFAULT = 512;
 /** Slab of the MSET stage: holds at least one full batch. */
@@ -162,6 +170,16 @@ export class SnapshotWriter {
   #stagedSlot = -1;
   /** Copy of the first staged key: routes the MSET and names it in errors. */
   #stagedFirstKey: Buffer = Buffer.alloc(0);
+  /**
+   * Strings with an expiry held in the same batch (sent after its MSET): `key value PXAT ms`
+   * encoded as the arguments of one `SET` each, their encoded lengths and copies of their keys
+   * (each names its own command in errors).
+   */
+  #ttlStage: RespEncoder | undefined;
+  #ttlLengths: number[] = [];
+  #ttlKeys: Buffer[] = [];
+  /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
+  #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
@@ -277,20 +295,41 @@ export class SnapshotWriter {
    * held key, and a `whenAcked` marker must come after them. One held key goes as a plain `SET`.
    */
   sendPending(): void {
-    const n = this.#stagedKeys;
-    if (n === 0) return;
+    const total = this.#stagedKeys;
+    if (total === 0) return;
     this.#stagedKeys = 0;
-    const first = this.#stagedFirstKey;
-    const conn = this.#router.connectionFor(first, this.#stagedDb);
-    const name = n === 1 ? 'SET' : 'MSET';
-    conn.begin(1 + 2 * n);
-    conn.arg(name);
-    const parts = this.#stage!.take();
-    for (let i = 0; i < parts.length; i++) conn.raw(parts[i]!);
-    // An error reply of the MSET names its first key (under `replace` any error stops the run).
-    conn.end(name, first);
-    this.#stats.commands++;
-    this.#objectSent(n);
+    const ttlKeys = this.#ttlKeys;
+    const t = ttlKeys.length;
+    const n = total - t;
+    const conn = this.#router.connectionFor(this.#stagedFirstKey, this.#stagedDb);
+    if (n > 0) {
+      const name = n === 1 ? 'SET' : 'MSET';
+      conn.begin(1 + 2 * n);
+      conn.arg(name);
+      const parts = this.#stage!.take();
+      for (let i = 0; i < parts.length; i++) conn.raw(parts[i]!);
+      // An error reply of the MSET names its first key (under `replace` any error stops the run).
+      conn.end(name, this.#stagedMsetFirstKey);
+      this.#stats.commands++;
+    }
+    if (t > 0) {
+      const parts = this.#ttlStage!.take();
+      // One segment: every staged argument is short, so copied into the slab (MSET_MAX_*_BYTES).
+      const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      const lengths = this.#ttlLengths;
+      for (let i = 0, off = 0; i < t; i++) {
+        const end = off + lengths[i]!;
+        conn.begin(5);
+        conn.arg('SET');
+        conn.raw(buf.subarray(off, end));
+        conn.end('SET', ttlKeys[i]);
+        off = end;
+      }
+      this.#ttlKeys = [];
+      this.#ttlLengths = [];
+      this.#stats.commands += t;
+    }
+    this.#objectSent(total);
   }
 
   /** The held keys leave at the end of the task that staged them, at the latest. */
@@ -299,12 +338,15 @@ export class SnapshotWriter {
     this.sendPending();
   };
 
-  /** Holds one string for the next MSET (its key and value are copied, encoded). */
-  #stageString(db: number, key: Buffer, value: Buffer): void {
+  /**
+   * Holds one string for the next batch (its key and value are copied, encoded): for its MSET, or
+   * with an expiry (`expireAtMs` ≠ -1) for a `SET … PXAT` after it.
+   */
+  #stageString(db: number, key: Buffer, value: Buffer, expireAtMs: number): void {
     const slot = this.#isCluster ? keySlot(key) : -1;
     if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.sendPending();
-    const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
-    if (this.#stagedKeys === 0) {
+    const isFirst = this.#stagedKeys === 0;
+    if (isFirst) {
       this.#stagedDb = db;
       this.#stagedSlot = slot;
       this.#stagedFirstKey = Buffer.from(key);
@@ -313,10 +355,24 @@ export class SnapshotWriter {
         queueMicrotask(this.#onSendQueued);
       }
     }
-    stage.arg(key);
-    stage.arg(value);
+    if (expireAtMs === -1) {
+      const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
+      if (this.#stagedKeys === this.#ttlKeys.length) this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : Buffer.from(key);
+      stage.arg(key);
+      stage.arg(value);
+    } else {
+      const stage = (this.#ttlStage ??= new RespEncoder(STAGE_SLAB_BYTES));
+      const before = stage.pendingBytes;
+      stage.arg(key);
+      stage.arg(value);
+      stage.arg('PXAT');
+      stage.arg(expireAtMs);
+      this.#ttlLengths.push(stage.pendingBytes - before);
+      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : Buffer.from(key));
+    }
+    const bytes = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
     this.#stats.pieces++;
-    if (++this.#stagedKeys >= this.#msetMaxKeys || stage.pendingBytes >= MSET_MAX_BYTES) this.sendPending();
+    if (++this.#stagedKeys >= this.#msetMaxKeys || bytes >= MSET_MAX_BYTES) this.sendPending();
   }
 
   /**
@@ -408,13 +464,13 @@ export class SnapshotWriter {
       entry.valueKind === 'string' &&
       entry.isFirst &&
       entry.isLast &&
-      entry.expireAtMs === -1 &&
       entry.value.length <= MSET_MAX_VALUE_BYTES &&
+      entry.key.length <= MSET_MAX_KEY_BYTES &&
       // Cluster: only hash-tagged keys can share a slot with the next key (and db 0 only, else
       // connectionFor throws, here rather than in sendPending).
       (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))
     ) {
-      this.#stageString(entry.db, entry.key, entry.value);
+      this.#stageString(entry.db, entry.key, entry.value, entry.expireAtMs);
       return;
     }
     if (this.#stagedKeys > 0) this.sendPending();

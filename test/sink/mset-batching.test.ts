@@ -32,7 +32,7 @@ function snapshot(): SnapshotEntry[] {
   out.push(str('s:int', '12345')); // int-encoded on the target, as with SET
   out.push(str('s:old-hash', 'now a string')); // replaces a hash
   out.push(str('s:old-ttl', 'no ttl now')); // drops the old TTL
-  out.push(str('s:ttl', 'with expiry', { expireAtMs: FAR_FUTURE_MS })); // SET … PXAT between batches
+  out.push(str('s:ttl', 'with expiry', { expireAtMs: FAR_FUTURE_MS })); // SET … PXAT after its batch's MSET
   out.push(hash('h:1', ['f', 'v']));
   for (let i = 0; i < 4; i++) out.push(str(`s:db1:${i}`, `w${i}`, { db: 1 }));
   out.push(str('s:db0-again', 'x'));
@@ -84,8 +84,9 @@ test('strings without expiry go as MSET batches; the target ends up identical to
 
   const [sa, sb] = await Promise.all([commandStats(plain.port), commandStats(batched.port)]);
   assert.equal(calls(sa, 'mset'), 0);
-  // Batches of 4: s:0-3, s:4-7, s:8 s:9 s:int s:old-hash; s:old-ttl alone (SET, cut by s:ttl);
-  // db 1: 4 keys; s:db0-again alone (SET, cut by s:big); tail: 4 + 3.
+  // Batches of 4: s:0-3, s:4-7, s:8 s:9 s:int s:old-hash; s:old-ttl + s:ttl (cut by h:1: one key
+  // for the MSET, so a SET, then SET … PXAT); db 1: 4 keys; s:db0-again alone (SET, cut by s:big);
+  // tail: 4 + 3.
   assert.equal(calls(sb, 'mset'), 6);
   // s:old-ttl, s:db0-again (batches of one), s:ttl (PXAT), s:big, first piece of s:pieces, prepare().
   assert.equal(calls(sb, 'set'), 6);
@@ -101,6 +102,26 @@ test('strings without expiry go as MSET batches; the target ends up identical to
   assert.equal(await redisCli(batched.port, 'PEXPIRETIME', 's:ttl'), `${FAR_FUTURE_MS}\n`);
   assert.equal(await redisCli(batched.port, 'GET', 's:pieces'), 'abcd\n');
   assert.equal(await redisCli(batched.port, '-n', '1', 'DBSIZE'), '4\n');
+});
+
+test('strings with an expiry join the batch: one MSET for the others, then SET … PXAT each; identical to one command per key', async () => {
+  await Promise.all([redisCli(plain.port, 'FLUSHALL'), redisCli(batched.port, 'FLUSHALL')]);
+  await Promise.all([redisCli(plain.port, 'CONFIG', 'RESETSTAT'), redisCli(batched.port, 'CONFIG', 'RESETSTAT')]);
+  const entries: SnapshotEntry[] = [];
+  // The first key has an expiry (the batch's first key is not the MSET's), then every third.
+  for (let i = 0; i < 30; i++) entries.push(str(`t:${i}`, `v${i}`, i % 3 === 0 ? { expireAtMs: FAR_FUTURE_MS + i } : {}));
+  const a = await writeAll(plain, 0, entries);
+  const b = await writeAll(batched, 100, entries);
+  const sb = await commandStats(batched.port);
+  assert.equal(calls(sb, 'mset'), 1);
+  assert.equal(calls(sb, 'set'), 10);
+  assert.equal(b.stats.commands, 11);
+  assert.equal(b.stats.keys, a.stats.keys);
+  assert.equal(b.ackedKeys, 30);
+  const [da, db] = await Promise.all([redisCli(plain.port, 'DEBUG', 'DIGEST'), redisCli(batched.port, 'DEBUG', 'DIGEST')]);
+  assert.equal(db, da);
+  for (const i of [0, 3, 27]) assert.equal(await redisCli(batched.port, 'PEXPIRETIME', `t:${i}`), `${FAR_FUTURE_MS + i}\n`);
+  assert.equal(await redisCli(batched.port, 'PTTL', 't:1'), '-1\n');
 });
 
 test('held keys leave at the end of the task without a flush, and before a command sent after sendPending()', async () => {

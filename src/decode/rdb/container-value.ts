@@ -21,6 +21,7 @@ import {
 } from '../../entry/entry.js';
 import { BlobFormatError, elementValue, ListpackIterator, parseListpackEntry, type BlobElement } from './listpack.js';
 import { PHASE_VALUE, type ObjectContext, type RdbObject } from './rdb-object.js';
+import { RDB_ENC_LZF } from './rdb-constants.js';
 import { NEED_MORE, type RdbReader } from './rdb-reader.js';
 import { parseZiplistEntry, ZiplistIterator } from './ziplist.js';
 import { parseScore } from './zset-value.js';
@@ -29,6 +30,9 @@ import { parseScore } from './zset-value.js';
 export const BLOB_LISTPACK = 0;
 export const BLOB_ZIPLIST = 1;
 export const BLOB_INTSET = 2;
+
+/** First byte of an LZF-compressed RSTR. */
+const LZF_MARKER = 0xc0 | RDB_ENC_LZF;
 
 /** Phases of a whole-value container (types 10, 11, 12, 13, 16, 17, 20, 23, 25). */
 const PHASE_STREAM = 2;
@@ -59,6 +63,15 @@ function tupleSize(o: RdbObject): number {
 export function stepContainerValue(r: RdbReader, o: RdbObject, c: ObjectContext): void {
   if (o.phase === PHASE_VALUE) {
     if (o.rdbType === RDB_TYPE_HASH_LISTPACK_EX) r.skip(8); // minExpire: informational only
+    if (c.skipValues && r.pos < r.end && r.buf[r.pos] === LZF_MARKER) {
+      // Compressed bytes skipped as they stream by, not decompressed (the pre-scan reads no values).
+      r.pos++;
+      o.skip = r.strLen();
+      r.strLen();
+      o.phase = PHASE_SKIP;
+      if (o.skip === 0) o.emit(r, c, true);
+      return;
+    }
     const n = r.strHeader();
     if (n >= 0 && n > c.maxBlobBytes) {
       if (c.skipValues) {

@@ -50,20 +50,22 @@ export function stepList(r: RdbReader, o: RdbObject, c: ObjectContext): void {
         throw r.error('BAD_ENCODING', `quicklist node container ${container}`);
       }
     }
+    if (c.skipValues) {
+      r.skipRstr(); // a compressed node is skipped, not decompressed
+      return endNode(r, o, c);
+    }
     const n = r.strHeader();
-    if (container === QUICKLIST_NODE_CONTAINER_PACKED && n > c.maxBlobBytes && !c.skipValues) {
+    if (container === QUICKLIST_NODE_CONTAINER_PACKED && n > c.maxBlobBytes) {
       startBlobStream(r, o, blobFormatOf(type), n);
       o.phase = PHASE_NODE_STREAM;
       return;
     }
     const blob = n < 0 ? r.special : r.bytes(n); // a PLAIN node is one element, held whole
-    if (!c.skipValues) {
-      if (container === QUICKLIST_NODE_CONTAINER_PLAIN) {
-        o.beginItem(r, c, blob.length);
-        o.elems.push(blob);
-      } else {
-        addWholeBlob(r, o, c, blob, blobFormatOf(type));
-      }
+    if (container === QUICKLIST_NODE_CONTAINER_PLAIN) {
+      o.beginItem(r, c, blob.length);
+      o.elems.push(blob);
+    } else {
+      addWholeBlob(r, o, c, blob, blobFormatOf(type));
     }
   }
   endNode(r, o, c);

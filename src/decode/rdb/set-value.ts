@@ -22,12 +22,15 @@ export function stepSet(r: RdbReader, o: RdbObject, c: ObjectContext): void {
     if (o.count === 0) o.emit(r, c, true);
     return;
   }
+  if (c.skipValues && type === RDB_TYPE_SET) {
+    r.skipRstr();
+    if (--o.count === 0) o.emit(r, c, true);
+    return;
+  }
   const m = r.rstr();
   if (type === RDB_TYPE_SET) {
-    if (!c.skipValues) {
-      o.beginItem(r, c, m.length);
-      o.elems.push(m);
-    }
+    o.beginItem(r, c, m.length);
+    o.elems.push(m);
   } else {
     const exp = r.rstr();
     if (!c.skipValues) {

@@ -81,6 +81,22 @@ export function slotCheckpointKey(prefix: string, slot: number): Buffer {
   return (keys[slot] ??= Buffer.from(`${prefix}cp:{${slotHashTag(slot)}}`));
 }
 
+const probeKeyCache = new Map<string, Buffer[]>();
+
+/**
+ * The probe key of cluster slot `slot`: `<prefix>probe:{<tag>}`, in that slot, never written. A batch
+ * script checks with `EXISTS` of it that the slot is served by its node and not moving
+ * (src/sink/slot-batch.ts).
+ */
+export function slotProbeKey(prefix: string, slot: number): Buffer {
+  let keys = probeKeyCache.get(prefix);
+  if (keys === undefined) {
+    keys = new Array<Buffer>(16384);
+    probeKeyCache.set(prefix, keys);
+  }
+  return (keys[slot] ??= Buffer.from(`${prefix}probe:{${slotHashTag(slot)}}`));
+}
+
 /**
  * Reads every slot's checkpoint ({@link slotCheckpointKey}) through a cluster `router`: per flow
  * (0 … `flows`-1), slot → next LSN applied there (slots without one are absent).
@@ -241,7 +257,7 @@ export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: 
     // The main hash's lsn:<i> is the resume point, written at least once; the slots' checkpoints
     // are written with the data.
     const atLeastOnce = flowCheckpoint(router, key, db, flowId, false, wait);
-    router.enableSlotBatches((slot) => slotCheckpointKey(prefix, slot), `lsn:${flowId}`);
+    router.enableSlotBatches({ cp: (slot) => slotCheckpointKey(prefix, slot), probe: (slot) => slotProbeKey(prefix, slot) }, `lsn:${flowId}`);
     return {
       isExactlyOnce: true,
       get isOpen() {

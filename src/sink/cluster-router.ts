@@ -30,7 +30,7 @@ import {
 import { keySlot } from './key-slot.js';
 import { RespEncoder } from './resp-encoder.js';
 import { ErrorPolicies, type ErrorPolicy, type Router } from './router.js';
-import { type BatchCommand, BatchSink, SlotBatch, slotBatchEval, type SlotGroup } from './slot-batch.js';
+import { type BatchCommand, BatchSink, SLOT_BATCH_SCRIPT, SlotBatch, slotBatchEval, type SlotGroup } from './slot-batch.js';
 import type { TargetEndpoint } from './target-url.js';
 
 /** Options of {@link ClusterRouter.connect}; connection options apply to every node connection. */
@@ -57,6 +57,8 @@ const ROUTER_DEFAULTS = {
 /** Tag of a held command meant for every master ({@link Router.sendToAll}). */
 const TAG_ALL_MASTERS = -2;
 
+const SCRIPT_LOAD_ARGS = ['SCRIPT', 'LOAD', SLOT_BATCH_SCRIPT];
+
 /** Tags at or below this one name an exactly-once batch script ({@link ClusterRouter.commitBatch}). */
 const TAG_BATCH_BASE = -1000;
 
@@ -71,7 +73,7 @@ interface BatchScript {
 export interface ClusterBatchStats {
   /** Batch scripts sent (one per master per batch). */
   scripts: number;
-  /** Slot groups resent as scripts of their own (a redirection, a lost node). */
+  /** Slot groups resent, each as a script of its own (a redirection, a lost node). */
   resentGroups: number;
   /** Commands not sent because the slot's checkpoint showed them applied (resume). */
   skippedOnResume: number;
@@ -209,7 +211,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   readonly stats: ClusterRouterStats = { moved: 0, asked: 0, retried: 0, resentAfterLoss: 0, lostConnections: 0, refreshes: 0 };
   readonly batchStats: ClusterBatchStats = { scripts: 0, resentGroups: 0, skippedOnResume: 0, oversized: 0 };
   /** Exactly-once batches: the checkpoint key of a slot, once enabled ({@link enableSlotBatches}). */
-  #cpKey: ((slot: number) => Buffer) | undefined;
+  #slotKeys: { cp(slot: number): Buffer; probe(slot: number): Buffer } | undefined;
   #batchField = '';
   #batch: SlotBatch | undefined;
   readonly #batchSink = new BatchSink();
@@ -313,12 +315,14 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.#holding.send(args);
       return;
     }
+    const isScript = this.#slotKeys !== undefined && String(args[0]).toUpperCase() === 'SCRIPT';
     for (let i = 0; i < this.#masters.length; i++) {
       const conn = this.#masters[i]!;
       // Tagged with a slot of that master: resent after a failover, it reaches the master that took
       // over those slots (and only that one).
       conn.tag = this.#masterSlots[i]!;
       conn.send(args);
+      if (isScript) conn.send(SCRIPT_LOAD_ARGS); // a SCRIPT FLUSH from the source must not drop ours
     }
   }
 
@@ -360,12 +364,14 @@ export class ClusterRouter extends EventEmitter implements Router {
 
   /**
    * Turns on exactly-once batches for flow field `field` (`lsn:<flow>`), with slot `s`'s checkpoint
-   * in hash `cpKey(s)` (which must hash to `s`). Then {@link beginBatch} … {@link commitBatch}
-   * collect commands and send them as one script per master with the slots' checkpoints.
+   * in hash `keys.cp(s)` and its probe key `keys.probe(s)` (both must hash to `s`; the probe key is
+   * never written). Then {@link beginBatch} … {@link commitBatch} collect commands and send them as
+   * one script per master with the slots' checkpoints. Loads the script on every master connection.
    */
-  enableSlotBatches(cpKey: (slot: number) => Buffer, field: string): void {
-    this.#cpKey = cpKey;
+  enableSlotBatches(keys: { cp(slot: number): Buffer; probe(slot: number): Buffer }, field: string): void {
+    this.#slotKeys = keys;
     this.#batchField = field;
+    for (const n of this.#nodes.values()) n.conn?.send(SCRIPT_LOAD_ARGS);
   }
 
   /**
@@ -390,7 +396,7 @@ export class ClusterRouter extends EventEmitter implements Router {
    * sending them. @throws Error when {@link enableSlotBatches} was not called.
    */
   beginBatch(lsn: bigint | undefined): void {
-    if (this.#cpKey === undefined) throw new Error('exactly-once batches are not enabled on this router');
+    if (this.#slotKeys === undefined) throw new Error('exactly-once batches are not enabled on this router');
     this.#recordLsn = lsn;
     if (this.#resumeCps !== undefined && lsn !== undefined && lsn >= this.#resumeMax) this.#resumeCps = undefined;
     this.#batch ??= new SlotBatch();
@@ -408,12 +414,12 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#batchSink.dropped = 0;
     if (batch.isEmpty) return;
     const field = this.#batchField;
-    const cpKey = this.#cpKey!;
+    const keys = this.#slotKeys!;
     if (batch.isOversized) {
       // Lua's unpack cannot pass the command: plain commands, then the checkpoints (at-least-once).
       this.batchStats.oversized++;
       for (const g of batch.groups.values()) {
-        const cp = cpKey(g.slot);
+        const cp = keys.cp(g.slot);
         const sink = this.#plainSink(g.slot);
         for (const c of g.commands) sink.send(c.args, c.key);
         this.#plainSink(g.slot).send(['HSET', cp, field, next.toString()], cp);
@@ -436,9 +442,47 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.#batchScripts.set(tag, { groups, field, next });
       this.batchStats.scripts++;
       conn.tag = tag;
-      conn.send(slotBatchEval(groups, field, next, cpKey, false));
+      conn.send(slotBatchEval(groups, field, next, keys, false));
       this.#forgetWhenAcked(conn, tag);
     }
+  }
+
+  /**
+   * Element `element` of batch script reply `seq` says its slot group was not applied (its slot is
+   * not served by that node, or moving): that group is resent alone, once per script, after a table
+   * refresh and a backoff, until retryTimeoutMs (src/sink/slot-batch.ts).
+   */
+  #onGroupNotApplied(conn: RedisConnection, seq: number, element: number, message: string): boolean {
+    if (this.#fatal || this.#isClosing) return true;
+    const cmd = conn.commandAt(seq);
+    const script = this.#batchScripts.get(cmd.tag);
+    if (script === undefined) return false;
+    let i = element;
+    let group: SlotGroup | undefined;
+    for (const g of script.groups) {
+      if (i < g.commands.length) {
+        // The group's first command only (every command of the group carries the same element).
+        if (i === 0) group = g;
+        break;
+      }
+      i -= g.commands.length;
+    }
+    if (group === undefined) return true;
+    const attempts = cmd.attempts + 1;
+    this.stats.retried++;
+    this.#lastRetryReason = `batch script on ${conn.peer}: ${message}`;
+    try {
+      this.#checkDeadline(this.#lastRetryReason);
+    } catch (err) {
+      this.#failWith(err as Error);
+      return true;
+    }
+    this.#isRefreshNeeded = true;
+    this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(attempts));
+    this.batchStats.resentGroups++;
+    this.#retries.push({ cmd: this.#groupScript({ groups: [group], field: script.field, next: script.next }, attempts) });
+    this.#unsettle();
+    return true;
   }
 
   /** The command a refused element `element` of batch script reply `seq` belongs to (nested error naming). */
@@ -479,11 +523,11 @@ export class ClusterRouter extends EventEmitter implements Router {
     const tag = this.#batchTag();
     this.#batchScripts.set(tag, script);
     const enc = this.#batchEncoder;
-    enc.encode(slotBatchEval(script.groups, script.field, script.next, this.#cpKey!, true));
+    enc.encode(slotBatchEval(script.groups, script.field, script.next, this.#slotKeys!, true));
     const parts = enc.take();
     let bytes = 0;
     for (const p of parts) bytes += p.length;
-    return { parts, bytes, name: 'EVAL', key: script.groups[0]!.commands[0]?.key, tag, attempts };
+    return { parts, bytes, name: 'EVALSHA', key: script.groups[0]!.commands[0]?.key, tag, attempts };
   }
 
   #holdScript(script: BatchScript, attempts: number): void {
@@ -498,7 +542,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     if (script === undefined) return false;
     this.#batchScripts.delete(cmd.tag);
     for (const g of script.groups) {
-      if (script.groups.length > 1) this.batchStats.resentGroups++;
+      this.batchStats.resentGroups++;
       this.#retries.push({ cmd: this.#groupScript({ groups: [g], field: script.field, next: script.next }, cmd.attempts), askTo: script.groups.length === 1 ? askTo : undefined });
     }
     return true;
@@ -792,6 +836,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       retainUnacked: true,
       interceptErrorReply: (seq, message) => this.#onErrorReply(conn, seq, message),
       nameNestedError: (seq, element) => this.#batchCommandAt(conn, seq, element),
+      interceptNestedErrorReply: (seq, element, message) => message.startsWith('DF2REDIS_SPLIT') && this.#onGroupNotApplied(conn, seq, element, message),
     });
     conn.setErrorPolicy(this.#policies.decide);
     conn.on('error', (err: Error) => {
@@ -800,6 +845,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     });
     conn.on('close', () => this.#onLost(state, conn));
     conn.on('drain', () => this.#checkDrained());
+    if (this.#slotKeys !== undefined) conn.send(SCRIPT_LOAD_ARGS);
     state.conn = conn;
     return conn;
   }
@@ -810,18 +856,30 @@ export class ClusterRouter extends EventEmitter implements Router {
   #onErrorReply(conn: RedisConnection, seq: number, message: string): boolean {
     const space = message.indexOf(' ');
     const code = space === -1 ? message : message.slice(0, space);
-    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING' && code !== 'DF2REDIS_SPLIT') return false;
+    // READONLY: a script (it declares no key, so no MOVED) reached a master that became a replica.
+    const isBatchOnly = code === 'DF2REDIS_SPLIT' || code === 'NOSCRIPT' || code === 'READONLY';
+    if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING' && !isBatchOnly) return false;
+    if (isBatchOnly && conn.commandAt(seq).tag > TAG_BATCH_BASE) return false; // not one of our batch scripts
     if (this.#fatal || this.#isClosing) return true;
     const cmd = conn.commandAt(seq);
     cmd.attempts++;
-    if (code === 'DF2REDIS_SPLIT') {
-      // A batch script found a slot not served here (or migrating): re-read the table, resend per slot.
-      if (cmd.attempts > this.#maxRedirects) {
-        this.#failWith(new ClusterError(`a batch script was redirected ${cmd.attempts} times without being applied (last reply: ${message})`, { nodes: [conn.peer] }));
+    if (isBatchOnly) {
+      // DF2REDIS_SPLIT: a slot of the script is not served here, or is moving (src/sink/slot-batch.ts):
+      // re-read the table, back off, resend per slot, until retryTimeoutMs. NOSCRIPT: the script
+      // cache was emptied (SCRIPT FLUSH, a restart): load it again on every master first.
+      this.stats.retried++;
+      this.#lastRetryReason = `batch script on ${conn.peer}: ${message}`;
+      try {
+        this.#checkDeadline(this.#lastRetryReason);
+      } catch (err) {
+        this.#failWith(err as Error);
         return true;
       }
-      this.stats.moved++;
-      this.#isRefreshNeeded = true;
+      if (code === 'NOSCRIPT') for (const n of this.#nodes.values()) n.conn?.send(SCRIPT_LOAD_ARGS);
+      else {
+        this.#isRefreshNeeded = true;
+        this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(cmd.attempts));
+      }
       if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
       this.#unsettle();
       return true;

@@ -55,6 +55,12 @@ export interface ConnectOptions {
    */
   nameNestedError?: (seq: number, element: number) => { name: CommandArg | undefined; key: Buffer | undefined } | undefined;
   /**
+   * Sees every error element of an array reply to a sent command before it is named and judged:
+   * return true when it took care of it (a cluster batch script's group to resend), which makes it
+   * neither fatal nor counted.
+   */
+  interceptNestedErrorReply?: (seq: number, element: number, message: string) => boolean;
+  /**
    * Largest bulk string a reply may hold, in bytes: a longer one closes the connection with a
    * {@link ConnectionError} caused by a `ReplyTooLargeError`, before its body is buffered.
    * @default Infinity (the RESP reader's own 512 MiB bound applies to `call()` replies)
@@ -178,6 +184,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   readonly #isRetaining: boolean;
   readonly #intercept: ((seq: number, message: string) => boolean) | undefined;
   readonly #nameNested: ConnectOptions['nameNestedError'];
+  readonly #interceptNested: ConnectOptions['interceptNestedErrorReply'];
   /** Written, not fully acknowledged batches (retainUnacked): commands [start, end) and their bytes. */
   #retained: Array<{ start: number; end: number; segs: Buffer[] }> = [];
   #retainedHead = 0;
@@ -225,6 +232,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#isRetaining = options.retainUnacked === true;
     this.#intercept = options.interceptErrorReply;
     this.#nameNested = options.nameNestedError;
+    this.#interceptNested = options.interceptNestedErrorReply;
     this.#scanner = new ReplyScanner(this, options.maxReplyBulkBytes);
     // Socket callbacks run consumer code (acknowledgement markers, 'drain', 'close', 'error'
     // listeners): whatever it throws stops this connection through #callbackFailed, so it
@@ -678,6 +686,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   onNestedErrorReply(index: number, element: number, message: string): void {
     const calls = this.#calls;
     if (this.#callHead < calls.length && calls[this.#callHead]!.seq === index) return; // a call's own reply
+    if (this.#interceptNested?.(index, element, message) === true) return;
     const multi = this.#execs.get(index);
     if (multi === undefined) {
       const named = this.#nameNested?.(index, element);

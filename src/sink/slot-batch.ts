@@ -14,70 +14,74 @@
  * So on resume a record's effect on slot `s` was applied exactly when its LSN is below the
  * checkpoint of `s` — whichever master holds `s` now.
  *
- * The script first checks, with one `CLUSTER NODES` (its `myself` line: the slots this node serves,
- * and `[slot->-…]` / `[slot-<-…]` for slots being migrated or imported), that every group's slot is
- * served by this node and not moving, before writing anything: inside a script a key of a slot not
- * served, or missing from a migrating slot, is an error raised only when a command touches it
- * (Redis src/script.c `scriptVerifyClusterState` → `getNodeByQuery`), too late to undo the commands
- * before it. A slot not served returns `-DF2REDIS_SPLIT …` (the router re-reads the slot table and
- * sends each slot group as a script of its own, to its slot's owner); a moving slot returns
- * `-TRYAGAIN …` (the same, after a backoff, until the move is over).
+ * Each slot group starts with a check that its slot is served by this node and not being migrated
+ * away from it: `EXISTS` of the slot's *probe* key `<prefix>probe:{<tag>}`, which never exists, is
+ * an error exactly then (Redis src/script.c `scriptVerifyClusterState` → src/cluster.c
+ * `getNodeByQuery`: a key of a slot not served, or missing from a migrating slot, is refused).
+ * Without it such an error would come only when a command touches a key, too late to undo the
+ * group's commands before it. A group whose check fails is not applied; its commands' elements of
+ * the reply are `DF2REDIS_SPLIT slot …` errors, and the router, after re-reading the slot table and a
+ * backoff, sends that group again, alone, to its slot's owner. The other groups are applied: a slot
+ * that fails the check fails it for every later script on that connection too (until the move is
+ * over, when it is not served there at all), so each slot's groups stay in order — refusing the
+ * whole script instead would let a later script apply a group of a slot whose earlier group waits
+ * for a resend. (`CLUSTER NODES` once per script would also tell, but costs ~45 µs on Redis 7.0.)
  *
  * Resends (a redirection, a lost connection) run in *idempotent* mode: a slot group whose checkpoint
  * already counts it (`>=` its next LSN) was applied and is skipped. Within a run the groups resent
  * are exactly the ones sent, so this check is exact.
  *
  * Commands run with `redis.pcall`: one refused command (WRONGTYPE…) does not stop the others, as in
- * `MULTI … EXEC`. The reply is `0`, or, when some command was refused, an array with one element per
- * command (`0` or the error), so that error elements map back to their commands.
+ * `MULTI … EXEC`. The reply is `0`, or, when some command was refused or some group not applied, an
+ * array with one element per command (`0` or the error), so that error elements map back to their
+ * commands (and groups).
  */
+import { createHash } from 'node:crypto';
+import { FLOAT_INCR_SCRIPT } from '../translate/float-increment.js';
 import type { CommandArg, CommandSink } from './redis-connection.js';
 import { keySlot } from './key-slot.js';
+
+/**
+ * Name under which the script runs a float increment (the journal's `INCRBYFLOAT`/`HINCRBYFLOAT`,
+ * translated to `EVAL` of {@link FLOAT_INCR_SCRIPT}: a script cannot call `EVAL`, so the batch script
+ * holds that script's body as a function, src/translate/float-increment.ts).
+ */
+export const FLOAT_INCR_OP = 'DF2REDIS.FLOATINCR';
+
+/**
+ * Commands a script may not run (Redis `noscript` flag, src/commands/*.json); a batch holding one is
+ * sent as plain commands.
+ */
+const NOSCRIPT_COMMANDS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO', 'MULTI', 'EXEC', 'DISCARD', 'WATCH', 'UNWATCH', 'SCRIPT', 'FUNCTION', 'CLIENT', 'SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'MONITOR', 'SYNC', 'PSYNC', 'REPLICAOF', 'SLAVEOF', 'SAVE', 'BGSAVE', 'SHUTDOWN']);
 
 /** Largest argument count of one command inside the script (Lua 5.1 `unpack` is bounded by `LUAI_MAXCSTACK` = 8000). */
 export const MAX_SCRIPT_COMMAND_ARGS = 7000;
 
 /**
  * `EVAL` body. ARGV: `mode` (`0` apply, `1` idempotent), `field` (`lsn:<flow>`), `next` (LSN), then per
- * slot group: its slot, its checkpoint key, `ncmds`, then per command `argc` and its arguments.
+ * slot group: its slot, its probe key, its checkpoint key, `ncmds`, then per command `argc` and its arguments.
  */
 export const SLOT_BATCH_SCRIPT = `#!lua flags=allow-cross-slot-keys
+local function floatIncr(KEYS, ARGV)
+${FLOAT_INCR_SCRIPT.body.toString()}
+end
 local a = ARGV
 local mode, field, nxt = a[1], a[2], tonumber(a[3])
-local me
-for line in string.gmatch(redis.call('CLUSTER', 'NODES'), '[^\\n]+') do
-  if string.find(line, 'myself', 1, true) then me = line break end
-end
-local owned, busy, f = {}, {}, 0
-for tok in string.gmatch(me or '', '%S+') do
-  f = f + 1
-  if f >= 9 then
-    if string.sub(tok, 1, 1) == '[' then
-      busy[tonumber(string.match(tok, '^%[(%d+)'))] = true
-    else
-      local x, y = string.match(tok, '^(%d+)-(%d+)$')
-      if x then owned[#owned + 1] = { tonumber(x), tonumber(y) } else owned[#owned + 1] = { tonumber(tok), tonumber(tok) } end
-    end
-  end
-end
 local n = #a
 local groups = {}
 local i = 4
 while i <= n do
-  local slot, cp, nc = tonumber(a[i]), a[i + 1], tonumber(a[i + 2])
-  if busy[slot] then return redis.error_reply('TRYAGAIN df2redis: slot ' .. slot .. ' is migrating or importing') end
-  local isOwned = false
-  for _, r in ipairs(owned) do
-    if slot >= r[1] and slot <= r[2] then isOwned = true break end
-  end
-  if not isOwned then return redis.error_reply('DF2REDIS_SPLIT slot ' .. slot .. ' is not served by this node') end
+  local slot, probe, cp, nc = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3])
+  local r = redis.pcall('EXISTS', probe)
   local skip = false
-  if mode == '1' then
+  if type(r) == 'table' then
+    skip = 'DF2REDIS_SPLIT slot ' .. slot .. ': ' .. r.err
+  elseif mode == '1' then
     local c = redis.call('HGET', cp, field)
     if c and tonumber(c) >= nxt then skip = true end
   end
-  groups[#groups + 1] = { cp, i + 3, nc, skip }
-  i = i + 3
+  groups[#groups + 1] = { cp, i + 4, nc, skip }
+  i = i + 4
   for _ = 1, nc do i = i + 1 + tonumber(a[i]) end
 end
 local out = nil
@@ -87,8 +91,20 @@ for _, g in ipairs(groups) do
   for _ = 1, g[3] do
     local argc = tonumber(a[j])
     idx = idx + 1
-    if not g[4] then
-      local r = redis.pcall(unpack(a, j + 1, j + argc))
+    if type(g[4]) == 'string' then
+      if out == nil then
+        out = {}
+        for z = 1, idx - 1 do out[z] = 0 end
+      end
+      out[idx] = { err = g[4] }
+    elseif not g[4] then
+      local r
+      if a[j + 1] == '${FLOAT_INCR_OP}' then
+        local ok, res = pcall(floatIncr, { a[j + 2] }, { unpack(a, j + 3, j + argc) })
+        if ok then r = res elseif type(res) == 'table' and res.err then r = res else r = { err = tostring(res) } end
+      else
+        r = redis.pcall(unpack(a, j + 1, j + argc))
+      end
       if type(r) == 'table' and r.err then
         if out == nil then
           out = {}
@@ -103,11 +119,14 @@ for _, g in ipairs(groups) do
     end
     j = j + 1 + argc
   end
-  if not g[4] then redis.call('HSET', g[1], field, a[3]) end
+  if g[4] == false then redis.call('HSET', g[1], field, a[3]) end
 end
 if out == nil then return 0 end
 return out
 `;
+
+/** SHA1 of {@link SLOT_BATCH_SCRIPT} (`EVALSHA`; the router `SCRIPT LOAD`s it on every master connection). */
+export const SLOT_BATCH_SHA = createHash('sha1').update(SLOT_BATCH_SCRIPT).digest('hex');
 
 let slotTags: string[] | undefined;
 
@@ -132,6 +151,12 @@ export function slotHashTag(slot: number): string {
   return slotTags[slot]!;
 }
 
+function isNoScript(name: CommandArg | undefined): boolean {
+  if (name === undefined) return false;
+  const n = Buffer.isBuffer(name) ? name.toString('latin1', 0, Math.min(name.length, 16)) : String(name);
+  return n.length <= 10 && NOSCRIPT_COMMANDS.has(n.toUpperCase());
+}
+
 /** One command of a batch: its arguments (no copy of the caller's Buffers), name and key (errors). */
 export interface BatchCommand {
   args: CommandArg[];
@@ -151,7 +176,10 @@ export interface SlotGroup {
  */
 export class SlotBatch {
   readonly groups = new Map<number, SlotGroup>();
-  /** A command longer than {@link MAX_SCRIPT_COMMAND_ARGS} arguments is in the batch. */
+  /**
+   * A command the script cannot run is in the batch (more than {@link MAX_SCRIPT_COMMAND_ARGS}
+   * arguments, or a `noscript` command): the batch is sent as plain commands.
+   */
   isOversized = false;
   commandCount = 0;
 
@@ -161,8 +189,13 @@ export class SlotBatch {
       g = { slot, commands: [] };
       this.groups.set(slot, g);
     }
+    const args = cmd.args;
+    const name = args[0];
+    if (args[1] === FLOAT_INCR_SCRIPT.body && (name === 'EVAL' || (Buffer.isBuffer(name) && name.length === 4 && name.toString('latin1').toUpperCase() === 'EVAL'))) {
+      // EVAL <float script> 1 key [field] delta → the script's own float increment.
+      cmd = { ...cmd, args: [FLOAT_INCR_OP, ...args.slice(3)] };
+    } else if (args.length > MAX_SCRIPT_COMMAND_ARGS || isNoScript(name)) this.isOversized = true;
     g.commands.push(cmd);
-    if (cmd.args.length > MAX_SCRIPT_COMMAND_ARGS) this.isOversized = true;
     this.commandCount++;
   }
 
@@ -172,13 +205,20 @@ export class SlotBatch {
 }
 
 /**
- * `EVAL` arguments applying `groups` with their checkpoints `cpKey(slot)` set to `next` in field
- * `field`; `idempotent`: skip groups whose checkpoint already counts them (a resend).
+ * `EVALSHA` arguments applying `groups` with their checkpoints `keys.cp(slot)` set to `next` in field
+ * `field` (`keys.probe(slot)`: the slot's probe key); `idempotent`: skip groups whose checkpoint
+ * already counts them (a resend).
  */
-export function slotBatchEval(groups: readonly SlotGroup[], field: string, next: bigint, cpKey: (slot: number) => Buffer, idempotent: boolean): CommandArg[] {
-  const argv: CommandArg[] = ['EVAL', SLOT_BATCH_SCRIPT, 0, idempotent ? '1' : '0', field, next.toString()];
+export function slotBatchEval(
+  groups: readonly SlotGroup[],
+  field: string,
+  next: bigint,
+  keys: { cp(slot: number): Buffer; probe(slot: number): Buffer },
+  idempotent: boolean,
+): CommandArg[] {
+  const argv: CommandArg[] = ['EVALSHA', SLOT_BATCH_SHA, 0, idempotent ? '1' : '0', field, next.toString()];
   for (const g of groups) {
-    argv.push(g.slot, cpKey(g.slot), g.commands.length);
+    argv.push(g.slot, keys.probe(g.slot), keys.cp(g.slot), g.commands.length);
     for (const c of g.commands) {
       argv.push(c.args.length);
       for (const x of c.args) argv.push(x);

@@ -13,8 +13,9 @@
  *     - `migrate` of a dump of 100 K hashes / sets / zsets / lists of 100 elements against
  *       `redis-cli --pipe` of one multi-element HSET / SADD / ZADD / RPUSH per key.
  * (b) memory: peak RSS of the df2redis process migrating a ≥ 1 GB dump (goal ≤ 200 MB) and a dump
- *     holding one 500 MB string (goal ≤ 300 MB). About 30 s here, but ~3 GB of RAM and 1.5 GB of
- *     temporary disk: `BENCH_BIG=0` skips it.
+ *     holding one 500 MB string (goal ≤ 300 MB), and one of 10 M keys made by `DEBUG POPULATE`
+ *     (goal ≤ 200 MB). About 2 min here, but ~3 GB of RAM and 1.5 GB of temporary disk:
+ *     `BENCH_BIG=0` skips them.
  *
  * Every dump lives in a temporary directory and is removed at the end. `BENCH_KEYS` overrides the
  * key count of (a), `BENCH_COLLECTIONS` that of its collections; `BENCH_MIGRATE` picks measures

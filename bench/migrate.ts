@@ -13,8 +13,9 @@
  *     - `migrate` of a dump of 100 K hashes / sets / zsets / lists of 100 elements against
  *       `redis-cli --pipe` of one multi-element HSET / SADD / ZADD / RPUSH per key.
  * (b) memory: peak RSS of the df2redis process migrating a ≥ 1 GB dump (goal ≤ 200 MB) and a dump
- *     holding one 500 MB string (goal ≤ 300 MB). About 30 s here, but ~3 GB of RAM and 1.5 GB of
- *     temporary disk: `BENCH_BIG=0` skips it.
+ *     holding one 500 MB string (goal ≤ 300 MB), and one of 10 M keys made by `DEBUG POPULATE`
+ *     (goal ≤ 200 MB). About 2 min here, but ~3 GB of RAM and 1.5 GB of temporary disk:
+ *     `BENCH_BIG=0` skips them.
  *
  * Every dump lives in a temporary directory and is removed at the end. `BENCH_KEYS` overrides the
  * key count of (a), `BENCH_COLLECTIONS` that of its collections; `BENCH_MIGRATE` picks measures
@@ -366,6 +367,42 @@ async function memory(): Promise<Record<string, number | string>> {
   return out;
 }
 
+/**
+ * (b2): peak RSS migrating a dump of `BENCH_POPULATE_KEYS` (default 10 M) × 100-byte strings made by
+ * `DEBUG POPULATE` in a redis-server and `SAVE`d (goal ≤ 200 MB whatever the key count). About
+ * 2 × 1.3 GB of RAM (source while saving, then target) and 1.2 GB of temporary disk.
+ */
+async function populated(out: Record<string, number | string>): Promise<void> {
+  const keys = Number(process.env.BENCH_POPULATE_KEYS ?? 10_000_000);
+  const source = await startRedisServer({ config: { 'enable-debug-command': 'yes' } });
+  let rdb: string;
+  let sizeBytes: number;
+  try {
+    await redisCli(source.port, 'DEBUG', 'POPULATE', String(keys), 'key', '100');
+    const saved = await saveDump(source);
+    sizeBytes = saved.sizeBytes;
+    rdb = await detachDump({ path: saved.path, server: source });
+  } catch (err) {
+    await source.stop();
+    throw err;
+  }
+  const target = await startRedisServer();
+  try {
+    const run = await timedMigrate(rdb, target, path.dirname(rdb));
+    const got = await dbsize(target);
+    if (got !== keys) throw new Error(`populated dump: target holds ${got} keys, expected ${keys}`);
+    const label = `${keys / 1e6} M keys (DEBUG POPULATE, 100 B)`;
+    out[`${label}: size (MB)`] = sizeBytes / MB;
+    out[`${label}: migrate time (s)`] = run.elapsedMs / 1000;
+    out[`${label}: df2redis CPU s per 1 M keys`] = run.cpuS / (keys / 1e6);
+    out[`${label}: peak RSS (MB)`] = run.peakRssBytes / MB;
+    out[`${label}: goal ≤ 200 MB`] = run.peakRssBytes / MB <= 200 ? 'met' : 'MISSED';
+  } finally {
+    await target.stop();
+    rmSync(path.dirname(rdb), { recursive: true, force: true });
+  }
+}
+
 /** The measures of this module, in order; `BENCH_MIGRATE=collections,ttl` runs some. */
 const MEASURES: Record<string, (out: Record<string, number | string>) => Promise<void>> = {
   file: (out) => fromFile(out, 'rdb file', 0),
@@ -376,11 +413,15 @@ const MEASURES: Record<string, (out: Record<string, number | string>) => Promise
     if (process.env.BENCH_BIG !== '0') Object.assign(out, await memory());
     else out['memory (≥ 1 GB dump, 500 MB string)'] = 'skipped (BENCH_BIG=0)';
   },
+  populate: async (out) => {
+    if (process.env.BENCH_BIG !== '0') await populated(out);
+    else out['memory (10 M keys)'] = 'skipped (BENCH_BIG=0)';
+  },
 };
 
 /**
  * Runs (a) and (b) (b unless `BENCH_BIG=0`); `BENCH_MIGRATE` = a comma-separated subset of
- * `file,ttl,collections,bulk,memory`. @throws Error naming an unknown measure.
+ * `file,ttl,collections,bulk,memory,populate`. @throws Error naming an unknown measure.
  */
 export async function run(): Promise<Record<string, number | string>> {
   const result: Record<string, number | string> = {};

@@ -747,6 +747,9 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#inflightBytes -= freed;
     if (this.#execs.size > 0) for (const exec of this.#execs.keys()) if (exec < end) this.#execs.delete(exec);
     if (this.#isRetaining) this.#releaseRetained();
+    // Every written command answered: nothing references the encoder's slabs any more (a
+    // retaining connection may have lent slices of them to another connection for a resend).
+    else if (this.#ackedSeq === this.#writtenSeq) this.#encoder.recycle();
 
     if (this.#markerHead < this.#markerSeqs.length) this.#fireMarkers();
     if (this.#ackedSeq === this.#writtenSeq && this.#sentSeq > this.#writtenSeq) this.#writeBatch();

@@ -9,6 +9,9 @@
  * is allocated (the old one is collected once its slices were written) and only the not-yet-taken
  * bytes are copied over. Arguments of at least {@link LARGE_ARG_BYTES} are not copied at all: they
  * become their own segment of the batch (written with `cork()`/`uncork()` by the connection).
+ * A user that knows when nothing it took is referenced any more (a connection whose every written
+ * command was answered) calls {@link RespEncoder.recycle}: the full slabs left since are then
+ * reused instead of allocated (no garbage Buffers, no fresh pages to fault in).
  */
 
 /** One argument of a command: bytes, text (UTF-8) or an integer (decimal, e.g. a TTL in ms). */
@@ -19,6 +22,8 @@ export const LARGE_ARG_BYTES = 64 * 1024;
 
 /** Default slab size. Each slab is filled by many batches before a new one is needed. */
 const SLAB_BYTES = 1024 * 1024;
+/** Full slabs kept for reuse (and left slabs remembered until {@link RespEncoder.recycle}). */
+const MAX_SPARE_SLABS = 2;
 
 /** Encoded `$len\r\narg\r\n` of short constant strings (command names, keywords), built once. */
 const bulkCache = new Map<string, Buffer>();
@@ -38,6 +43,10 @@ export class RespEncoder {
   #lastString = '';
   #lastEncoded: Buffer | undefined;
   readonly #slabBytes: number;
+  /** Slabs left (full) since the last {@link recycle}: their bytes may still be referenced. */
+  #retired: Buffer[] = [];
+  /** Slabs free to be written again. */
+  #spare: Buffer[] = [];
 
   /** @param slabBytes size of each slab (a batch larger than a slab gets a slab of its own). */
   constructor(slabBytes = SLAB_BYTES) {
@@ -233,11 +242,28 @@ export class RespEncoder {
     this.#pos += 2;
   }
 
+  /**
+   * Declares that no Buffer handed out by {@link take} so far is referenced any more (written and
+   * no longer needed): the slabs left since the previous call may be overwritten. Never call it
+   * while a taken segment may still be read (a socket write in progress, a copy kept for a resend).
+   */
+  recycle(): void {
+    const retired = this.#retired;
+    while (retired.length > 0 && this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(retired.pop()!);
+    retired.length = 0;
+  }
+
   /** Makes room for `n` more bytes: a fresh slab, carrying over the untaken bytes of this one. */
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
     const carried = this.#pos - this.#start;
-    const next = Buffer.allocUnsafe(Math.max(this.#slabBytes, 2 * (carried + n)));
+    const size = Math.max(this.#slabBytes, 2 * (carried + n));
+    const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : Buffer.allocUnsafe(size);
+    if (this.#buf.length === this.#slabBytes) {
+      // Remembered (at most MAX_SPARE_SLABS, older ones are left to the GC) until recycle().
+      if (this.#retired.length === MAX_SPARE_SLABS) this.#retired.shift();
+      this.#retired.push(this.#buf);
+    }
     this.#buf.copy(next, 0, this.#start, this.#pos);
     this.#buf = next;
     this.#start = 0;

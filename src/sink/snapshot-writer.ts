@@ -306,8 +306,8 @@ export class SnapshotWriter {
       const name = n === 1 ? 'SET' : 'MSET';
       conn.begin(1 + 2 * n);
       conn.arg(name);
-      const parts = this.#stage!.take();
-      for (let i = 0; i < parts.length; i++) conn.raw(parts[i]!);
+      copyParts(conn, this.#stage!.take());
+      this.#stage!.recycle();
       // An error reply of the MSET names its first key (under `replace` any error stops the run).
       conn.end(name, this.#stagedMsetFirstKey);
       this.#stats.commands++;
@@ -321,10 +321,11 @@ export class SnapshotWriter {
         const end = off + lengths[i]!;
         conn.begin(5);
         conn.arg('SET');
-        conn.raw(buf.subarray(off, end));
+        copyParts(conn, [buf.subarray(off, end)]);
         conn.end('SET', ttlKeys[i]);
         off = end;
       }
+      this.#ttlStage!.recycle();
       this.#ttlKeys = [];
       this.#ttlLengths = [];
       this.#stats.commands += t;
@@ -607,6 +608,20 @@ export class SnapshotWriter {
     // Copied: the decoder's key may be a view into a buffer it reuses.
     const key = Buffer.from(entry.key);
     this.#unsettled.set(id, { db: entry.db, key, written: wkey === entry.key ? key : Buffer.from(wkey), doneAt: -1 });
+  }
+}
+
+/** Below LARGE_ARG_BYTES (resp-encoder.ts): `raw` copies rather than references. */
+const COPY_PIECE_BYTES = 32 * 1024;
+
+/**
+ * Copies staged bytes into the command being built on `conn` (in pieces the encoder copies rather
+ * than references), so the stage's slabs can be reused at once.
+ */
+function copyParts(conn: CommandSink, parts: readonly Buffer[]): void {
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    for (let off = 0; off < p.length; off += COPY_PIECE_BYTES) conn.raw(off === 0 && p.length <= COPY_PIECE_BYTES ? p : p.subarray(off, off + COPY_PIECE_BYTES));
   }
 }
 

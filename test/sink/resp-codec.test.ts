@@ -47,6 +47,35 @@ test('RespEncoder passes large arguments by reference and survives slab turnover
   assert.deepEqual(Buffer.concat(taken), Buffer.concat(expected));
 });
 
+test('RespEncoder.recycle: full slabs are reused only after it, and taken bytes are never overwritten before', () => {
+  // Slabs of 4 KiB (smaller ones would come from Node's shared Buffer pool), 3 commands each.
+  const enc = new RespEncoder(4096);
+  const key = (i: number): string => `key:${String(i).padStart(4, '0')}`.padEnd(1200, '.');
+  const cmd = (i: number): Buffer => Buffer.from(`*2\r\n$3\r\nGET\r\n$1200\r\n${key(i)}\r\n`);
+  const taken: Array<{ seg: Buffer; want: Buffer }> = [];
+  const buffersSeen = new Set<ArrayBufferLike>();
+  // Nothing recycled yet: every slab is new.
+  for (let i = 0; i < 30; i++) {
+    enc.encode(['GET', key(i)]);
+    const [seg] = enc.take();
+    taken.push({ seg: seg!, want: cmd(i) });
+    buffersSeen.add(seg!.buffer);
+  }
+  for (const t of taken) assert.deepEqual(t.seg, t.want);
+  assert.ok(buffersSeen.size >= 10, `${buffersSeen.size} slabs without recycle`);
+  // Recycled: from now on the encoder writes into at most the two remembered slabs and the current one.
+  enc.recycle();
+  const after = new Set<ArrayBufferLike>();
+  for (let i = 30; i < 90; i++) {
+    enc.encode(['GET', key(i)]);
+    const [seg] = enc.take();
+    assert.deepEqual(seg, cmd(i));
+    after.add(seg!.buffer);
+    enc.recycle();
+  }
+  assert.ok(after.size <= 4, `${after.size} slabs with recycle after every take`);
+});
+
 test('RespEncoder begin/arg and beginBulk/raw/endBulk compose one command', () => {
   const enc = new RespEncoder();
   enc.begin(3);

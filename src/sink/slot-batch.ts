@@ -66,60 +66,52 @@ local function floatIncr(KEYS, ARGV)
 ${FLOAT_INCR_SCRIPT.body.toString()}
 end
 local a = ARGV
-local mode, field, nxt = a[1], a[2], tonumber(a[3])
-local n = #a
-local groups = {}
-local i = 4
-while i <= n do
-  local slot, probe, cp, nc = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3])
-  local r = redis.pcall('EXISTS', probe)
-  local skip = false
-  if type(r) == 'table' then
-    skip = 'DF2REDIS_SPLIT slot ' .. slot .. ': ' .. r.err
-  elseif mode == '1' then
-    local c = redis.call('HGET', cp, field)
-    if c and tonumber(c) >= nxt then skip = true end
-  end
-  groups[#groups + 1] = { cp, i + 4, nc, skip }
-  i = i + 4
-  for _ = 1, nc do i = i + 1 + tonumber(a[i]) end
-end
+local mode, field, nxt = a[1], a[2], a[3]
+local nnum = tonumber(nxt)
+local pc, up = redis.pcall, unpack
 local out = nil
 local idx = 0
-for _, g in ipairs(groups) do
-  local j = g[2]
-  for _ = 1, g[3] do
-    local argc = tonumber(a[j])
+local i = 4
+local n = #a
+while i <= n do
+  local slot, probe, cp, nc = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3])
+  i = i + 4
+  local state = 0
+  local r = pc('EXISTS', probe)
+  if type(r) == 'table' then
+    state = 'DF2REDIS_SPLIT slot ' .. slot .. ': ' .. r.err
+  elseif mode == '1' then
+    local c = redis.call('HGET', cp, field)
+    if c and tonumber(c) >= nnum then state = 1 end
+  end
+  for _ = 1, nc do
+    local argc = tonumber(a[i])
     idx = idx + 1
-    if type(g[4]) == 'string' then
+    local e = nil
+    if state == 0 then
+      local x
+      if a[i + 1] == '${FLOAT_INCR_OP}' then
+        local ok, res = pcall(floatIncr, { a[i + 2] }, { up(a, i + 3, i + argc) })
+        if ok then x = res elseif type(res) == 'table' and res.err then x = res else x = { err = tostring(res) } end
+      else
+        x = pc(up(a, i + 1, i + argc))
+      end
+      if type(x) == 'table' and x.err then e = x end
+    elseif state ~= 1 then
+      e = { err = state }
+    end
+    if e ~= nil then
       if out == nil then
         out = {}
         for z = 1, idx - 1 do out[z] = 0 end
       end
-      out[idx] = { err = g[4] }
-    elseif not g[4] then
-      local r
-      if a[j + 1] == '${FLOAT_INCR_OP}' then
-        local ok, res = pcall(floatIncr, { a[j + 2] }, { unpack(a, j + 3, j + argc) })
-        if ok then r = res elseif type(res) == 'table' and res.err then r = res else r = { err = tostring(res) } end
-      else
-        r = redis.pcall(unpack(a, j + 1, j + argc))
-      end
-      if type(r) == 'table' and r.err then
-        if out == nil then
-          out = {}
-          for z = 1, idx - 1 do out[z] = 0 end
-        end
-        out[idx] = r
-      elseif out ~= nil then
-        out[idx] = 0
-      end
+      out[idx] = e
     elseif out ~= nil then
       out[idx] = 0
     end
-    j = j + 1 + argc
+    i = i + 1 + argc
   end
-  if g[4] == false then redis.call('HSET', g[1], field, a[3]) end
+  if state == 0 then redis.call('HSET', cp, field, nxt) end
 end
 if out == nil then return 0 end
 return out

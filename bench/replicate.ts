@@ -367,8 +367,12 @@ async function phase(master: MasterThread, r: Replicator, numFlows: number, rate
 interface ReplayOptions {
   /** @default REPLICATE_DEFAULTS.delivery ('exactly-once') */
   delivery?: 'exactly-once' | 'at-least-once';
-  /** A fresh 3-master cluster instead of one redis-server (always at-least-once). */
+  /** A fresh 3-master cluster instead of one redis-server. */
   isCluster?: boolean;
+  /** Cluster: replicas per master. @default 0 */
+  replicas?: number;
+  /** `--wait-replicas`. @default 0 */
+  waitReplicas?: number;
   /** @default PHASE_MS */
   durationMs?: number;
   /** Rows for the table; undefined: none (the caller reports). */
@@ -397,12 +401,15 @@ async function replay(numFlows: number, rates: number[], opts: ReplayOptions = {
   let cluster: RedisCluster | undefined;
   let r: Replicator | undefined;
   try {
-    if (opts.isCluster) cluster = await startCluster({ masters: 3 });
+    if (opts.isCluster) cluster = await startCluster({ masters: 3, replicasPerMaster: opts.replicas ?? 0 });
     else redis = await startRedisServer();
     const targetUrl = cluster?.seedUrl ?? redis!.url;
     const masters = cluster?.nodes.slice(0, 3) ?? [redis!];
     const cpu0 = masters.reduce((s, m) => s + cpuSeconds(m.pid), 0);
-    r = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: targetUrl, ...(opts.delivery ? { delivery: opts.delivery } : {}) }, silent);
+    r = new Replicator(
+      { ...REPLICATE_DEFAULTS, source: master.url, target: targetUrl, ...(opts.delivery ? { delivery: opts.delivery } : {}), ...(opts.waitReplicas ? { waitReplicas: opts.waitReplicas } : {}) },
+      silent,
+    );
     const replicator = r;
     const running = r.run();
     let failure: unknown;
@@ -451,7 +458,7 @@ const DELIVERY_MS = Number(process.env.BENCH_DELIVERY_MS ?? 2000);
 /** Rounds of the delivery comparison; each runs every kind once, the order alternating per round. */
 const DELIVERY_ROUNDS = Number(process.env.BENCH_DELIVERY_ROUNDS ?? 3);
 
-type DeliveryKind = 'exactly-once' | 'at-least-once' | 'cluster-exactly-once' | 'cluster-at-least-once';
+type DeliveryKind = 'exactly-once' | 'at-least-once' | 'cluster-exactly-once' | 'cluster-at-least-once' | 'cluster-replicas' | 'cluster-replicas-wait';
 
 /** One kind's figures in one round. */
 interface DeliveryFigures {
@@ -478,8 +485,9 @@ function median(xs: number[]): number {
 /** 1 flow: 50 K ops/s then max rate; 4 flows: max rate; each on a fresh target. */
 async function deliveryRun(kind: DeliveryKind): Promise<DeliveryFigures> {
   const isCluster = kind.startsWith('cluster-');
-  const delivery = kind.replace('cluster-', '') as 'exactly-once' | 'at-least-once';
-  const opts: ReplayOptions = { isCluster, delivery, durationMs: DELIVERY_MS };
+  const withReplicas = kind.startsWith('cluster-replicas');
+  const delivery = withReplicas ? 'exactly-once' : (kind.replace('cluster-', '') as 'exactly-once' | 'at-least-once');
+  const opts: ReplayOptions = { isCluster, delivery, durationMs: DELIVERY_MS, replicas: withReplicas ? 1 : 0, waitReplicas: kind === 'cluster-replicas-wait' ? 1 : 0 };
   const one = await replay(1, [50_000, 0], opts);
   const four = await replay(4, [0], opts);
   const expected = delivery;
@@ -509,11 +517,11 @@ async function deliveryRun(kind: DeliveryKind): Promise<DeliveryFigures> {
 async function deliveryCompare(out: Record<string, number | string>, withCluster: boolean): Promise<void> {
   // BENCH_DELIVERY_KINDS=exactly-once (say) runs one kind alone, e.g. under `node --cpu-prof`.
   const only = process.env.BENCH_DELIVERY_KINDS?.split(',').map((k) => k.trim());
-  const kinds = (['exactly-once', 'at-least-once', ...(withCluster ? (['cluster-exactly-once', 'cluster-at-least-once'] as const) : [])] as DeliveryKind[]).filter(
+  const kinds = (['exactly-once', 'at-least-once', ...(withCluster ? (['cluster-exactly-once', 'cluster-at-least-once', 'cluster-replicas', 'cluster-replicas-wait'] as const) : [])] as DeliveryKind[]).filter(
     (k) => only === undefined || only.includes(k),
   );
   const has = (k: DeliveryKind): boolean => kinds.includes(k);
-  const runs: Record<DeliveryKind, DeliveryFigures[]> = { 'exactly-once': [], 'at-least-once': [], 'cluster-exactly-once': [], 'cluster-at-least-once': [] };
+  const runs: Record<DeliveryKind, DeliveryFigures[]> = { 'exactly-once': [], 'at-least-once': [], 'cluster-exactly-once': [], 'cluster-at-least-once': [], 'cluster-replicas': [], 'cluster-replicas-wait': [] };
   for (let round = 0; round < DELIVERY_ROUNDS; round++) {
     const order = round % 2 === 0 ? kinds : [...kinds].reverse();
     for (const kind of order) runs[kind].push(await deliveryRun(kind));
@@ -528,7 +536,8 @@ async function deliveryCompare(out: Record<string, number | string>, withCluster
   for (const kind of kinds) {
     const r = runs[kind];
     const isCluster = kind.startsWith('cluster-');
-    const label = isCluster ? `cluster 3 masters ${kind.replace('cluster-', '')}` : `standalone ${kind}`;
+    const label =
+      kind === 'cluster-replicas' ? 'cluster 3 masters + 3 replicas exactly-once' : kind === 'cluster-replicas-wait' ? 'cluster 3 masters + 3 replicas exactly-once --wait-replicas 1' : isCluster ? `cluster 3 masters ${kind.replace('cluster-', '')}` : `standalone ${kind}`;
     out[`${label}: max 1 flow ops/s`] = fmtBest(r.map((f) => f.max1));
     out[`${label}: max 4 flows ops/s`] = fmtBest(r.map((f) => f.max4));
     out[`${label}: 50 K/s 1 flow lag p50 / p99 (ms)`] = `${median(r.map((f) => f.p50at50k)).toFixed(2)} / ${fmt(r.map((f) => f.p99at50k), 2)}`;
@@ -552,6 +561,12 @@ async function deliveryCompare(out: Record<string, number | string>, withCluster
     out['cluster exactly-once / at-least-once, replicator CPU per record, 4 flows (median)'] = (median(runs[CEO].map((f) => f.replCpu4)) / median(runs[CALO].map((f) => f.replCpu4))).toFixed(3);
     const cCost = 1 - Math.min(bestRatio(CEO, CALO, (f) => f.max1), bestRatio(CEO, CALO, (f) => f.max4));
     out['goal cluster exactly-once costs ≤ 15 % (max-rate throughput, best/best)'] = `${cCost <= 0.15 ? 'met' : 'MISSED'} (worst ${(cCost * 100).toFixed(1)} %)`;
+  }
+  if (has('cluster-replicas') && has('cluster-replicas-wait')) {
+    // WAIT gates only the resume point (lsn:<i>); each WAIT holds its connection until the replicas caught up.
+    out['cluster --wait-replicas 1 / no WAIT (both with replicas), max 1 flow ops/s: best/best'] = both('cluster-replicas-wait', 'cluster-replicas', (f) => f.max1);
+    out['cluster --wait-replicas 1 / no WAIT (both with replicas), max 4 flows ops/s: best/best'] = both('cluster-replicas-wait', 'cluster-replicas', (f) => f.max4);
+    out['cluster --wait-replicas 1 / no WAIT, p99 at 50 K/s (per round)'] = fmt(ratio('cluster-replicas-wait', 'cluster-replicas', (f) => f.p99at50k), 2);
   }
   if (has(CALO) && has('at-least-once')) out['cluster / standalone at-least-once, max 4 flows ops/s'] = both(CALO, 'at-least-once', (f) => f.max4);
   if (!has('exactly-once') || !has('at-least-once')) return;

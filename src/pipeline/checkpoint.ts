@@ -67,21 +67,25 @@ export function checkpointKey(prefix: string): Buffer {
 
 const slotKeyCache = new Map<string, Buffer[]>();
 
+/** `<prefix><kind>:{<tag of slot>}`, built once per slot. */
+function slotKey(prefix: string, kind: 'cp' | 'probe', slot: number): Buffer {
+  const id = `${prefix}${kind}:`;
+  let keys = slotKeyCache.get(id);
+  if (keys === undefined) {
+    keys = new Array<Buffer>(16384);
+    slotKeyCache.set(id, keys);
+  }
+  return (keys[slot] ??= Buffer.from(`${id}{${slotHashTag(slot)}}`));
+}
+
 /**
  * The checkpoint hash of cluster slot `slot` (0–16383) for `prefix`: `<prefix>cp:{<tag>}`, where the
  * hash tag ({@link slotHashTag}) puts the key in that slot. Field `lsn:<flow>`: the flow's next LSN
  * whose effect on the slot is not on the target (exactly-once on a cluster).
  */
 export function slotCheckpointKey(prefix: string, slot: number): Buffer {
-  let keys = slotKeyCache.get(prefix);
-  if (keys === undefined) {
-    keys = new Array<Buffer>(16384);
-    slotKeyCache.set(prefix, keys);
-  }
-  return (keys[slot] ??= Buffer.from(`${prefix}cp:{${slotHashTag(slot)}}`));
+  return slotKey(prefix, 'cp', slot);
 }
-
-const probeKeyCache = new Map<string, Buffer[]>();
 
 /**
  * The probe key of cluster slot `slot`: `<prefix>probe:{<tag>}`, in that slot, never written. A batch
@@ -89,12 +93,7 @@ const probeKeyCache = new Map<string, Buffer[]>();
  * (src/sink/slot-batch.ts).
  */
 export function slotProbeKey(prefix: string, slot: number): Buffer {
-  let keys = probeKeyCache.get(prefix);
-  if (keys === undefined) {
-    keys = new Array<Buffer>(16384);
-    probeKeyCache.set(prefix, keys);
-  }
-  return (keys[slot] ??= Buffer.from(`${prefix}probe:{${slotHashTag(slot)}}`));
+  return slotKey(prefix, 'probe', slot);
 }
 
 /**

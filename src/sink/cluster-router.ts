@@ -299,13 +299,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       sink.isDropping = cp !== undefined && this.#recordLsn !== undefined && this.#recordLsn < cp;
       return sink;
     }
-    if (!this.#isSettled) {
-      this.#holding.tag = slot;
-      return this.#holding;
-    }
-    const conn = this.#slotConn[slot]!;
-    conn.tag = slot;
-    return conn;
+    return this.#plainSink(slot);
   }
 
   sendToAll(args: ReadonlyArray<CommandArg>, db = 0): void {
@@ -469,20 +463,26 @@ export class ClusterRouter extends EventEmitter implements Router {
     }
     if (group === undefined) return true;
     const attempts = cmd.attempts + 1;
-    this.stats.retried++;
-    this.#lastRetryReason = `batch script on ${conn.peer}: ${message}`;
-    try {
-      this.#checkDeadline(this.#lastRetryReason);
-    } catch (err) {
-      this.#failWith(err as Error);
-      return true;
-    }
+    if (!this.#countBatchRetry(conn, message)) return true;
     this.#isRefreshNeeded = true;
     this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(attempts));
     this.batchStats.resentGroups++;
     this.#retries.push({ cmd: this.#groupScript({ groups: [group], field: script.field, next: script.next }, attempts) });
     this.#unsettle();
     return true;
+  }
+
+  /** Counts a batch script retry; false once retries lasted retryTimeoutMs (the router failed then). */
+  #countBatchRetry(conn: RedisConnection, message: string): boolean {
+    this.stats.retried++;
+    this.#lastRetryReason = `batch script on ${conn.peer}: ${message}`;
+    try {
+      this.#checkDeadline(this.#lastRetryReason);
+      return true;
+    } catch (err) {
+      this.#failWith(err as Error);
+      return false;
+    }
   }
 
   /** The command a refused element `element` of batch script reply `seq` belongs to (nested error naming). */
@@ -497,6 +497,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     return undefined;
   }
 
+  /** The holding queue while settling, else the slot owner's connection, tagged with `slot`. */
   #plainSink(slot: number): CommandSink {
     if (!this.#isSettled) {
       this.#holding.tag = slot;
@@ -867,14 +868,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       // DF2REDIS_SPLIT: a slot of the script is not served here, or is moving (src/sink/slot-batch.ts):
       // re-read the table, back off, resend per slot, until retryTimeoutMs. NOSCRIPT: the script
       // cache was emptied (SCRIPT FLUSH, a restart): load it again on every master first.
-      this.stats.retried++;
-      this.#lastRetryReason = `batch script on ${conn.peer}: ${message}`;
-      try {
-        this.#checkDeadline(this.#lastRetryReason);
-      } catch (err) {
-        this.#failWith(err as Error);
-        return true;
-      }
+      if (!this.#countBatchRetry(conn, message)) return true;
       if (code === 'NOSCRIPT') for (const n of this.#nodes.values()) n.conn?.send(SCRIPT_LOAD_ARGS);
       else {
         this.#isRefreshNeeded = true;

@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { ClusterError, ConfigError } from '../../src/errors.js';
-import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
+import { type ReplicateOptions, Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
 import { keySlot } from '../../src/sink/key-slot.js';
 import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
@@ -359,6 +359,27 @@ describe('live replication while the cluster changes', () => {
   });
 });
 
+/**
+ * Starts a replicator on the model master `t` into the cluster that must resume (a partial sync on
+ * every flow, no full sync) and waits until it caught up; it is added to `replicators` (to stop).
+ */
+async function resumeAndCatchUp(
+  t: Awaited<ReturnType<typeof modelMaster>>,
+  options: Partial<ReplicateOptions>,
+  replicators: Replicator[],
+): Promise<{ r: Replicator; running: Promise<unknown> }> {
+  const syncs = { count: 0 };
+  t.m.on('sync', () => syncs.count++);
+  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, ...options }, silent);
+  replicators.push(r);
+  const running = r.run();
+  running.catch(() => undefined);
+  await caughtUp(r, t.data, 'the resumed run caught up');
+  assert.equal(syncs.count, 0, 'no full sync');
+  assert.deepEqual(r.status().resyncs, { full: 0, partial: 1 });
+  return { r, running };
+}
+
 describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
   test('a restart resumes from the checkpoint on the cluster by partial sync; a killed master connection is reconnected; the cluster converges', { timeout: 120_000 }, async () => {
     await flushCluster();
@@ -376,16 +397,8 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
       await first.stop();
       await running1;
       await idempotentWorkload(t.data, 2, 200, state);
-      const syncs = { count: 0 };
-      t.m.on('sync', () => syncs.count++);
       // With --wait-replicas 1: the checkpoint advances only after WAIT saw each master's replica.
-      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl, waitReplicas: 1, delivery: 'at-least-once' }, silent);
-      replicators.push(second);
-      const running2 = second.run();
-      running2.catch(() => undefined);
-      await caughtUp(second, t.data, 'the second run caught up');
-      assert.equal(syncs.count, 0, 'no full sync');
-      assert.deepEqual(second.status().resyncs, { full: 0, partial: 1 });
+      const { r: second, running: running2 } = await resumeAndCatchUp(t, { waitReplicas: 1, delivery: 'at-least-once' }, replicators);
       // Every client of one master killed while writes flow: reconnect, resume, converge.
       const masters = await clusterMasters(cluster);
       const writes = idempotentWorkload(t.data, 2, 300, state);
@@ -461,15 +474,7 @@ describe('exactly-once into a 3-master cluster (per-slot checkpoints, batch scri
       await running1;
 
       await nonIdempotentWorkload(t.data, 2, 150, state);
-      const syncs = { count: 0 };
-      t.m.on('sync', () => syncs.count++);
-      const second = new Replicator({ ...REPLICATE_DEFAULTS, source: t.m.url, target: cluster.seedUrl }, silent);
-      replicators.push(second);
-      const running2 = second.run();
-      running2.catch(() => undefined);
-      await caughtUp(second, t.data, 'the second run caught up');
-      assert.equal(syncs.count, 0, 'no full sync');
-      assert.deepEqual(second.status().resyncs, { full: 0, partial: 1 });
+      const { r: second, running: running2 } = await resumeAndCatchUp(t, {}, replicators);
 
       // Killed connections while writes flow: unacknowledged batch scripts are resent per slot,
       // skipped where the slot's checkpoint shows them applied (or the run resumes from the checkpoints).

@@ -100,10 +100,12 @@ for (const profile of ENCODING_PROFILES) {
       await dump?.server.stop();
     });
 
-    for (const mode of [
-      { name: 'default (RESTORE for small values)', args: [] as string[] },
-      { name: 'commands only (--restore-max-bytes 0)', args: ['--restore-max-bytes', '0'] },
-    ]) {
+    // Commands only (every value rewritten from its decoded elements) for the profiles whose
+    // encodings decode the most differently (ziplist/listpack + LZF, quicklist nodes compressed);
+    // listpack and hashtable decoding are covered key by key by test/decode (the suite's time budget).
+    const modes = [{ name: 'default (RESTORE for small values)', args: [] as string[] }];
+    if (profile.name === 'default' || profile.name === 'compressed-lists') modes.push({ name: 'commands only (--restore-max-bytes 0)', args: ['--restore-max-bytes', '0'] });
+    for (const mode of modes) {
       test(mode.name, { timeout: 240_000 }, async () => {
         await flushTarget(target);
         const r = await migrate(dump.path, target, ...mode.args);

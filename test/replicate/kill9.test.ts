@@ -101,7 +101,7 @@ async function killNineRuns(targetUrl: string, readTarget: () => Promise<Expecte
       // Counted from the handshake (process start-up time varies with the machine's load): the
       // first kills land in the full sync, later ones anywhere in stable sync.
       await until(() => /attached to dragonfly master/.test(run.out()), 'the handshake', 30_000);
-      await delay(i < 3 ? random() * 150 : 50 + random() * 900);
+      await delay(i < 3 ? random() * 150 : 50 + random() * 600);
       run.kill();
       await run.exited;
       const stderr = run.out();

@@ -264,9 +264,9 @@ async function startMasterThread(data: FakeWorkerData | ReplayWorkerData): Promi
   };
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await delay(5);
   }
@@ -401,7 +401,15 @@ async function replay(numFlows: number, rates: number[], opts: ReplayOptions = {
   let cluster: RedisCluster | undefined;
   let r: Replicator | undefined;
   try {
-    if (opts.isCluster) cluster = await startCluster({ masters: 3, replicasPerMaster: opts.replicas ?? 0 });
+    if (opts.isCluster) {
+      cluster = await startCluster({ masters: 3, replicasPerMaster: opts.replicas ?? 0, config: { 'repl-diskless-sync-delay': '0' } });
+      if ((opts.replicas ?? 0) > 0) {
+        // Replicas still in their first sync would make every WAIT wait for its timeout.
+        for (const m of cluster.nodes.slice(0, 3)) {
+          await until(async () => /slave0:.*state=online/.test(await redisCli(m.port, 'INFO', 'replication')), `the replica of ${m.port} online`);
+        }
+      }
+    }
     else redis = await startRedisServer();
     const targetUrl = cluster?.seedUrl ?? redis!.url;
     const masters = cluster?.nodes.slice(0, 3) ?? [redis!];

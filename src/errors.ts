@@ -157,7 +157,7 @@ export class ReplicationError extends Df2RedisError {
  * A refused command, a corrupt stream or a configuration problem is not.
  */
 export function isTransientFault(err: unknown): boolean {
-  return err instanceof ConnectionError || (err instanceof ReplicationError && err.isTransient);
+  return err instanceof ConnectionError || ((err instanceof ReplicationError || err instanceof LostWritesError) && err.isTransient);
 }
 
 /** The target cannot hold some of the source's types, listed before anything was written. */
@@ -195,6 +195,20 @@ export class ClusterError extends Df2RedisError {
     super(parts.join('; '), options);
     this.slot = where.slot;
     this.nodes = where.nodes ?? [];
+  }
+}
+
+/**
+ * A cluster master failed over and its successor lacks writes the old master had acknowledged
+ * (asynchronous replication): some slots' checkpoints on the new master are behind what df2redis
+ * saw applied (exactly-once on a cluster, src/sink/slot-batch.ts). `isTransient` when the resume
+ * point only counts replicated writes (`--wait-replicas`): a resume then applies them again.
+ */
+export class LostWritesError extends ClusterError {
+  readonly isTransient: boolean;
+  constructor(detail: string, where: { slot?: number; nodes?: readonly string[] }, isTransient: boolean) {
+    super(detail, where);
+    this.isTransient = isTransient;
   }
 }
 

@@ -259,7 +259,7 @@ export function flowCheckpoint(router: Router, key: Buffer, db: number, flowId: 
     // The main hash's lsn:<i> is the resume point, written at least once; the slots' checkpoints
     // are written with the data.
     const atLeastOnce = flowCheckpoint(router, key, db, flowId, false, wait);
-    router.enableSlotBatches({ cp: (slot) => slotCheckpointKey(prefix, slot), probe: (slot) => slotProbeKey(prefix, slot) }, `lsn:${flowId}`);
+    router.enableSlotBatches({ cp: (slot) => slotCheckpointKey(prefix, slot), probe: (slot) => slotProbeKey(prefix, slot) }, `lsn:${flowId}`, (wait?.count ?? 0) > 0);
     return {
       isExactlyOnce: true,
       get isOpen() {

@@ -8,7 +8,7 @@
  * server side they answer to, Redis src/cluster.c `getNodeByQuery` / `clusterRedirectClient`.
  */
 import { EventEmitter } from 'node:events';
-import { ClusterError, ConnectionError, printableKey, TargetCommandError } from '../errors.js';
+import { ClusterError, ConnectionError, LostWritesError, printableKey, TargetCommandError } from '../errors.js';
 import {
   checkCoverage,
   CLUSTER_SLOTS,
@@ -67,6 +67,8 @@ interface BatchScript {
   groups: SlotGroup[];
   field: string;
   next: bigint;
+  /** Groups the reply said were not applied (resent on their own). */
+  notApplied?: Set<SlotGroup>;
 }
 
 /** Counters of the exactly-once batches of a {@link ClusterRouter}. */
@@ -220,6 +222,12 @@ export class ClusterRouter extends EventEmitter implements Router {
   readonly #batchEncoder = new RespEncoder(64 * 1024);
   /** Resume: per slot, the flow's next LSN already applied there (records below it are dropped). */
   #resumeCps: Map<number, bigint> | undefined;
+  /** Per slot, the highest checkpoint a batch script was acknowledged for (found again after a failover?). */
+  readonly #ackedCps = new Map<number, bigint>();
+  /** Slots of lost master connections whose acknowledged checkpoints are to be found on their new owner. */
+  #lostSlots: Array<{ slot: number; node: string }> = [];
+  /** A failover that lost acknowledged writes is recoverable by a resume (`--wait-replicas`). */
+  #isLostWriteRecoverable = false;
   #resumeMax = 0n;
   #recordLsn: bigint | undefined;
 
@@ -362,9 +370,10 @@ export class ClusterRouter extends EventEmitter implements Router {
    * never written). Then {@link beginBatch} … {@link commitBatch} collect commands and send them as
    * one script per master with the slots' checkpoints. Loads the script on every master connection.
    */
-  enableSlotBatches(keys: { cp(slot: number): Buffer; probe(slot: number): Buffer }, field: string): void {
+  enableSlotBatches(keys: { cp(slot: number): Buffer; probe(slot: number): Buffer }, field: string, isLostWriteRecoverable = false): void {
     this.#slotKeys = keys;
     this.#batchField = field;
+    this.#isLostWriteRecoverable = isLostWriteRecoverable;
     for (const n of this.#nodes.values()) n.conn?.send(SCRIPT_LOAD_ARGS);
   }
 
@@ -462,6 +471,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       i -= g.commands.length;
     }
     if (group === undefined) return true;
+    (script.notApplied ??= new Set()).add(group);
     const attempts = cmd.attempts + 1;
     if (!this.#countBatchRetry(conn, message)) return true;
     this.#isRefreshNeeded = true;
@@ -516,7 +526,60 @@ export class ClusterRouter extends EventEmitter implements Router {
 
   #forgetWhenAcked(conn: RedisConnection, tag: number): void {
     // Replied to (applied, refused or redirected: a resend is a new script of its own) or lost.
-    conn.whenAcked(() => this.#batchScripts.delete(tag));
+    conn.whenAcked(() => {
+      const script = this.#batchScripts.get(tag);
+      if (script === undefined) return; // resent (its groups are in scripts of their own)
+      this.#batchScripts.delete(tag);
+      for (const g of script.groups) {
+        if (script.notApplied?.has(g) === true) continue;
+        const was = this.#ackedCps.get(g.slot);
+        if (was === undefined || was < script.next) this.#ackedCps.set(g.slot, script.next);
+      }
+    });
+  }
+
+  /**
+   * After a lost master connection and a new slot table: each slot of the lost master that had an
+   * acknowledged batch must show at least that checkpoint on its new owner; otherwise the failover
+   * lost acknowledged writes ({@link LostWritesError}: fatal, or a resume with `--wait-replicas`).
+   * Slots that cannot be read now are checked on the next round.
+   */
+  async #checkLostSlots(): Promise<void> {
+    const lost = this.#lostSlots;
+    this.#lostSlots = [];
+    const field = this.#batchField;
+    const keys = this.#slotKeys!;
+    const behind: Array<{ slot: number; node: string; has: bigint; acked: bigint }> = [];
+    await Promise.all(
+      lost.map(async (l) => {
+        const acked = this.#ackedCps.get(l.slot);
+        if (acked === undefined) return;
+        try {
+          const v = await this.#slotConn[l.slot]!.call(['HGET', keys.cp(l.slot), field]);
+          const has = Buffer.isBuffer(v) && /^\d+$/.test(v.toString()) ? BigInt(v.toString()) : -1n;
+          if (has < acked) behind.push({ ...l, has, acked });
+        } catch {
+          this.#lostSlots.push(l);
+        }
+      }),
+    );
+    if (behind.length === 0) return;
+    behind.sort((a, b) => a.slot - b.slot);
+    const first = behind[0]!;
+    const nodes = [...new Set(behind.map((b) => b.node))];
+    const detail =
+      `the failover of ${nodes.join(', ')} lost writes it had acknowledged: ${behind.length} slot(s) behind on the new master ` +
+      `(slot ${first.slot}: its checkpoint says ${first.has < 0n ? 'nothing' : `LSN ${first.has}`}, LSN ${first.acked} had been applied)`;
+    this.#failWith(
+      this.#isLostWriteRecoverable
+        ? new LostWritesError(`${detail}; resuming from the checkpoint, which --wait-replicas keeps behind unreplicated writes`, { slot: first.slot, nodes }, true)
+        : new LostWritesError(
+            `${detail}. The target misses them and the resume point already counts them (Redis replicates asynchronously): ` +
+              'the target needs a new full sync (df2redis reset, an emptied target, then replicate); --wait-replicas 1 makes such a failover recoverable',
+            { slot: first.slot, nodes },
+            false,
+          ),
+    );
   }
 
   /** Encodes a slot group as a script of its own (idempotent: it may have been applied), tagged for {@link #route}. */
@@ -651,6 +714,10 @@ export class ClusterRouter extends EventEmitter implements Router {
           }
         }
         for (const r of this.#retries) if (r.askTo !== undefined) await this.#ensureNode(r.askTo);
+        if (this.#lostSlots.length > 0 && !this.#isRefreshNeeded) {
+          await this.#checkLostSlots();
+          if (this.#fatal) return;
+        }
         if (epoch !== this.#epoch) continue; // more redirections or losses arrived meanwhile
         this.#release();
         return;
@@ -929,6 +996,9 @@ export class ClusterRouter extends EventEmitter implements Router {
       this.stats.resentAfterLoss++;
       // A batch script may have been applied before the loss: resent per slot, idempotent.
       if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+    }
+    if (this.#slotKeys !== undefined && this.#ackedCps.size > 0) {
+      for (const [slot] of this.#ackedCps) if (this.#slotConn[slot] === conn) this.#lostSlots.push({ slot, node: node.addr });
     }
     const lost = this.#masters.indexOf(conn);
     if (lost !== -1) {

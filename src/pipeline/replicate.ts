@@ -346,6 +346,13 @@ export class Replicator {
     if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
       throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
     }
+    if (info.clusterEnabled && this.#isCheckpointing && options.delivery !== 'at-least-once' && Number(info.redisVersion.split('.')[0]) < 7) {
+      // src/sink/slot-batch.ts: one script per master touching several slots (flag allow-cross-slot-keys, Redis 7.0).
+      throw new ConfigError(
+        `exactly-once delivery on a Redis Cluster needs Redis 7.0 or later on the target (scripts with the allow-cross-slot-keys flag); ` +
+          `the target runs ${info.redisVersion}. Use --delivery at-least-once (records since the checkpoint apply again after a crash), or upgrade the target.`,
+      );
+    }
     this.#translator = new JournalTranslator(info);
     this.#logger.info(
       { target: this.#target.reached, redisVersion: info.redisVersion, cluster: info.clusterEnabled },

@@ -424,7 +424,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       for (const g of batch.groups.values()) {
         const cp = keys.cp(g.slot);
         const sink = this.#plainSink(g.slot);
-        for (const c of g.commands) sink.send(c.args, c.key);
+        for (const c of g.commands) sink.send(c.plainArgs ?? c.args, c.key);
         this.#plainSink(g.slot).send(['HSET', cp, field, next.toString()], cp);
       }
       return;

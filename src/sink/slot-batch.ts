@@ -152,6 +152,8 @@ function isNoScript(name: CommandArg | undefined): boolean {
 /** One command of a batch: its arguments (no copy of the caller's Buffers), name and key (errors). */
 export interface BatchCommand {
   args: CommandArg[];
+  /** The command as sent outside a script, when {@link args} is the script's own form (float increments). */
+  plainArgs?: CommandArg[];
   name: CommandArg | undefined;
   key: Buffer | undefined;
 }
@@ -185,7 +187,7 @@ export class SlotBatch {
     const name = args[0];
     if (args[1] === FLOAT_INCR_SCRIPT.body && (name === 'EVAL' || (Buffer.isBuffer(name) && name.length === 4 && name.toString('latin1').toUpperCase() === 'EVAL'))) {
       // EVAL <float script> 1 key [field] delta → the script's own float increment.
-      cmd = { ...cmd, args: [FLOAT_INCR_OP, ...args.slice(3)] };
+      cmd = { ...cmd, args: [FLOAT_INCR_OP, ...args.slice(3)], plainArgs: args };
     } else if (args.length > MAX_SCRIPT_COMMAND_ARGS || isNoScript(name)) this.isOversized = true;
     g.commands.push(cmd);
     this.commandCount++;

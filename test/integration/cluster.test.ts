@@ -430,6 +430,27 @@ describe('resume and reconnect into a 3-master cluster (at-least-once)', () => {
 });
 
 describe('exactly-once into a 3-master cluster (per-slot checkpoints, batch scripts)', () => {
+  test('a batch holding a command too long for a script goes as plain commands, float increments as their EVAL', { timeout: 60_000 }, async () => {
+    await flushCluster();
+    const master = await FakeMaster.start({ numFlows: 1 });
+    const r = new Replicator({ ...REPLICATE_DEFAULTS, source: master.url, target: cluster.seedUrl }, silent);
+    const running = r.run();
+    running.catch(() => undefined);
+    try {
+      await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync', 20_000);
+      const [f0] = master.flows as FakeFlow[];
+      // One socket read: the 7100-element RPUSH (over Lua's unpack bound) makes the batch plain.
+      const elements = Array.from({ length: 7100 }, (_, i) => `e${i}`);
+      f0!.write(journalCommand(['INCRBYFLOAT', 'fl', '1.5']), journalCommand(['RPUSH', 'biglist', ...elements]), journalCommand(['INCRBYFLOAT', 'fl', '0.25']));
+      const seed = cluster.nodes[0]!.port;
+      await untilAsync(async () => (await redisCli(seed, '-c', 'GET', 'fl')).trim() === '1.75' && (await redisCli(seed, '-c', 'LLEN', 'biglist')).trim() === '7100', 'both applied');
+      assert.equal(r.status().phase, 'stable-sync');
+    } finally {
+      await r.stop().catch(() => undefined);
+      await master.close();
+    }
+  });
+
   test('a command refused inside a batch script stops the run with an error naming that command and its key', { timeout: 60_000 }, async () => {
     await flushCluster();
     const t = await modelMaster(1);

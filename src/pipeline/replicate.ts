@@ -308,6 +308,8 @@ export class Replicator {
   /** Target connections of failed attempts, killed on the server before the checkpoint is read. */
   #staleClients: Array<{ peer: string; id: number }> = [];
   readonly #isCheckpointing: boolean;
+  /** Checkpointing with `--delivery exactly-once` (MULTI/EXEC per batch, or slot batches on a cluster). */
+  readonly #isExactlyOnce: boolean;
   readonly #checkpointPrefix: string;
   /** Exactly-once on a cluster, resuming: per flow, slot → next LSN already applied there (src/sink/slot-batch.ts). */
   #resumeSlotCps: Array<Map<number, bigint>> | undefined;
@@ -325,6 +327,7 @@ export class Replicator {
     this.#logger = logger;
     this.#dbs = options.dbs;
     this.#isCheckpointing = !options.isFullSyncOnly;
+    this.#isExactlyOnce = this.#isCheckpointing && options.delivery !== 'at-least-once';
     this.#checkpointPrefix = options.checkpointPrefix ?? DEFAULT_CHECKPOINT_PREFIX;
     this.#checkpointKey = checkpointKey(this.#checkpointPrefix);
     this.#reconnect = new ReconnectLoop(options.reconnectTimeoutMs ?? REPLICATE_DEFAULTS.reconnectTimeoutMs);
@@ -346,7 +349,7 @@ export class Replicator {
     if (info.clusterEnabled && options.dbs !== undefined && options.dbs.some((db) => db !== 0)) {
       throw new ConfigError(`--dbs ${options.dbs.join(',')}: a Redis Cluster target has only database 0; use --dbs 0`);
     }
-    if (info.clusterEnabled && this.#isCheckpointing && options.delivery !== 'at-least-once' && Number(info.redisVersion.split('.')[0]) < 7) {
+    if (info.clusterEnabled && this.#isExactlyOnce && Number(info.redisVersion.split('.')[0]) < 7) {
       // src/sink/slot-batch.ts: one script per master touching several slots (flag allow-cross-slot-keys, Redis 7.0).
       throw new ConfigError(
         `exactly-once delivery on a Redis Cluster needs Redis 7.0 or later on the target (scripts with the allow-cross-slot-keys flag); ` +
@@ -542,7 +545,7 @@ export class Replicator {
     }
     const nextLsn = cp.lsns as bigint[];
     this.#resumeSlotCps = undefined;
-    if (control.isCluster && this.#options.delivery !== 'at-least-once') {
+    if (control.isCluster && this.#isExactlyOnce) {
       // Which records after lsn:<i> each slot holds already (exactly-once: written with the data).
       this.#resumeSlotCps = await readSlotCheckpoints(control, this.#checkpointPrefix, cp.flows);
       const slots = this.#resumeSlotCps.reduce((n, m) => n + m.size, 0);
@@ -792,7 +795,7 @@ export class Replicator {
         targetDb: this.#targetDb,
         sendAck: (lsn) => this.#session?.ack(id, lsn),
         checkpoint: this.#isCheckpointing
-          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#options.delivery !== 'at-least-once', {
+          ? flowCheckpoint(router, this.#checkpointKey, 0, id, this.#isExactlyOnce, {
               count: this.#options.waitReplicas ?? 0,
               timeoutMs: WAIT_REPLICAS_TIMEOUT_MS,
               onShort: (counts) => {
@@ -895,7 +898,7 @@ export class Replicator {
     }
     const key = this.#checkpointKey;
     // Exactly-once on a cluster: no slot checkpoint may survive from an earlier replication.
-    if (control.isCluster && this.#options.delivery !== 'at-least-once') deleteSlotCheckpoints(control, this.#checkpointPrefix);
+    if (control.isCluster && this.#isExactlyOnce) deleteSlotCheckpoints(control, this.#checkpointPrefix);
     const sink = control.connectionFor(key, 0);
     sink.send(['DEL', key], key);
     sink.send(fullCheckpointArgs(key, this.#checkpointState('full-sync', [])), key);
@@ -981,7 +984,7 @@ export class Replicator {
       // The flush and a checkpoint past it (every flow at its barrier record + 1, all fields: the
       // flush may have deleted the hash) in one transaction when exactly-once.
       const conn = router.all()[0]!;
-      const isAtomic = this.#isCheckpointing && !router.isCluster && this.#options.delivery !== 'at-least-once';
+      const isAtomic = this.#isExactlyOnce && !router.isCluster;
       if (isAtomic) conn.beginTransaction();
       if (dbs !== undefined && !router.isCluster && commandName(barrier.args[0]) === 'FLUSHALL') {
         // Only some databases are copied: a FLUSHALL empties those (in their target database), not

@@ -460,17 +460,10 @@ export class ClusterRouter extends EventEmitter implements Router {
     const cmd = conn.commandAt(seq);
     const script = this.#batchScripts.get(cmd.tag);
     if (script === undefined) return false;
-    let i = element;
-    let group: SlotGroup | undefined;
-    for (const g of script.groups) {
-      if (i < g.commands.length) {
-        // The group's first command only (every command of the group carries the same element).
-        if (i === 0) group = g;
-        break;
-      }
-      i -= g.commands.length;
-    }
-    if (group === undefined) return true;
+    const at = commandOfScript(script, element);
+    // Every command of the group carries the same element: the group is resent once, at its first.
+    if (at === undefined || at.index !== 0) return true;
+    const group = at.group;
     (script.notApplied ??= new Set()).add(group);
     const attempts = cmd.attempts + 1;
     if (!this.#countBatchRetry(conn, message)) return true;
@@ -498,13 +491,8 @@ export class ClusterRouter extends EventEmitter implements Router {
   /** The command a refused element `element` of batch script reply `seq` belongs to (nested error naming). */
   #batchCommandAt(conn: RedisConnection, seq: number, element: number): BatchCommand | undefined {
     const script = this.#batchScripts.get(conn.commandAt(seq).tag);
-    if (script === undefined) return undefined;
-    let i = element;
-    for (const g of script.groups) {
-      if (i < g.commands.length) return g.commands[i];
-      i -= g.commands.length;
-    }
-    return undefined;
+    const at = script === undefined ? undefined : commandOfScript(script, element);
+    return at?.group.commands[at.index];
   }
 
   /** The holding queue while settling, else the slot owner's connection, tagged with `slot`. */
@@ -600,14 +588,17 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#heldBytes += cmd.bytes;
   }
 
-  /** A batch script to send again: one idempotent script per slot group, routed by its slot. */
-  #retryBatch(cmd: EncodedCommand, askTo: string | undefined): boolean {
+  /**
+   * A batch script to send again: one idempotent script per slot group, routed by its slot. False
+   * for any other command. (A script declares no key: Redis never answers it MOVED or ASK.)
+   */
+  #retryBatch(cmd: EncodedCommand): boolean {
     const script = this.#batchScripts.get(cmd.tag);
     if (script === undefined) return false;
     this.#batchScripts.delete(cmd.tag);
     for (const g of script.groups) {
       this.batchStats.resentGroups++;
-      this.#retries.push({ cmd: this.#groupScript({ groups: [g], field: script.field, next: script.next }, cmd.attempts), askTo: script.groups.length === 1 ? askTo : undefined });
+      this.#retries.push({ cmd: this.#groupScript({ groups: [g], field: script.field, next: script.next }, cmd.attempts) });
     }
     return true;
   }
@@ -758,7 +749,6 @@ export class ClusterRouter extends EventEmitter implements Router {
       conn.tag = -1;
       conn.send(['ASKING']);
       conn.sendEncoded(cmd);
-      if (cmd.tag <= TAG_BATCH_BASE) this.#forgetWhenAcked(conn, cmd.tag);
       return;
     }
     if (cmd.tag <= TAG_BATCH_BASE) {
@@ -941,7 +931,7 @@ export class ClusterRouter extends EventEmitter implements Router {
         this.#isRefreshNeeded = true;
         this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(cmd.attempts));
       }
-      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+      if (!this.#retryBatch(cmd)) this.#retries.push({ cmd });
       this.#unsettle();
       return true;
     }
@@ -963,10 +953,10 @@ export class ClusterRouter extends EventEmitter implements Router {
         this.stats.moved++;
         this.#isRefreshNeeded = true;
         this.#hintAddr = addr;
-        if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+        this.#retries.push({ cmd });
       } else {
         this.stats.asked++;
-        if (!this.#retryBatch(cmd, addr)) this.#retries.push({ cmd, askTo: addr });
+        this.#retries.push({ cmd, askTo: addr });
       }
     } else {
       this.stats.retried++;
@@ -979,7 +969,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       }
       if (code === 'CLUSTERDOWN') this.#isRefreshNeeded = true;
       this.#notBefore = Math.max(this.#notBefore, Date.now() + backoffMs(cmd.attempts));
-      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+      if (!this.#retryBatch(cmd)) this.#retries.push({ cmd }); // CLUSTERDOWN / LOADING reach scripts too
     }
     this.#unsettle();
     return true;
@@ -995,7 +985,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       if (cmd.name === 'ASKING') continue; // re-added when its command is ASK-redirected again
       this.stats.resentAfterLoss++;
       // A batch script may have been applied before the loss: resent per slot, idempotent.
-      if (!this.#retryBatch(cmd, undefined)) this.#retries.push({ cmd });
+      if (!this.#retryBatch(cmd)) this.#retries.push({ cmd });
     }
     if (this.#slotKeys !== undefined && this.#ackedCps.size > 0) {
       for (const [slot] of this.#ackedCps) if (this.#slotConn[slot] === conn) this.#lostSlots.push({ slot, node: node.addr });
@@ -1022,6 +1012,16 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#settledCbs = [];
     for (const cb of settled) cb(); // #whenSettled callers see #fatal on their next step
   }
+}
+
+/** The slot group of element `element` of a batch script's reply, and the command's index in it. */
+function commandOfScript(script: BatchScript, element: number): { group: SlotGroup; index: number } | undefined {
+  let i = element;
+  for (const group of script.groups) {
+    if (i < group.commands.length) return { group, index: i };
+    i -= group.commands.length;
+  }
+  return undefined;
 }
 
 /** Resolves once `conn` replied to everything sent so far, or closed. */

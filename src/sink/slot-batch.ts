@@ -4,7 +4,7 @@
  * A flow's stable-sync batch is split by slot. Each slot's commands carry a checkpoint of their own:
  * the hash `<prefix>cp:{<tag>}` whose hash tag puts it **in that slot** ({@link slotHashTag}), field
  * `lsn:<flow>` = the next LSN of the flow whose effect on that slot is not on the target. The slot
- * groups owned by one master go in **one `EVAL`** of {@link SLOT_BATCH_SCRIPT} (flag
+ * groups owned by one master go in **one `EVALSHA`** of {@link SLOT_BATCH_SCRIPT} (flag
  * `allow-cross-slot-keys`, Redis ≥ 7.0: one script may touch several slots of the node it runs on),
  * so a batch and its checkpoints are applied on that master together or not at all (a script is
  * atomic, and replicated to the master's replicas as one `MULTI … EXEC` of its effects).
@@ -175,7 +175,6 @@ export class SlotBatch {
    * arguments, or a `noscript` command): the batch is sent as plain commands.
    */
   isOversized = false;
-  commandCount = 0;
 
   add(slot: number, cmd: BatchCommand): void {
     let g = this.groups.get(slot);
@@ -184,17 +183,17 @@ export class SlotBatch {
       this.groups.set(slot, g);
     }
     const args = cmd.args;
-    const name = args[0];
-    if (args[1] === FLOAT_INCR_SCRIPT.body && (name === 'EVAL' || (Buffer.isBuffer(name) && name.length === 4 && name.toString('latin1').toUpperCase() === 'EVAL'))) {
-      // EVAL <float script> 1 key [field] delta → the script's own float increment.
+    if (args[1] === FLOAT_INCR_SCRIPT.body) {
+      // EVAL <float script> 1 key [field] delta (src/translate/float-increment.ts, the only maker of
+      // that Buffer) → the script's own float increment.
       cmd = { ...cmd, args: [FLOAT_INCR_OP, ...args.slice(3)], plainArgs: args };
-    } else if (args.length > MAX_SCRIPT_COMMAND_ARGS || isNoScript(name)) this.isOversized = true;
+    } else if (args.length > MAX_SCRIPT_COMMAND_ARGS || isNoScript(args[0])) this.isOversized = true;
     g.commands.push(cmd);
-    this.commandCount++;
   }
 
+  /** No command was added (a group exists only once it holds one). */
   get isEmpty(): boolean {
-    return this.commandCount === 0;
+    return this.groups.size === 0;
   }
 }
 
@@ -223,7 +222,9 @@ export function slotBatchEval(
 
 /**
  * A {@link CommandSink} that adds each command to a {@link SlotBatch} under the slot set in
- * {@link slot} instead of sending it. The allocation-free form is collected into an argument array.
+ * {@link slot} instead of sending it. The allocation-free form is collected into an argument array;
+ * `raw` only inside `beginBulk`/`endBulk` (pre-encoded arguments, the snapshot writer's MSET stage,
+ * never reach a batch: that stage is sent before any journal record).
  */
 export class BatchSink implements CommandSink {
   batch: SlotBatch | undefined;

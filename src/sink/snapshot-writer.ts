@@ -123,8 +123,9 @@ const MOVE_IF_ABSENT_SCRIPT =
  * Per object:
  * - RESTORE `key ttl payload ABSTTL [REPLACE]` when the object is one piece, its `rdbValue` is at
  *   most `restoreMaxBytes`, and the target's RDB version reads its encoding ({@link restoreVersionFor});
- *   except strings under `replace`, which `SET key value [PXAT ms]` writes more cheaply, and those
- *   without expiry in `MSET` batches when `msetMaxKeys` > 0 (see {@link sendPending});
+ *   except strings under `replace`, which `SET key value [PXAT ms]` writes more cheaply, batched
+ *   when `msetMaxKeys` > 0: into `MSET`s, those with an expiry as `SET … PXAT` right after (see
+ *   {@link sendPending});
  * - otherwise commands per piece ({@link writeStringPiece} etc.): the first piece replaces the key
  *   (`DEL`, or `SET` for strings), later pieces append, the last applies `PEXPIREAT` (absolute).
  * - `onExisting` skip/fail: RESTORE without REPLACE; rewritten objects are built under a temporary

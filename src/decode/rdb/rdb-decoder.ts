@@ -367,6 +367,8 @@ export class RdbDecoder implements ObjectContext {
     const end = r.end;
     let p = r.pos;
     if (p >= end) return false;
+    // The key's and the value's 6/14-bit lengths are read inline, twice: a shared helper returning a
+    // packed length measured 10–35 % slower on `npm run bench -- decode` (no CRC check).
     let b = buf[p]!;
     let keyLen: number;
     if (b < 0x40) {

@@ -11,9 +11,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command, Option } from 'commander';
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
 import type { OptionSources } from '../config/options.js';
 import { ConfigError } from '../errors.js';
+
+/** yaml, loaded only when a `--config` file is read (start-up CPU of every other run). */
+const requireLazily = createRequire(import.meta.url);
 
 /** Prefix of every environment variable df2redis reads. */
 export const ENV_PREFIX = 'DF2REDIS_';
@@ -57,6 +60,7 @@ export function readConfigFile(file: string): Map<string, FileValue> {
   } catch (err) {
     throw new ConfigError(`--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+  const { isMap, isScalar, LineCounter, parseDocument } = requireLazily('yaml') as typeof import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const firstError = doc.errors[0];

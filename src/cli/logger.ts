@@ -4,10 +4,13 @@
  * (pino-pretty) on a terminal, one JSON object a line otherwise (`--log-format`).
  * Messages are lowercase text with structured fields, never one line per entry.
  */
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../config/options.js';
 import { maskUrlPasswords } from '../config/url-credentials.js';
+
+/** pino-pretty, loaded only when a log goes to a terminal (or `--log-format pretty`): start-up CPU. */
+const requireLazily = createRequire(import.meta.url);
 
 /**
  * A number as a log line shows it: integers as they are; others rounded to 3 significant digits
@@ -46,7 +49,7 @@ export function createLogger(level: LogLevel, format: LogFormat = 'auto'): Logge
   const isTerminal = process.stderr.isTTY === true;
   const destination =
     resolveLogFormat(format, isTerminal) === 'pretty'
-      ? pretty({ destination: 2, sync: true, colorize: isTerminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true })
+      ? (requireLazily('pino-pretty') as typeof import('pino-pretty'))({ destination: 2, sync: true, colorize: isTerminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true })
       : pino.destination({ dest: 2, sync: true });
   return pino(
     {

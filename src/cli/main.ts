@@ -1,31 +1,54 @@
 #!/usr/bin/env node
 /**
  * The `df2redis` binary: one sub-command per job, each defined in its own file. To add a command,
- * import its factory and add it to {@link COMMANDS}. Errors become exit codes here and only here.
+ * add its name and module loader to {@link COMMANDS}. Errors become exit codes here and only here.
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describeError, EXIT_OK } from './exit-codes.js';
-import { configCommand } from './config-command.js';
-import { checkCommand } from './check.js';
-import { cutoverCommand } from './cutover.js';
-import { demoCommand } from './demo.js';
-import { migrateCommand } from './migrate.js';
-import { replicateCommand } from './replicate.js';
-import { resetCommand } from './reset.js';
-import { statusCommand } from './status.js';
 
-/** Every command the binary offers, in `--help` order. */
-const COMMANDS: ReadonlyArray<() => Command> = [
-  replicateCommand,
-  migrateCommand,
-  checkCommand,
-  cutoverCommand,
-  statusCommand,
-  resetCommand,
-  demoCommand,
-  () => configCommand({ replicate: replicateCommand, migrate: migrateCommand }),
+/** One sub-command: its name and how to load its module (only when it runs, or for the top-level help). */
+interface CommandModule {
+  readonly name: string;
+  readonly load: () => Promise<() => Command>;
+}
+
+/**
+ * Every command the binary offers, in `--help` order. Modules load lazily: `df2redis migrate …`
+ * loads `migrate`'s graph only, not the replicator's metrics or the checker (Node 20 has no compile
+ * cache, so each module loaded costs CPU at every start: issue 12, bench/README.md).
+ */
+const COMMANDS: ReadonlyArray<CommandModule> = [
+  { name: 'replicate', load: async () => (await import('./replicate.js')).replicateCommand },
+  { name: 'migrate', load: async () => (await import('./migrate.js')).migrateCommand },
+  { name: 'check', load: async () => (await import('./check.js')).checkCommand },
+  { name: 'cutover', load: async () => (await import('./cutover.js')).cutoverCommand },
+  { name: 'status', load: async () => (await import('./status.js')).statusCommand },
+  { name: 'reset', load: async () => (await import('./reset.js')).resetCommand },
+  { name: 'demo', load: async () => (await import('./demo.js')).demoCommand },
+  {
+    name: 'config',
+    load: async () => {
+      const [{ configCommand }, { replicateCommand }, { migrateCommand }] = await Promise.all([
+        import('./config-command.js'),
+        import('./replicate.js'),
+        import('./migrate.js'),
+      ]);
+      return () => configCommand({ replicate: replicateCommand, migrate: migrateCommand });
+    },
+  },
 ];
+
+/**
+ * The commands to register for `argv`: only the one named by the first word that is not an option,
+ * or all of them (top-level help, `--version`, `help <command>`, an unknown word that commander
+ * answers with suggestions).
+ */
+export function commandsFor(argv: readonly string[]): ReadonlyArray<CommandModule> {
+  const word = argv.slice(2).find((a) => !a.startsWith('-'));
+  const named = COMMANDS.find((c) => c.name === word);
+  return named ? [named] : COMMANDS;
+}
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,7 +62,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const make of COMMANDS) program.addCommand(make().copyInheritedSettings(program));
+  const makers = await Promise.all(commandsFor(argv).map((c) => c.load()));
+  for (const make of makers) program.addCommand(make().copyInheritedSettings(program));
   try {
     await program.parseAsync(argv);
     return EXIT_OK;

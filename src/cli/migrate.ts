@@ -14,7 +14,6 @@ import { helpEpilogue } from './exit-codes.js';
 import { addConnectionOptions } from './connection-options.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import type { ReplicateSummary } from '../pipeline/replicate.js';
-import { formatReplicateSummary, replicateOptionsFrom, runReplicator } from './replicate.js';
 import { onStopSignals } from './stop-signals.js';
 
 /** A `--source` that names a Dragonfly master rather than a file. */
@@ -66,6 +65,8 @@ export function migrateCommand(): Command {
   return cmd.action(async (raw: Record<string, unknown>) => {
     if (typeof raw.source === 'string' && DRAGONFLY_URL.test(raw.source)) {
       // A live Dragonfly: the replicator's full sync over every flow, stopping once it is acknowledged.
+      // Loaded here only: a file migration does not load the replicator (start-up CPU, issue 12).
+      const { formatReplicateSummary, replicateOptionsFrom, runReplicator } = await import('./replicate.js');
       const { options, progress, logger } = replicateOptionsFrom(raw, true);
       const summary = await runReplicator(options, logger, progress, true);
       const fileShaped = migrateSummaryOf(summary);

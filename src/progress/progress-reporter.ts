@@ -3,10 +3,14 @@
  * nothing. Pull model: the reporter samples the job's counters on its own timer, so the hot path
  * pays nothing per entry or per chunk.
  */
-import { SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
 import type { Logger } from 'pino';
 import { PROGRESS_LOG_INTERVAL_MS, type ProgressMode } from '../config/options.js';
 import { formatBytes, formatDuration, formatRate } from './human-units.js';
+
+/** cli-progress, loaded only when a bar is drawn (start-up CPU of every other run). */
+const requireLazily = createRequire(import.meta.url);
 
 /** What the job has done so far: input bytes read and keys the target acknowledged. */
 export interface ProgressSample {
@@ -87,7 +91,8 @@ class BarReporter implements ProgressReporter {
   #redraw: (() => void) | undefined;
 
   constructor(stream: NodeJS.WriteStream, label: string) {
-    this.#bar = new SingleBar({
+    const { SingleBar: Bar } = requireLazily('cli-progress') as typeof import('cli-progress');
+    this.#bar = new Bar({
       stream,
       format: `${label} [{bar}] {percentage}% | {bytes} / {totalBytes} | {value}/{total} keys | {rate} keys/s | eta {etaText}`,
       barsize: 30,

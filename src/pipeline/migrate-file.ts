@@ -245,6 +245,13 @@ export async function copyRdbStream(
       }
       writer.write(entry);
     },
+    onString(db, buf, keyStart, keyEnd, valueStart, valueEnd, expireAtMs): boolean {
+      if (dbs !== undefined && !dbs.includes(db)) {
+        options.onSkippedDb?.();
+        return true;
+      }
+      return writer.writeString(db, buf, keyStart, keyEnd, valueStart, valueEnd, expireAtMs);
+    },
     onFunction(code: Buffer): void {
       writer.writeFunction(code);
     },
@@ -356,6 +363,12 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
         if (result.unsupported.length < MAX_LISTED_UNSUPPORTED) {
           result.unsupported.push({ db: entry.db, key: Buffer.from(entry.key), type: entry.valueKind });
         }
+      },
+      // A one-piece string (always supported): counted without an entry or a key view.
+      onString(db: number): boolean {
+        result.dbs.add(db);
+        if (dbs === undefined || dbs.includes(db)) result.totalKeys++;
+        return true;
       },
     },
     { source: path, skipValues: true, maxRestorePayloadBytes: 0 },

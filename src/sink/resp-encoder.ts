@@ -151,6 +151,28 @@ export class RespEncoder {
   }
 
   /**
+   * Appends the bulk-string argument `buf[start, end)`: {@link arg} of those bytes without making
+   * a `Buffer` view of them (the decoder's string fast path, `RdbHandler.onString`). Copied, never
+   * referenced, whatever its length: `buf` may be reused once this returns.
+   */
+  argRange(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.#header(36, n);
+    this.#ensure(n + 2);
+    const out = this.#buf;
+    let p = this.#pos;
+    if (n <= 48) {
+      for (let i = start; i < end; i++) out[p++] = buf[i]!;
+    } else {
+      buf.copy(out, p, start, end);
+      p += n;
+    }
+    out[p] = CR;
+    out[p + 1] = LF;
+    this.#pos = p + 2;
+  }
+
+  /**
    * Starts a bulk-string argument of `len` bytes assembled from several parts: follow with
    * {@link raw} calls totalling exactly `len` bytes, then {@link endBulk}. Used for RESTORE
    * payloads (type byte + value + trailer) so they are never concatenated.

@@ -341,17 +341,51 @@ export class SnapshotWriter {
   };
 
   /**
-   * Holds one string for the next batch (its key and value are copied, encoded): for its MSET, or
-   * with an expiry (`expireAtMs` ≠ -1) for a `SET … PXAT` after it.
+   * The decoder's string fast path (`RdbHandler.onString`): {@link write} of a one-piece string
+   * whose key is `buf[keyStart, keyEnd)` and value `buf[valueStart, valueEnd)` (copied before this
+   * returns), when it would join an `MSET` batch: standalone target, `--on-existing replace`,
+   * short key and value. An expired string is counted as skipped.
+   * @returns false when the string must go through {@link write} as an entry instead (nothing done).
    */
-  #stageString(db: number, key: Buffer, value: Buffer, expireAtMs: number): void {
-    const slot = this.#isCluster ? keySlot(key) : -1;
+  writeString(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean {
+    if (
+      this.#msetMaxKeys === 0 ||
+      this.#isCluster ||
+      valueEnd - valueStart > MSET_MAX_VALUE_BYTES ||
+      keyEnd - keyStart > MSET_MAX_KEY_BYTES
+    ) {
+      return false;
+    }
+    if (expireAtMs !== -1 && expireAtMs <= this.#nowMs()) {
+      this.#stats.skippedExpired++;
+      return true;
+    }
+    this.#stageString(db, buf, keyStart, keyEnd, buf, valueStart, valueEnd, expireAtMs);
+    return true;
+  }
+
+  /**
+   * Holds one string for the next batch (its key `keyBuf[keyStart, keyEnd)` and value
+   * `valueBuf[valueStart, valueEnd)` are copied, encoded): for its MSET, or with an expiry
+   * (`expireAtMs` ≠ -1) for a `SET … PXAT` after it.
+   */
+  #stageString(
+    db: number,
+    keyBuf: Buffer,
+    keyStart: number,
+    keyEnd: number,
+    valueBuf: Buffer,
+    valueStart: number,
+    valueEnd: number,
+    expireAtMs: number,
+  ): void {
+    const slot = this.#isCluster ? keySlot(keyBuf.subarray(keyStart, keyEnd)) : -1;
     if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.sendPending();
     const isFirst = this.#stagedKeys === 0;
     if (isFirst) {
       this.#stagedDb = db;
       this.#stagedSlot = slot;
-      this.#stagedFirstKey = Buffer.from(key);
+      this.#stagedFirstKey = Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
       if (!this.#isSendQueued) {
         this.#isSendQueued = true;
         queueMicrotask(this.#onSendQueued);
@@ -359,18 +393,20 @@ export class SnapshotWriter {
     }
     if (expireAtMs === -1) {
       const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
-      if (this.#stagedKeys === this.#ttlKeys.length) this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : Buffer.from(key);
-      stage.arg(key);
-      stage.arg(value);
+      if (this.#stagedKeys === this.#ttlKeys.length) {
+        this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
+      }
+      stage.argRange(keyBuf, keyStart, keyEnd);
+      stage.argRange(valueBuf, valueStart, valueEnd);
     } else {
       const stage = (this.#ttlStage ??= new RespEncoder(STAGE_SLAB_BYTES));
       const before = stage.pendingBytes;
-      stage.arg(key);
-      stage.arg(value);
+      stage.argRange(keyBuf, keyStart, keyEnd);
+      stage.argRange(valueBuf, valueStart, valueEnd);
       stage.arg('PXAT');
       stage.arg(expireAtMs);
       this.#ttlLengths.push(stage.pendingBytes - before);
-      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : Buffer.from(key));
+      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart));
     }
     const bytes = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
     this.#stats.pieces++;
@@ -472,7 +508,7 @@ export class SnapshotWriter {
       // connectionFor throws, here rather than in sendPending).
       (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))
     ) {
-      this.#stageString(entry.db, entry.key, entry.value, entry.expireAtMs);
+      this.#stageString(entry.db, entry.key, 0, entry.key.length, entry.value, 0, entry.value.length, entry.expireAtMs);
       return;
     }
     if (this.#stagedKeys > 0) this.sendPending();

@@ -332,3 +332,38 @@ test('one-piece strings: the one-step path (whole input) and the object state ma
   assert.equal(whole[1]!.rdbValue?.length, 2 + 300); // 14-bit length + value, as RESTORE wants it
   assert.equal(decodeWithCuts(bytes, [], { captureStrings: false }).entries[1]!.rdbValue, undefined);
 });
+
+test('onString fast path: one-piece strings as ranges of the chunk (with expiry and db); false falls back to onEntry; captured payloads never take it', () => {
+  const bytes = new RdbBuilder(11)
+    .selectDb(2)
+    .object(0, 'k1', str('v1'))
+    .expireMs(1_900_000_001_000)
+    .object(0, 'k2', str('x'.repeat(300)))
+    .object(0, 'k3', str('v3'))
+    .end();
+  const seen: string[] = [];
+  const entries: string[] = [];
+  const decoder = new RdbDecoder({
+    onEntry: (e) => entries.push(`${e.db}/${e.key.toString()}=${String(e.value)}@${e.expireAtMs}`),
+    onString: (db, buf, ks, ke, vs, ve, exp) => {
+      const key = buf.toString('latin1', ks, ke);
+      if (key === 'k3') return false;
+      seen.push(`${db}/${key}=${buf.toString('latin1', vs, ve).slice(0, 2)}:${ve - vs}@${exp}`);
+      return true;
+    },
+  }, { captureStrings: false });
+  decoder.push(bytes);
+  decoder.end();
+  assert.deepEqual(seen, ['2/k1=v1:2@-1', '2/k2=xx:300@1900000001000']);
+  // Refused by the handler: the same string as an entry; the expiry was consumed by k2 only.
+  assert.deepEqual(entries, ["2/k3=v3@-1"]);
+
+  const captured: string[] = [];
+  const capturing = new RdbDecoder(
+    { onEntry: (e) => captured.push(e.key.toString()), onString: () => assert.fail('a captured string must come as an entry') },
+    { captureStrings: true },
+  );
+  capturing.push(bytes);
+  capturing.end();
+  assert.deepEqual(captured, ['k1', 'k2', 'k3']);
+});

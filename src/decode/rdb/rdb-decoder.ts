@@ -398,6 +398,15 @@ export class RdbDecoder implements ObjectContext {
     if (p + valueLen > end || valueLen > this.maxPieceBytes) return false;
     const valueEnd = p + valueLen;
     const isCaptured = this.maxRestorePayloadBytes >= valueEnd - valueStart && this.#captureStrings;
+    const onString = this.handler.onString;
+    if (onString !== undefined && !isCaptured) {
+      const expireAtMs = this.#pendingExpireMs;
+      if (onString.call(this.handler, this.#db, buf, keyStart, keyStart + keyLen, p, valueEnd, expireAtMs)) {
+        this.#pendingExpireMs = -1;
+        r.pos = valueEnd;
+        return true;
+      }
+    }
     // Same fields in the same order as RdbObject.emit: one object shape downstream.
     const entry = {
       kind: 'snapshot',

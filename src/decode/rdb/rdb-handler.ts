@@ -12,6 +12,16 @@ export interface RdbHandler {
   onAux?(key: Buffer, value: Buffer): void;
   /** One bounded piece of a snapshot object. Pieces of one object arrive in order, first to last. */
   onEntry(entry: SnapshotEntry): void;
+  /**
+   * Optional fast path for a one-piece string whose key and value are both in the current input
+   * chunk (Redis `RDB_TYPE_STRING` with 6/14-bit lengths, the bulk of most datasets): the key is
+   * `buf[keyStart, keyEnd)` and the value `buf[valueStart, valueEnd)`, valid during the call only
+   * (copy what is kept); `expireAtMs` is the absolute expiry in Unix ms or -1. Return true when
+   * handled; false to receive the same string as an {@link onEntry} (no entry object and no
+   * `Buffer` views are made otherwise: issue 12). Not called when the decoder captures the
+   * string's payload (`captureStrings`); called with `skipValues` too (the value range is there).
+   */
+  onString?(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /** FUNCTION2 (opcode 245): the library code, to be loaded with `FUNCTION LOAD REPLACE`. */
   onFunction?(code: Buffer): void;
   /** MODULE_AUX (opcode 247): module id and raw payload (skipped by default). */

@@ -2,7 +2,8 @@
  * Decoder benchmark: an in-memory RDB of 1 M string keys with ~100-byte values (written by the
  * test-side builder's primitives), fed to RdbDecoder in 64 KiB chunks. Reports decode-only
  * throughput (entries/s, MB/s) with default options, with `skipValues`, and without rdbValue
- * capture; plus CRC-64 throughput (slice-by-8 vs a bit-wise BigInt reference).
+ * capture; plus CRC-64 throughput (the WebAssembly kernel, JS a byte at a time, a bit-wise BigInt
+ * reference) and the ns per call of both paths at short lengths (where `WASM_MIN_BYTES` comes from).
  */
 import { Crc64 } from '../src/decode/rdb/crc64.js';
 import { RdbDecoder, type RdbDecoderOptions } from '../src/decode/rdb/rdb-decoder.js';
@@ -64,6 +65,34 @@ function naiveCrc64(buf: Uint8Array): bigint {
   return crc;
 }
 
+function bestMs(fn: () => void, runs = 3): number {
+  let ms = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    fn();
+    ms = Math.min(ms, performance.now() - t);
+  }
+  return ms;
+}
+
+/** ns per `updateJs` / `updateWasm` call at short lengths, from an odd offset (best of 3). */
+function shortCallRows(rdb: Buffer): Record<string, number> {
+  const rows: Record<string, number> = {};
+  const c = new Crc64();
+  const calls = 200_000;
+  for (const n of [2, 16, 32, 64, 128, 256]) {
+    const js = bestMs(() => {
+      for (let i = 0; i < calls; i++) c.updateJs(rdb, 1, 1 + n);
+    });
+    const wasm = bestMs(() => {
+      for (let i = 0; i < calls; i++) c.updateWasm(rdb, 1, 1 + n);
+    });
+    rows[`crc64 ${n} B, JS (ns per call)`] = Math.round((js * 1e6) / calls);
+    rows[`crc64 ${n} B, WebAssembly (ns per call)`] = Math.round((wasm * 1e6) / calls);
+  }
+  return rows;
+}
+
 export async function run(): Promise<Record<string, number | string>> {
   const rdb = buildRdb();
   const mb = rdb.length / 1e6;
@@ -74,9 +103,8 @@ export async function run(): Promise<Record<string, number | string>> {
   if (def.entries !== KEYS || skip.entries !== KEYS) throw new Error(`decoded ${def.entries}/${skip.entries} entries, expected ${KEYS}`);
 
   const crcBuf = rdb.subarray(0, 64 << 20);
-  const t0 = performance.now();
-  new Crc64().update(crcBuf);
-  const crcMs = performance.now() - t0;
+  const crcMs = bestMs(() => new Crc64().update(crcBuf));
+  const crcJsMs = bestMs(() => new Crc64().updateJs(crcBuf));
   const small = rdb.subarray(0, 256 * 1024);
   const t1 = performance.now();
   naiveCrc64(small);
@@ -92,7 +120,9 @@ export async function run(): Promise<Record<string, number | string>> {
     'decode, no CRC check, no rdbValue (ms)': Math.round(noCapture.ms),
     'decode skipValues (ms)': Math.round(skip.ms),
     'decode skipValues (entries/s)': Math.round(KEYS / (skip.ms / 1000)),
-    'crc64 slice-by-8 (MB/s)': Math.round(crcBuf.length / 1e6 / (crcMs / 1000)),
+    'crc64 WebAssembly slice-by-16 (MB/s)': Math.round(crcBuf.length / 1e6 / (crcMs / 1000)),
+    'crc64 JS byte at a time (MB/s)': Math.round(crcBuf.length / 1e6 / (crcJsMs / 1000)),
+    ...shortCallRows(rdb),
     'crc64 naive BigInt (MB/s)': Number((small.length / 1e6 / (naiveMs / 1000)).toFixed(2)),
   };
 }

@@ -164,6 +164,7 @@ export class RespEncoder {
     if (n <= 48) {
       for (let i = start; i < end; i++) out[p++] = buf[i]!;
     } else {
+      // ~150–200 ns a call whichever way (Buffer#copy, TypedArray#set of a view): a view is made.
       buf.copy(out, p, start, end);
       p += n;
     }

@@ -156,6 +156,21 @@ export class FlowApplier {
   }
 
   /**
+   * The decoder's string fast path ({@link onSnapshotEntry} of a one-piece string as ranges of
+   * `buf`, `SnapshotWriter.writeString`). @returns false when it must come as an entry instead.
+   */
+  onSnapshotString(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean {
+    if (this.phase === 'stopped') return true;
+    if (this.#dbs !== undefined && !this.#dbs.includes(db)) {
+      this.skippedOtherDbs++;
+      return true;
+    }
+    if (!this.#ctx.snapshotWriter.writeString(db, buf, keyStart, keyEnd, valueStart, valueEnd, expireAtMs)) return false;
+    if (this.#router.isBackpressured) this.#ctx.pauseSource();
+    return true;
+  }
+
+  /**
    * The flow's journal starts at `journalOffset`. The Dragonfly replica ACKs it at once; here the
    * ACK waits until the target acknowledged every snapshot piece sent before (DESIGN invariant 6):
    * until then no ACK is sent and {@link ackedLsn} stays below the offset.

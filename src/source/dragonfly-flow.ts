@@ -32,6 +32,11 @@ export type FlowPhase = 'connecting' | 'snapshot' | 'token' | 'journal' | 'close
 export interface FlowEvents {
   onAux(flow: DragonflyFlow, key: Buffer, value: Buffer): void;
   onSnapshotEntry(flow: DragonflyFlow, entry: SnapshotEntry): void;
+  /**
+   * Optional fast path for a one-piece string of the snapshot (`RdbHandler.onString`: ranges of
+   * `buf`, valid during the call). Returns true when handled, false to get it as an entry.
+   */
+  onSnapshotString?(flow: DragonflyFlow, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /** `lsn`: the record's LSN in the journal stream; undefined for JOURNAL_BLOBs of the full sync. */
   onJournal(flow: DragonflyFlow, entry: JournalEntry, lsn: bigint | undefined): void;
   onFullSyncEnd(flow: DragonflyFlow): void;
@@ -326,6 +331,10 @@ export class DragonflyFlow {
     return {
       onAux: (key, value) => events.onAux(this, key, value),
       onEntry: (entry) => events.onSnapshotEntry(this, entry),
+      onString:
+        events.onSnapshotString === undefined
+          ? undefined
+          : (db, buf, ks, ke, vs, ve, exp) => events.onSnapshotString!(this, db, buf, ks, ke, vs, ve, exp),
       onJournal: (entry) => {
         // Journal blobs of the full sync carry no LSN; PING/LSN records in them are skipped
         // (`RdbLoaderBase::HandleJournalBlob`).

@@ -64,6 +64,12 @@ export interface DragonflySessionHandler {
   /** One piece of a snapshot object of flow `flowId`. */
   onSnapshotEntry(flowId: number, entry: SnapshotEntry): void;
   /**
+   * Optional fast path for a one-piece string of flow `flowId`'s snapshot: key `buf[keyStart,
+   * keyEnd)`, value `buf[valueStart, valueEnd)` (valid during the call), absolute expiry in ms or
+   * -1 (`RdbHandler.onString`). Return true when handled, false to get it as {@link onSnapshotEntry}.
+   */
+  onSnapshotString?(flowId: number, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
+  /**
    * A journal record of flow `flowId`, COMMAND or PING (LSN records are verified, not delivered).
    * `lsn` is its LSN in stable sync; undefined for JOURNAL_BLOBs interleaved with the snapshot
    * (apply those after the snapshot entries before them; they do not count towards LSNs). After a
@@ -189,6 +195,10 @@ export class DragonflySession {
     this.#flowEvents = {
       onAux: (f, k, v) => void (isCurrent(f) && h.onAux?.(f.flowId, k, v)),
       onSnapshotEntry: (f, e) => void (isCurrent(f) && h.onSnapshotEntry(f.flowId, e)),
+      onSnapshotString:
+        h.onSnapshotString === undefined
+          ? undefined
+          : (f, db, buf, ks, ke, vs, ve, exp) => !isCurrent(f) || h.onSnapshotString!(f.flowId, db, buf, ks, ke, vs, ve, exp),
       onJournal: (f, e, lsn) => {
         if (!isCurrent(f)) return;
         if (lsn === undefined && shouldRestartOnFlush && e.op === 'command' && isFlush(e.args[0]!)) {

@@ -12,6 +12,7 @@ import {
 import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
+import { RUN_STOP, stringRunTranscoder, type StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -63,6 +64,8 @@ const MSET_MAX_VALUE_BYTES = 8 * 1024;
 const MSET_MAX_KEY_BYTES = 1024;
 /** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
 export const MSET_KEYS_DEFAULT = 512;
+/** Smallest input window of {@link SnapshotWriter.writeStringRun}, bytes. */
+const RUN_WINDOW_MIN = 4 * 1024;
 /** Slab of the MSET stage: holds at least one full batch. */
 const STAGE_SLAB_BYTES = 4 * MSET_MAX_BYTES;
 
@@ -182,6 +185,10 @@ export class SnapshotWriter {
   /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
   #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
+  /** The string-run kernel (see {@link writeStringRun}), created on first use. */
+  #kernel: StringRunTranscoder | undefined;
+  /** Input bytes {@link writeStringRun} copies into the kernel at once (adapts between RUN_WINDOW_MIN and its input area). */
+  #runWindow = RUN_WINDOW_MIN;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
     pieces: 0,
@@ -362,6 +369,82 @@ export class SnapshotWriter {
     }
     this.#stageString(db, buf, keyStart, keyEnd, buf, valueStart, valueEnd, expireAtMs);
     return true;
+  }
+
+  /**
+   * The decoder's string-run fast path (`RdbHandler.onStringRun`): {@link writeString} of each record
+   * of a run of plain string records without expiry starting at `buf[start]` (an RDB_TYPE_STRING
+   * byte) and ending before `end`, transcoded into the next `MSET`s' arguments by a WebAssembly
+   * kernel ({@link StringRunTranscoder}) in one call per run: same commands, same order, same
+   * batch boundaries as one {@link writeString} per record. Stops (and leaves to the caller) at the
+   * first record that is not a string with 6/14-bit key and value lengths (another type, an opcode,
+   * an int or LZF encoding), whose value exceeds `maxValueBytes` or the batched sizes, or that is
+   * not wholly before `end`.
+   * @returns the bytes consumed from `start` (whole records; 0 when the writer does not batch).
+   */
+  writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {
+    if (this.#msetMaxKeys === 0 || this.#isCluster) return 0;
+    const k = (this.#kernel ??= stringRunTranscoder());
+    const maxValue = Math.min(maxValueBytes, MSET_MAX_VALUE_BYTES);
+    let pos = start;
+    // The input window copied into the kernel's memory: [winStart, winEnd) of buf. It starts small,
+    // so that a run cut short (e.g. strings alternating with LZF ones) copies little, and doubles
+    // while runs outgrow it.
+    let winStart = start;
+    let winEnd = start;
+    for (;;) {
+      if (pos >= winEnd) {
+        if (pos >= end) break;
+        winStart = pos;
+        winEnd = Math.min(end, pos + this.#runWindow);
+        k.load(buf, winStart, winEnd);
+      }
+      if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.sendPending();
+      const staged = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
+      const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue);
+      if (records > 0) {
+        const isFirst = this.#stagedKeys === 0;
+        if (isFirst || this.#stagedKeys === this.#ttlKeys.length) {
+          // The run's first key, from the input: `0x00 <6/14-bit length> key`.
+          const b = buf[pos + 1]!;
+          const keyStart = b < 0x40 ? pos + 2 : pos + 3;
+          const keyEnd = keyStart + (b < 0x40 ? b : ((b & 0x3f) << 8) | buf[pos + 2]!);
+          const key = Buffer.copyBytesFrom(buf, keyStart, keyEnd - keyStart);
+          if (isFirst) {
+            this.#stagedDb = db;
+            this.#stagedSlot = -1;
+            this.#stagedFirstKey = key;
+            if (!this.#isSendQueued) {
+              this.#isSendQueued = true;
+              queueMicrotask(this.#onSendQueued);
+            }
+          }
+          this.#stagedMsetFirstKey = key;
+        }
+        (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES)).rawCopy(k.output());
+        this.#stats.pieces += records;
+        this.#stagedKeys += records;
+        pos += k.consumed;
+        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.sendPending();
+      }
+      const reason = k.reason;
+      if (reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) continue;
+      if (reason === RUN_STOP.INPUT && winEnd < end && this.#runWindow < k.inputBytes) {
+        // The window ended inside a record with more input left: a larger window from here.
+        this.#runWindow = Math.min(2 * this.#runWindow, k.inputBytes);
+        winEnd = pos;
+        continue;
+      }
+      if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
+        winEnd = pos; // full-size window used up: the next one from here
+        continue;
+      }
+      if (reason !== RUN_STOP.INPUT && pos - start < this.#runWindow >> 2 && this.#runWindow > RUN_WINDOW_MIN) {
+        this.#runWindow >>= 1;
+      }
+      break;
+    }
+    return pos - start;
   }
 
   /**

@@ -12,7 +12,7 @@ import {
 import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
-import { RUN_STOP, stringRunTranscoder, type StringRunTranscoder } from './string-run.js';
+import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -64,8 +64,11 @@ const MSET_MAX_VALUE_BYTES = 8 * 1024;
 const MSET_MAX_KEY_BYTES = 1024;
 /** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
 export const MSET_KEYS_DEFAULT = 512;
-/** Smallest input window of {@link SnapshotWriter.writeStringRun}, bytes. */
-const RUN_WINDOW_MIN = 4 * 1024;
+/**
+ * Input bytes {@link SnapshotWriter.writeStringRun} copies into the kernel at once (≤ its input
+ * area; larger than any record it takes: key ≤ MSET_MAX_KEY_BYTES, value ≤ MSET_MAX_VALUE_BYTES).
+ */
+const RUN_WINDOW_BYTES = 64 * 1024;
 /** Slab of the MSET stage: holds at least one full batch. */
 const STAGE_SLAB_BYTES = 4 * MSET_MAX_BYTES;
 
@@ -185,10 +188,12 @@ export class SnapshotWriter {
   /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
   #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
-  /** The string-run kernel (see {@link writeStringRun}), created on first use. */
+  /** The string-run kernel (see {@link writeStringRun}), created on first use; its memory holds this writer's input window. */
   #kernel: StringRunTranscoder | undefined;
-  /** Input bytes {@link writeStringRun} copies into the kernel at once (adapts between RUN_WINDOW_MIN and its input area). */
-  #runWindow = RUN_WINDOW_MIN;
+  /** The input window of {@link writeStringRun} in the kernel's memory: `#winBuf[#winStart, #winEnd)`. */
+  #winBuf: Buffer | undefined;
+  #winStart = 0;
+  #winEnd = 0;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
     pieces: 0,
@@ -384,21 +389,22 @@ export class SnapshotWriter {
    */
   writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {
     if (this.#msetMaxKeys === 0 || this.#isCluster) return 0;
-    const k = (this.#kernel ??= stringRunTranscoder());
+    const k = (this.#kernel ??= new StringRunTranscoder());
     const maxValue = Math.min(maxValueBytes, MSET_MAX_VALUE_BYTES);
     let pos = start;
-    // The input window copied into the kernel's memory: [winStart, winEnd) of buf. It starts small,
-    // so that a run cut short (e.g. strings alternating with LZF ones) copies little, and doubles
-    // while runs outgrow it.
-    let winStart = start;
-    let winEnd = start;
     for (;;) {
-      if (pos >= winEnd) {
+      // The kernel reads a window of `buf` copied into its memory, kept across calls: the decoder
+      // hands the same buffer again (its bytes never change: RdbReader) while runs alternate with
+      // other records (expiries, encoded strings), so most calls copy nothing.
+      if (buf !== this.#winBuf || pos < this.#winStart || pos >= this.#winEnd) {
         if (pos >= end) break;
-        winStart = pos;
-        winEnd = Math.min(end, pos + this.#runWindow);
-        k.load(buf, winStart, winEnd);
+        this.#winBuf = buf;
+        this.#winStart = pos;
+        this.#winEnd = Math.min(end, pos + RUN_WINDOW_BYTES);
+        k.load(buf, pos, this.#winEnd);
       }
+      const winStart = this.#winStart;
+      const winEnd = this.#winEnd;
       if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.sendPending();
       const staged = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
       const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue);
@@ -428,19 +434,10 @@ export class SnapshotWriter {
         if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.sendPending();
       }
       const reason = k.reason;
-      if (reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) continue;
-      if (reason === RUN_STOP.INPUT && winEnd < end && this.#runWindow < k.inputBytes) {
-        // The window ended inside a record with more input left: a larger window from here.
-        this.#runWindow = Math.min(2 * this.#runWindow, k.inputBytes);
-        winEnd = pos;
-        continue;
-      }
+      if ((reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) && records > 0) continue;
       if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
-        winEnd = pos; // full-size window used up: the next one from here
+        this.#winEnd = pos; // the window ends inside a record and more input is there: the next window from it
         continue;
-      }
-      if (reason !== RUN_STOP.INPUT && pos - start < this.#runWindow >> 2 && this.#runWindow > RUN_WINDOW_MIN) {
-        this.#runWindow >>= 1;
       }
       break;
     }

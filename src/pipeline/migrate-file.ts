@@ -252,6 +252,11 @@ export async function copyRdbStream(
       }
       return writer.writeString(db, buf, keyStart, keyEnd, valueStart, valueEnd, expireAtMs);
     },
+    onStringRun(db, buf, start, end, maxValueBytes): number {
+      // Keys of skipped databases go one by one (each counted by onSkippedDb).
+      if (dbs !== undefined && !dbs.includes(db)) return 0;
+      return writer.writeStringRun(db, buf, start, end, maxValueBytes);
+    },
     onFunction(code: Buffer): void {
       writer.writeFunction(code);
     },

@@ -200,6 +200,17 @@ export class RespEncoder {
     this.#pos += n;
   }
 
+  /**
+   * {@link raw}, always copied whatever its length: for bytes whose memory is rewritten once this
+   * returns (the WebAssembly string-run kernel's output area).
+   */
+  rawCopy(b: Uint8Array): void {
+    const n = b.length;
+    this.#ensure(n);
+    this.#buf.set(b, this.#pos);
+    this.#pos += n;
+  }
+
   /** Closes a bulk opened with {@link beginBulk}. */
   endBulk(): void {
     this.#ensure(2);

@@ -12,6 +12,7 @@ import {
 import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
+import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -63,6 +64,11 @@ const MSET_MAX_VALUE_BYTES = 8 * 1024;
 const MSET_MAX_KEY_BYTES = 1024;
 /** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
 export const MSET_KEYS_DEFAULT = 512;
+/**
+ * Input bytes {@link SnapshotWriter.writeStringRun} copies into the kernel at once (≤ its input
+ * area; larger than any record it takes: key ≤ MSET_MAX_KEY_BYTES, value ≤ MSET_MAX_VALUE_BYTES).
+ */
+const RUN_WINDOW_BYTES = 64 * 1024;
 /** Slab of the MSET stage: holds at least one full batch. */
 const STAGE_SLAB_BYTES = 4 * MSET_MAX_BYTES;
 
@@ -182,6 +188,12 @@ export class SnapshotWriter {
   /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
   #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
+  /** The string-run kernel (see {@link writeStringRun}), created on first use; its memory holds this writer's input window. */
+  #kernel: StringRunTranscoder | undefined;
+  /** The input window of {@link writeStringRun} in the kernel's memory: `#winBuf[#winStart, #winEnd)`. */
+  #winBuf: Buffer | undefined;
+  #winStart = 0;
+  #winEnd = 0;
   readonly #stats: SnapshotWriterStats = {
     keys: 0,
     pieces: 0,
@@ -365,6 +377,76 @@ export class SnapshotWriter {
   }
 
   /**
+   * The decoder's string-run fast path (`RdbHandler.onStringRun`): {@link writeString} of each record
+   * of a run of plain string records without expiry starting at `buf[start]` (an RDB_TYPE_STRING
+   * byte) and ending before `end`, transcoded into the next `MSET`s' arguments by a WebAssembly
+   * kernel ({@link StringRunTranscoder}) in one call per run: same commands, same order, same
+   * batch boundaries as one {@link writeString} per record. Stops (and leaves to the caller) at the
+   * first record that is not a string with 6/14-bit key and value lengths (another type, an opcode,
+   * an int or LZF encoding), whose value exceeds `maxValueBytes` or the batched sizes, or that is
+   * not wholly before `end`. The kernel keeps a copy of a window of `buf` across calls: the bytes of
+   * a Buffer handed again must not have changed (true of the decoder's buffers: RdbReader never
+   * rewrites bytes it holds, and `RdbDecoder.push` forbids modifying a pushed chunk).
+   * @returns the bytes consumed from `start` (whole records; 0 when the writer does not batch).
+   */
+  writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {
+    if (this.#msetMaxKeys === 0 || this.#isCluster) return 0;
+    const k = (this.#kernel ??= new StringRunTranscoder());
+    const maxValue = Math.min(maxValueBytes, MSET_MAX_VALUE_BYTES);
+    let pos = start;
+    for (;;) {
+      // The kernel reads a window of `buf` copied into its memory, kept across calls: the decoder
+      // hands the same buffer again (its bytes never change: RdbReader) while runs alternate with
+      // other records (expiries, encoded strings), so most calls copy nothing.
+      if (buf !== this.#winBuf || pos < this.#winStart || pos >= this.#winEnd) {
+        if (pos >= end) break;
+        this.#winBuf = buf;
+        this.#winStart = pos;
+        this.#winEnd = Math.min(end, pos + RUN_WINDOW_BYTES);
+        k.load(buf, pos, this.#winEnd);
+      }
+      const winStart = this.#winStart;
+      const winEnd = this.#winEnd;
+      if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.sendPending();
+      const staged = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
+      const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue);
+      if (records > 0) {
+        const isFirst = this.#stagedKeys === 0;
+        if (isFirst || this.#stagedKeys === this.#ttlKeys.length) {
+          // The run's first key, from the input: `0x00 <6/14-bit length> key`.
+          const b = buf[pos + 1]!;
+          const keyStart = b < 0x40 ? pos + 2 : pos + 3;
+          const keyEnd = keyStart + (b < 0x40 ? b : ((b & 0x3f) << 8) | buf[pos + 2]!);
+          const key = copyRange(buf, keyStart, keyEnd);
+          if (isFirst) {
+            this.#stagedDb = db;
+            this.#stagedSlot = -1;
+            this.#stagedFirstKey = key;
+            if (!this.#isSendQueued) {
+              this.#isSendQueued = true;
+              queueMicrotask(this.#onSendQueued);
+            }
+          }
+          this.#stagedMsetFirstKey = key;
+        }
+        (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES)).rawCopy(k.output());
+        this.#stats.pieces += records;
+        this.#stagedKeys += records;
+        pos += k.consumed;
+        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.sendPending();
+      }
+      const reason = k.reason;
+      if ((reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) && records > 0) continue;
+      if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
+        this.#winEnd = pos; // the window ends inside a record and more input is there: the next window from it
+        continue;
+      }
+      break;
+    }
+    return pos - start;
+  }
+
+  /**
    * Holds one string for the next batch (its key `keyBuf[keyStart, keyEnd)` and value
    * `valueBuf[valueStart, valueEnd)` are copied, encoded): for its MSET, or with an expiry
    * (`expireAtMs` ≠ -1) for a `SET … PXAT` after it.
@@ -385,7 +467,7 @@ export class SnapshotWriter {
     if (isFirst) {
       this.#stagedDb = db;
       this.#stagedSlot = slot;
-      this.#stagedFirstKey = Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
+      this.#stagedFirstKey = copyRange(keyBuf, keyStart, keyEnd);
       if (!this.#isSendQueued) {
         this.#isSendQueued = true;
         queueMicrotask(this.#onSendQueued);
@@ -394,7 +476,7 @@ export class SnapshotWriter {
     if (expireAtMs === -1) {
       const stage = (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES));
       if (this.#stagedKeys === this.#ttlKeys.length) {
-        this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart);
+        this.#stagedMsetFirstKey = isFirst ? this.#stagedFirstKey : copyRange(keyBuf, keyStart, keyEnd);
       }
       stage.argRange(keyBuf, keyStart, keyEnd);
       stage.argRange(valueBuf, valueStart, valueEnd);
@@ -406,7 +488,7 @@ export class SnapshotWriter {
       stage.arg('PXAT');
       stage.arg(expireAtMs);
       this.#ttlLengths.push(stage.pendingBytes - before);
-      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : Buffer.copyBytesFrom(keyBuf, keyStart, keyEnd - keyStart));
+      this.#ttlKeys.push(isFirst ? this.#stagedFirstKey : copyRange(keyBuf, keyStart, keyEnd));
     }
     const bytes = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
     this.#stats.pieces++;
@@ -646,6 +728,22 @@ export class SnapshotWriter {
     const key = Buffer.from(entry.key);
     this.#unsettled.set(id, { db: entry.db, key, written: wkey === entry.key ? key : Buffer.from(wkey), doneAt: -1 });
   }
+}
+
+/**
+ * A copy of `buf[start, end)` (a staged key kept for routing and error messages). Short keys are
+ * copied a byte at a time into a pooled `Buffer.allocUnsafe`: ~70 ns for 11 bytes against
+ * 570–750 ns for `Buffer.copyBytesFrom` (Node 20, measured on the 2-core development machine).
+ */
+function copyRange(buf: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  const out = Buffer.allocUnsafe(n);
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
+  } else {
+    buf.copy(out, 0, start, end);
+  }
+  return out;
 }
 
 /** Below LARGE_ARG_BYTES (resp-encoder.ts): `raw` copies rather than references. */

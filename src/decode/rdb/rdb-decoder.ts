@@ -200,6 +200,8 @@ export class RdbDecoder implements ObjectContext {
   readonly #source: string | undefined;
   readonly #verifyChecksum: boolean;
   readonly #captureStrings: boolean;
+  /** The handler has `onStringRun` and strings' payloads are not captured. */
+  readonly #isRunOffered: boolean;
   readonly #main: Frame;
   #blobFrame: Frame | undefined;
   readonly #tags = new Map<number, TaggedObject>();
@@ -224,6 +226,7 @@ export class RdbDecoder implements ObjectContext {
     this.maxBlobBytes = Math.max(0, options.maxBlobBytes ?? RDB_DECODER_DEFAULTS.maxBlobBytes);
     this.#verifyChecksum = options.verifyChecksum ?? RDB_DECODER_DEFAULTS.verifyChecksum;
     this.#captureStrings = options.captureStrings ?? RDB_DECODER_DEFAULTS.captureStrings;
+    this.#isRunOffered = handler.onStringRun !== undefined && (!this.#captureStrings || this.maxRestorePayloadBytes === 0);
     this.#main = this.#newFrame(new RdbReader(this.#source), false);
   }
 
@@ -334,9 +337,18 @@ export class RdbDecoder implements ObjectContext {
       }
       const opStart = r.pos;
       const op = r.buf[r.pos++]!;
-      if (op === RDB_TYPE_STRING && this.#oneStringAtOnce(r)) {
-        r.mark = r.pos;
-        continue;
+      if (op === RDB_TYPE_STRING) {
+        if (this.#isRunOffered && this.#pendingExpireMs === -1) {
+          const n = this.handler.onStringRun!(this.#db, r.buf, opStart, r.end, this.maxPieceBytes);
+          if (n > 0) {
+            r.pos = r.mark = opStart + n;
+            continue;
+          }
+        }
+        if (this.#oneStringAtOnce(r)) {
+          r.mark = r.pos;
+          continue;
+        }
       }
       if (op < RDB_OPCODE_FULLSYNC_END) {
         const kind = kindOfType(op, this.rdbVersion);

@@ -171,6 +171,17 @@ export class FlowApplier {
   }
 
   /**
+   * The decoder's string-run fast path (`SnapshotWriter.writeStringRun`). @returns the bytes
+   * consumed; 0 (the strings then come one by one) when stopping or for a database not in `--dbs`.
+   */
+  onSnapshotStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {
+    if (this.phase === 'stopped' || (this.#dbs !== undefined && !this.#dbs.includes(db))) return 0;
+    const consumed = this.#ctx.snapshotWriter.writeStringRun(db, buf, start, end, maxValueBytes);
+    if (consumed > 0 && this.#router.isBackpressured) this.#ctx.pauseSource();
+    return consumed;
+  }
+
+  /**
    * The flow's journal starts at `journalOffset`. The Dragonfly replica ACKs it at once; here the
    * ACK waits until the target acknowledged every snapshot piece sent before (DESIGN invariant 6):
    * until then no ACK is sent and {@link ackedLsn} stays below the offset.

@@ -470,6 +470,8 @@ export class Replicator {
         onFullSync: (reason) => (gen === this.#generation ? this.#onFullSync(reason) : undefined),
         onSnapshotEntry: (flowId, entry) => this.#flow(flowId).onSnapshotEntry(entry),
         onSnapshotString: (flowId, db, buf, ks, ke, vs, ve, exp) => this.#flow(flowId).onSnapshotString(db, buf, ks, ke, vs, ve, exp),
+        onSnapshotStringRun: (flowId, db, buf, start, end, maxValueBytes) =>
+          this.#flow(flowId).onSnapshotStringRun(db, buf, start, end, maxValueBytes),
         onJournal: (flowId, entry, lsn) => this.#flow(flowId).onJournal(entry, lsn),
         onFullSyncEnd: (flowId) => this.#onFullSyncEnd(flowId),
         onStable: (flowId, offset) => this.#flow(flowId).onStable(offset),

@@ -36,6 +36,8 @@ export interface FlowEvents {
    * Optional fast path for a one-piece string of the snapshot (`RdbHandler.onString`: ranges of
    * `buf`, valid during the call). Returns true when handled, false to get it as an entry.
    */
+  /** Optional fast path for a run of plain strings (`RdbHandler.onStringRun`): bytes consumed. */
+  onSnapshotStringRun?(flow: DragonflyFlow, db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;
   onSnapshotString?(flow: DragonflyFlow, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /** `lsn`: the record's LSN in the journal stream; undefined for JOURNAL_BLOBs of the full sync. */
   onJournal(flow: DragonflyFlow, entry: JournalEntry, lsn: bigint | undefined): void;
@@ -335,6 +337,10 @@ export class DragonflyFlow {
         events.onSnapshotString === undefined
           ? undefined
           : (db, buf, ks, ke, vs, ve, exp) => events.onSnapshotString!(this, db, buf, ks, ke, vs, ve, exp),
+      onStringRun:
+        events.onSnapshotStringRun === undefined
+          ? undefined
+          : (db, buf, start, end, maxValueBytes) => events.onSnapshotStringRun!(this, db, buf, start, end, maxValueBytes),
       onJournal: (entry) => {
         // Journal blobs of the full sync carry no LSN; PING/LSN records in them are skipped
         // (`RdbLoaderBase::HandleJournalBlob`).

@@ -68,6 +68,11 @@ export interface DragonflySessionHandler {
    * keyEnd)`, value `buf[valueStart, valueEnd)` (valid during the call), absolute expiry in ms or
    * -1 (`RdbHandler.onString`). Return true when handled, false to get it as {@link onSnapshotEntry}.
    */
+  /**
+   * Optional fast path for a run of plain string records of flow `flowId`'s snapshot starting at
+   * `buf[start]` (`RdbHandler.onStringRun`). @returns the bytes consumed (0: none, they come one by one).
+   */
+  onSnapshotStringRun?(flowId: number, db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;
   onSnapshotString?(flowId: number, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /**
    * A journal record of flow `flowId`, COMMAND or PING (LSN records are verified, not delivered).
@@ -199,6 +204,10 @@ export class DragonflySession {
         h.onSnapshotString === undefined
           ? undefined
           : (f, db, buf, ks, ke, vs, ve, exp) => !isCurrent(f) || h.onSnapshotString!(f.flowId, db, buf, ks, ke, vs, ve, exp),
+      onSnapshotStringRun:
+        h.onSnapshotStringRun === undefined
+          ? undefined
+          : (f, db, buf, start, end, maxValueBytes) => (isCurrent(f) ? h.onSnapshotStringRun!(f.flowId, db, buf, start, end, maxValueBytes) : 0),
       onJournal: (f, e, lsn) => {
         if (!isCurrent(f)) return;
         if (lsn === undefined && shouldRestartOnFlush && e.op === 'command' && isFlush(e.args[0]!)) {

@@ -1,4 +1,6 @@
 import { test, before, after } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { startRedisServer, redisCli, type RedisServer } from '../helpers/redis-server.js';
 import { RedisConnection } from '../../src/sink/redis-connection.js';
@@ -270,3 +272,34 @@ test('an exception thrown by a callback run from a socket event stops the connec
   await assert.rejects(conn.flush(), (e: unknown) => e === boom, 'the connection stays failed');
   assert.equal(await redisCli(server.port, 'GET', 'cb:k'), 'v\n');
 });
+
+test('acknowledged commands do not keep their keys (views of the source read chunks) alive', async () => {
+  const conn = await connect();
+  // Each key a view of its own 64 KiB chunk, as journal keys are views of the source socket's reads.
+  const chunks = new Set<WeakRef<ArrayBuffer>>();
+  const sendBurst = (): void => {
+    for (let c = 0; c < 64; c++) {
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      chunks.add(new WeakRef(chunk.buffer));
+      for (let i = 0; i < 100; i++) {
+        const key = chunk.subarray(i * 16, i * 16 + 8);
+        conn.send(['SET', key, 'v'], key);
+      }
+    }
+  };
+  sendBurst(); // 6,400 commands in flight: more than the ring's first size, so it grows as in a burst
+  await conn.flush();
+  assert.equal(conn.inflightCommands, 0);
+  await new Promise((r) => setImmediate(r));
+  collectGarbage();
+  const alive = [...chunks].filter((w) => w.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} of ${chunks.size} read chunks still referenced after their commands were answered`);
+  await conn.close();
+});
+
+/** A full garbage collection (`gc` exposed for this call only: the test runner starts node without flags). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  setFlagsFromString('--no-expose-gc');
+}

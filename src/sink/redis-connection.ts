@@ -114,6 +114,8 @@ const EXEC_ARGS = ['EXEC'];
 
 /** Initial per-command metadata ring size; doubles when more commands are in flight. */
 const INITIAL_RING = 4096;
+/** A ring larger than this is reset to {@link INITIAL_RING} slots once every command in it was answered. */
+const SHRINK_RING_ABOVE = 65536;
 
 interface PendingCall {
   seq: number;
@@ -787,6 +789,18 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
       keys[s & mask] = undefined;
     }
     if (limit > this.#releasedSeq) this.#releasedSeq = limit;
+    // Every command answered after a burst grew the ring far: back to its first size (the burst's
+    // ring is ~20 bytes per command it held, 10 MB for a 64 MiB window of small commands).
+    if (limit === this.#sentSeq && mask >= SHRINK_RING_ABOVE) this.#resetRing();
+  }
+
+  #resetRing(): void {
+    this.#ringMask = INITIAL_RING - 1;
+    this.#names = new Array(INITIAL_RING);
+    this.#keys = new Array(INITIAL_RING);
+    this.#sizes = new Float64Array(INITIAL_RING);
+    this.#tags = new Int32Array(INITIAL_RING);
+    this.#attempts = new Uint8Array(INITIAL_RING);
   }
 
   #releaseRetained(): void {

@@ -278,7 +278,7 @@ test('acknowledged commands do not keep their keys (views of the source read chu
   // Each key a view of its own 64 KiB chunk, as journal keys are views of the source socket's reads.
   const chunks = new Set<WeakRef<ArrayBuffer>>();
   const sendBurst = (): void => {
-    for (let c = 0; c < 64; c++) {
+    for (let c = 0; c < 704; c++) {
       const chunk = Buffer.alloc(64 * 1024, 0x61);
       chunks.add(new WeakRef(chunk.buffer));
       for (let i = 0; i < 100; i++) {
@@ -287,13 +287,22 @@ test('acknowledged commands do not keep their keys (views of the source read chu
       }
     }
   };
-  sendBurst(); // 6,400 commands in flight: more than the ring's first size, so it grows as in a burst
+  sendBurst(); // 70,400 commands in flight: the ring grows as in a burst (and shrinks back once they are answered)
   await conn.flush();
   assert.equal(conn.inflightCommands, 0);
   await new Promise((r) => setImmediate(r));
   collectGarbage();
   const alive = [...chunks].filter((w) => w.deref() !== undefined).length;
   assert.equal(alive, 0, `${alive} of ${chunks.size} read chunks still referenced after their commands were answered`);
+  // The ring, back to its first size, still names a refused command's key.
+  const errors: TargetCommandError[] = [];
+  conn.setErrorPolicy((e) => errors.push(e) > 0);
+  sendBurst();
+  const key = Buffer.from('k:list');
+  conn.send(['LPUSH', key, 'x'], key);
+  conn.send(['INCR', key], key);
+  await conn.flush();
+  assert.deepEqual(errors.map((e) => [e.command, e.key?.toString()]), [['INCR', 'k:list']]);
   await conn.close();
 });
 

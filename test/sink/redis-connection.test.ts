@@ -1,8 +1,7 @@
 import { test, before, after } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import assert from 'node:assert/strict';
 import { startRedisServer, redisCli, type RedisServer } from '../helpers/redis-server.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { StandaloneRouter } from '../../src/sink/router.js';
 import { readTargetInfo, rdbVersionForRedis } from '../../src/sink/target-info.js';
@@ -306,9 +305,3 @@ test('acknowledged commands do not keep their keys (views of the source read chu
   await conn.close();
 });
 
-/** A full garbage collection (`gc` exposed for this call only: the test runner starts node without flags). */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-  setFlagsFromString('--no-expose-gc');
-}

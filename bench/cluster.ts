@@ -28,11 +28,10 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedisServer, startCluster, redisCli, type RedisServer, type RedisCluster } from '../test/helpers/redis-server.js';
+import { cliCommand } from './cli.js';
 import { buildStringsDump, redisCliPipe } from '../test/helpers/rdb-factory.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TIME = '/usr/bin/time';
 const GOAL_RATIO = 1.1;
 
@@ -95,15 +94,15 @@ interface Target {
  * CPU used meanwhile by the target's masters. @throws Error with the output on a non-zero exit.
  */
 async function timedMigrate(rdb: string, target: Target, dir: string): Promise<Omit<Run, 'keys'>> {
-  const args = [CLI, 'migrate', '--source', rdb, '--target', target.url, '--progress', 'none', '--log-level', 'warn'];
+  const [file, args] = cliCommand(['migrate', '--source', rdb, '--target', target.url, '--progress', 'none', '--log-level', 'warn']);
   const timeFile = path.join(dir, 'time.txt');
   const hasTime = existsSync(TIME);
   const serverBefore = target.masters.map((m) => cpuSeconds(m.pid));
   const machineBefore = machineBusySeconds();
   const started = performance.now();
   const child = hasTime
-    ? spawn(TIME, ['-f', '%U %S', '-o', timeFile, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(TIME, ['-f', '%U %S', '-o', timeFile, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer): void => {
     output = (output + d.toString()).slice(-16_384);

@@ -27,7 +27,6 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, renameSync, r
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedisServer, redisCli, type RedisServer } from '../test/helpers/redis-server.js';
 import {
   buildStringsDump,
@@ -39,8 +38,8 @@ import {
   writeSetCommandsFile,
 } from '../test/helpers/rdb-factory.js';
 import { ReplayMaster } from '../test/helpers/replay-master.js';
+import { cliCommand } from './cli.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TIME = '/usr/bin/time';
 const MB = 1024 * 1024;
 
@@ -55,18 +54,18 @@ interface MigrateRun {
 }
 
 /**
- * Runs `node dist/src/cli/main.js migrate --source <source> --target <url> --progress none` and
+ * Runs `df2redis migrate --source <source> --target <url> --progress none` (bench/cli.ts) and
  * measures its wall time, CPU time and peak RSS. `source` is an RDB path or a Dragonfly URL; `dir`
  * holds the `/usr/bin/time` output. @throws Error with the output on a non-zero exit.
  */
 async function timedMigrate(source: string, target: RedisServer, dir: string): Promise<MigrateRun> {
-  const args = [CLI, 'migrate', '--source', source, '--target', target.url, '--progress', 'none', '--log-level', 'warn'];
+  const [file, args] = cliCommand(['migrate', '--source', source, '--target', target.url, '--progress', 'none', '--log-level', 'warn']);
   const rssFile = path.join(dir, 'time.txt');
   const hasTime = existsSync(TIME);
   const started = performance.now();
   const child = hasTime
-    ? spawn(TIME, ['-f', '%U %S %M', '-o', rssFile, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(TIME, ['-f', '%U %S %M', '-o', rssFile, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -38,16 +38,16 @@
  *     resync; reported with and without the reconnect loop's first backoff (500 ms).
  * (5) Memory after a burst (issue 12: RSS back within 20 MB of the pre-burst level 10 s after a
  *     burst): `df2redis replicate` in a child process (its own RSS), 1 flow at 10 K ops/s, then max
- *     rate for PHASE_MS (the burst), then 10 s idle. Diagnostics: BENCH_NODE_FLAGS (e.g.
- *     `--expose-gc`) are passed to that node, BENCH_CLI replaces its entry script (e.g. a wrapper
- *     calling `gc()` periodically).
+ *     rate for PHASE_MS (the burst), then 10 s idle. It runs through the package's bin as users
+ *     do (bench/cli.ts; BENCH_LAUNCHER=0: node directly). Diagnostics: BENCH_NODE_FLAGS (e.g.
+ *     `--import <hook>`) go to that node (in NODE_OPTIONS), BENCH_CLI runs `node <BENCH_NODE_FLAGS>
+ *     <BENCH_CLI>` instead (e.g. a wrapper calling `gc()` periodically).
  * BENCH_REPLICATE_PARTS=replay,delivery,reconnect,fullsync,burst (the default: all) runs a subset.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -60,9 +60,9 @@ import { FakeMaster } from '../test/helpers/fake-master.js';
 import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { MasterData } from '../test/helpers/master-data.js';
 import { cpuSeconds } from './cluster.js';
+import { cliCommand } from './cli.js';
 
 const MB = 1024 * 1024;
-const CLI = process.env.BENCH_CLI ?? fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const KEYS = 100_000;
 const VALUE_BYTES = 100;
 const PHASE_MS = Number(process.env.BENCH_REPLICATE_MS ?? 4000);
@@ -855,9 +855,12 @@ async function burstMemory(out: Record<string, number | string>): Promise<void> 
   const master = await startMasterThread({ bench: 'replicate', role: 'fake', numFlows: 1 });
   const redis = await startRedisServer();
   const statusPort = await freePort();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS?.split(' ') ?? []), CLI, 'replicate', '--source', master.url, '--target', redis.url, '--status-port', String(statusPort), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const cliArgs = ['replicate', '--source', master.url, '--target', redis.url, '--status-port', String(statusPort), '--log-level', 'warn'];
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ') ?? [];
+  // As users run it (the bin), with BENCH_NODE_FLAGS in NODE_OPTIONS; BENCH_CLI: node <flags> <that script>.
+  const [file, args] = process.env.BENCH_CLI !== undefined ? [process.execPath, [...flags, process.env.BENCH_CLI, ...cliArgs]] : cliCommand(cliArgs);
+  const env = process.env.BENCH_CLI === undefined && flags.length > 0 ? { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, ...flags].filter(Boolean).join(' ') } : process.env;
+  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
   let exitCode: number | null | undefined;

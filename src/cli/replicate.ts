@@ -17,6 +17,7 @@ import { helpEpilogue } from './exit-codes.js';
 import { addConnectionOptions } from './connection-options.js';
 import { addOutputOptions, addSourceTimeoutOptions, validateJobOptions } from './output-options.js';
 import { onStopSignals } from './stop-signals.js';
+import { startIdleCollector } from './idle-collector.js';
 
 /** The `replicate` command. */
 export function replicateCommand(): Command {
@@ -156,9 +157,12 @@ export async function runReplicator(options: ReplicateOptions, logger: Logger, p
   const replicator = new Replicator(options, logger);
   const removeSignals = isStoppedBySignal ? onStopSignals(logger, (signal) => void replicator.stop(signal)) : () => {};
   const stopProgress = startProgress(replicator, progress, logger);
+  // After a burst of journal records, give its garbage back while the flows are quiet.
+  const stopCollector = startIdleCollector({ onCollect: (rss, ms) => logger.debug({ rssMb: Math.round(rss / 2 ** 20), durationMs: Math.round(ms) }, 'idle: garbage collected') });
   try {
     return await replicator.run();
   } finally {
+    stopCollector();
     stopProgress();
     removeSignals();
   }

@@ -114,6 +114,8 @@ const EXEC_ARGS = ['EXEC'];
 
 /** Initial per-command metadata ring size; doubles when more commands are in flight. */
 const INITIAL_RING = 4096;
+/** A ring larger than this is reset to {@link INITIAL_RING} slots once every command in it was answered. */
+const SHRINK_RING_ABOVE = 65536;
 
 interface PendingCall {
   seq: number;
@@ -205,6 +207,11 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
   #multiSeq = -1;
   /** EXEC sequence number → its MULTI's, for transactions whose EXEC is not yet replied to. */
   #execs = new Map<number, number>();
+  /**
+   * Ring slots below this sequence number have had their name and key dropped (see
+   * {@link #releaseSlots}): a key is a view of the source's read chunk and would keep it alive.
+   */
+  #releasedSeq = 0;
   /** `CLIENT ID` of this connection on the server, when asked for ({@link ConnectOptions.fetchClientId}). */
   #clientId: number | undefined;
   #errorPolicy: ((err: TargetCommandError) => boolean) | undefined;
@@ -746,6 +753,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#ackedSeq = end;
     this.#inflightBytes -= freed;
     if (this.#execs.size > 0) for (const exec of this.#execs.keys()) if (exec < end) this.#execs.delete(exec);
+    this.#releaseSlots();
     if (this.#isRetaining) this.#releaseRetained();
     // Every written command answered: nothing references the encoder's slabs any more (a
     // retaining connection may have lent slices of them to another connection for a resend).
@@ -757,6 +765,42 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
       this.#isAboveBound = false;
       this.emit('drain');
     }
+  }
+
+  /**
+   * Drops the name and key of every acknowledged command from the ring, except those of a
+   * transaction whose `EXEC` is not answered yet (its error elements are named after them). Keys
+   * are views of the source's read chunks (64 KiB each): left in the ring, the slots of a burst
+   * kept those chunks alive until the slots were reused, i.e. for good once the ring had grown.
+   */
+  #releaseSlots(): void {
+    let limit = this.#ackedSeq;
+    if (this.#multiSeq >= 0 && this.#multiSeq < limit) limit = this.#multiSeq;
+    if (this.#execs.size > 0) {
+      const oldestMulti = this.#execs.values().next().value!;
+      if (oldestMulti < limit) limit = oldestMulti;
+    }
+    const mask = this.#ringMask;
+    const names = this.#names;
+    const keys = this.#keys;
+    let s = Math.max(this.#releasedSeq, limit - mask - 1);
+    for (; s < limit; s++) {
+      names[s & mask] = undefined;
+      keys[s & mask] = undefined;
+    }
+    if (limit > this.#releasedSeq) this.#releasedSeq = limit;
+    // Every command answered after a burst grew the ring far: back to its first size (the burst's
+    // ring is ~20 bytes per command it held, 10 MB for a 64 MiB window of small commands).
+    if (limit === this.#sentSeq && mask >= SHRINK_RING_ABOVE) this.#resetRing();
+  }
+
+  #resetRing(): void {
+    this.#ringMask = INITIAL_RING - 1;
+    this.#names = new Array(INITIAL_RING);
+    this.#keys = new Array(INITIAL_RING);
+    this.#sizes = new Float64Array(INITIAL_RING);
+    this.#tags = new Int32Array(INITIAL_RING);
+    this.#attempts = new Uint8Array(INITIAL_RING);
   }
 
   #releaseRetained(): void {

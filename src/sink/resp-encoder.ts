@@ -285,6 +285,12 @@ export class RespEncoder {
     const retired = this.#retired;
     while (retired.length > 0 && this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(retired.pop()!);
     retired.length = 0;
+    // A slab grown for one large batch (commands piled up while the socket waited for 'drain')
+    // would stay the current slab until filled again: back to a standard one while nothing is pending.
+    if (this.#buf.length > this.#slabBytes && this.#pos === this.#start && this.#segments.length === 0) {
+      this.#buf = this.#spare.pop() ?? Buffer.allocUnsafe(this.#slabBytes);
+      this.#start = this.#pos = 0;
+    }
   }
 
   /** Makes room for `n` more bytes: a fresh slab, carrying over the untaken bytes of this one. */

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedisServer, redisCli, type RedisServer } from '../helpers/redis-server.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { RedisConnection } from '../../src/sink/redis-connection.js';
 import { StandaloneRouter } from '../../src/sink/router.js';
 import { readTargetInfo, rdbVersionForRedis } from '../../src/sink/target-info.js';
@@ -270,3 +271,37 @@ test('an exception thrown by a callback run from a socket event stops the connec
   await assert.rejects(conn.flush(), (e: unknown) => e === boom, 'the connection stays failed');
   assert.equal(await redisCli(server.port, 'GET', 'cb:k'), 'v\n');
 });
+
+test('acknowledged commands do not keep their keys (views of the source read chunks) alive', async () => {
+  const conn = await connect();
+  // Each key a view of its own 64 KiB chunk, as journal keys are views of the source socket's reads.
+  const chunks = new Set<WeakRef<ArrayBuffer>>();
+  const sendBurst = (): void => {
+    for (let c = 0; c < 704; c++) {
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      chunks.add(new WeakRef(chunk.buffer));
+      for (let i = 0; i < 100; i++) {
+        const key = chunk.subarray(i * 16, i * 16 + 8);
+        conn.send(['SET', key, 'v'], key);
+      }
+    }
+  };
+  sendBurst(); // 70,400 commands in flight: the ring grows as in a burst (and shrinks back once they are answered)
+  await conn.flush();
+  assert.equal(conn.inflightCommands, 0);
+  await new Promise((r) => setImmediate(r));
+  collectGarbage();
+  const alive = [...chunks].filter((w) => w.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} of ${chunks.size} read chunks still referenced after their commands were answered`);
+  // The ring, back to its first size, still names a refused command's key.
+  const errors: TargetCommandError[] = [];
+  conn.setErrorPolicy((e) => errors.push(e) > 0);
+  sendBurst();
+  const key = Buffer.from('k:list');
+  conn.send(['LPUSH', key, 'x'], key);
+  conn.send(['INCR', key], key);
+  await conn.flush();
+  assert.deepEqual(errors.map((e) => [e.command, e.key?.toString()]), [['INCR', 'k:list']]);
+  await conn.close();
+});
+

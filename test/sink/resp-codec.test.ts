@@ -5,6 +5,7 @@ import { ReplyScanner, type ReplySink } from '../../src/sink/reply-scanner.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { formatScore } from '../../src/sink/command-rewriter.js';
 import { ConfigError, RespError } from '../../src/errors.js';
+import { collectGarbage } from '../helpers/gc.js';
 
 function encodeAll(enc: RespEncoder): Buffer {
   return Buffer.concat(enc.take());
@@ -74,6 +75,23 @@ test('RespEncoder.recycle: full slabs are reused only after it, and taken bytes 
     enc.recycle();
   }
   assert.ok(after.size <= 4, `${after.size} slabs with recycle after every take`);
+});
+
+test('RespEncoder.recycle drops a slab grown for one large batch (commands piled up while the socket waited)', async () => {
+  const enc = new RespEncoder();
+  const value = Buffer.alloc(1000, 0x62);
+  for (let i = 0; i < 4000; i++) enc.encode(['SET', `k${i}`, value]); // ~4 MB untaken: one slab of ≥ 8 MB
+  let segs: Buffer[] | undefined = enc.take();
+  assert.equal(segs.length, 1);
+  const grown = new WeakRef(segs[0]!.buffer);
+  assert.ok(segs[0]!.buffer.byteLength > 4_000_000);
+  segs = undefined;
+  enc.recycle(); // everything taken was written and answered
+  await new Promise((r) => setImmediate(r)); // a WeakRef holds its target until the current job ends
+  collectGarbage();
+  assert.equal(grown.deref(), undefined, 'the grown slab is still the encoder\'s current slab');
+  enc.encode(['PING']);
+  assert.equal(Buffer.concat(enc.take()).toString(), '*1\r\n$4\r\nPING\r\n');
 });
 
 test('RespEncoder begin/arg and beginBulk/raw/endBulk compose one command', () => {

@@ -11,30 +11,42 @@
  */
 export function lzfDecompress(src: Uint8Array, expectedLength: number): Buffer | undefined {
   const out = Buffer.allocUnsafe(expectedLength);
-  let ip = 0;
-  let op = 0;
-  const inEnd = src.length;
+  return lzfDecompressInto(src, 0, src.length, out, 0, expectedLength) ? out : undefined;
+}
+
+/**
+ * Decompresses `src[srcStart, srcEnd)` into `out[outStart, outStart + expectedLength)` (which must
+ * fit in `out`), without allocating: the decoder's one-step string path decompresses into a reused
+ * buffer. Same algorithm and checks as {@link lzfDecompress}.
+ * @returns false when the data is corrupt or does not produce exactly `expectedLength` bytes
+ *   (`out` then holds garbage in that range).
+ */
+export function lzfDecompressInto(src: Uint8Array, srcStart: number, srcEnd: number, out: Uint8Array, outStart: number, expectedLength: number): boolean {
+  let ip = srcStart;
+  let op = outStart;
+  const inEnd = srcEnd;
+  const outEnd = outStart + expectedLength;
   while (ip < inEnd) {
     const ctrl = src[ip++]!;
     if (ctrl < 32) {
       const len = ctrl + 1;
-      if (op + len > expectedLength || ip + len > inEnd) return undefined;
+      if (op + len > outEnd || ip + len > inEnd) return false;
       for (let i = 0; i < len; i++) out[op++] = src[ip++]!;
     } else {
       let len = ctrl >> 5;
       if (len === 7) {
-        if (ip >= inEnd) return undefined;
+        if (ip >= inEnd) return false;
         len += src[ip++]!;
       }
-      if (ip >= inEnd) return undefined;
+      if (ip >= inEnd) return false;
       let ref = op - ((ctrl & 0x1f) << 8) - src[ip++]! - 1;
       len += 2;
-      if (ref < 0 || op + len > expectedLength) return undefined;
+      if (ref < outStart || op + len > outEnd) return false;
       // Overlapping copy (ref may be op-1): byte by byte, as liblzf does.
       for (let i = 0; i < len; i++) out[op++] = out[ref++]!;
     }
   }
-  return op === expectedLength ? out : undefined;
+  return op === outEnd;
 }
 
 /**

@@ -367,3 +367,44 @@ test('onString fast path: one-piece strings as ranges of the chunk (with expiry 
   capturing.end();
   assert.deepEqual(captured, ['k1', 'k2', 'k3']);
 });
+
+test('onString fast path of LZF-compressed values: decompressed into ranges; refused → the same entry; corrupt data → DECOMPRESS; skipValues never decompresses', () => {
+  const value = Buffer.from('abcabcabcabc'.repeat(20));
+  const packed = lzfCompress(value)!;
+  const lzfString = Buffer.concat([Buffer.from([0xc3]), len(packed.length), len(value.length), packed]);
+  const bytes = new RdbBuilder(11).expireMs(1_900_000_001_000).object(0, 'k1', lzfString).object(0, 'k2', lzfString).end();
+  const seen: string[] = [];
+  const entries: SnapshotEntry[] = [];
+  const decoder = new RdbDecoder(
+    {
+      onEntry: (e) => entries.push(e),
+      onString: (db, buf, ks, ke, vs, ve, exp) => {
+        const key = buf.toString('latin1', ks, ke);
+        if (key === 'k2') return false;
+        assert.ok(buf.subarray(vs, ve).equals(value));
+        seen.push(`${db}/${key}@${exp}`);
+        return true;
+      },
+    },
+    { captureStrings: false },
+  );
+  decoder.push(bytes);
+  decoder.end();
+  assert.deepEqual(seen, ['0/k1@1900000001000']);
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0]!.key.toString(), 'k2');
+  assert.equal(entries[0]!.expireAtMs, -1);
+  assert.ok((entries[0]!.value as Buffer).equals(value));
+
+  const corrupt = Buffer.from(packed);
+  corrupt[corrupt.length - 1] ^= 0xff; // the last literal's byte: wrong length or content either way
+  const bad = new RdbBuilder(11).object(0, 'k', Buffer.concat([Buffer.from([0xc3]), len(packed.length), len(value.length + 5), corrupt])).end('none');
+  const failing = new RdbDecoder({ onEntry: () => undefined, onString: () => true }, { captureStrings: false });
+  assert.throws(() => failing.push(bad), (e: unknown) => e instanceof RdbError && e.code === 'DECOMPRESS');
+
+  let calls = 0;
+  const scan = new RdbDecoder({ onEntry: () => calls++, onString: () => assert.fail('skipValues: no decompression, no onString for LZF values') }, { skipValues: true });
+  scan.push(bytes);
+  scan.end();
+  assert.equal(calls, 2);
+});

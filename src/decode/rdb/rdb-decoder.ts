@@ -32,6 +32,7 @@ import { stepDragonfly } from './dragonfly-value.js';
 import { stepHash } from './hash-value.js';
 import { stepList } from './list-value.js';
 import {
+  RDB_ENC_LZF,
   DF_MASK_FLAG_MC_FLAGS,
   MAX_COMPRESSED_BLOB_BYTES,
   RDB_MODULE_OPCODE_DOUBLE,
@@ -71,6 +72,7 @@ import { stepSet } from './set-value.js';
 import { stepStream } from './stream-value.js';
 import { stepString } from './string-value.js';
 import { stepZset } from './zset-value.js';
+import { lzfDecompressInto } from './lzf.js';
 
 export interface RdbDecoderOptions {
   /** Name for errors, e.g. a file path or `flow 2`. */
@@ -211,6 +213,8 @@ export class RdbDecoder implements ObjectContext {
   #consumed = 0;
   #db = 0;
   #pendingExpireMs = -1;
+  /** Reused output of {@link #lzfStringAtOnce}: the key, then the decompressed value. */
+  #lzfScratch = Buffer.allocUnsafe(0);
   readonly #crc = new Crc64();
   #isCrcOn = false;
 
@@ -404,6 +408,8 @@ export class RdbDecoder implements ObjectContext {
     } else if (b < 0x80 && p + 1 < end) {
       valueLen = ((b & 0x3f) << 8) | buf[p + 1]!;
       p += 2;
+    } else if (b === 0xc0 + RDB_ENC_LZF) {
+      return this.#lzfStringAtOnce(r, keyStart, keyLen, valueStart);
     } else {
       return false;
     }
@@ -435,6 +441,75 @@ export class RdbDecoder implements ObjectContext {
     } as SnapshotEntry;
     this.#pendingExpireMs = -1;
     r.pos = valueEnd;
+    this.handler.onEntry(entry);
+    return true;
+  }
+
+  /**
+   * {@link #oneStringAtOnce} of an LZF-compressed value (`0xC3 <clen> <ulen> <data>`, Redis
+   * `rdbLoadLzfStringObject`) when the handler has `onString`: decompressed into a reused buffer
+   * after a copy of the key, handed as ranges of it; refused by the handler, the same string goes
+   * as an entry (decompressed once). Values are not decompressed with `skipValues` (false: the
+   * object path skips them by length).
+   * @returns false when the record is not whole in the chunk or not in this form (nothing consumed).
+   * @throws RdbError DECOMPRESS on corrupt LZF data.
+   */
+  #lzfStringAtOnce(r: RdbReader, keyStart: number, keyLen: number, valueStart: number): boolean {
+    const onString = this.handler.onString;
+    if (onString === undefined || this.skipValues) return false;
+    const buf = r.buf;
+    const end = r.end;
+    let p = valueStart + 1;
+    let clen: number;
+    let ulen: number;
+    if (p >= end) return false;
+    let b = buf[p]!;
+    if (b < 0x40) {
+      clen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      clen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    if (p >= end) return false;
+    b = buf[p]!;
+    if (b < 0x40) {
+      ulen = b;
+      p += 1;
+    } else if (b < 0x80 && p + 1 < end) {
+      ulen = ((b & 0x3f) << 8) | buf[p + 1]!;
+      p += 2;
+    } else {
+      return false;
+    }
+    const dataEnd = p + clen;
+    if (dataEnd > end || ulen > this.maxPieceBytes) return false;
+    if (this.#captureStrings && this.maxRestorePayloadBytes >= dataEnd - valueStart) return false;
+    let scratch = this.#lzfScratch;
+    if (scratch.length < keyLen + ulen) scratch = this.#lzfScratch = Buffer.allocUnsafe(Math.max(keyLen + ulen, 2 * scratch.length, 4096));
+    if (!lzfDecompressInto(buf, p, dataEnd, scratch, keyLen, ulen)) {
+      throw r.error('DECOMPRESS', `corrupt LZF string (${clen} → ${ulen} bytes)`);
+    }
+    for (let i = 0; i < keyLen; i++) scratch[i] = buf[keyStart + i]!;
+    const expireAtMs = this.#pendingExpireMs;
+    this.#pendingExpireMs = -1;
+    r.pos = dataEnd;
+    if (onString.call(this.handler, this.#db, scratch, 0, keyLen, keyLen, keyLen + ulen, expireAtMs)) return true;
+    const entry = {
+      kind: 'snapshot',
+      db: this.#db,
+      key: buf.subarray(keyStart, keyStart + keyLen),
+      rdbType: RDB_TYPE_STRING,
+      expireAtMs,
+      isFirst: true,
+      isLast: true,
+      rdbValue: undefined,
+      rdbVersion: this.#rdbVersion,
+      valueKind: 'string',
+      value: Buffer.from(scratch.subarray(keyLen, keyLen + ulen)),
+    } as SnapshotEntry;
     this.handler.onEntry(entry);
     return true;
   }

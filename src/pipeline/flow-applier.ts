@@ -46,6 +46,11 @@ export interface FlowApplierContext {
   /** Sends `REPLCONF ACK <nextLsn>` on this flow. */
   sendAck(nextLsn: bigint): void;
   /**
+   * The router's in-flight bound from stable sync on, bytes (the full sync runs with a smaller one:
+   * `FULL_SYNC_INFLIGHT_BYTES` of pipeline/replicate.ts); undefined = unchanged.
+   */
+  stableInflightBytes?: number | undefined;
+  /**
    * The flow's checkpoint on the target (`replicate`; undefined for `migrate`): every stable-sync
    * batch is opened with `begin()` before its first command and closed with `commit(nextLsn)` at
    * its acknowledgement marker (exactly-once: one MULTI/EXEC with the checkpoint inside).
@@ -189,6 +194,7 @@ export class FlowApplier {
   onStable(journalOffset: bigint): void {
     this.#ctx.snapshotWriter.sendPending(); // the marker below must follow every snapshot key
     this.phase = 'stable-sync';
+    if (this.#ctx.stableInflightBytes !== undefined) this.#router.setMaxInflightBytes(this.#ctx.stableInflightBytes);
     this.receivedLsn = journalOffset;
     // After the snapshot on this ordered connection, before any journal record: the journal starts here.
     this.#ctx.checkpoint?.write(journalOffset);

@@ -178,10 +178,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export class ClusterRouter extends EventEmitter implements Router {
   readonly isCluster = true;
   readonly #seeds: TargetEndpoint[];
-  readonly #options: ClusterRouterOptions;
+  #options: ClusterRouterOptions;
   readonly #maxRedirects: number;
   readonly #retryTimeoutMs: number;
-  readonly #maxHeldBytes: number;
+  #maxHeldBytes: number;
   readonly #nodes = new Map<string, NodeState>();
   /** Connection of each slot's master (settled state). */
   #slotConn: RedisConnection[] = new Array<RedisConnection>(CLUSTER_SLOTS);
@@ -627,6 +627,14 @@ export class ClusterRouter extends EventEmitter implements Router {
   onceDrained(cb: () => void): void {
     if (!this.isBackpressured) cb();
     else this.#drainCbs.push(cb);
+  }
+
+  setMaxInflightBytes(bytes: number): void {
+    // Masters connected later (a topology change) get it from the options.
+    this.#options = { ...this.#options, maxInflightBytes: bytes };
+    this.#maxHeldBytes = bytes;
+    for (const conn of this.#masters) conn.setMaxInflightBytes(bytes);
+    this.#checkDrained();
   }
 
   flush(): Promise<void> {

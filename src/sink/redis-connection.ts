@@ -351,6 +351,18 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     return this.#inflightBytes;
   }
 
+  /**
+   * Changes the in-flight bound (`ConnectOptions.maxInflightBytes`), bytes. Raised above what is in
+   * flight, a backpressured connection emits 'drain' at once.
+   */
+  setMaxInflightBytes(bytes: number): void {
+    this.#maxInflightBytes = bytes;
+    if (this.#isAboveBound && this.#inflightBytes <= bytes) {
+      this.#isAboveBound = false;
+      this.emit('drain');
+    }
+  }
+
   /** True while {@link inflightBytes} exceeds `maxInflightBytes`: pause the producer until 'drain'. */
   get isBackpressured(): boolean {
     return this.#inflightBytes > this.#maxInflightBytes;

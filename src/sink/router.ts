@@ -56,6 +56,11 @@ export interface Router extends EventEmitter {
   readonly isBackpressured: boolean;
   /** Calls `cb` once no longer backpressured (synchronously if not). */
   onceDrained(cb: () => void): void;
+  /**
+   * Changes the in-flight bound of each of its connections (and of a cluster's holding queue),
+   * bytes: the replicator's full sync runs with a smaller window than its stable sync.
+   */
+  setMaxInflightBytes(bytes: number): void;
   /** Resolves once everything sent was applied (see {@link whenAcked}); rejects with the first fatal error. */
   flush(): Promise<void>;
   /** Closes every connection after its commands were acknowledged. */
@@ -159,6 +164,10 @@ export class StandaloneRouter extends EventEmitter implements Router {
   onceDrained(cb: () => void): void {
     if (!this.#conn.isBackpressured) cb();
     else this.#conn.once('drain', cb);
+  }
+
+  setMaxInflightBytes(bytes: number): void {
+    this.#conn.setMaxInflightBytes(bytes);
   }
 
   flush(): Promise<void> {

@@ -305,3 +305,23 @@ test('acknowledged commands do not keep their keys (views of the source read chu
   await conn.close();
 });
 
+
+test('setMaxInflightBytes: raising the bound above what is in flight ends backpressure at once (drain); lowering it applies to the next writes', async () => {
+  const conn = await connect({ maxInflightBytes: 1024 * 1024 });
+  const big = Buffer.alloc(600 * 1024, 7);
+  conn.send(['SET', 'win:a', big]);
+  conn.send(['SET', 'win:b', big]);
+  assert.ok(conn.isBackpressured, '1.2 MiB in flight above a 1 MiB bound');
+  let drained = 0;
+  conn.once('drain', () => drained++);
+  conn.setMaxInflightBytes(4 * 1024 * 1024);
+  assert.equal(drained, 1, 'drain emitted by the raise itself, before any reply');
+  assert.ok(!conn.isBackpressured);
+  await conn.flush();
+  conn.setMaxInflightBytes(512 * 1024);
+  conn.send(['SET', 'win:c', big]);
+  assert.ok(conn.isBackpressured, 'the lowered bound applies');
+  await conn.flush();
+  assert.equal(((await conn.call(['STRLEN', 'win:c'])) as number), big.length);
+  await conn.close();
+});

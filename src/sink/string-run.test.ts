@@ -8,18 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RespEncoder } from './resp-encoder.js';
 import { RUN_STOP, StringRunTranscoder } from './string-run.js';
+import { rng } from '../../test/helpers/prng.js';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** RDB length: 6-bit when it fits (unless `wide`), else 14-bit (also non-canonical 14-bit for small ones). */
 function rdbLen(n: number, wide: boolean): Buffer {

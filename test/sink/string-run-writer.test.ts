@@ -18,19 +18,10 @@ import { StandaloneRouter } from '../../src/sink/router.js';
 import { MSET_KEYS_DEFAULT, SnapshotWriter } from '../../src/sink/snapshot-writer.js';
 import { readTargetInfo } from '../../src/sink/target-info.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
+import { rng } from '../helpers/prng.js';
 
 const FAR_FUTURE_MS = 4_102_444_800_000; // 2100-01-01
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rdbLen(n: number, wide = false): Buffer {
   if (n < 64 && !wide) return Buffer.from([n]);

@@ -360,20 +360,23 @@ export class SnapshotWriter {
    * @returns false when the string must go through {@link write} as an entry instead (nothing done).
    */
   writeString(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean {
-    if (
-      this.#msetMaxKeys === 0 ||
-      this.#isCluster ||
-      valueEnd - valueStart > MSET_MAX_VALUE_BYTES ||
-      keyEnd - keyStart > MSET_MAX_KEY_BYTES
-    ) {
-      return false;
-    }
-    if (expireAtMs !== -1 && expireAtMs <= this.#nowMs()) {
+    if (this.#isCluster || !this.#fitsMset(keyEnd - keyStart, valueEnd - valueStart)) return false;
+    if (this.#isExpired(expireAtMs)) {
       this.#stats.skippedExpired++;
       return true;
     }
     this.#stageString(db, buf, keyStart, keyEnd, buf, valueStart, valueEnd, expireAtMs);
     return true;
+  }
+
+  /** A one-piece string of these sizes may join an `MSET` batch (a cluster adds its own condition). */
+  #fitsMset(keyBytes: number, valueBytes: number): boolean {
+    return this.#msetMaxKeys > 0 && valueBytes <= MSET_MAX_VALUE_BYTES && keyBytes <= MSET_MAX_KEY_BYTES;
+  }
+
+  /** `expireAtMs` (Unix ms, -1 = none) is already past: the object is not written. */
+  #isExpired(expireAtMs: number): boolean {
+    return expireAtMs !== -1 && expireAtMs <= this.#nowMs();
   }
 
   /**
@@ -569,7 +572,7 @@ export class SnapshotWriter {
         if (!entry.isLast) this.#skipping.add(objectId(entry));
         return;
       }
-      if (entry.expireAtMs !== -1 && entry.expireAtMs <= this.#nowMs()) {
+      if (this.#isExpired(entry.expireAtMs)) {
         this.#stats.skippedExpired++;
         if (!entry.isLast) this.#skipping.add(objectId(entry));
         return;
@@ -580,12 +583,10 @@ export class SnapshotWriter {
     }
 
     if (
-      this.#msetMaxKeys > 0 &&
       entry.valueKind === 'string' &&
       entry.isFirst &&
       entry.isLast &&
-      entry.value.length <= MSET_MAX_VALUE_BYTES &&
-      entry.key.length <= MSET_MAX_KEY_BYTES &&
+      this.#fitsMset(entry.key.length, entry.value.length) &&
       // Cluster: only hash-tagged keys can share a slot with the next key (and db 0 only, else
       // connectionFor throws, here rather than in sendPending).
       (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))

@@ -185,6 +185,19 @@ interface TaggedObject {
 }
 
 const HEADER_BYTES = 9;
+
+/**
+ * A 6- or 14-bit RDB length (`rdbLoadLenByRef`'s two short forms) at `buf[p]`, packed as
+ * `length * 4 + bytes it takes` (1 or 2); -1 for another form (32/64-bit, encoded) or when it is
+ * not whole before `end`.
+ */
+function shortLength(buf: Buffer, p: number, end: number): number {
+  if (p >= end) return -1;
+  const b = buf[p]!;
+  if (b < 0x40) return b * 4 + 1;
+  if (b < 0x80 && p + 1 < end) return (((b & 0x3f) << 8) | buf[p + 1]!) * 4 + 2;
+  return -1;
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -425,24 +438,35 @@ export class RdbDecoder implements ObjectContext {
         return true;
       }
     }
+    const expireAtMs = this.#pendingExpireMs;
+    this.#pendingExpireMs = -1;
+    r.pos = valueEnd;
+    this.#emitWholeString(
+      buf.subarray(keyStart, keyStart + keyLen),
+      this.skipValues ? EMPTY : buf.subarray(p, valueEnd),
+      isCaptured ? buf.subarray(valueStart, valueEnd) : undefined,
+      expireAtMs,
+    );
+    return true;
+  }
+
+  /** A one-piece string as an entry to `onEntry`. */
+  #emitWholeString(key: Buffer, value: Buffer, rdbValue: Buffer | undefined, expireAtMs: number): void {
     // Same fields in the same order as RdbObject.emit: one object shape downstream.
     const entry = {
       kind: 'snapshot',
       db: this.#db,
-      key: buf.subarray(keyStart, keyStart + keyLen),
+      key,
       rdbType: RDB_TYPE_STRING,
-      expireAtMs: this.#pendingExpireMs,
+      expireAtMs,
       isFirst: true,
       isLast: true,
-      rdbValue: isCaptured ? buf.subarray(valueStart, valueEnd) : undefined,
+      rdbValue,
       rdbVersion: this.#rdbVersion,
       valueKind: 'string',
-      value: this.skipValues ? EMPTY : buf.subarray(p, valueEnd),
+      value,
     } as SnapshotEntry;
-    this.#pendingExpireMs = -1;
-    r.pos = valueEnd;
     this.handler.onEntry(entry);
-    return true;
   }
 
   /**
@@ -459,31 +483,13 @@ export class RdbDecoder implements ObjectContext {
     if (onString === undefined || this.skipValues) return false;
     const buf = r.buf;
     const end = r.end;
-    let p = valueStart + 1;
-    let clen: number;
-    let ulen: number;
-    if (p >= end) return false;
-    let b = buf[p]!;
-    if (b < 0x40) {
-      clen = b;
-      p += 1;
-    } else if (b < 0x80 && p + 1 < end) {
-      clen = ((b & 0x3f) << 8) | buf[p + 1]!;
-      p += 2;
-    } else {
-      return false;
-    }
-    if (p >= end) return false;
-    b = buf[p]!;
-    if (b < 0x40) {
-      ulen = b;
-      p += 1;
-    } else if (b < 0x80 && p + 1 < end) {
-      ulen = ((b & 0x3f) << 8) | buf[p + 1]!;
-      p += 2;
-    } else {
-      return false;
-    }
+    const c = shortLength(buf, valueStart + 1, end);
+    if (c < 0) return false;
+    const u = shortLength(buf, valueStart + 1 + (c & 3), end);
+    if (u < 0) return false;
+    const clen = c >>> 2;
+    const ulen = u >>> 2;
+    const p = valueStart + 1 + (c & 3) + (u & 3);
     const dataEnd = p + clen;
     if (dataEnd > end || ulen > this.maxPieceBytes) return false;
     if (this.#captureStrings && this.maxRestorePayloadBytes >= dataEnd - valueStart) return false;
@@ -497,20 +503,7 @@ export class RdbDecoder implements ObjectContext {
     this.#pendingExpireMs = -1;
     r.pos = dataEnd;
     if (onString.call(this.handler, this.#db, scratch, 0, keyLen, keyLen, keyLen + ulen, expireAtMs)) return true;
-    const entry = {
-      kind: 'snapshot',
-      db: this.#db,
-      key: buf.subarray(keyStart, keyStart + keyLen),
-      rdbType: RDB_TYPE_STRING,
-      expireAtMs,
-      isFirst: true,
-      isLast: true,
-      rdbValue: undefined,
-      rdbVersion: this.#rdbVersion,
-      valueKind: 'string',
-      value: Buffer.from(scratch.subarray(keyLen, keyLen + ulen)),
-    } as SnapshotEntry;
-    this.handler.onEntry(entry);
+    this.#emitWholeString(buf.subarray(keyStart, keyStart + keyLen), Buffer.from(scratch.subarray(keyLen, keyLen + ulen)), undefined, expireAtMs);
     return true;
   }
 

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { MigrateOptions } from '../config/options.js';
 import { RdbDecoder } from '../decode/rdb/rdb-decoder.js';
 import type { RdbHandler } from '../decode/rdb/rdb-handler.js';
+import { countStringRun, type StringRunCount } from '../decode/rdb/string-run-count.js';
 import type { SnapshotEntry } from '../entry/entry.js';
 import { ConfigError, Df2RedisError, RdbError, StoppedError, UnsupportedTypesError, printableKey } from '../errors.js';
 import type { ProgressReporter } from '../progress/progress-reporter.js';
@@ -354,6 +355,7 @@ interface PrescanResult {
  */
 async function prescan(path: string, writer: SnapshotWriter, dbs: readonly number[] | undefined, signal: AbortSignal | undefined): Promise<PrescanResult> {
   const result: PrescanResult = { totalKeys: 0, unsupported: [], unsupportedTotal: 0, reasons: new Set(), dbs: new Set() };
+  const run: StringRunCount = { records: 0 };
   const decoder = new RdbDecoder(
     {
       onEntry(entry: SnapshotEntry): void {
@@ -374,6 +376,15 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
         result.dbs.add(db);
         if (dbs === undefined || dbs.includes(db)) result.totalKeys++;
         return true;
+      },
+      // Runs of plain strings: counted by skipping their lengths (the CRC still covers the bytes).
+      onStringRun(db: number, buf: Buffer, start: number, end: number): number {
+        const bytes = countStringRun(buf, start, end, run);
+        if (run.records > 0) {
+          result.dbs.add(db);
+          if (dbs === undefined || dbs.includes(db)) result.totalKeys += run.records;
+        }
+        return bytes;
       },
     },
     { source: path, skipValues: true, maxRestorePayloadBytes: 0 },

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { countStringRun, type StringRunCount } from './string-run-count.js';
+
+/** `rdbSaveLen` of a 6- or 14-bit length. */
+function len(n: number): Buffer {
+  return n < 0x40 ? Buffer.from([n]) : Buffer.from([0x40 | (n >> 8), n & 0xff]);
+}
+
+function record(key: number, value: number): Buffer {
+  return Buffer.concat([Buffer.from([0]), len(key), Buffer.alloc(key, 0x6b), len(value), Buffer.alloc(value, 0x76)]);
+}
+
+// Lengths at each encoding's edges: 0, 63 (last 6-bit), 64 (first 14-bit), 16383 (last 14-bit).
+const RECORDS = [record(1, 0), record(63, 64), record(64, 63), record(3, 16_383), record(16_383, 2), record(0, 1)];
+
+test('counts whole plain string records up to any end, never past it', () => {
+  const buf = Buffer.concat([Buffer.from([0xfe, 0x00]), ...RECORDS]); // a SELECTDB before the run
+  const ends: number[] = [];
+  let at = 2;
+  for (const r of RECORDS) ends.push((at += r.length));
+  const count: StringRunCount = { records: -1 };
+  for (let end = 2; end <= buf.length; end++) {
+    const whole = ends.filter((e) => e <= end);
+    assert.equal(countStringRun(buf, 2, end, count), whole.length === 0 ? 0 : whole.at(-1)! - 2, `end ${end}`);
+    assert.equal(count.records, whole.length, `end ${end}`);
+  }
+  assert.equal(countStringRun(buf, 0, buf.length, count), 0, 'a SELECTDB opcode is not a string record');
+  assert.equal(count.records, 0);
+});
+
+test('stops before any record it does not take', () => {
+  const plain = record(5, 10);
+  const others: Record<string, Buffer> = {
+    'an expiry opcode (0xFC)': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8]),
+    'another type (a list)': Buffer.from([0x0e, 0x01]),
+    'an integer-encoded value': Buffer.from([0x00, 0x01, 0x6b, 0xc0, 0x07]),
+    'an LZF-encoded value': Buffer.from([0x00, 0x01, 0x6b, 0xc3, 0x02, 0x03, 0x01, 0x61, 0x62]),
+    'a 32-bit value length': Buffer.concat([Buffer.from([0x00, 0x01, 0x6b, 0x80, 0, 0, 0x40, 0]), Buffer.alloc(0x4000)]),
+    'an integer-encoded key': Buffer.from([0x00, 0xc0, 0x07, 0x01, 0x76]),
+  };
+  const count: StringRunCount = { records: -1 };
+  for (const [what, other] of Object.entries(others)) {
+    const buf = Buffer.concat([plain, plain, other, plain]);
+    assert.equal(countStringRun(buf, 0, buf.length, count), 2 * plain.length, what);
+    assert.equal(count.records, 2, what);
+  }
+});

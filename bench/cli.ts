@@ -1,11 +1,12 @@
 /**
  * How the benchmarks start df2redis: through the package's bin (bin/df2redis, the launcher with
- * its memory defaults), as users do. `BENCH_LAUNCHER=0` runs `node dist/src/cli/main.js` directly
- * instead (to compare).
+ * its memory defaults, running the bundle dist/bundle/cli/main.js), as users do.
+ * `BENCH_LAUNCHER=0` runs `node dist/src/cli/main.js` directly instead (to compare: no launcher
+ * defaults, no bundle).
  */
 import { fileURLToPath } from 'node:url';
 
-/** The CLI's entry script (what the launcher runs). */
+/** The CLI's entry script as tsc compiled it (the launcher runs its bundle). */
 export const CLI_MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /** The package's bin. */
 export const CLI_BIN = fileURLToPath(new URL('../../bin/df2redis', import.meta.url));

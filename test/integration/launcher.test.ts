@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,8 @@ import { until } from '../helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'df2redis');
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** What the bin runs: the bundle `npm run build` makes (scripts/bundle.ts). */
+const MAIN = path.join(ROOT, 'dist', 'bundle', 'cli', 'main.js');
 
 /** `node_modules/.bin/df2redis` in a fresh directory: a relative symlink to the bin, as npm makes it. */
 function installedBin(): { bin: string; dir: string } {
@@ -102,4 +103,23 @@ test('the bin execs node with its V8 default (same PID), keeps what the user set
   assert.equal(overridden.environ.get('NODE_OPTIONS'), '--max-semi-space-size=4');
   assert.equal(overridden.environ.get('DF2REDIS_TEST_MARK'), 'kept');
   assert.deepEqual([overridden.code, overridden.signal], [143, null]);
+});
+
+test('the bin runs the bundle when the tree has one, else the modules tsc compiled', async () => {
+  // A package tree of its own: the bin, and a main.js that says which one ran.
+  const root = mkdtempSync(path.join(tmpdir(), 'df2redis-tree-'));
+  try {
+    mkdirSync(path.join(root, 'bin'));
+    copyFileSync(BIN, path.join(root, 'bin', 'df2redis'));
+    const main = (dir: string, said: string): void => {
+      mkdirSync(path.join(root, dir), { recursive: true });
+      writeFileSync(path.join(root, dir, 'main.js'), `process.stdout.write(${JSON.stringify(said)} + ' ' + process.argv.slice(2).join(' '));`);
+    };
+    main('dist/src/cli', 'modules');
+    assert.equal((await run(path.join(root, 'bin', 'df2redis'), ['migrate', '--help'])).stdout, 'modules migrate --help');
+    main('dist/bundle/cli', 'bundle');
+    assert.equal((await run(path.join(root, 'bin', 'df2redis'), ['migrate', '--help'])).stdout, 'bundle migrate --help');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -30,7 +30,7 @@ test('npm pack → npm install -g into an empty prefix → df2redis --help and d
     assert.equal(pack.code, 0, pack.stderr);
     const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info!.files.map((f) => f.path);
-    for (const f of ['dist/src/cli/main.js', 'assets/demo.rdb', 'README.md', 'package.json']) assert.ok(files.includes(f), `${f} missing from the tarball`);
+    for (const f of ['dist/bundle/cli/main.js', 'dist/src/cli/main.js', 'assets/demo.rdb', 'README.md', 'package.json']) assert.ok(files.includes(f), `${f} missing from the tarball`);
     assert.deepEqual(files.filter((f) => /\.test\.|^test\/|^src\//.test(f)), [], 'no tests or TypeScript sources in the tarball');
 
     const prefix = path.join(dir, 'prefix');

@@ -192,7 +192,7 @@ export class FlowApplier {
    * until then no ACK is sent and {@link ackedLsn} stays below the offset.
    */
   onStable(journalOffset: bigint): void {
-    this.#ctx.snapshotWriter.sendPending(); // the marker below must follow every snapshot key
+    this.#ctx.snapshotWriter.endSnapshot(); // the marker below must follow every snapshot key
     this.phase = 'stable-sync';
     if (this.#ctx.stableInflightBytes !== undefined) this.#router.setMaxInflightBytes(this.#ctx.stableInflightBytes);
     this.receivedLsn = journalOffset;

@@ -19,7 +19,7 @@ import { ClusterRouter } from '../sink/cluster-router.js';
 import { openRouter, resolveTarget, targetDbPlan, type ResolvedTarget } from '../sink/connect-target.js';
 import { RedisConnection, type RespValue } from '../sink/redis-connection.js';
 import type { Router } from '../sink/router.js';
-import { describeDiscarded, MSET_KEYS_DEFAULT, SnapshotWriter } from '../sink/snapshot-writer.js';
+import { describeDiscarded, MSET_KEYS_DEFAULT, SLOT_STAGE_BYTES, SnapshotWriter } from '../sink/snapshot-writer.js';
 import type { TargetInfo } from '../sink/target-info.js';
 import { DragonflySession, type SessionResume } from '../source/dragonfly-session.js';
 import type { SourceEndpoint } from '../source/dragonfly-url.js';
@@ -792,6 +792,8 @@ export class Replicator {
         restoreMaxBytes: this.#options.restoreMaxBytes,
         // The flow applier sends its held keys before any journal record (FlowApplier.onJournal).
         msetMaxKeys: MSET_KEYS_DEFAULT,
+        // Strings held per slot on a cluster: one process-wide amount, an equal share per flow.
+        slotStageBytes: Math.floor(SLOT_STAGE_BYTES / count),
       });
       const journalWriter = new SnapshotWriter(router, info, {
         onExisting: 'replace',

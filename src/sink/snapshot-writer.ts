@@ -12,6 +12,7 @@ import {
 import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
+import { SlotStage, type SlotStageSent } from './slot-stage.js';
 import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
@@ -40,10 +41,24 @@ export interface SnapshotWriterOptions {
    * a key once, and only multi-piece objects, never held, repeat a key). Keys are held back only
    * until the next other command of this writer, the end of the current task (a microtask) or
    * {@link SnapshotWriter.sendPending}; 0 (off) for a writer whose keys other code writes too
-   * (journal RESTOREs). @default 0
+   * (journal RESTOREs). On a cluster, strings without expiry in database 0 are held per slot across
+   * tasks instead, 1 KiB a slot (16 MiB in all, {@link SlotStage}), until the slot's region is full or
+   * {@link SnapshotWriter.sendPending}: the caller must call it before anything else that may touch
+   * those keys (a journal record) and at the end of the snapshot ({@link SnapshotWriter.flush} does).
+   * @default 0
    */
   msetMaxKeys?: number;
+  /**
+   * Memory for the strings held per slot on a cluster target ({@link SlotStage}: 16384 regions of
+   * `slotStageBytes / 16384` bytes; a key and value that do not fit a region go alone). The
+   * replicator gives each flow's writer an equal share of {@link SLOT_STAGE_BYTES}.
+   * @default SLOT_STAGE_BYTES (16 MiB)
+   */
+  slotStageBytes?: number;
 }
+
+/** Default {@link SnapshotWriterOptions.slotStageBytes}: 1 KiB a slot, ~8 keys of 100 bytes per MSET. */
+export const SLOT_STAGE_BYTES = 16 * 1024 * 1024;
 
 /** Defaults of {@link SnapshotWriterOptions}. */
 export const SNAPSHOT_WRITER_DEFAULTS: SnapshotWriterOptions = {
@@ -131,7 +146,7 @@ const MOVE_IF_ABSENT_SCRIPT =
  *   most `restoreMaxBytes`, and the target's RDB version reads its encoding ({@link restoreVersionFor});
  *   except strings under `replace`, which `SET key value [PXAT ms]` writes more cheaply, batched
  *   when `msetMaxKeys` > 0: into `MSET`s, those with an expiry as `SET … PXAT` right after (see
- *   {@link sendPending});
+ *   {@link sendPending}); on a cluster one `MSET` per slot of the keys held ({@link SlotStage});
  * - otherwise commands per piece ({@link writeStringPiece} etc.): the first piece replaces the key
  *   (`DEL`, or `SET` for strings), later pieces append, the last applies `PEXPIREAT` (absolute).
  * - `onExisting` skip/fail: RESTORE without REPLACE; rewritten objects are built under a temporary
@@ -188,6 +203,8 @@ export class SnapshotWriter {
   /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
   #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
+  /** Strings held per slot for a cluster target (see {@link SlotStage}), created on first use. */
+  #slotStage: SlotStage | undefined;
   /** The string-run kernel (see {@link writeStringRun}), created on first use; its memory holds this writer's input window. */
   #kernel: StringRunTranscoder | undefined;
   /** The input window of {@link writeStringRun} in the kernel's memory: `#winBuf[#winStart, #winEnd)`. */
@@ -303,11 +320,51 @@ export class SnapshotWriter {
   }
 
   /**
-   * Sends the keys held for the next MSET now (see {@link SnapshotWriterOptions.msetMaxKeys}). Call
-   * it before anything else writes to the router in the same task: a journal record may touch a
-   * held key, and a `whenAcked` marker must come after them. One held key goes as a plain `SET`.
+   * Sends every key held for an MSET now, the cluster's per-slot ones included (see
+   * {@link SnapshotWriterOptions.msetMaxKeys}). Call it before anything else writes to the router:
+   * a journal record may touch a held key, and a `whenAcked` marker must come after them. One held
+   * key goes as a plain `SET`.
    */
   sendPending(): void {
+    this.#sendStaged();
+    const slots = this.#slotStage;
+    if (slots !== undefined && slots.heldKeys > 0) {
+      slots.flush();
+      this.#slotsSent(slots.sent);
+    }
+  }
+
+  /**
+   * {@link sendPending}, then frees the memory of the cluster's per-slot stage (16 MiB by default):
+   * call it when the snapshot is over (a later snapshot allocates it again).
+   */
+  endSnapshot(): void {
+    this.sendPending();
+    this.#slotStage = undefined;
+  }
+
+  /** Counts keys and commands a {@link SlotStage} sent. */
+  #slotsSent(sent: SlotStageSent): void {
+    if (sent.keys === 0) return;
+    this.#stats.commands += sent.commands;
+    this.#objectSent(sent.keys);
+  }
+
+  /**
+   * A one-piece string without expiry for a cluster target (db 0, key and value within the MSET
+   * bounds), held in its slot's next MSET ({@link SlotStage}); false (nothing done) when the pair
+   * is too long for a slot's region.
+   */
+  #stageSlotString(keyBuf: Buffer, keyStart: number, keyEnd: number, valueBuf: Buffer, valueStart: number, valueEnd: number): boolean {
+    const stage = (this.#slotStage ??= new SlotStage(this.#router, this.#msetMaxKeys, Math.floor((this.#options.slotStageBytes ?? SLOT_STAGE_BYTES) / 16384)));
+    if (!stage.add(keyBuf, keyStart, keyEnd, valueBuf, valueStart, valueEnd)) return false;
+    this.#stats.pieces++;
+    this.#slotsSent(stage.sent);
+    return true;
+  }
+
+  /** Sends the keys of the one staged batch (MSET and SET … PXAT; not the slot stage's). */
+  #sendStaged(): void {
     const total = this.#stagedKeys;
     if (total === 0) return;
     this.#stagedKeys = 0;
@@ -349,7 +406,7 @@ export class SnapshotWriter {
   /** The held keys leave at the end of the task that staged them, at the latest. */
   readonly #onSendQueued = (): void => {
     this.#isSendQueued = false;
-    this.sendPending();
+    this.#sendStaged();
   };
 
   /**
@@ -360,7 +417,12 @@ export class SnapshotWriter {
    * @returns false when the string must go through {@link write} as an entry instead (nothing done).
    */
   writeString(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean {
-    if (this.#isCluster || !this.#fitsMset(keyEnd - keyStart, valueEnd - valueStart)) return false;
+    if (!this.#fitsMset(keyEnd - keyStart, valueEnd - valueStart)) return false;
+    if (this.#isCluster) {
+      // Held per slot; an expiry (SET … PXAT, or skipped when past) and db ≠ 0 (refused) go as entries.
+      if (db !== 0 || expireAtMs !== -1) return false;
+      return this.#stageSlotString(buf, keyStart, keyEnd, buf, valueStart, valueEnd);
+    }
     if (this.#isExpired(expireAtMs)) {
       this.#stats.skippedExpired++;
       return true;
@@ -410,7 +472,7 @@ export class SnapshotWriter {
       }
       const winStart = this.#winStart;
       const winEnd = this.#winEnd;
-      if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.sendPending();
+      if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.#sendStaged();
       const staged = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
       const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue);
       if (records > 0) {
@@ -436,7 +498,7 @@ export class SnapshotWriter {
         this.#stats.pieces += records;
         this.#stagedKeys += records;
         pos += k.consumed;
-        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.sendPending();
+        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.#sendStaged();
       }
       const reason = k.reason;
       if ((reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) && records > 0) continue;
@@ -465,7 +527,7 @@ export class SnapshotWriter {
     expireAtMs: number,
   ): void {
     const slot = this.#isCluster ? keySlot(keyBuf.subarray(keyStart, keyEnd)) : -1;
-    if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.sendPending();
+    if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.#sendStaged();
     const isFirst = this.#stagedKeys === 0;
     if (isFirst) {
       this.#stagedDb = db;
@@ -495,7 +557,7 @@ export class SnapshotWriter {
     }
     const bytes = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
     this.#stats.pieces++;
-    if (++this.#stagedKeys >= this.#msetMaxKeys || bytes >= MSET_MAX_BYTES) this.sendPending();
+    if (++this.#stagedKeys >= this.#msetMaxKeys || bytes >= MSET_MAX_BYTES) this.#sendStaged();
   }
 
   /**
@@ -587,14 +649,24 @@ export class SnapshotWriter {
       entry.isFirst &&
       entry.isLast &&
       this.#fitsMset(entry.key.length, entry.value.length) &&
-      // Cluster: only hash-tagged keys can share a slot with the next key (and db 0 only, else
-      // connectionFor throws, here rather than in sendPending).
-      (!this.#isCluster || (entry.db === 0 && hasHashTag(entry.key)))
+      // Cluster: db 0 only (else connectionFor throws, here rather than in sendPending).
+      (!this.#isCluster || entry.db === 0)
     ) {
+      if (this.#isCluster && entry.expireAtMs === -1) {
+        if (!this.#stageSlotString(entry.key, 0, entry.key.length, entry.value, 0, entry.value.length)) this.#writeObject(entry);
+        return;
+      }
+      // With an expiry on a cluster: only a hash-tagged key can share the next key's slot.
+      if (this.#isCluster && !hasHashTag(entry.key)) return this.#writeObject(entry);
       this.#stageString(entry.db, entry.key, 0, entry.key.length, entry.value, 0, entry.value.length, entry.expireAtMs);
       return;
     }
-    if (this.#stagedKeys > 0) this.sendPending();
+    this.#writeObject(entry);
+  }
+
+  /** {@link write} of a piece not held for a batch: RESTORE, or commands per piece. */
+  #writeObject(entry: SnapshotEntry): void {
+    if (this.#stagedKeys > 0) this.#sendStaged();
     const key = entry.key;
     const conn = this.#router.connectionFor(key, entry.db);
     this.#stats.pieces++;

@@ -192,3 +192,43 @@ test('cluster: consecutive keys of one slot go as one MSET, keys of other slots 
     await cluster.stop();
   }
 });
+
+test('cluster: strings are held per slot across the snapshot: one MSET per slot, other writes in between, an expiry as SET … PXAT', async () => {
+  const cluster: RedisCluster = await startCluster({ masters: 3, nodeTimeoutMs: 2000 });
+  let router: Router | undefined;
+  try {
+    router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
+    const info: TargetInfo = await readTargetInfo(router.all()[0]!);
+    const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: 3 });
+    // Interleaved: {t} ×5 (a full batch of 3 leaves at once, 2 at the end), {u} ×2, singletons, a hash, an expiry.
+    const entries = [
+      str('{t}a', 'ta'), str('k1', 'v1'), str('{u}x', 'ux'), str('{t}b', 'tb'), hash('{t}h', ['f', 'v']),
+      str('{t}c', 'tc'), str('k2', 'v2'), str('{t}ttl', 'te', { expireAtMs: FAR_FUTURE_MS }), str('{u}y', 'uy'),
+      str('{t}d', 'td'), str('{t}e', 'te'),
+    ];
+    for (const e of entries) w.write(e);
+    // Sent so far: the full {t} batch and the hash (the SET … PXAT waits in the one staged batch until
+    // the end of the task); the per-slot keys wait for sendPending().
+    assert.equal(w.stats.keys, 3 + 1);
+    w.sendPending();
+    assert.equal(w.stats.keys, entries.length);
+    await w.flush();
+    let msets = 0;
+    let sets = 0;
+    for (const n of cluster.nodes) {
+      const s = await commandStats(n.port);
+      msets += calls(s, 'mset');
+      sets += calls(s, 'set');
+    }
+    assert.equal(msets, 3, '{t}a {t}b {t}c, then {t}d {t}e, and {u}x {u}y');
+    assert.equal(sets, 3, 'k1, k2 and the SET … PXAT');
+    for (const e of entries.filter((x) => x.valueKind === 'string')) {
+      assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', e.key.toString()), `${e.value.toString()}\n`, e.key.toString());
+    }
+    assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'HGET', '{t}h', 'f'), 'v\n');
+    assert.equal(Number(await redisCli(cluster.nodes[0]!.port, '-c', 'PEXPIRETIME', '{t}ttl')), FAR_FUTURE_MS);
+  } finally {
+    await router?.close();
+    await cluster.stop();
+  }
+});

@@ -163,8 +163,20 @@ test('onExisting skip/fail never batch: each key keeps its own guard', async () 
   }
 });
 
+/** One 3-master cluster for the cluster tests of this file, emptied (keys and command counts) for each. */
+let sharedCluster: RedisCluster | undefined;
+after(async () => sharedCluster?.stop());
+async function emptyCluster(): Promise<RedisCluster> {
+  sharedCluster ??= await startCluster({ masters: 3, nodeTimeoutMs: 2000 });
+  for (const n of sharedCluster.nodes) {
+    await redisCli(n.port, 'FLUSHALL');
+    await redisCli(n.port, 'CONFIG', 'RESETSTAT');
+  }
+  return sharedCluster;
+}
+
 test('cluster: consecutive keys of one slot go as one MSET, keys of other slots are never mixed in', async () => {
-  const cluster: RedisCluster = await startCluster({ masters: 3, nodeTimeoutMs: 2000 });
+  const cluster = await emptyCluster();
   let router: Router | undefined;
   try {
     router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
@@ -189,12 +201,11 @@ test('cluster: consecutive keys of one slot go as one MSET, keys of other slots 
     for (const k of others) assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', k), `v${k}\n`);
   } finally {
     await router?.close();
-    await cluster.stop();
   }
 });
 
 test('cluster: strings are held per slot across the snapshot: one MSET per slot, other writes in between, an expiry as SET … PXAT', async () => {
-  const cluster: RedisCluster = await startCluster({ masters: 3, nodeTimeoutMs: 2000 });
+  const cluster = await emptyCluster();
   let router: Router | undefined;
   try {
     router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
@@ -229,6 +240,32 @@ test('cluster: strings are held per slot across the snapshot: one MSET per slot,
     assert.equal(Number(await redisCli(cluster.nodes[0]!.port, '-c', 'PEXPIRETIME', '{t}ttl')), FAR_FUTURE_MS);
   } finally {
     await router?.close();
-    await cluster.stop();
+  }
+});
+
+test('cluster: a slot leaves as one MSET when its region is full; a pair longer than a region goes alone', async () => {
+  const cluster = await emptyCluster();
+  let router: Router | undefined;
+  try {
+    router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
+    const info: TargetInfo = await readTargetInfo(router.all()[0]!);
+    // 512-byte regions: four `{r}<i>` keys with 100-byte values (118 encoded bytes each) fill one.
+    const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: 512, slotStageBytes: 16384 * 512 });
+    const entries = Array.from({ length: 12 }, (_, i) => str(`{r}${i.toString(16)}`, Buffer.alloc(100, 97 + i)));
+    entries.splice(5, 0, str('{r}long', Buffer.alloc(600, 122)));
+    for (const e of entries) w.write(e);
+    assert.equal(w.stats.keys, 2 * 4 + 1, 'two full regions and the long pair sent; four keys held');
+    await w.flush();
+    let msets = 0;
+    let sets = 0;
+    for (const n of cluster.nodes) {
+      const s = await commandStats(n.port);
+      msets += calls(s, 'mset');
+      sets += calls(s, 'set');
+    }
+    assert.deepEqual([msets, sets], [3, 1]);
+    for (const e of entries) assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', e.key.toString()), `${e.value.toString()}\n`, e.key.toString());
+  } finally {
+    await router?.close();
   }
 });

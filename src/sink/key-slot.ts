@@ -38,8 +38,8 @@ export function hasHashTag(key: Buffer): boolean {
   return close > open + 1;
 }
 
-/** CRC-16/XMODEM lookup table (Redis src/crc16.c `crc16tab`). */
-const CRC16_TABLE = ((): Uint16Array => {
+/** CRC-16/XMODEM lookup table (Redis src/crc16.c `crc16tab`); also the string-run kernel's. */
+export const CRC16_TABLE = ((): Uint16Array => {
   const t = new Uint16Array(256);
   for (let i = 0; i < 256; i++) {
     let crc = i << 8;

@@ -4,23 +4,24 @@
  * An `MSET` may only name keys of one slot (Redis src/cluster.c `getNodeByQuery`: CROSSSLOT), and
  * keys without a hash tag spread uniformly over the 16384 slots: consecutive keys of a snapshot
  * almost never share one, so without holding them every key would cost the target a `SET` of its
- * own. Each slot has a region of `regionBytes` (1 KiB: ~8 keys of 100 bytes) in one arena (16 MiB
- * for the 16384 slots); a slot's keys leave as one `MSET` when its region is full, and every held
- * key by {@link SlotStage.flush}.
+ * own. Each slot has a region of `region` bytes (1 KiB by default: ~8 keys of 100 bytes; 16 MiB for
+ * the 16384 slots); a slot's keys leave as one `MSET` when its region cannot take the next key of
+ * the slot, and every held key by {@link SlotStage.flush}.
  *
  * Keys of a snapshot are distinct, so the order in which different keys reach the target does not
  * matter; the caller sends the held keys before anything that may touch them (a journal record,
  * the end of the snapshot): {@link SlotStage.flush}.
  *
- * A region holds its keys and values RESP-encoded back to back, `$<klen>\r\n<key>\r\n$<vlen>\r\n
- * <value>\r\n` per key (the arguments as the `MSET` carries them), so a slot's command is one copy
- * of its region. No allocation per key.
+ * The regions and their counters live in the string-run kernel's memory ({@link SlotRegions}): its
+ * `slots` entry fills them from runs of plain string records (no JS per key), {@link SlotStage.add}
+ * from one key at a time. A region holds its keys and values RESP-encoded back to back,
+ * `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n` per key (the arguments as the `MSET` carries them),
+ * so a slot's command is one copy of its region.
  */
 import { keySlotRange } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
+import { MAX_SLOT_REGION_BYTES, type SlotRegions, type StringRunTranscoder } from './string-run.js';
 
-/** Slots of a Redis Cluster (src/cluster.h `CLUSTER_SLOTS`). */
-const CLUSTER_SLOTS = 16384;
 const CR = 13;
 const LF = 10;
 
@@ -44,111 +45,116 @@ export interface SlotStageSent {
  */
 export class SlotStage {
   readonly #target: SlotStageTarget;
-  readonly #maxKeys: number;
-  readonly #region: number;
-  readonly #arena: Buffer;
-  /** Per slot: bytes and keys held in its region. */
-  readonly #used = new Int32Array(CLUSTER_SLOTS);
-  readonly #keys = new Int32Array(CLUSTER_SLOTS);
-  /** Slots that held keys since the last {@link flush}, each once (`#isListed`). */
-  #slots: number[] = [];
-  readonly #isListed = new Uint8Array(CLUSTER_SLOTS);
-  #held = 0;
+  /** Most keys of one command. */
+  readonly maxKeys: number;
+  /** Bytes held per slot. */
+  readonly region: number;
+  readonly #r: SlotRegions;
   readonly #sent: SlotStageSent = { keys: 0, commands: 0 };
 
   /**
+   * @param kernel whose memory holds the regions (its `slots` entry fills them too)
    * @param maxKeys most keys of one command (≥ 1)
-   * @param regionBytes bytes held per slot (the arena is 16384 × this); a key and value whose
-   *   encoding exceeds it is refused by {@link add}
+   * @param regionBytes bytes held per slot, at most MAX_SLOT_REGION_BYTES (1 KiB); a key and value
+   *   whose encoding exceeds it are refused by {@link add}
    */
-  constructor(target: SlotStageTarget, maxKeys: number, regionBytes = 1024) {
+  constructor(target: SlotStageTarget, kernel: StringRunTranscoder, maxKeys: number, regionBytes: number) {
     this.#target = target;
-    this.#maxKeys = Math.max(1, maxKeys);
-    this.#region = regionBytes;
-    this.#arena = Buffer.allocUnsafeSlow(CLUSTER_SLOTS * regionBytes);
+    this.#r = kernel.slotRegions;
+    this.maxKeys = Math.max(1, maxKeys);
+    this.region = Math.min(MAX_SLOT_REGION_BYTES, regionBytes);
   }
 
   /** Keys held, not yet sent. */
   get heldKeys(): number {
-    return this.#held;
+    return this.#r.counts[1]!;
   }
 
-  /**
-   * Holds the key `keyBuf[keyStart, keyEnd)` with the value `valueBuf[valueStart, valueEnd)` (both
-   * copied); may first send the keys held for the same slot. Returns false, holding and sending
-   * nothing, when the pair does not fit in a region: the caller writes it itself.
-   * {@link sent} says what this call sent.
-   */
-  add(keyBuf: Buffer, keyStart: number, keyEnd: number, valueBuf: Buffer, valueStart: number, valueEnd: number): boolean {
-    const sent = this.#sent;
-    sent.keys = 0;
-    sent.commands = 0;
-    const klen = keyEnd - keyStart;
-    const vlen = valueEnd - valueStart;
-    const need = klen + vlen + 2 * (1 + 10 + 4);
-    if (need > this.#region) return false;
-    const slot = keySlotRange(keyBuf, keyStart, keyEnd);
-    let used = this.#used[slot]!;
-    if (used + need > this.#region) {
-      this.#sendSlot(slot);
-      used = 0;
-    }
-    if (this.#isListed[slot] === 0) {
-      this.#isListed[slot] = 1;
-      this.#slots.push(slot);
-    }
-    const base = slot * this.#region;
-    let p = this.#bulk(base + used, keyBuf, keyStart, klen);
-    p = this.#bulk(p, valueBuf, valueStart, vlen);
-    this.#used[slot] = p - base;
-    this.#held++;
-    if (++this.#keys[slot]! >= this.#maxKeys) this.#sendSlot(slot);
-    return true;
-  }
-
-  /** What the last {@link add} or {@link flush} sent (reset by the next call: read it at once). */
+  /** What the last {@link add}, {@link sendSlot} or {@link flush} sent (reset by the next call: read it at once). */
   get sent(): Readonly<SlotStageSent> {
     return this.#sent;
   }
 
-  /** Sends every held key, one command per slot. */
-  flush(): void {
-    const sent = this.#sent;
-    sent.keys = 0;
-    sent.commands = 0;
-    for (const slot of this.#slots) {
-      if (this.#used[slot] !== 0) this.#sendSlot(slot);
-      this.#isListed[slot] = 0;
+  /**
+   * Holds the key `keyBuf[keyStart, keyEnd)` with the value `valueBuf[valueStart, valueEnd)` (both
+   * copied); may first send the keys held for the same slot (see {@link sent}). Returns false,
+   * holding and sending nothing, when the pair does not fit in a region: the caller writes it.
+   * Same rules as the kernel's `slots` (string-run.wat).
+   */
+  add(keyBuf: Buffer, keyStart: number, keyEnd: number, valueBuf: Buffer, valueStart: number, valueEnd: number): boolean {
+    this.#reset();
+    const klen = keyEnd - keyStart;
+    const vlen = valueEnd - valueStart;
+    const need = klen + vlen + 20; // both bulk strings: lengths + 2 × (1 + 5 digits + 4)
+    if (need > this.region) return false;
+    const r = this.#r;
+    const slot = keySlotRange(keyBuf, keyStart, keyEnd);
+    if (r.bytes[slot]! + need > this.region || r.keys[slot]! >= this.maxKeys) this.#send(slot);
+    if (r.listed[slot] === 0) {
+      r.listed[slot] = 1;
+      r.list[r.counts[0]!++] = slot;
     }
-    this.#slots = [];
+    const base = r.regionsOffset + slot * this.region;
+    let p = this.#bulk(base + r.bytes[slot]!, keyBuf, keyStart, klen);
+    p = this.#bulk(p, valueBuf, valueStart, vlen);
+    r.bytes[slot] = p - base;
+    r.keys[slot]!++;
+    r.counts[1]!++;
+    return true;
+  }
+
+  /** Sends the keys held for `slot` (the kernel stopped because its region is full). */
+  sendSlot(slot: number): void {
+    this.#reset();
+    this.#send(slot);
+  }
+
+  /** Sends every held key, one command per slot, and clears the list of slots. */
+  flush(): void {
+    this.#reset();
+    const r = this.#r;
+    const n = r.counts[0]!;
+    for (let i = 0; i < n; i++) {
+      const slot = r.list[i]!;
+      if (r.keys[slot] !== 0) this.#send(slot);
+      r.listed[slot] = 0;
+    }
+    r.counts[0] = 0;
+  }
+
+  #reset(): void {
+    this.#sent.keys = 0;
+    this.#sent.commands = 0;
   }
 
   /** One `MSET` (or `SET`) of the slot's held keys, in the order they came. */
-  #sendSlot(slot: number): void {
-    const n = this.#keys[slot]!;
-    const arena = this.#arena;
-    const base = slot * this.#region;
+  #send(slot: number): void {
+    const r = this.#r;
+    const n = r.keys[slot]!;
+    if (n === 0) return;
+    const mem = r.memory;
+    const base = r.regionsOffset + slot * this.region;
     // The first key, for routing and for naming the command in an error: after `$<klen>\r\n`.
-    const keyStart = arena.indexOf(LF, base) + 1;
-    const firstKey = Buffer.from(arena.subarray(keyStart, keyStart + Number(arena.toString('latin1', base + 1, keyStart - 2))));
+    const keyStart = mem.indexOf(LF, base) + 1;
+    const firstKey = Buffer.from(mem.subarray(keyStart, keyStart + Number(mem.toString('latin1', base + 1, keyStart - 2))));
     const conn = this.#target.connectionFor(firstKey, 0);
     const name = n === 1 ? 'SET' : 'MSET';
     conn.begin(1 + 2 * n);
     conn.arg(name);
-    conn.raw(arena.subarray(base, base + this.#used[slot]!));
+    conn.raw(mem.subarray(base, base + r.bytes[slot]!));
     conn.end(name, firstKey);
-    this.#used[slot] = 0;
-    this.#keys[slot] = 0;
-    this.#held -= n;
+    r.bytes[slot] = 0;
+    r.keys[slot] = 0;
+    r.counts[1]! -= n;
     this.#sent.keys += n;
     this.#sent.commands++;
   }
 
   /** Writes `$<n>\r\n<bytes>\r\n` of `buf[start, start + n)` at `p`; returns the offset after it. */
   #bulk(p: number, buf: Buffer, start: number, n: number): number {
-    const out = this.#arena;
+    const out = this.#r.memory;
     out[p] = 36; // $
-    const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : String(n).length;
+    const digits = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : 5;
     for (let q = p + digits, m = n; q > p; q--, m = Math.floor(m / 10)) out[q] = 48 + (m % 10);
     p += digits + 1;
     out[p++] = CR;

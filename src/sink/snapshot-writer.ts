@@ -13,7 +13,7 @@ import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { RespEncoder } from './resp-encoder.js';
 import { SlotStage, type SlotStageSent } from './slot-stage.js';
-import { RUN_STOP, StringRunTranscoder } from './string-run.js';
+import { CLUSTER_SLOTS, RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
 import type { Router } from './router.js';
 import type { TargetInfo } from './target-info.js';
@@ -335,12 +335,15 @@ export class SnapshotWriter {
   }
 
   /**
-   * {@link sendPending}, then frees the memory of the cluster's per-slot stage (16 MiB by default):
-   * call it when the snapshot is over (a later snapshot allocates it again).
+   * {@link sendPending}, then lets go of the string-run kernel and the cluster's per-slot stage in
+   * its memory (16 MiB by default): call it when the snapshot is over (a later snapshot makes them
+   * again).
    */
   endSnapshot(): void {
     this.sendPending();
     this.#slotStage = undefined;
+    this.#kernel = undefined;
+    this.#winBuf = undefined;
   }
 
   /** Counts keys and commands a {@link SlotStage} sent. */
@@ -356,10 +359,61 @@ export class SnapshotWriter {
    * is too long for a slot's region.
    */
   #stageSlotString(keyBuf: Buffer, keyStart: number, keyEnd: number, valueBuf: Buffer, valueStart: number, valueEnd: number): boolean {
-    const stage = (this.#slotStage ??= new SlotStage(this.#router, this.#msetMaxKeys, Math.floor((this.#options.slotStageBytes ?? SLOT_STAGE_BYTES) / 16384)));
+    const stage = this.#slotStageFor();
     if (!stage.add(keyBuf, keyStart, keyEnd, valueBuf, valueStart, valueEnd)) return false;
     this.#stats.pieces++;
     this.#slotsSent(stage.sent);
+    return true;
+  }
+
+  /** The cluster's per-slot stage, created on first use (in the string-run kernel's memory). */
+  #slotStageFor(): SlotStage {
+    const region = Math.floor((this.#options.slotStageBytes ?? SLOT_STAGE_BYTES) / CLUSTER_SLOTS);
+    return (this.#slotStage ??= new SlotStage(this.#router, (this.#kernel ??= new StringRunTranscoder()), this.#msetMaxKeys, region));
+  }
+
+  /**
+   * {@link writeStringRun} on a cluster: the kernel holds each record in its slot's region
+   * ({@link SlotStage}); a full region is sent and the run goes on.
+   */
+  #writeSlotRun(db: number, buf: Buffer, start: number, end: number, maxValue: number): number {
+    if (db !== 0) return 0;
+    const stage = this.#slotStageFor();
+    const k = this.#kernel!;
+    let pos = start;
+    while (this.#loadWindow(k, buf, pos, end)) {
+      const winStart = this.#winStart;
+      const winEnd = this.#winEnd;
+      const records = k.slots(pos - winStart, winEnd - winStart, stage.region, stage.maxKeys, MSET_MAX_KEY_BYTES, maxValue);
+      this.#stats.pieces += records;
+      pos += k.consumed;
+      const reason = k.reason;
+      if (reason === RUN_STOP.FULL) {
+        stage.sendSlot(k.fullSlot);
+        this.#slotsSent(stage.sent);
+        continue;
+      }
+      if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
+        this.#winEnd = pos; // the window ends inside a record and more input is there: the next window from it
+        continue;
+      }
+      break;
+    }
+    return pos - start;
+  }
+
+  /**
+   * Makes the kernel's input window hold `buf[pos…]` (see {@link writeStringRun}): kept when it
+   * already does (same Buffer, `pos` inside), else loaded from `pos` (up to RUN_WINDOW_BYTES, not
+   * past `end`). False when `pos` ≥ `end` and the window does not hold it.
+   */
+  #loadWindow(k: StringRunTranscoder, buf: Buffer, pos: number, end: number): boolean {
+    if (buf === this.#winBuf && pos >= this.#winStart && pos < this.#winEnd) return true;
+    if (pos >= end) return false;
+    this.#winBuf = buf;
+    this.#winStart = pos;
+    this.#winEnd = Math.min(end, pos + RUN_WINDOW_BYTES);
+    k.load(buf, pos, this.#winEnd);
     return true;
   }
 
@@ -452,24 +506,20 @@ export class SnapshotWriter {
    * not wholly before `end`. The kernel keeps a copy of a window of `buf` across calls: the bytes of
    * a Buffer handed again must not have changed (true of the decoder's buffers: RdbReader never
    * rewrites bytes it holds, and `RdbDecoder.push` forbids modifying a pushed chunk).
+   * On a cluster the kernel holds each record in its slot's region instead ({@link SlotStage}), the
+   * same as {@link writeString} of each record (database 0 only).
    * @returns the bytes consumed from `start` (whole records; 0 when the writer does not batch).
    */
   writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {
-    if (this.#msetMaxKeys === 0 || this.#isCluster) return 0;
-    const k = (this.#kernel ??= new StringRunTranscoder());
+    if (this.#msetMaxKeys === 0) return 0;
     const maxValue = Math.min(maxValueBytes, MSET_MAX_VALUE_BYTES);
+    if (this.#isCluster) return this.#writeSlotRun(db, buf, start, end, maxValue);
+    const k = (this.#kernel ??= new StringRunTranscoder());
     let pos = start;
-    for (;;) {
-      // The kernel reads a window of `buf` copied into its memory, kept across calls: the decoder
-      // hands the same buffer again (its bytes never change: RdbReader) while runs alternate with
-      // other records (expiries, encoded strings), so most calls copy nothing.
-      if (buf !== this.#winBuf || pos < this.#winStart || pos >= this.#winEnd) {
-        if (pos >= end) break;
-        this.#winBuf = buf;
-        this.#winStart = pos;
-        this.#winEnd = Math.min(end, pos + RUN_WINDOW_BYTES);
-        k.load(buf, pos, this.#winEnd);
-      }
+    // The kernel reads a window of `buf` copied into its memory, kept across calls: the decoder
+    // hands the same buffer again (its bytes never change: RdbReader) while runs alternate with
+    // other records (expiries, encoded strings), so most calls copy nothing.
+    while (this.#loadWindow(k, buf, pos, end)) {
       const winStart = this.#winStart;
       const winEnd = this.#winEnd;
       if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.#sendStaged();

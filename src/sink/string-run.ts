@@ -8,6 +8,7 @@
  * it stops at (an opcode, an encoded or long length, a limit, the end of the copied input) is left
  * for the JS path.
  */
+import { CRC16_TABLE } from './key-slot.js';
 import { STRING_RUN_WASM_BASE64 } from './string-run-wasm.js';
 
 /** Why {@link StringRunTranscoder.run} stopped (the record it stopped at is not consumed). */
@@ -20,11 +21,35 @@ export const RUN_STOP = {
   INPUT: 3,
   /** Not a plain string record: another type or opcode byte, or an int/LZF/32-bit length. */
   OTHER: 4,
-  /** A key or value longer than allowed. */
+  /** A key or value longer than allowed (`slots`: or the record is longer than a region). */
   LIMIT: 5,
   /** The output area is full. */
   ROOM: 6,
+  /** (`slots`) The record's slot region cannot take it: send {@link StringRunTranscoder.fullSlot}, call again. */
+  FULL: 7,
 } as const;
+
+/** Slots of a Redis Cluster (src/cluster.h `CLUSTER_SLOTS`). */
+export const CLUSTER_SLOTS = 16384;
+
+/**
+ * The kernel's per-slot regions and counters (string-run.wat memory map), shared by its `slots`
+ * entry and the JS path of src/sink/slot-stage.ts. Views of the kernel's memory.
+ */
+export interface SlotRegions {
+  /** The kernel's whole memory; slot `s`'s region starts at `regionsOffset + s × region`. */
+  memory: Buffer;
+  regionsOffset: number;
+  /** Per slot: bytes held in its region. */
+  bytes: Uint32Array;
+  /** Per slot: keys held in its region. */
+  keys: Uint32Array;
+  /** Slots listed since the list was cleared (the first `counts[0]`), each once (`listed`). */
+  list: Uint32Array;
+  listed: Uint8Array;
+  /** `[slots listed, keys held in all regions]`. */
+  counts: Uint32Array;
+}
 
 /** What string-run.wat exports. */
 interface StringRunExports {
@@ -35,15 +60,30 @@ interface StringRunExports {
   outputOffset: WebAssembly.Global;
   outputBytes: WebAssembly.Global;
   run(start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number): number;
+  crcTableOffset: WebAssembly.Global;
+  slotBytesOffset: WebAssembly.Global;
+  slotKeysOffset: WebAssembly.Global;
+  slotListOffset: WebAssembly.Global;
+  slotListedOffset: WebAssembly.Global;
+  regionsOffset: WebAssembly.Global;
+  slots(start: number, end: number, region: number, maxKeys: number, maxKey: number, maxValue: number): number;
 }
 
+/** Largest region per slot of {@link StringRunTranscoder.slots} (string-run.wat memory map). */
+export const MAX_SLOT_REGION_BYTES = 1024;
+
 /**
- * One instance of the kernel (a module of under 1 KB, compiled synchronously) with its own 256 KiB
- * memory, and views of it. What was {@link load}ed stays there until the next load: one instance per
- * user.
+ * One instance of the kernel (a module of under 2 KB, compiled synchronously) with its own memory
+ * (17 MB reserved; the 256 KiB of `run` touched, and the slot regions only by `slots`), and views
+ * of it. What was {@link load}ed stays there until the next load: one instance per user.
  */
 export class StringRunTranscoder {
   readonly #run: StringRunExports['run'];
+  readonly #slots: StringRunExports['slots'];
+  /** Per-slot regions and counters of {@link slots}. */
+  readonly slotRegions: SlotRegions;
+  /** The slot whose region was full when {@link slots} last stopped with {@link RUN_STOP.FULL}. */
+  fullSlot = 0;
   /** The module's whole memory as a Buffer (fixed size: the .wat declares min = max pages). */
   readonly #mem: Buffer;
   readonly #result: Uint32Array;
@@ -62,8 +102,21 @@ export class StringRunTranscoder {
     const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(STRING_RUN_WASM_BASE64, 'base64')), {})
       .exports as unknown as StringRunExports;
     this.#run = wasm.run;
-    this.#mem = Buffer.from(wasm.memory.buffer);
-    this.#result = new Uint32Array(wasm.memory.buffer, wasm.resultOffset.value as number, 3);
+    this.#slots = wasm.slots;
+    const buffer = wasm.memory.buffer;
+    this.#mem = Buffer.from(buffer);
+    this.#result = new Uint32Array(buffer, wasm.resultOffset.value as number, 6);
+    new Uint16Array(buffer, wasm.crcTableOffset.value as number, 256).set(CRC16_TABLE);
+    const at = (g: WebAssembly.Global): number => g.value as number;
+    this.slotRegions = {
+      memory: this.#mem,
+      regionsOffset: at(wasm.regionsOffset),
+      bytes: new Uint32Array(buffer, at(wasm.slotBytesOffset), CLUSTER_SLOTS),
+      keys: new Uint32Array(buffer, at(wasm.slotKeysOffset), CLUSTER_SLOTS),
+      list: new Uint32Array(buffer, at(wasm.slotListOffset), CLUSTER_SLOTS),
+      listed: new Uint8Array(buffer, at(wasm.slotListedOffset), CLUSTER_SLOTS),
+      counts: this.#result.subarray(4, 6),
+    };
     this.#in = wasm.inputOffset.value as number;
     this.#out = wasm.outputOffset.value as number;
     this.inputBytes = wasm.inputBytes.value as number;
@@ -85,6 +138,23 @@ export class StringRunTranscoder {
     this.consumed = r[0]!;
     this.outputLength = r[1]!;
     this.reason = r[2]!;
+    return n;
+  }
+
+  /**
+   * Holds records of the loaded input from offset `start` to `end` in their cluster slots' regions
+   * ({@link slotRegions}, `region` ≤ {@link MAX_SLOT_REGION_BYTES} bytes each), keys ≤ `maxKey` and
+   * values ≤ `maxValue` bytes; stops with {@link RUN_STOP.FULL} before a record whose slot holds
+   * `maxKeys` keys or too many bytes for it ({@link fullSlot}: send and empty that region, call
+   * again). Returns the records held; sets {@link consumed}, {@link reason}.
+   */
+  slots(start: number, end: number, region: number, maxKeys: number, maxKey: number, maxValue: number): number {
+    const n = this.#slots(start, end, region, maxKeys, maxKey, maxValue);
+    const r = this.#result;
+    this.consumed = r[0]!;
+    this.outputLength = 0;
+    this.reason = r[2]!;
+    this.fullSlot = r[3]!;
     return n;
   }
 

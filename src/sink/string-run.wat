@@ -3,10 +3,21 @@
 ;; `01xxxxxx xxxxxxxx` encodings of Redis src/rdb.c `rdbSaveLen`) and writes, per record, the two
 ;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`.
 ;;
-;; Memory (four pages, 256 KiB, never grown so JS views of it stay valid):
-;;   [0, 12)            results of the last `run`: bytes consumed, bytes written, stop reason (u32 each)
+;; A second entry, `slots`, writes the same two bulk strings per record into the region of the
+;; record's Redis Cluster slot instead (CRC16 of the key or of its hash tag, Redis src/cluster.c
+;; `keyHashSlot`): the keys of one slot, sent later as one MSET (src/sink/slot-stage.ts).
+;;
+;; Memory (265 pages, never grown so JS views of it stay valid; pages never written take no RAM):
+;;   [0, 24)            results of the last call: bytes consumed, bytes written, stop reason, slot
+;;                      of a FULL stop, slots listed, keys held in regions (u32 each)
 ;;   [1024, 99328)      input: JS copies RDB bytes here (`inputOffset`, up to `inputBytes`)
-;;   [99328, 262144)    output: the RESP bytes (`outputOffset`, up to `outputBytes`)
+;;   [99328, 262144)    output of `run`: the RESP bytes (`outputOffset`, up to `outputBytes`)
+;;   [262144, 262656)   CRC16/XMODEM table, 256 × u16 (JS writes it: Redis src/crc16.c `crc16tab`)
+;;   [327680, 393216)   per slot: bytes held in its region (u32 × 16384)
+;;   [393216, 458752)   per slot: keys held in its region (u32 × 16384)
+;;   [458752, 524288)   slots listed since JS last cleared the list, in order (u32 × 16384)
+;;   [524288, 540672)   per slot: 1 when listed (u8 × 16384)
+;;   [589824, 17367040) regions: slot s at 589824 + s × `region` (`region` ≤ 1024 bytes)
 ;;
 ;; Stop reasons (the record it stops at is not consumed; JS takes it, or the next call does):
 ;;   1 KEYS   `maxRecords` records written
@@ -16,16 +27,30 @@
 ;;            or a length that is not 6/14-bit (an int or LZF encoded string, a 32/64-bit length)
 ;;   5 LIMIT  a key longer than `maxKey` or a value longer than `maxValue` bytes
 ;;   6 ROOM   the output area is full (not reached with budget ≤ 64 KiB)
+;;   7 FULL   (`slots`) the record's slot region cannot take it, or holds `maxKeys` keys: JS sends
+;;            the slot (its number is stored at offset 12) and calls again
 ;;
 ;; Source of src/sink/string-run-wasm.ts (base64 of what wabt assembles from this file): regenerate
 ;; with `npm run build:wasm`; crc64-wasm.test.ts fails when the two differ.
 (module
-  (memory (export "memory") 4 4)
+  (memory (export "memory") 265 265)
   (global (export "resultOffset") i32 (i32.const 0))
   (global (export "inputOffset") i32 (i32.const 1024))
   (global (export "inputBytes") i32 (i32.const 98304))
   (global (export "outputOffset") i32 (i32.const 99328))
   (global (export "outputBytes") i32 (i32.const 162816))
+  (global (export "crcTableOffset") i32 (i32.const 262144))
+  (global (export "slotBytesOffset") i32 (i32.const 327680))
+  (global (export "slotKeysOffset") i32 (i32.const 393216))
+  (global (export "slotListOffset") i32 (i32.const 458752))
+  (global (export "slotListedOffset") i32 (i32.const 524288))
+  (global (export "regionsOffset") i32 (i32.const 589824))
+
+  ;; The record $parse read: key and value lengths and addresses.
+  (global $klen (mut i32) (i32.const 0))
+  (global $kpos (mut i32) (i32.const 0))
+  (global $vlen (mut i32) (i32.const 0))
+  (global $vpos (mut i32) (i32.const 0))
 
   ;; Writes `$<n>\r\n` at $o; returns the address after it.
   (func $header (param $o i32) (param $n i32) (result i32)
@@ -48,6 +73,155 @@
       (br_if $digit (i32.gt_u (local.get $q) (local.get $o))))
     (i32.add (local.get $o) (i32.add (local.get $digits) (i32.const 3))))
 
+  ;; Reads the plain string record at $p (input ends at $e): sets $klen $kpos $vlen $vpos and
+  ;; returns 0, or the stop reason (3 INPUT, 4 OTHER, 5 LIMIT) of a record not taken.
+  (func $parse (param $p i32) (param $e i32) (param $maxKey i32) (param $maxValue i32) (result i32)
+    (local $q i32) (local $b i32) (local $reason i32)
+    (local $klen i32) (local $kpos i32) (local $vlen i32) (local $vpos i32)
+    (block $out
+      ;; type byte and the key's length (a record needs at least 3 bytes)
+      (local.set $reason (i32.const 3))
+      (br_if $out (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
+      (local.set $reason (i32.const 4))
+      (br_if $out (i32.load8_u (local.get $p)))
+      (local.set $b (i32.load8_u offset=1 (local.get $p)))
+      (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
+      (if (i32.lt_u (local.get $b) (i32.const 0x40))
+        (then
+          (local.set $klen (local.get $b))
+          (local.set $kpos (i32.add (local.get $p) (i32.const 2))))
+        (else
+          (local.set $reason (i32.const 3))
+          (br_if $out (i32.ge_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
+          (local.set $klen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
+                                   (i32.load8_u offset=2 (local.get $p))))
+          (local.set $kpos (i32.add (local.get $p) (i32.const 3)))))
+      (local.set $reason (i32.const 5))
+      (br_if $out (i32.gt_u (local.get $klen) (local.get $maxKey)))
+      ;; the value's length
+      (local.set $q (i32.add (local.get $kpos) (local.get $klen)))
+      (local.set $reason (i32.const 3))
+      (br_if $out (i32.ge_u (local.get $q) (local.get $e)))
+      (local.set $b (i32.load8_u (local.get $q)))
+      (local.set $reason (i32.const 4))
+      (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
+      (if (i32.lt_u (local.get $b) (i32.const 0x40))
+        (then
+          (local.set $vlen (local.get $b))
+          (local.set $vpos (i32.add (local.get $q) (i32.const 1))))
+        (else
+          (local.set $reason (i32.const 3))
+          (br_if $out (i32.ge_u (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
+          (local.set $vlen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
+                                   (i32.load8_u offset=1 (local.get $q))))
+          (local.set $vpos (i32.add (local.get $q) (i32.const 2)))))
+      (local.set $reason (i32.const 5))
+      (br_if $out (i32.gt_u (local.get $vlen) (local.get $maxValue)))
+      (local.set $reason (i32.const 3))
+      (br_if $out (i32.gt_u (i32.add (local.get $vpos) (local.get $vlen)) (local.get $e)))
+      (global.set $klen (local.get $klen))
+      (global.set $kpos (local.get $kpos))
+      (global.set $vlen (local.get $vlen))
+      (global.set $vpos (local.get $vpos))
+      (local.set $reason (i32.const 0)))
+    (local.get $reason))
+
+  ;; Writes the record $parse read as two bulk strings at $o; returns the address after them.
+  (func $write (param $o i32) (result i32)
+    (local $klen i32) (local $vlen i32)
+    (local.set $klen (global.get $klen))
+    (local.set $vlen (global.get $vlen))
+    (local.set $o (call $header (local.get $o) (local.get $klen)))
+    (memory.copy (local.get $o) (global.get $kpos) (local.get $klen))
+    (local.set $o (i32.add (local.get $o) (local.get $klen)))
+    (i32.store16 (local.get $o) (i32.const 0x0a0d))
+    (local.set $o (call $header (i32.add (local.get $o) (i32.const 2)) (local.get $vlen)))
+    (memory.copy (local.get $o) (global.get $vpos) (local.get $vlen))
+    (local.set $o (i32.add (local.get $o) (local.get $vlen)))
+    (i32.store16 (local.get $o) (i32.const 0x0a0d))
+    (i32.add (local.get $o) (i32.const 2)))
+
+  ;; Cluster slot of the key at $k ($klen bytes): CRC16 of its hash tag (the bytes between the first
+  ;; `{` and the next `}`, when not empty) or of the whole key, mod 16384 (src/cluster.c `keyHashSlot`).
+  (func $slot (param $k i32) (param $klen i32) (result i32)
+    (local $i i32) (local $j i32) (local $end i32) (local $crc i32)
+    (local.set $end (i32.add (local.get $k) (local.get $klen)))
+    (local.set $i (local.get $k))
+    (block $whole
+      (loop $open
+        (br_if $whole (i32.ge_u (local.get $i) (local.get $end)))
+        (if (i32.ne (i32.load8_u (local.get $i)) (i32.const 0x7b))
+          (then
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $open))))
+      (local.set $j (i32.add (local.get $i) (i32.const 1)))
+      (loop $close
+        (br_if $whole (i32.ge_u (local.get $j) (local.get $end)))
+        (if (i32.ne (i32.load8_u (local.get $j)) (i32.const 0x7d))
+          (then
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $close))))
+      (br_if $whole (i32.eq (local.get $j) (i32.add (local.get $i) (i32.const 1))))
+      (local.set $k (i32.add (local.get $i) (i32.const 1)))
+      (local.set $end (local.get $j)))
+    (block $done
+      (loop $byte
+        (br_if $done (i32.ge_u (local.get $k) (local.get $end)))
+        (local.set $crc
+          (i32.xor
+            (i32.and (i32.shl (local.get $crc) (i32.const 8)) (i32.const 0xffff))
+            (i32.load16_u offset=262144
+              (i32.shl
+                (i32.and (i32.xor (i32.shr_u (local.get $crc) (i32.const 8)) (i32.load8_u (local.get $k))) (i32.const 0xff))
+                (i32.const 1)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $byte)))
+    (i32.and (local.get $crc) (i32.const 0x3fff)))
+
+  ;; Like `run`, but each record goes to the end of its slot's region (see the memory map) and is
+  ;; counted there; stops FULL (7) before a record its slot's region cannot take (bytes ≤ `region`,
+  ;; keys < `maxKeys`), or LIMIT (5) when the record is longer than a region. A slot that receives
+  ;; its first key since JS cleared the list is appended to the list. Returns the records held.
+  (func (export "slots")
+    (param $start i32) (param $end i32) (param $region i32) (param $maxKeys i32)
+    (param $maxKey i32) (param $maxValue i32) (result i32)
+    (local $p i32) (local $e i32) (local $o i32) (local $n i32) (local $reason i32)
+    (local $need i32) (local $slot i32) (local $at i32) (local $base i32) (local $used i32)
+    (local.set $p (i32.add (i32.const 1024) (local.get $start)))
+    (local.set $e (i32.add (i32.const 1024) (local.get $end)))
+    (block $stop
+      (loop $record
+        (local.set $reason (call $parse (local.get $p) (local.get $e) (local.get $maxKey) (local.get $maxValue)))
+        (br_if $stop (local.get $reason))
+        ;; both bulk strings: lengths + 2 × (1 + 5 digits + 4)
+        (local.set $need (i32.add (i32.add (global.get $klen) (global.get $vlen)) (i32.const 20)))
+        (local.set $reason (i32.const 5))
+        (br_if $stop (i32.gt_u (local.get $need) (local.get $region)))
+        (local.set $slot (call $slot (global.get $kpos) (global.get $klen)))
+        (local.set $at (i32.shl (local.get $slot) (i32.const 2)))
+        (local.set $used (i32.load offset=327680 (local.get $at)))
+        (local.set $reason (i32.const 7))
+        (i32.store (i32.const 12) (local.get $slot))
+        (br_if $stop (i32.gt_u (i32.add (local.get $used) (local.get $need)) (local.get $region)))
+        (br_if $stop (i32.ge_u (i32.load offset=393216 (local.get $at)) (local.get $maxKeys)))
+        (if (i32.eqz (i32.load8_u offset=524288 (local.get $slot)))
+          (then
+            (i32.store8 offset=524288 (local.get $slot) (i32.const 1))
+            (i32.store offset=458752 (i32.shl (i32.load (i32.const 16)) (i32.const 2)) (local.get $slot))
+            (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))))
+        (local.set $base (i32.add (i32.const 589824) (i32.mul (local.get $slot) (local.get $region))))
+        (local.set $o (call $write (i32.add (local.get $base) (local.get $used))))
+        (i32.store offset=327680 (local.get $at) (i32.sub (local.get $o) (local.get $base)))
+        (i32.store offset=393216 (local.get $at) (i32.add (i32.load offset=393216 (local.get $at)) (i32.const 1)))
+        (i32.store (i32.const 20) (i32.add (i32.load (i32.const 20)) (i32.const 1)))
+        (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $record)))
+    (i32.store (i32.const 0) (i32.sub (local.get $p) (i32.add (i32.const 1024) (local.get $start))))
+    (i32.store (i32.const 4) (i32.const 0))
+    (i32.store (i32.const 8) (local.get $reason))
+    (local.get $n))
+
   ;; Transcodes records from input offset `start` (relative to `inputOffset`) up to `end`; returns
   ;; the records written. Stores the input bytes consumed (from `start`), the output bytes written
   ;; (from `outputOffset`) and the stop reason at `resultOffset`. `maxRecords` ≥ 1, `budget` ≥ 1,
@@ -55,8 +229,7 @@
   (func (export "run")
     (param $start i32) (param $end i32) (param $maxRecords i32) (param $budget i32)
     (param $maxKey i32) (param $maxValue i32) (result i32)
-    (local $p i32) (local $e i32) (local $q i32) (local $o i32) (local $n i32) (local $b i32)
-    (local $klen i32) (local $kpos i32) (local $vlen i32) (local $vpos i32) (local $reason i32)
+    (local $p i32) (local $e i32) (local $o i32) (local $n i32) (local $reason i32)
     (local.set $p (i32.add (i32.const 1024) (local.get $start)))
     (local.set $e (i32.add (i32.const 1024) (local.get $end)))
     (local.set $o (i32.const 99328))
@@ -66,60 +239,14 @@
         (br_if $stop (i32.ge_u (local.get $n) (local.get $maxRecords)))
         (local.set $reason (i32.const 2))
         (br_if $stop (i32.ge_u (i32.sub (local.get $o) (i32.const 99328)) (local.get $budget)))
-        ;; type byte and the key's length (a record needs at least 3 bytes)
-        (local.set $reason (i32.const 3))
-        (br_if $stop (i32.gt_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
-        (local.set $reason (i32.const 4))
-        (br_if $stop (i32.load8_u (local.get $p)))
-        (local.set $b (i32.load8_u offset=1 (local.get $p)))
-        (br_if $stop (i32.ge_u (local.get $b) (i32.const 0x80)))
-        (if (i32.lt_u (local.get $b) (i32.const 0x40))
-          (then
-            (local.set $klen (local.get $b))
-            (local.set $kpos (i32.add (local.get $p) (i32.const 2))))
-          (else
-            (local.set $reason (i32.const 3))
-            (br_if $stop (i32.ge_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
-            (local.set $klen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
-                                     (i32.load8_u offset=2 (local.get $p))))
-            (local.set $kpos (i32.add (local.get $p) (i32.const 3)))))
-        (local.set $reason (i32.const 5))
-        (br_if $stop (i32.gt_u (local.get $klen) (local.get $maxKey)))
-        ;; the value's length
-        (local.set $q (i32.add (local.get $kpos) (local.get $klen)))
-        (local.set $reason (i32.const 3))
-        (br_if $stop (i32.ge_u (local.get $q) (local.get $e)))
-        (local.set $b (i32.load8_u (local.get $q)))
-        (local.set $reason (i32.const 4))
-        (br_if $stop (i32.ge_u (local.get $b) (i32.const 0x80)))
-        (if (i32.lt_u (local.get $b) (i32.const 0x40))
-          (then
-            (local.set $vlen (local.get $b))
-            (local.set $vpos (i32.add (local.get $q) (i32.const 1))))
-          (else
-            (local.set $reason (i32.const 3))
-            (br_if $stop (i32.ge_u (i32.add (local.get $q) (i32.const 1)) (local.get $e)))
-            (local.set $vlen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
-                                     (i32.load8_u offset=1 (local.get $q))))
-            (local.set $vpos (i32.add (local.get $q) (i32.const 2)))))
-        (local.set $reason (i32.const 5))
-        (br_if $stop (i32.gt_u (local.get $vlen) (local.get $maxValue)))
-        (local.set $reason (i32.const 3))
-        (br_if $stop (i32.gt_u (i32.add (local.get $vpos) (local.get $vlen)) (local.get $e)))
+        (local.set $reason (call $parse (local.get $p) (local.get $e) (local.get $maxKey) (local.get $maxValue)))
+        (br_if $stop (local.get $reason))
         ;; room for both bulk strings: lengths + 2 × (1 + 5 digits + 4)
         (local.set $reason (i32.const 6))
-        (br_if $stop (i32.gt_u (i32.add (i32.add (local.get $o) (i32.const 20)) (i32.add (local.get $klen) (local.get $vlen)))
+        (br_if $stop (i32.gt_u (i32.add (i32.add (local.get $o) (i32.const 20)) (i32.add (global.get $klen) (global.get $vlen)))
                                (i32.const 262144)))
-        (local.set $o (call $header (local.get $o) (local.get $klen)))
-        (memory.copy (local.get $o) (local.get $kpos) (local.get $klen))
-        (local.set $o (i32.add (local.get $o) (local.get $klen)))
-        (i32.store16 (local.get $o) (i32.const 0x0a0d))
-        (local.set $o (call $header (i32.add (local.get $o) (i32.const 2)) (local.get $vlen)))
-        (memory.copy (local.get $o) (local.get $vpos) (local.get $vlen))
-        (local.set $o (i32.add (local.get $o) (local.get $vlen)))
-        (i32.store16 (local.get $o) (i32.const 0x0a0d))
-        (local.set $o (i32.add (local.get $o) (i32.const 2)))
-        (local.set $p (i32.add (local.get $vpos) (local.get $vlen)))
+        (local.set $o (call $write (local.get $o)))
+        (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $record)))
     (i32.store (i32.const 0) (i32.sub (local.get $p) (i32.add (i32.const 1024) (local.get $start))))

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import type { ConnectionSettings } from '../config/connection-settings.js';
-import { parseWithSchema, type OptionSources } from '../config/options.js';
+import * as z from 'zod/mini';
+import { checkedField, parseWithSchema, type OptionSources } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 
 /**
@@ -43,25 +43,17 @@ function readOptionFile(file: string): Buffer {
   }
 }
 
-const optionalText = z.unknown().optional().transform((v, ctx) => {
+const optionalText = checkedField((v): string | undefined => {
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') {
-    ctx.addIssue({ code: 'custom', message: `must be a non-empty string; got ${JSON.stringify(v)}` });
-    return z.NEVER;
-  }
+  if (typeof v !== 'string' || v === '') throw new Error(`must be a non-empty string; got ${JSON.stringify(v)}`);
   return v;
 });
 
 const optionalFile = <T>(read: (bytes: Buffer) => T) =>
-  z.unknown().optional().transform((v, ctx): T | undefined => {
+  checkedField((v): T | undefined => {
     if (v === undefined) return undefined;
-    try {
-      if (typeof v !== 'string' || v === '') throw new Error(`must be a file path; got ${JSON.stringify(v)}`);
-      return read(readOptionFile(v));
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
+    if (typeof v !== 'string' || v === '') throw new Error(`must be a file path; got ${JSON.stringify(v)}`);
+    return read(readOptionFile(v));
   });
 
 const passwordFromFile = (bytes: Buffer): string => {
@@ -70,10 +62,9 @@ const passwordFromFile = (bytes: Buffer): string => {
   return text;
 };
 
-const switchValue = z.unknown().optional().transform((v, ctx) => {
+const switchValue = checkedField((v): boolean => {
   if (v === undefined || typeof v === 'boolean') return v === true;
-  ctx.addIssue({ code: 'custom', message: `takes no value (true or false in a config file); got ${JSON.stringify(v)}` });
-  return z.NEVER;
+  throw new Error(`takes no value (true or false in a config file); got ${JSON.stringify(v)}`);
 });
 
 /** The schema of one side's connection options, keyed as commander names them (`sourceTlsCa`). */

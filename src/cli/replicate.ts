@@ -3,8 +3,8 @@
  */
 import { Command } from 'commander';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { DEFAULT_OPTIONS, parseDurationMs, parseWithSchema, type ProgressMode } from '../config/options.js';
+import * as z from 'zod/mini';
+import { checkedField, DEFAULT_OPTIONS, parseDurationMs, parseWithSchema, type ProgressMode } from '../config/options.js';
 import { optionSourcesOf } from './config-layers.js';
 import { ConfigError } from '../errors.js';
 import { REPLICATE_DEFAULTS, Replicator, type ReplicateOptions, type ReplicateSummary, type ReplicationStatus } from '../pipeline/replicate.js';
@@ -130,23 +130,31 @@ function resumeOptionsFrom(raw: Record<string, unknown>): Pick<ReplicateOptions,
 
 /** The options only `replicate` has, with their defaults (flags, `DF2REDIS_*`, config file alike). */
 const RESUME_OPTIONS_SCHEMA = z.object({
-  delivery: z.enum(['exactly-once', 'at-least-once'], { message: 'must be one of exactly-once, at-least-once' }).default(REPLICATE_DEFAULTS.delivery),
-  onFullResync: z.enum(['flush', 'fail'], { message: 'must be one of flush, fail' }).default(REPLICATE_DEFAULTS.onFullResync),
-  reconnectTimeoutMs: z.unknown().transform((v, ctx) => {
-    try {
-      return parseDurationMs(v ?? '5m');
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
+  delivery: checkedField(oneOfOrDefault(['exactly-once', 'at-least-once'] as const, REPLICATE_DEFAULTS.delivery)),
+  onFullResync: checkedField(oneOfOrDefault(['flush', 'fail'] as const, REPLICATE_DEFAULTS.onFullResync)),
+  reconnectTimeoutMs: checkedField((v) => parseDurationMs(v ?? '5m')),
+  checkpointPrefix: checkedField((v): string => {
+    if (v === undefined) return REPLICATE_DEFAULTS.checkpointPrefix;
+    if (typeof v !== 'string' || v === '') throw new Error('must not be empty');
+    return v;
   }),
-  checkpointPrefix: z.string().min(1, { message: 'must not be empty' }).default(REPLICATE_DEFAULTS.checkpointPrefix),
-  waitReplicas: z.coerce
-    .number({ message: 'must be a whole number of replicas' })
-    .int({ message: 'must be a whole number of replicas' })
-    .min(0, { message: 'must be 0 or more' })
-    .default(REPLICATE_DEFAULTS.waitReplicas),
+  waitReplicas: checkedField((v): number => {
+    if (v === undefined) return REPLICATE_DEFAULTS.waitReplicas;
+    const n = Number(v); // as z.coerce.number() did: '' is 0
+    if (!Number.isInteger(n)) throw new Error('must be a whole number of replicas');
+    if (n < 0) throw new Error('must be 0 or more');
+    return n;
+  }),
 });
+
+/** A check that takes one of `allowed`, or `fallback` when not given. */
+function oneOfOrDefault<T extends string>(allowed: readonly T[], fallback: T): (v: unknown) => T {
+  return (v) => {
+    if (v === undefined) return fallback;
+    if (!allowed.includes(v as T)) throw new Error(`must be one of ${allowed.join(', ')}`);
+    return v as T;
+  };
+}
 
 /**
  * Runs a {@link Replicator} with progress output; with `isStoppedBySignal`, SIGINT/SIGTERM stop it

@@ -163,6 +163,18 @@ test('onExisting skip/fail never batch: each key keeps its own guard', async () 
   }
 });
 
+/** `MSET` and `SET` calls over every node of the cluster since its last CONFIG RESETSTAT. */
+async function clusterCalls(cluster: RedisCluster): Promise<{ msets: number; sets: number }> {
+  let msets = 0;
+  let sets = 0;
+  for (const n of cluster.nodes) {
+    const s = await commandStats(n.port);
+    msets += calls(s, 'mset');
+    sets += calls(s, 'set');
+  }
+  return { msets, sets };
+}
+
 /** One 3-master cluster for the cluster tests of this file, emptied (keys and command counts) for each. */
 let sharedCluster: RedisCluster | undefined;
 after(async () => sharedCluster?.stop());
@@ -188,13 +200,7 @@ test('cluster: consecutive keys of one slot go as one MSET, keys of other slots 
     for (const k of tagged) w.write(str(k, `v${k}`));
     for (const k of others) w.write(str(k, `v${k}`));
     await w.flush();
-    let msets = 0;
-    let sets = 0;
-    for (const n of cluster.nodes) {
-      const s = await commandStats(n.port);
-      msets += calls(s, 'mset');
-      sets += calls(s, 'set');
-    }
+    const { msets, sets } = await clusterCalls(cluster);
     assert.equal(msets, 1);
     assert.equal(sets, others.length);
     assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'MGET', ...tagged), tagged.map((k) => `v${k}\n`).join(''));
@@ -224,13 +230,7 @@ test('cluster: strings are held per slot across the snapshot: one MSET per slot,
     w.sendPending();
     assert.equal(w.stats.keys, entries.length);
     await w.flush();
-    let msets = 0;
-    let sets = 0;
-    for (const n of cluster.nodes) {
-      const s = await commandStats(n.port);
-      msets += calls(s, 'mset');
-      sets += calls(s, 'set');
-    }
+    const { msets, sets } = await clusterCalls(cluster);
     assert.equal(msets, 3, '{t}a {t}b {t}c, then {t}d {t}e, and {u}x {u}y');
     assert.equal(sets, 3, 'k1, k2 and the SET … PXAT');
     for (const e of entries.filter((x) => x.valueKind === 'string')) {
@@ -256,13 +256,7 @@ test('cluster: a slot leaves as one MSET when its region is full; a pair longer 
     for (const e of entries) w.write(e);
     assert.equal(w.stats.keys, 2 * 4 + 1, 'two full regions and the long pair sent; four keys held');
     await w.flush();
-    let msets = 0;
-    let sets = 0;
-    for (const n of cluster.nodes) {
-      const s = await commandStats(n.port);
-      msets += calls(s, 'mset');
-      sets += calls(s, 'set');
-    }
+    const { msets, sets } = await clusterCalls(cluster);
     assert.deepEqual([msets, sets], [3, 1]);
     for (const e of entries) assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', e.key.toString()), `${e.value.toString()}\n`, e.key.toString());
   } finally {

@@ -20,6 +20,7 @@
  */
 import { keySlotRange } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
+import { copyRange } from './resp-encoder.js';
 import { MAX_SLOT_REGION_BYTES, type SlotRegions, type StringRunTranscoder } from './string-run.js';
 
 const CR = 13;
@@ -134,9 +135,12 @@ export class SlotStage {
     if (n === 0) return;
     const mem = r.memory;
     const base = r.regionsOffset + slot * this.region;
-    // The first key, for routing and for naming the command in an error: after `$<klen>\r\n`.
-    const keyStart = mem.indexOf(LF, base) + 1;
-    const firstKey = Buffer.from(mem.subarray(keyStart, keyStart + Number(mem.toString('latin1', base + 1, keyStart - 2))));
+    // The first key, for routing and for naming the command in an error: `$<klen>\r\n<key>`.
+    let keyStart = base + 1;
+    let klen = 0;
+    for (let c = mem[keyStart]!; c !== CR; c = mem[++keyStart]!) klen = klen * 10 + c - 48;
+    keyStart += 2;
+    const firstKey = copyRange(mem, keyStart, keyStart + klen);
     const conn = this.#target.connectionFor(firstKey, 0);
     const name = n === 1 ? 'SET' : 'MSET';
     conn.begin(1 + 2 * n);

@@ -11,7 +11,7 @@ import {
 } from './command-rewriter.js';
 import { hasHashTag, keySlot } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
-import { RespEncoder } from './resp-encoder.js';
+import { copyRange, RespEncoder } from './resp-encoder.js';
 import { SlotStage, type SlotStageSent } from './slot-stage.js';
 import { CLUSTER_SLOTS, RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { restoreVersionFor, writeRestorePayload } from './restore-payload.js';
@@ -851,22 +851,6 @@ export class SnapshotWriter {
     const key = Buffer.from(entry.key);
     this.#unsettled.set(id, { db: entry.db, key, written: wkey === entry.key ? key : Buffer.from(wkey), doneAt: -1 });
   }
-}
-
-/**
- * A copy of `buf[start, end)` (a staged key kept for routing and error messages). Short keys are
- * copied a byte at a time into a pooled `Buffer.allocUnsafe`: ~70 ns for 11 bytes against
- * 570–750 ns for `Buffer.copyBytesFrom` (Node 20, measured on the 2-core development machine).
- */
-function copyRange(buf: Buffer, start: number, end: number): Buffer {
-  const n = end - start;
-  const out = Buffer.allocUnsafe(n);
-  if (n <= 64) {
-    for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
-  } else {
-    buf.copy(out, 0, start, end);
-  }
-  return out;
 }
 
 /** Below LARGE_ARG_BYTES (resp-encoder.ts): `raw` copies rather than references. */

@@ -162,26 +162,24 @@ export function checkedField<T>(check: (v: unknown) => T): z.ZodMiniType<T> {
   ) as unknown as z.ZodMiniType<T>;
 }
 
-const field = checkedField;
-
 /**
  * The one schema of the job options, whatever their source (flag, `DF2REDIS_*` variable, config
  * file, default): each field fills in its default and checks the value. Values may be strings (argv,
  * environment) or typed (YAML numbers, booleans, lists).
  */
 export const MIGRATE_OPTIONS_SCHEMA = z.object({
-  source: field(requiredString),
-  target: field(requiredString),
-  onExisting: field(oneOf('onExisting', ON_EXISTING_POLICIES)),
-  unsupported: field(oneOf('unsupported', UNSUPPORTED_POLICIES)),
-  restoreMaxBytes: field(byteSize('restoreMaxBytes')),
-  isTlsInsecure: field(flag('isTlsInsecure')),
-  dbs: field(dbList),
-  progress: field(oneOf('progress', PROGRESS_MODES)),
-  logLevel: field(oneOf('logLevel', LOG_LEVELS)),
-  logFormat: field(oneOf('logFormat', LOG_FORMATS)),
-  sourceTimeoutMs: field(durationMs('sourceTimeoutMs')),
-  fullSyncStallTimeoutMs: field(durationMs('fullSyncStallTimeoutMs')),
+  source: checkedField(requiredString),
+  target: checkedField(requiredString),
+  onExisting: checkedField(oneOf('onExisting', ON_EXISTING_POLICIES)),
+  unsupported: checkedField(oneOf('unsupported', UNSUPPORTED_POLICIES)),
+  restoreMaxBytes: checkedField(byteSize('restoreMaxBytes')),
+  isTlsInsecure: checkedField(flag('isTlsInsecure')),
+  dbs: checkedField(dbList),
+  progress: checkedField(oneOf('progress', PROGRESS_MODES)),
+  logLevel: checkedField(oneOf('logLevel', LOG_LEVELS)),
+  logFormat: checkedField(oneOf('logFormat', LOG_FORMATS)),
+  sourceTimeoutMs: checkedField(durationMs('sourceTimeoutMs')),
+  fullSyncStallTimeoutMs: checkedField(durationMs('fullSyncStallTimeoutMs')),
 });
 
 /**

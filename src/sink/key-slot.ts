@@ -6,26 +6,15 @@ import calculateSlot from 'cluster-key-slot';
  *
  * Uses `cluster-key-slot`, except for one case it gets wrong (1.1.2, its last release): an empty
  * first tag (`{}`) followed later by a `}`, e.g. `a{}{b}`. Redis hashes the whole key; the package
- * keeps scanning and hashes `b`. That case is hashed here (Redis src/crc16.c).
+ * keeps scanning and hashes `b`. That case goes to {@link keySlotRange}, which follows Redis.
  */
 export function keySlot(key: Buffer): number {
   const open = key.indexOf(0x7b /* { */);
   if (open !== -1 && key[open + 1] === 0x7d /* } */ && key.indexOf(0x7d, open + 2) !== -1) {
-    return crc16(key) & 0x3fff;
+    return keySlotRange(key, 0, key.length);
   }
   return calculateSlot(key);
 }
-
-/** CRC-16/XMODEM (polynomial 0x1021, initial 0), bit by bit: only for the rare case above. */
-function crc16(buf: Buffer): number {
-  let crc = 0;
-  for (const byte of buf) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
 
 /**
  * Whether the slot of `key` comes from a hash tag (a non-empty `{…}`, as in {@link keySlot}): only

@@ -9,7 +9,8 @@ import {
   writeZsetPiece,
   type StreamTargetFeatures,
 } from './command-rewriter.js';
-import { hasHashTag, keySlot } from './key-slot.js';
+import { shortLength } from '../decode/rdb/rdb-reader.js';
+import { hasHashTag, keySlotRange } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { copyRange, RespEncoder } from './resp-encoder.js';
 import { SlotStage, type SlotStageSent } from './slot-stage.js';
@@ -393,10 +394,7 @@ export class SnapshotWriter {
         this.#slotsSent(stage.sent);
         continue;
       }
-      if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
-        this.#winEnd = pos; // the window ends inside a record and more input is there: the next window from it
-        continue;
-      }
+      if (this.#isWindowCut(reason, pos, end)) continue;
       break;
     }
     return pos - start;
@@ -414,6 +412,16 @@ export class SnapshotWriter {
     this.#winStart = pos;
     this.#winEnd = Math.min(end, pos + RUN_WINDOW_BYTES);
     k.load(buf, pos, this.#winEnd);
+    return true;
+  }
+
+  /**
+   * The kernel stopped at the end of its window inside a record (`reason` INPUT at `pos`) while
+   * `buf` has more input before `end`: the window is cut at `pos`, so the next load starts there.
+   */
+  #isWindowCut(reason: number, pos: number, end: number): boolean {
+    if (reason !== RUN_STOP.INPUT || this.#winEnd >= end || pos <= this.#winStart) return false;
+    this.#winEnd = pos;
     return true;
   }
 
@@ -529,10 +537,9 @@ export class SnapshotWriter {
         const isFirst = this.#stagedKeys === 0;
         if (isFirst || this.#stagedKeys === this.#ttlKeys.length) {
           // The run's first key, from the input: `0x00 <6/14-bit length> key`.
-          const b = buf[pos + 1]!;
-          const keyStart = b < 0x40 ? pos + 2 : pos + 3;
-          const keyEnd = keyStart + (b < 0x40 ? b : ((b & 0x3f) << 8) | buf[pos + 2]!);
-          const key = copyRange(buf, keyStart, keyEnd);
+          const len = shortLength(buf, pos + 1, end);
+          const keyStart = pos + 1 + (len & 3);
+          const key = copyRange(buf, keyStart, keyStart + (len >>> 2));
           if (isFirst) {
             this.#stagedDb = db;
             this.#stagedSlot = -1;
@@ -552,10 +559,7 @@ export class SnapshotWriter {
       }
       const reason = k.reason;
       if ((reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) && records > 0) continue;
-      if (reason === RUN_STOP.INPUT && winEnd < end && pos > winStart) {
-        this.#winEnd = pos; // the window ends inside a record and more input is there: the next window from it
-        continue;
-      }
+      if (this.#isWindowCut(reason, pos, end)) continue;
       break;
     }
     return pos - start;
@@ -576,7 +580,7 @@ export class SnapshotWriter {
     valueEnd: number,
     expireAtMs: number,
   ): void {
-    const slot = this.#isCluster ? keySlot(keyBuf.subarray(keyStart, keyEnd)) : -1;
+    const slot = this.#isCluster ? keySlotRange(keyBuf, keyStart, keyEnd) : -1;
     if (this.#stagedKeys > 0 && (db !== this.#stagedDb || slot !== this.#stagedSlot)) this.#sendStaged();
     const isFirst = this.#stagedKeys === 0;
     if (isFirst) {

@@ -36,9 +36,9 @@ export interface FlowEvents {
    * Optional fast path for a one-piece string of the snapshot (`RdbHandler.onString`: ranges of
    * `buf`, valid during the call). Returns true when handled, false to get it as an entry.
    */
+  onSnapshotString?(flow: DragonflyFlow, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /** Optional fast path for a run of plain strings (`RdbHandler.onStringRun`): bytes consumed. */
   onSnapshotStringRun?(flow: DragonflyFlow, db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;
-  onSnapshotString?(flow: DragonflyFlow, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /** `lsn`: the record's LSN in the journal stream; undefined for JOURNAL_BLOBs of the full sync. */
   onJournal(flow: DragonflyFlow, entry: JournalEntry, lsn: bigint | undefined): void;
   onFullSyncEnd(flow: DragonflyFlow): void;

@@ -68,12 +68,12 @@ export interface DragonflySessionHandler {
    * keyEnd)`, value `buf[valueStart, valueEnd)` (valid during the call), absolute expiry in ms or
    * -1 (`RdbHandler.onString`). Return true when handled, false to get it as {@link onSnapshotEntry}.
    */
+  onSnapshotString?(flowId: number, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /**
    * Optional fast path for a run of plain string records of flow `flowId`'s snapshot starting at
    * `buf[start]` (`RdbHandler.onStringRun`). @returns the bytes consumed (0: none, they come one by one).
    */
   onSnapshotStringRun?(flowId: number, db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;
-  onSnapshotString?(flowId: number, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /**
    * A journal record of flow `flowId`, COMMAND or PING (LSN records are verified, not delivered).
    * `lsn` is its LSN in stable sync; undefined for JOURNAL_BLOBs interleaved with the snapshot

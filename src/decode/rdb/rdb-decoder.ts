@@ -67,7 +67,7 @@ import {
 } from './rdb-constants.js';
 import type { RdbHandler } from './rdb-handler.js';
 import { PHASE_KEY, PHASE_PREFIX, PHASE_VALUE, RdbObject, type ObjectContext } from './rdb-object.js';
-import { NEED_MORE, RdbReader } from './rdb-reader.js';
+import { NEED_MORE, RdbReader, shortLength } from './rdb-reader.js';
 import { stepSet } from './set-value.js';
 import { stepStream } from './stream-value.js';
 import { stepString } from './string-value.js';
@@ -186,18 +186,6 @@ interface TaggedObject {
 
 const HEADER_BYTES = 9;
 
-/**
- * A 6- or 14-bit RDB length (`rdbLoadLenByRef`'s two short forms) at `buf[p]`, packed as
- * `length * 4 + bytes it takes` (1 or 2); -1 for another form (32/64-bit, encoded) or when it is
- * not whole before `end`.
- */
-function shortLength(buf: Buffer, p: number, end: number): number {
-  if (p >= end) return -1;
-  const b = buf[p]!;
-  if (b < 0x40) return b * 4 + 1;
-  if (b < 0x80 && p + 1 < end) return (((b & 0x3f) << 8) | buf[p + 1]!) * 4 + 2;
-  return -1;
-}
 const EMPTY = Buffer.alloc(0);
 
 /**

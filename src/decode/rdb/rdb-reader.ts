@@ -332,3 +332,16 @@ export function intText(v: number | bigint): Buffer {
   if (typeof v === 'number' && v >= 0 && v < 1024) return SMALL_INTS[v]!;
   return Buffer.from(String(v), 'latin1');
 }
+
+/**
+ * A 6- or 14-bit RDB length (`rdbLoadLenByRef`'s two short forms, Redis src/rdb.c) at `buf[p]`,
+ * packed as `length * 4 + bytes it takes` (1 or 2); -1 for another form (32/64-bit, encoded) or
+ * when it is not whole before `end`. For the fast paths that read records straight from a chunk.
+ */
+export function shortLength(buf: Buffer, p: number, end: number): number {
+  if (p >= end) return -1;
+  const b = buf[p]!;
+  if (b < 0x40) return b * 4 + 1;
+  if (b < 0x80 && p + 1 < end) return (((b & 0x3f) << 8) | buf[p + 1]!) * 4 + 2;
+  return -1;
+}

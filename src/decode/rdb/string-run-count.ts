@@ -8,6 +8,7 @@
  * (the same records src/sink/string-run.wat transcodes).
  */
 import { RDB_TYPE_STRING } from '../../entry/entry.js';
+import { shortLength } from './rdb-reader.js';
 
 /** Result of {@link countStringRun}: mutable, reused across calls. */
 export interface StringRunCount {
@@ -28,10 +29,10 @@ export function countStringRun(buf: Buffer, start: number, end: number, count: S
   let records = 0;
   for (;;) {
     if (p + 2 > end || buf[p] !== RDB_TYPE_STRING) break;
-    const key = shortLengthAt(buf, p + 1, end);
+    const key = shortLength(buf, p + 1, end);
     if (key < 0) break;
     const valueAt = p + 1 + (key & 3) + (key >>> 2);
-    const value = shortLengthAt(buf, valueAt, end);
+    const value = shortLength(buf, valueAt, end);
     if (value < 0) break;
     const next = valueAt + (value & 3) + (value >>> 2);
     if (next > end) break;
@@ -40,16 +41,4 @@ export function countStringRun(buf: Buffer, start: number, end: number, count: S
   }
   count.records = records;
   return p - start;
-}
-
-/**
- * The 6- or 14-bit length at `buf[q]` as `length << 2 | bytes of the length` (1 or 2), or -1 when
- * it is another encoding or not wholly before `end`.
- */
-function shortLengthAt(buf: Buffer, q: number, end: number): number {
-  if (q >= end) return -1;
-  const b = buf[q]!;
-  if (b < 0x40) return (b << 2) | 1;
-  if (b < 0x80 && q + 1 < end) return ((((b & 0x3f) << 8) | buf[q + 1]!) << 2) | 2;
-  return -1;
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { RdbDecoder, type RdbDecoderOptions } from '../../src/decode/rdb/rdb-decoder.js';
 import type { RdbHandler } from '../../src/decode/rdb/rdb-handler.js';
+import { STITCH_HEAD_BYTES } from '../../src/decode/rdb/rdb-reader.js';
 import type { SnapshotEntry } from '../../src/entry/entry.js';
 
 /** Everything the decoder reported, in order. */
@@ -75,6 +76,18 @@ export function decodeAllWays(bytes: Buffer, options?: RdbDecoderOptions, maxEve
       cuts.push(p);
     }
     assert.deepEqual(decodeWithCuts(bytes, cuts, options).events, whole.events, `random cuts #${k}`);
+  }
+  // Chunks longer than STITCH_HEAD_BYTES: the reader stitches the cut record instead of copying.
+  for (let k = 0; k < 10 && bytes.length > STITCH_HEAD_BYTES; k++) {
+    const cuts: number[] = [];
+    for (let p = 0; p < bytes.length; ) {
+      s = (s * 1103515245 + 12345) & 0x7fffffff;
+      p += STITCH_HEAD_BYTES + 1 + (s % (3 * STITCH_HEAD_BYTES));
+      cuts.push(p);
+    }
+    const cut = decodeWithCuts(bytes, cuts, options);
+    assert.deepEqual(cut.events, whole.events, `random long cuts #${k}`);
+    assert.equal(cut.consumed, whole.consumed, `random long cuts #${k}: bytes consumed`);
   }
   return whole;
 }

@@ -12,6 +12,7 @@ import { RdbError } from '../../errors.js';
 import type { SnapshotEntry } from '../../entry/entry.js';
 import { RdbDecoder } from './rdb-decoder.js';
 import { lzfCompress } from './lzf.js';
+import { STITCH_HEAD_BYTES } from './rdb-reader.js';
 
 const keysOf = (entries: SnapshotEntry[]): string[] => entries.map((e) => `${e.db}/${e.key.toString()}`);
 
@@ -407,4 +408,48 @@ test('onString fast path of LZF-compressed values: decompressed into ranges; ref
   scan.push(bytes);
   scan.end();
   assert.equal(calls, 2);
+});
+
+test('chunks longer than the stitch head: the record cut by a chunk boundary is stitched, the chunk itself is parsed in place (not copied); CRC, captures, blobs and the bytes after EOF unchanged', () => {
+  const b = new RdbBuilder(10);
+  for (let i = 0; i < 700; i++) {
+    if (i % 7 === 3) b.expireMs(1_900_000_000_000 + i);
+    if (i % 97 === 5) b.object(0, `big:${i}`, str('B'.repeat(STITCH_HEAD_BYTES + 900))); // a unit longer than the head
+    else if (i % 31 === 7) b.object(2, `set:${i}`, len(3), str('a'), str(`m${i}`), str('c')); // captured for RESTORE (retainFrom)
+    else if (i % 211 === 9) b.raw(lz4Blob(Buffer.concat([Buffer.from([0]), str(`blob:${i}`), str('z'.repeat(500))])));
+    else b.object(0, `key:${i}`, str('v'.repeat(10 + ((i * 37) % 300))));
+  }
+  const rdb = b.end();
+  const trailer = Buffer.from('TRAILING-EOF-TOKEN-0123456789');
+  const bytes = Buffer.concat([rdb, trailer]);
+  for (const o of [{}, { captureStrings: false }, { maxRestorePayloadBytes: 0 }, { maxRestorePayloadBytes: 64 }]) {
+    const whole = decodeWithCuts(rdb, [], o);
+    assert.equal(whole.entries.length, 700);
+    for (const size of [STITCH_HEAD_BYTES + 1, 6000, 10_007, 65_536]) {
+      // Fresh copies: keys decoded in place are views of the pushed chunk's own memory.
+      const pushed = new Set<ArrayBufferLike>();
+      const entries: SnapshotEntry[] = [];
+      const d = new RdbDecoder({ onEntry: (e) => entries.push(e) }, o);
+      let consumed = 0;
+      for (let at = 0; at < bytes.length; at += size) {
+        const chunk = Buffer.from(bytes.subarray(at, at + size));
+        pushed.add(chunk.buffer);
+        consumed += d.push(chunk);
+      }
+      assert.ok(d.isDone);
+      assert.equal(consumed, rdb.length, `chunks of ${size}: the trailer is not consumed`);
+      assert.deepEqual(entries, whole.entries, `chunks of ${size}`);
+      const inPlace = entries.filter((e) => pushed.has(e.key.buffer)).length;
+      // All but the records in each chunk's stitched head (and the big values, copied as before).
+      const expected = entries.length * ((size - STITCH_HEAD_BYTES) / size) * 0.8;
+      assert.ok(inPlace > expected, `chunks of ${size}: ${inPlace} of ${entries.length} keys are views of the pushed chunks`);
+    }
+  }
+  for (const at of [STITCH_HEAD_BYTES + 10, 6000 + 100, Math.floor(rdb.length / 2)]) {
+    const flipped = Buffer.from(rdb);
+    flipped[at]! ^= 0x20;
+    assert.throws(() => decodeWithCuts(flipped, [5990, 6000, 12_000, 20_000, 30_000]), (e: unknown) => e instanceof RdbError, `flip at ${at}`);
+    const cuts = Array.from({ length: Math.ceil(rdb.length / 6000) }, (_, i) => (i + 1) * 6000 - 3);
+    assert.throws(() => decodeWithCuts(flipped, cuts), (e: unknown) => e instanceof RdbError, `flip at ${at}, chunks of 6000`);
+  }
 });

@@ -260,15 +260,17 @@ export class RdbDecoder implements ObjectContext {
     if (this.#error !== undefined) throw this.#error;
     if (this.#isDone) return 0;
     const r = this.#main.r;
-    r.append(chunk);
-    try {
-      if (!this.#isHeaderRead) this.#readHeader(r);
-      this.#parseFrame(this.#main);
-    } catch (e) {
-      if (e !== NEED_MORE) throw this.#fail(e, r);
-      r.pos = r.mark;
-    }
-    const consumed = this.#isDone ? chunk.length - (r.end - r.pos) : chunk.length;
+    r.appendStitched(chunk);
+    do {
+      try {
+        if (!this.#isHeaderRead) this.#readHeader(r);
+        this.#parseFrame(this.#main);
+      } catch (e) {
+        if (e !== NEED_MORE) throw this.#fail(e, r);
+        r.pos = r.mark;
+      }
+    } while (!this.#isDone && r.resumeStitch());
+    const consumed = this.#isDone ? chunk.length - (r.end - r.pos) - r.stitchedLeft : chunk.length;
     this.#consumed += consumed;
     return consumed;
   }

@@ -16,6 +16,12 @@ export const NEED_MORE: { readonly needMore: true } = Object.freeze({ needMore: 
 /** Initial capacity of an owned buffer; grows by doubling. */
 const MIN_CAPACITY = 64 * 1024;
 
+/** {@link RdbReader.appendStitched}: bytes of the new chunk copied behind the unconsumed tail. */
+export const STITCH_HEAD_BYTES = 4096;
+
+/** {@link RdbReader.appendStitched}: a longer unconsumed tail is appended to as by {@link RdbReader.append}. */
+const STITCH_MAX_TAIL = 16 * 1024;
+
 /**
  * A growable window over a byte stream. `base` is the absolute stream offset of `buf[0]`; bytes
  * `[mark, end)` (or from `retainFrom` when set) survive compaction. Buffers are never written to
@@ -33,6 +39,10 @@ export class RdbReader {
   retainFrom = -1;
   /** Whether `buf` is our allocation (its spare capacity may be appended into). */
   #owned = false;
+  /** The chunk whose head was stitched behind the tail ({@link appendStitched}), until resumed. */
+  #stitchChunk: Buffer | undefined;
+  /** Bytes of `buf` before the stitched head (the former unconsumed tail). */
+  #stitchTail = 0;
   /** When set, errors report this fixed offset (compressed blobs, tagged chunk payloads). */
   fixedErrorOffset = -1;
   /** Key of the object being decoded, for error messages. */
@@ -96,6 +106,69 @@ export class RdbReader {
     this.pos -= keep;
     this.mark -= keep;
     this.end = need;
+  }
+
+  /**
+   * {@link append} without copying the chunk: when bytes before it are unconsumed (a record cut
+   * by the chunk boundary), `buf` becomes a small new buffer holding that tail and the chunk's
+   * first {@link STITCH_HEAD_BYTES}; the caller parses it, rewinds to `mark`, then calls
+   * {@link resumeStitch}, which moves the cursor onto the chunk itself. Every file or socket chunk
+   * was copied once by {@link append} otherwise (a record almost always straddles the boundary).
+   * The CRC sees the same bytes in the same order (`onDiscard`).
+   */
+  appendStitched(chunk: Buffer): void {
+    let keep = this.mark;
+    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
+    if (keep < 0) keep = 0;
+    const live = this.end - keep;
+    if (live === 0 || live > STITCH_MAX_TAIL || chunk.length <= STITCH_HEAD_BYTES) {
+      this.append(chunk);
+      return;
+    }
+    if (this.onDiscard !== undefined && keep > 0) this.onDiscard(this.buf, 0, keep);
+    const nb = Buffer.allocUnsafeSlow(live + STITCH_HEAD_BYTES);
+    this.buf.copy(nb, 0, keep, this.end);
+    chunk.copy(nb, live, 0, STITCH_HEAD_BYTES);
+    this.buf = nb;
+    this.#owned = true;
+    this.base += keep;
+    this.pos -= keep;
+    this.mark -= keep;
+    this.end = nb.length;
+    this.#stitchChunk = chunk;
+    this.#stitchTail = live;
+  }
+
+  /** Bytes of the stitched chunk not yet in `buf` (0 when nothing is stitched). */
+  get stitchedLeft(): number {
+    const c = this.#stitchChunk;
+    return c === undefined ? 0 : c.length - STITCH_HEAD_BYTES;
+  }
+
+  /**
+   * After parsing a stitched buffer up to `mark`: continues on the chunk itself when the bytes to
+   * keep all lie in its head (the cut record is complete), else appends the rest of the chunk
+   * (a unit longer than the head; copies as {@link append}). Returns false when nothing was stitched.
+   */
+  resumeStitch(): boolean {
+    const chunk = this.#stitchChunk;
+    if (chunk === undefined) return false;
+    this.#stitchChunk = undefined;
+    const tail = this.#stitchTail;
+    let keep = this.mark;
+    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
+    if (keep < tail) {
+      this.append(chunk.subarray(STITCH_HEAD_BYTES));
+      return true;
+    }
+    if (this.onDiscard !== undefined) this.onDiscard(this.buf, 0, tail);
+    this.buf = chunk;
+    this.#owned = false;
+    this.base += tail;
+    this.pos -= tail;
+    this.mark -= tail;
+    this.end = chunk.length;
+    return true;
   }
 
   /** A typed error at the current position (or the fixed blob/chunk offset). */

@@ -846,6 +846,24 @@ function procMemMb(pid: number): { rss: number; hwm: number } {
 }
 
 /**
+ * Resident MB of a process by kind of mapping (/proc/<pid>/smaps): `heap` is glibc's main arena
+ * (freed 64 KiB read chunks and 1 MiB slabs it keeps), `anon` V8's heap pages and other arenas,
+ * `node` the binary's pages.
+ */
+function residentByKind(pid: number): string {
+  const kinds: Record<string, number> = {};
+  let kind = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'latin1').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      kind = line.includes('[heap]') ? 'heap' : line.includes(process.execPath) ? 'node' : /\s\/\S/.test(line) ? 'files' : 'anon';
+    } else if (line.startsWith('Rss:')) {
+      kinds[kind] = (kinds[kind] ?? 0) + Number(line.split(/\s+/)[1]) / 1024;
+    }
+  }
+  return ['heap', 'anon', 'node', 'files'].map((k) => `${k} ${(kinds[k] ?? 0).toFixed(0)}`).join(', ');
+}
+
+/**
  * (5): `df2redis replicate` as a child process (its RSS alone: the fake master stays in this
  * process's worker thread), 1 flow: 10 K ops/s for 2 s (pre-burst level: RSS once acknowledged),
  * max rate for PHASE_MS (the burst), then {@link AFTER_BURST_S} s idle. Acknowledged LSNs are read
@@ -907,11 +925,13 @@ async function burstMemory(out: Record<string, number | string>): Promise<void> 
     }
     await writePhase(10_000, 2000);
     const before = procMemMb(child.pid!).rss;
+    const beforeKinds = residentByKind(child.pid!);
     const opsPerSec = await writePhase(0, PHASE_MS);
     const end = procMemMb(child.pid!);
     await delay(AFTER_BURST_S * 1000);
     alive();
     const after = procMemMb(child.pid!);
+    out[`burst: resident by mapping, before → ${AFTER_BURST_S} s after (MB)`] = `${beforeKinds} → ${residentByKind(child.pid!)}`;
     out['burst (df2redis replicate child, 1 flow, max rate): ops/s'] = opsPerSec;
     out[`burst: RSS before → end of burst → ${AFTER_BURST_S} s after (peak) (MB)`] =
       `${before.toFixed(0)} → ${end.rss.toFixed(0)} → ${after.rss.toFixed(0)} (${after.hwm.toFixed(0)})`;

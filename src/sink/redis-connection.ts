@@ -346,6 +346,11 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     return conn;
   }
 
+  /** Slabs the command encoder allocated so far (RespEncoder.slabsAllocated). */
+  get slabsAllocated(): number {
+    return this.#encoder.slabsAllocated;
+  }
+
   /** Encoded commands not yet acknowledged, in bytes (pending batch + written). */
   get inflightBytes(): number {
     return this.#inflightBytes;
@@ -858,15 +863,27 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     const segments = this.#encoder.take();
     if (this.#isRetaining) this.#retained.push({ start: this.#writtenSeq, end: this.#sentSeq, segs: segments });
     this.#writtenSeq = this.#sentSeq;
+    // Written in order: once this batch is written, so are the encoder's earlier takes.
+    const onWritten = this.#isRetaining ? undefined : this.#onBatchWritten;
     if (segments.length === 1) {
-      socket.write(segments[0]!);
+      socket.write(segments[0]!, onWritten);
     } else {
       socket.cork();
-      for (const seg of segments) socket.write(seg);
+      for (let i = 0; i < segments.length - 1; i++) socket.write(segments[i]!);
+      socket.write(segments[segments.length - 1]!, onWritten);
       socket.uncork();
     }
     if (socket.writableNeedDrain) this.#isWaitingSocketDrain = true;
   }
+
+  /** Batches whose socket write completed (non-retaining connections). */
+  #batchesWritten = 0;
+
+  /** A batch was handed to the kernel: its slabs may be reused (RespEncoder.recycleTaken). */
+  readonly #onBatchWritten = (err?: Error | null): void => {
+    if (err) return;
+    this.#encoder.recycleTaken(++this.#batchesWritten);
+  };
 
   #growRing(): void {
     const oldSize = this.#ringMask + 1;

@@ -45,13 +45,29 @@ export class RespEncoder {
   readonly #slabBytes: number;
   /** Slabs left (full) since the last {@link recycle}: their bytes may still be referenced. */
   #retired: Buffer[] = [];
+  /** For each slab of `#retired`: how many {@link take} calls had handed out its bytes. */
+  #retiredAtTake: number[] = [];
+  /** Calls of {@link take} so far. */
+  #takes = 0;
   /** Slabs free to be written again. */
   #spare: Buffer[] = [];
 
   /** @param slabBytes size of each slab (a batch larger than a slab gets a slab of its own). */
   constructor(slabBytes = SLAB_BYTES) {
     this.#slabBytes = slabBytes;
-    this.#buf = Buffer.allocUnsafe(slabBytes);
+    this.#buf = this.#newSlab(slabBytes);
+  }
+
+  /** Slabs allocated so far (the first one included): few when slabs are recycled. */
+  get slabsAllocated(): number {
+    return this.#slabsAllocated;
+  }
+
+  #slabsAllocated = 0;
+
+  #newSlab(size: number): Buffer {
+    this.#slabsAllocated++;
+    return Buffer.allocUnsafe(size);
   }
 
   /** Bytes encoded and not yet taken. */
@@ -223,6 +239,7 @@ export class RespEncoder {
    * reused by the next call: consume it before encoding again.
    */
   take(): Buffer[] {
+    this.#takes++;
     this.#closeSegment();
     const out = this.#segments;
     this.#segments = [];
@@ -285,12 +302,30 @@ export class RespEncoder {
     const retired = this.#retired;
     while (retired.length > 0 && this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(retired.pop()!);
     retired.length = 0;
+    this.#retiredAtTake.length = 0;
     // A slab grown for one large batch (commands piled up while the socket waited for 'drain')
     // would stay the current slab until filled again: back to a standard one while nothing is pending.
     if (this.#buf.length > this.#slabBytes && this.#pos === this.#start && this.#segments.length === 0) {
-      this.#buf = this.#spare.pop() ?? Buffer.allocUnsafe(this.#slabBytes);
+      this.#buf = this.#spare.pop() ?? this.#newSlab(this.#slabBytes);
       this.#start = this.#pos = 0;
     }
+  }
+
+  /**
+   * Declares that the Buffers handed out by the first `takes` calls of {@link take} are no longer
+   * referenced (a connection's socket wrote them and nothing keeps them: no resend copy): the
+   * slabs left before those bytes were all taken may be overwritten. Lets a connection that is
+   * never wholly answered (a sustained burst) reuse its slabs instead of allocating one per MiB.
+   */
+  recycleTaken(takes: number): void {
+    const retired = this.#retired;
+    const at = this.#retiredAtTake;
+    let n = 0;
+    while (n < retired.length && at[n]! <= takes) n++;
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) if (this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(retired[i]!);
+    retired.splice(0, n);
+    at.splice(0, n);
   }
 
   /** Makes room for `n` more bytes: a fresh slab, carrying over the untaken bytes of this one. */
@@ -298,11 +333,16 @@ export class RespEncoder {
     if (this.#pos + n <= this.#buf.length) return;
     const carried = this.#pos - this.#start;
     const size = Math.max(this.#slabBytes, 2 * (carried + n));
-    const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : Buffer.allocUnsafe(size);
+    const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : this.#newSlab(size);
     if (this.#buf.length === this.#slabBytes) {
       // Remembered (at most MAX_SPARE_SLABS, older ones are left to the GC) until recycle().
-      if (this.#retired.length === MAX_SPARE_SLABS) this.#retired.shift();
+      if (this.#retired.length === MAX_SPARE_SLABS) {
+        this.#retired.shift();
+        this.#retiredAtTake.shift();
+      }
       this.#retired.push(this.#buf);
+      // Its bytes were handed out by the takes so far (those not taken yet are copied below).
+      this.#retiredAtTake.push(this.#takes);
     }
     this.#buf.copy(next, 0, this.#start, this.#pos);
     this.#buf = next;

@@ -165,6 +165,25 @@ test('large arguments (passed to the socket by reference) arrive intact among sm
   await conn.close();
 });
 
+test('a connection whose commands are never all answered (CLIENT PAUSE) reuses its slabs once written, and every value arrives intact', async () => {
+  const conn = await connect({ maxInflightBytes: 256 * 1024 * 1024 });
+  const slabsBefore = conn.slabsAllocated;
+  await redisCli(server.port, 'CLIENT', 'PAUSE', '700', 'WRITE');
+  const value = (i: number): Buffer => Buffer.alloc(1000, 97 + (i % 26));
+  // ~24 MB while the server answers nothing: without reuse, ~24 fresh 1 MiB slabs.
+  for (let i = 0; i < 24_000; i++) {
+    conn.send(['SET', `paused:${i}`, value(i)]);
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  await conn.flush();
+  const slabs = conn.slabsAllocated - slabsBefore;
+  assert.ok(slabs <= 8, `${slabs} slabs for ~24 MB written while unanswered`);
+  for (const i of [0, 1, 4999, 12_345, 23_999]) assert.deepEqual(await conn.call(['GET', `paused:${i}`]), value(i), `paused:${i}`);
+  const digest = await conn.call(['EVAL', "local n=0 for i=0,23999 do if redis.call('GET','paused:'..i) == string.rep(string.char(97 + i % 26), 1000) then n=n+1 end end return n", '0']);
+  assert.equal(digest, 24_000);
+  await conn.close();
+});
+
 test('a refusal on the source read-back connection names the source connection, not "target"', async () => {
   // The real redis-server stands in for the master the read-back connection talks to.
   const conn = await RedisConnection.connect(parseRedisUrl(`redis://127.0.0.1:${server.port}`), { role: 'source read-back' });

@@ -77,6 +77,30 @@ test('RespEncoder.recycle: full slabs are reused only after it, and taken bytes 
   assert.ok(after.size <= 4, `${after.size} slabs with recycle after every take`);
 });
 
+test('RespEncoder.recycleTaken: a slab is reused once the takes that handed out its bytes were declared written, never before', () => {
+  const enc = new RespEncoder(4096);
+  const key = (i: number): string => `key:${String(i).padStart(4, '0')}`.padEnd(1200, '.');
+  const cmd = (i: number): Buffer => Buffer.from(`*2\r\n$3\r\nGET\r\n$1200\r\n${key(i)}\r\n`);
+  const live: Array<{ seg: Buffer; want: Buffer; take: number }> = [];
+  const slabs = new Set<ArrayBufferLike>();
+  let takes = 0;
+  for (let i = 0; i < 300; i++) {
+    enc.encode(['GET', key(i)]);
+    const [seg] = enc.take();
+    takes++;
+    live.push({ seg: seg!, want: cmd(i), take: takes });
+    slabs.add(seg!.buffer);
+    // Two takes stay "in the socket"; the ones before are written (their slices dropped).
+    const written = takes - 2;
+    if (written > 0) enc.recycleTaken(written);
+    while (live.length > 0 && live[0]!.take <= written) live.shift();
+    // Every slice not yet declared written still holds its own bytes.
+    for (const l of live) assert.deepEqual(l.seg, l.want, `take ${l.take} overwritten at take ${takes}`);
+  }
+  // 300 takes of 1.2 KB through 4 KiB slabs: ~100 slabs without reuse.
+  assert.ok(slabs.size <= 5, `${slabs.size} slabs`);
+});
+
 test('RespEncoder.recycle drops a slab grown for one large batch (commands piled up while the socket waited)', async () => {
   const enc = new RespEncoder();
   const value = Buffer.alloc(1000, 0x62);

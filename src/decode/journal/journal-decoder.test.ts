@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { JournalDecoder, decodeJournalBlob, MAX_JOURNAL_ARGC, MAX_JOURNAL_RECORD_BYTES } from './journal-decoder.js';
 import type { JournalEntry } from '../../entry/entry.js';
 import { JournalError } from '../../errors.js';
+import { STITCH_HEAD_BYTES } from '../rdb/rdb-reader.js';
 import { journalCommand, journalLsn, journalPing, puint } from '../../../test/helpers/fake-master.js';
 
 /** Plain-data view of entries for deep comparison. */
@@ -203,4 +204,54 @@ test('EXPIRED (9) decodes like COMMAND', () => {
   const cmd = journalCommand(['DEL', 'k'], { db: null });
   cmd[0] = 9;
   assert.deepEqual(show(decodeJournalBlob(cmd, 0)), [{ op: 'command', db: 0, txid: 0n, args: ['DEL', 'k'] }]);
+});
+
+test('chunks longer than the stitch head: the record cut by a boundary is completed from the chunk head, the rest of the chunk is decoded in place (not copied)', () => {
+  const records: Buffer[] = [];
+  for (let i = 0; i < 3000; i++) {
+    if (i % 500 === 17) records.push(journalCommand(['SET', `big:${i}`, Buffer.alloc(STITCH_HEAD_BYTES + 700 + i, 0x62)], { db: i % 3, txid: BigInt(i) }));
+    else if (i % 101 === 5) records.push(journalLsn(i));
+    else records.push(journalCommand(['SET', `key:${i}`, 'v'.repeat(i % 200)], { db: i % 3, txid: BigInt(i) }));
+  }
+  const bytes = Buffer.concat(records);
+  const whole = show(decodeChunks([bytes]).entries);
+  for (const size of [STITCH_HEAD_BYTES + 1, 5000, 9_973, 65_536]) {
+    const pushed = new Set<ArrayBufferLike>();
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += size) {
+      const c = Buffer.from(bytes.subarray(at, at + size)); // fresh memory per chunk
+      pushed.add(c.buffer);
+      chunks.push(c);
+    }
+    const { entries, decoder } = decodeChunks(chunks);
+    assert.deepEqual(show(entries), whole, `chunks of ${size}`);
+    assert.equal(decoder.bytesConsumed, bytes.length);
+    assert.equal(decoder.bufferedBytes, 0);
+    const commands = entries.filter((e) => e.op === 'command');
+    const inPlace = commands.filter((e) => e.op === 'command' && pushed.has(e.args[1]!.buffer)).length;
+    // All but the records in each chunk's stitched head (and the big ones).
+    assert.ok(inPlace > commands.length * ((size - STITCH_HEAD_BYTES) / size) * 0.8, `chunks of ${size}: ${inPlace} of ${commands.length} keys decoded in place`);
+  }
+  // The error offset of a corrupt record is the same whether it lies in a stitched head or in place.
+  for (const at of [5000 + 10, 5000 * 7 + 2000]) {
+    let start = 0;
+    for (const r of records) {
+      if (start + r.length > at) break;
+      start += r.length;
+    }
+    const bad = Buffer.from(bytes);
+    bad[start] = 0x3f; // unknown opcode 63
+    const message = (() => {
+      try {
+        decodeChunks([bad]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    })();
+    assert.match(message, new RegExp(`at byte ${start},`));
+    const cut: Buffer[] = [];
+    for (let p = 0; p < bad.length; p += 5000) cut.push(bad.subarray(p, p + 5000));
+    assert.throws(() => decodeChunks(cut), (e: unknown) => e instanceof JournalError && e.message === message);
+  }
 });

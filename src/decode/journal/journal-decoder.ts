@@ -24,6 +24,7 @@ import {
   JOURNAL_OP_SELECT,
 } from '../../entry/entry.js';
 import { JournalError } from '../../errors.js';
+import { STITCH_HEAD_BYTES } from '../rdb/rdb-reader.js';
 
 /** Most arguments one COMMAND record may have; more means a corrupt stream (Redis caps at 2^20 too, `proto-max-multibulk-len` default 1M). */
 export const MAX_JOURNAL_ARGC = 1 << 20;
@@ -133,14 +134,47 @@ export class JournalDecoder {
     if (this.#pendingLen === 0) {
       buf = chunk;
     } else {
+      const tailLen = this.#pendingLen;
       this.#pending.push(chunk);
       this.#pendingLen += chunk.length;
       if (this.#pendingLen < this.#need) return;
+      // The record cut by the chunk boundary is completed from the chunk's head (copied behind the
+      // tail), then the rest of the chunk is parsed in place: one small copy per chunk, not the
+      // chunk (socket chunks of a burst hold a cut record almost every time).
+      const head = Math.min(chunk.length, Math.max(this.#need - tailLen, STITCH_HEAD_BYTES));
+      if (head < chunk.length) {
+        this.#pending[this.#pending.length - 1] = chunk.subarray(0, head);
+        const stitched = Buffer.concat(this.#pending, tailLen + head);
+        const pos = this.#parseSome(stitched);
+        if (pos >= tailLen) {
+          this.#pending = [];
+          this.#pendingLen = 0;
+          this.#parseAll(chunk.subarray(pos - tailLen));
+          return;
+        }
+        // Nothing decoded (the record is longer than its known lower bound): the whole chunk.
+        this.#pending[this.#pending.length - 1] = chunk;
+      }
       // One copy per record that straddles chunks (not per record): see the class comment.
       buf = Buffer.concat(this.#pending, this.#pendingLen);
       this.#pending = [];
       this.#pendingLen = 0;
     }
+    this.#parseAll(buf);
+  }
+
+  /** Decodes the complete records of `buf` (a record start at 0); keeps the tail of an incomplete one. */
+  #parseAll(buf: Buffer): void {
+    const pos = this.#parseSome(buf);
+    if (pos < buf.length) {
+      const rest = pos === 0 ? buf : buf.subarray(pos);
+      this.#pending.push(rest);
+      this.#pendingLen = rest.length;
+    }
+  }
+
+  /** Decodes the complete records of `buf` (a record start at 0); returns the end of the last one. */
+  #parseSome(buf: Buffer): number {
     let pos: number;
     try {
       pos = this.#parse(buf);
@@ -151,11 +185,7 @@ export class JournalDecoder {
     }
     this.#consumed += pos;
     this.#base += pos;
-    if (pos < buf.length) {
-      const rest = pos === 0 ? buf : buf.subarray(pos);
-      this.#pending.push(rest);
-      this.#pendingLen = rest.length;
-    }
+    return pos;
   }
 
   /**

@@ -403,6 +403,7 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
   const fd = openSync(path, 'r');
   try {
     for (let n = 1; ; n++) {
+      if (signal?.aborted === true) throw new StoppedError(signal.reason as NodeJS.Signals, 'during the pre-scan; nothing was written');
       // A fresh buffer per read: the decoder may keep views of a chunk it was given.
       const chunk = Buffer.allocUnsafeSlow(PRESCAN_READ_BYTES);
       const read = readSync(fd, chunk, 0, PRESCAN_READ_BYTES, null);
@@ -410,7 +411,6 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
       decoder.push(read === PRESCAN_READ_BYTES ? chunk : chunk.subarray(0, read));
       if (decoder.isDone) break;
       if (n % PRESCAN_CHUNKS_PER_TURN === 0) await nextTurn();
-      if (signal?.aborted === true) throw new StoppedError(signal.reason as NodeJS.Signals, 'during the pre-scan; nothing was written');
     }
   } finally {
     closeSync(fd);

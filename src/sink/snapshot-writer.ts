@@ -9,7 +9,6 @@ import {
   writeZsetPiece,
   type StreamTargetFeatures,
 } from './command-rewriter.js';
-import { shortLength } from '../decode/rdb/rdb-reader.js';
 import { hasHashTag, keySlotRange } from './key-slot.js';
 import type { CommandSink } from './redis-connection.js';
 import { copyRange, RespEncoder } from './resp-encoder.js';
@@ -80,6 +79,11 @@ const MSET_MAX_VALUE_BYTES = 8 * 1024;
 const MSET_MAX_KEY_BYTES = 1024;
 /** `msetMaxKeys` to pass by default when every write of the keys goes through one writer. */
 export const MSET_KEYS_DEFAULT = 512;
+
+/** `*5\r\n$3\r\nSET\r\n`: the head of a staged `SET key value PXAT ms` (string-run.wat `$writeTtl`). */
+const SET_5_HEADER = Buffer.from('*5\r\n$3\r\nSET\r\n', 'latin1');
+/** Bytes of its `*5\r\n`. */
+const SET_ARRAY_HEADER_BYTES = 4;
 /**
  * Input bytes {@link SnapshotWriter.writeStringRun} copies into the kernel at once (≤ its input
  * area; larger than any record it takes: key ≤ MSET_MAX_KEY_BYTES, value ≤ MSET_MAX_VALUE_BYTES).
@@ -194,13 +198,15 @@ export class SnapshotWriter {
   /** Copy of the first staged key: routes the MSET and names it in errors. */
   #stagedFirstKey: Buffer = Buffer.alloc(0);
   /**
-   * Strings with an expiry held in the same batch (sent after its MSET): `key value PXAT ms`
-   * encoded as the arguments of one `SET` each, their encoded lengths and copies of their keys
-   * (each names its own command in errors).
+   * Strings with an expiry held in the same batch (sent after its MSET): each a whole encoded
+   * `SET key value PXAT ms` (by {@link #stageString} or the string-run kernel, byte for byte the
+   * same), their lengths and copies of their keys (each names its own command in errors).
    */
   #ttlStage: RespEncoder | undefined;
   #ttlLengths: number[] = [];
   #ttlKeys: Buffer[] = [];
+  /** Scratch of the string-run kernel's SET … PXAT index (StringRunTranscoder.ttlCommand). */
+  readonly #ttlCommand = { length: 0, keyStart: 0, keyEnd: 0 };
   /** Copy of the first key of the MSET (the first staged key unless that one has an expiry). */
   #stagedMsetFirstKey: Buffer = Buffer.alloc(0);
   #isSendQueued = false;
@@ -446,14 +452,14 @@ export class SnapshotWriter {
     }
     if (t > 0) {
       const parts = this.#ttlStage!.take();
-      // One segment: every staged argument is short, so copied into the slab (MSET_MAX_*_BYTES).
+      // One segment: every staged command is short, so copied into the slab (MSET_MAX_*_BYTES).
       const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       const lengths = this.#ttlLengths;
       for (let i = 0, off = 0; i < t; i++) {
         const end = off + lengths[i]!;
+        // `*5\r\n` again from begin(), then the rest of the staged command as is.
         conn.begin(5);
-        conn.arg('SET');
-        copyParts(conn, [buf.subarray(off, end)]);
+        conn.raw(buf.subarray(off + SET_ARRAY_HEADER_BYTES, end));
         conn.end('SET', ttlKeys[i]);
         off = end;
       }
@@ -532,31 +538,42 @@ export class SnapshotWriter {
       const winEnd = this.#winEnd;
       if (this.#stagedKeys > 0 && db !== this.#stagedDb) this.#sendStaged();
       const staged = (this.#stage?.pendingBytes ?? 0) + (this.#ttlStage?.pendingBytes ?? 0);
-      const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue);
+      const records = k.run(pos - winStart, winEnd - winStart, this.#msetMaxKeys - this.#stagedKeys, MSET_MAX_BYTES - staged, MSET_MAX_KEY_BYTES, maxValue, this.#nowMs());
+      this.#stats.skippedExpired += k.expired;
       if (records > 0) {
         const isFirst = this.#stagedKeys === 0;
-        if (isFirst || this.#stagedKeys === this.#ttlKeys.length) {
-          // The run's first key, from the input: `0x00 <6/14-bit length> key`.
-          const len = shortLength(buf, pos + 1, end);
-          const keyStart = pos + 1 + (len & 3);
-          const key = copyRange(buf, keyStart, keyStart + (len >>> 2));
-          if (isFirst) {
-            this.#stagedDb = db;
-            this.#stagedSlot = -1;
-            this.#stagedFirstKey = key;
-            if (!this.#isSendQueued) {
-              this.#isSendQueued = true;
-              queueMicrotask(this.#onSendQueued);
-            }
-          }
-          this.#stagedMsetFirstKey = key;
+        const ttl = k.ttlCount;
+        let firstKey: Buffer | undefined;
+        if (k.firstKeyAt >= 0 && (isFirst || this.#stagedKeys === this.#ttlKeys.length)) {
+          // The run's first MSET key, from the input.
+          const keyStart = winStart + k.firstKeyAt;
+          firstKey = this.#stagedMsetFirstKey = copyRange(buf, keyStart, keyStart + k.firstKeyLength);
         }
-        (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES)).rawCopy(k.output());
+        if (ttl > 0) {
+          const out = k.ttlOutput();
+          const cmd = this.#ttlCommand;
+          for (let i = 0; i < ttl; i++) {
+            k.ttlCommand(i, cmd);
+            this.#ttlLengths.push(cmd.length);
+            this.#ttlKeys.push(copyRange(out, cmd.keyStart, cmd.keyEnd));
+          }
+          (this.#ttlStage ??= new RespEncoder(STAGE_SLAB_BYTES)).rawCopy(out);
+        }
+        if (isFirst) {
+          this.#stagedDb = db;
+          this.#stagedSlot = -1;
+          this.#stagedFirstKey = firstKey ?? this.#ttlKeys[0]!;
+          if (!this.#isSendQueued) {
+            this.#isSendQueued = true;
+            queueMicrotask(this.#onSendQueued);
+          }
+        }
+        if (k.outputLength > 0) (this.#stage ??= new RespEncoder(STAGE_SLAB_BYTES)).rawCopy(k.output());
         this.#stats.pieces += records;
         this.#stagedKeys += records;
-        pos += k.consumed;
-        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength >= MSET_MAX_BYTES) this.#sendStaged();
+        if (this.#stagedKeys >= this.#msetMaxKeys || staged + k.outputLength + k.ttlLength >= MSET_MAX_BYTES) this.#sendStaged();
       }
+      pos += k.consumed;
       const reason = k.reason;
       if ((reason === RUN_STOP.KEYS || reason === RUN_STOP.BYTES) && records > 0) continue;
       if (this.#isWindowCut(reason, pos, end)) continue;
@@ -602,6 +619,7 @@ export class SnapshotWriter {
     } else {
       const stage = (this.#ttlStage ??= new RespEncoder(STAGE_SLAB_BYTES));
       const before = stage.pendingBytes;
+      stage.rawCopy(SET_5_HEADER);
       stage.argRange(keyBuf, keyStart, keyEnd);
       stage.argRange(valueBuf, valueStart, valueEnd);
       stage.arg('PXAT');

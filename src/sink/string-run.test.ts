@@ -26,14 +26,34 @@ interface RunResult {
   consumed: number;
   reason: number;
   out: Buffer;
+  /** SET … PXAT commands, back to back, and the key of each (hex). */
+  ttl: Buffer;
+  ttlKeys: string[];
+  expired: number;
+  /** Input offset and length of the first MSET key (-1: none). */
+  firstKey: [number, number];
 }
 
-/** The rules of string-run.wat in JS, encoding with RespEncoder.argRange. */
-function reference(input: Buffer, start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number): RunResult {
+/** The kernel's clock in these tests (unix ms). */
+const NOW = 1_700_000_000_000;
+/** Output areas of string-run.wat (MSET arguments; SET … PXAT commands) and its index bound. */
+const AREA_BYTES = 81_408;
+const MAX_TTL_COMMANDS = 5418;
+
+/**
+ * The rules of string-run.wat in JS, encoding as SnapshotWriter stages: MSET pairs with
+ * RespEncoder.argRange, a record with a future expiry as `*5 SET key value PXAT ms` (argRange +
+ * arg of the number), a past one skipped.
+ */
+function reference(input: Buffer, start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number, now = NOW): RunResult {
   const enc = new RespEncoder(1 << 20);
+  const ttl = new RespEncoder(1 << 20);
+  const ttlKeys: string[] = [];
   let p = start;
   let n = 0;
   let reason = 0;
+  let expired = 0;
+  let firstKey: [number, number] = [-1, 0];
   const len = (q: number): [number, number] | 'input' | 'other' => {
     if (q >= end) return 'input';
     const b = input[q]!;
@@ -42,68 +62,129 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
     if (q + 1 >= end) return 'input';
     return [((b & 0x3f) << 8) | input[q + 1]!, q + 2];
   };
+  /** The plain string record at `q`: key and value [start, length], or the stop reason. */
+  const record = (q: number): { k: [number, number]; v: [number, number] } | number => {
+    if (q + 2 > end) return RUN_STOP.INPUT;
+    if (input[q] !== 0) return RUN_STOP.OTHER;
+    const k = len(q + 1);
+    if (k === 'input' || k === 'other') return k === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+    if (k[0] > maxKey) return RUN_STOP.LIMIT;
+    const v = len(k[1] + k[0]);
+    if (v === 'input' || v === 'other') return v === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+    if (v[0] > maxValue) return RUN_STOP.LIMIT;
+    if (v[1] + v[0] > end) return RUN_STOP.INPUT;
+    return { k: [k[1], k[0]], v: [v[1], v[0]] };
+  };
   for (;;) {
     if (n >= maxRecords) {
       reason = RUN_STOP.KEYS;
       break;
     }
-    if (enc.pendingBytes >= budget) {
+    if (enc.pendingBytes + ttl.pendingBytes >= budget) {
       reason = RUN_STOP.BYTES;
       break;
     }
-    if (p + 2 > end) {
+    if (p >= end) {
       reason = RUN_STOP.INPUT;
       break;
     }
-    if (input[p] !== 0) {
-      reason = RUN_STOP.OTHER;
+    if (input[p] === 0xfc) {
+      if (p + 9 > end) {
+        reason = RUN_STOP.INPUT;
+        break;
+      }
+      const ms = input.readBigUInt64LE(p + 1);
+      if (ms >= 2n ** 53n) {
+        reason = RUN_STOP.OTHER;
+        break;
+      }
+      const r = record(p + 9);
+      if (typeof r === 'number') {
+        reason = r;
+        break;
+      }
+      if (Number(ms) <= now) {
+        expired++;
+        p = r.v[0] + r.v[1];
+        continue;
+      }
+      if (ttl.pendingBytes + 64 + r.k[1] + r.v[1] > AREA_BYTES || ttlKeys.length >= MAX_TTL_COMMANDS) {
+        reason = RUN_STOP.ROOM;
+        break;
+      }
+      ttl.rawCopy(Buffer.from('*5\r\n$3\r\nSET\r\n'));
+      ttl.argRange(input, r.k[0], r.k[0] + r.k[1]);
+      ttl.argRange(input, r.v[0], r.v[0] + r.v[1]);
+      ttl.arg('PXAT');
+      ttl.arg(Number(ms));
+      ttlKeys.push(input.toString('hex', r.k[0], r.k[0] + r.k[1]));
+      p = r.v[0] + r.v[1];
+      n++;
+      continue;
+    }
+    const r = record(p);
+    if (typeof r === 'number') {
+      reason = r;
       break;
     }
-    const k = len(p + 1);
-    if (k === 'input' || k === 'other') {
-      reason = k === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+    if (enc.pendingBytes + 20 + r.k[1] + r.v[1] > AREA_BYTES) {
+      reason = RUN_STOP.ROOM;
       break;
     }
-    if (k[0] > maxKey) {
-      reason = RUN_STOP.LIMIT;
-      break;
-    }
-    const v = len(k[1] + k[0]);
-    if (v === 'input' || v === 'other') {
-      reason = v === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
-      break;
-    }
-    if (v[0] > maxValue) {
-      reason = RUN_STOP.LIMIT;
-      break;
-    }
-    if (v[1] + v[0] > end) {
-      reason = RUN_STOP.INPUT;
-      break;
-    }
-    enc.argRange(input, k[1], k[1] + k[0]);
-    enc.argRange(input, v[1], v[1] + v[0]);
-    p = v[1] + v[0];
+    if (firstKey[0] < 0) firstKey = [r.k[0], r.k[1]];
+    enc.argRange(input, r.k[0], r.k[0] + r.k[1]);
+    enc.argRange(input, r.v[0], r.v[0] + r.v[1]);
+    p = r.v[0] + r.v[1];
     n++;
   }
-  const parts = enc.take();
-  return { records: n, consumed: p - start, reason, out: Buffer.concat(parts) };
+  return { records: n, consumed: p - start, reason, out: Buffer.concat(enc.take()), ttl: Buffer.concat(ttl.take()), ttlKeys, expired, firstKey };
 }
 
-function kernelRun(k: StringRunTranscoder, start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number): RunResult {
-  const records = k.run(start, end, maxRecords, budget, maxKey, maxValue);
-  return { records, consumed: k.consumed, reason: k.reason, out: Buffer.from(k.output()) };
+function kernelRun(k: StringRunTranscoder, start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number, now = NOW): RunResult {
+  const records = k.run(start, end, maxRecords, budget, maxKey, maxValue, now);
+  const ttl = Buffer.from(k.ttlOutput());
+  const ttlKeys: string[] = [];
+  const cmd = { length: 0, keyStart: 0, keyEnd: 0 };
+  let off = 0;
+  for (let i = 0; i < k.ttlCount; i++) {
+    k.ttlCommand(i, cmd);
+    // Each command's length ends where the next one starts; its key lies inside it.
+    assert.ok(cmd.keyStart > off && cmd.keyEnd < off + cmd.length, `command ${i}: key inside the command`);
+    off += cmd.length;
+    ttlKeys.push(ttl.toString('hex', cmd.keyStart, cmd.keyEnd));
+  }
+  assert.equal(off, ttl.length, 'the commands cover the SET … PXAT output');
+  return {
+    records,
+    consumed: k.consumed,
+    reason: k.reason,
+    out: Buffer.from(k.output()),
+    ttl,
+    ttlKeys,
+    expired: k.expired,
+    firstKey: [k.firstKeyAt, k.firstKeyAt < 0 ? 0 : k.firstKeyLength],
+  };
+}
+
+/** An RDB expiry record (EXPIRETIME_MS) in front of a plain string record. */
+function ttlRecord(ms: bigint, key: Buffer, value: Buffer, wideKey = false, wideValue = false): Buffer {
+  const fc = Buffer.alloc(9);
+  fc[0] = 0xfc;
+  fc.writeBigUInt64LE(ms, 1);
+  return Buffer.concat([fc, stringRecord(key, value, wideKey, wideValue)]);
 }
 
 /** Random plain records (both length encodings) with, at random, a record each stop condition stops at. */
-function randomInput(next: () => number, count: number, maxKeyLen: number, maxValueLen: number, withStops: boolean): Buffer {
+function randomInput(next: () => number, count: number, maxKeyLen: number, maxValueLen: number, withStops: boolean, withTtl = false): Buffer {
   const parts: Buffer[] = [];
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(next() * 256)));
   for (let i = 0; i < count; i++) {
     const r = next();
     if (withStops && r < 0.08) {
       const stops = [
-        Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8]), // EXPIRETIME_MS
+        Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8]), // EXPIRETIME_MS ≥ 2^53
+        ttlRecord(BigInt(NOW + 5000), Buffer.from('k'), Buffer.from('v')).subarray(0, 9 + 2), // then a cut string
+        Buffer.concat([ttlRecord(BigInt(NOW + 5000), Buffer.from('k'), Buffer.from('v')).subarray(0, 9), Buffer.from([2, 1, 0x61, 1, 1, 0x62])]), // then a set
         Buffer.from([0xfe, 1]), // SELECTDB
         Buffer.from([0xff]), // EOF
         Buffer.from([2, 1, 0x61, 1, 1, 0x62]), // a set
@@ -118,6 +199,13 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
     }
     const klen = r < 0.5 ? Math.floor(next() * 20) : Math.floor(next() * (maxKeyLen + 1));
     const vlen = next() < 0.5 ? Math.floor(next() * 120) : Math.floor(next() * (maxValueLen + 1));
+    if (withTtl && next() < 0.3) {
+      // Past, future (up to 16 digits), or not taken (≥ 2^53, negative as int64).
+      const t = next();
+      const ms = t < 0.3 ? BigInt(NOW - Math.floor(next() * 1e9)) : t < 0.6 ? BigInt(NOW + 1 + Math.floor(next() * 1e12)) : t < 0.8 ? BigInt(Math.floor(next() * 2 ** 53)) : t < 0.9 ? 2n ** 53n + BigInt(Math.floor(next() * 1000)) : 2n ** 64n - 1n - BigInt(Math.floor(next() * 1000));
+      parts.push(ttlRecord(ms, bytes(klen), bytes(vlen), next() < 0.2, next() < 0.2));
+      continue;
+    }
     parts.push(stringRecord(bytes(klen), bytes(vlen), next() < 0.2, next() < 0.2));
   }
   return Buffer.concat(parts);
@@ -126,15 +214,15 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
 test('string-run kernel: the RESP of random runs equals RespEncoder.argRange of each key and value, cut at every position of the input', () => {
   const k = new StringRunTranscoder();
   const next = rng(12);
-  for (let round = 0; round < 6; round++) {
-    const input = randomInput(next, 40, 80, 300, round % 2 === 1);
+  for (let round = 0; round < 8; round++) {
+    const input = randomInput(next, 40, 80, 300, round % 2 === 1, round >= 4);
     assert.ok(input.length <= k.inputBytes);
     k.load(input, 0, input.length);
     for (let end = 0; end <= input.length; end++) {
       const want = reference(input, 0, end, 1000, 1 << 20, 1024, 8192);
       const got = kernelRun(k, 0, end, 1000, 1 << 20, 1024, 8192);
       assert.deepEqual(got, want, `round ${round}, input cut at ${end} of ${input.length}`);
-      if (round % 2 === 0) assert.notEqual(got.reason, RUN_STOP.OTHER);
+      if (round % 2 === 0 && round < 4) assert.notEqual(got.reason, RUN_STOP.OTHER);
     }
     // Runs starting at every record boundary the whole-input run passed.
     const whole = reference(input, 0, input.length, 1000, 1 << 20, 1024, 8192);
@@ -148,7 +236,7 @@ test('string-run kernel: lengths up to the MSET limits (6- and 14-bit), stopped 
   const k = new StringRunTranscoder();
   const next = rng(7);
   for (let round = 0; round < 8; round++) {
-    const input = randomInput(next, 24, 1100, 8300, round >= 4);
+    const input = randomInput(next, 24, 1100, 8300, round >= 4, round % 2 === 1);
     const n = Math.min(input.length, k.inputBytes);
     k.load(input, 0, n);
     for (const [maxRecords, budget, maxKey, maxValue] of [
@@ -183,5 +271,45 @@ test('string-run kernel: lengths up to the MSET limits (6- and 14-bit), stopped 
     const got = kernelRun(k, 0, input.length, maxRecords, budget, 1024, 8192);
     assert.equal(got.reason, reason);
     assert.deepEqual(got, reference(input, 0, input.length, maxRecords, budget, 1024, 8192));
+  }
+});
+
+test('string-run kernel: strings with an expiry become SET … PXAT (future) or are skipped (at or before now), byte for byte as staged in JS', () => {
+  const k = new StringRunTranscoder();
+  const key = (i: number): Buffer => Buffer.from(`key:${i}`);
+  const input = Buffer.concat([
+    stringRecord(key(0), Buffer.from('plain')),
+    ttlRecord(BigInt(NOW), key(1), Buffer.from('expires now: skipped')),
+    ttlRecord(BigInt(NOW + 1), key(2), Buffer.from('one ms later: written')),
+    ttlRecord(0n, key(3), Buffer.from('epoch: skipped')),
+    ttlRecord(2n ** 53n - 1n, key(4), Buffer.from('16 digits')),
+    stringRecord(key(5), Buffer.from('plain again')),
+    ttlRecord(2n ** 53n, key(6), Buffer.from('left to JS')),
+  ]);
+  k.load(input, 0, input.length);
+  const got = kernelRun(k, 0, input.length, 1000, 1 << 20, 1024, 8192);
+  assert.deepEqual(got, reference(input, 0, input.length, 1000, 1 << 20, 1024, 8192));
+  assert.equal(got.records, 4);
+  assert.equal(got.expired, 2);
+  assert.equal(got.reason, RUN_STOP.OTHER);
+  assert.equal(got.consumed, input.length - ttlRecord(2n ** 53n, key(6), Buffer.from('left to JS')).length);
+  assert.deepEqual(got.ttlKeys, [key(2).toString('hex'), key(4).toString('hex')]);
+  assert.equal(
+    got.ttl.toString(),
+    `*5\r\n$3\r\nSET\r\n$5\r\nkey:2\r\n$21\r\none ms later: written\r\n$4\r\nPXAT\r\n$13\r\n${NOW + 1}\r\n` +
+      `*5\r\n$3\r\nSET\r\n$5\r\nkey:4\r\n$9\r\n16 digits\r\n$4\r\nPXAT\r\n$16\r\n${2 ** 53 - 1}\r\n`,
+  );
+  assert.equal(got.out.toString(), '$5\r\nkey:0\r\n$5\r\nplain\r\n$5\r\nkey:5\r\n$11\r\nplain again\r\n');
+  assert.deepEqual(got.firstKey, [input.indexOf('key:0'), 5]);
+  // Only expiries, all past: consumed, nothing written, no first MSET key.
+  const past = Buffer.concat([ttlRecord(1n, key(7), Buffer.from('a')), ttlRecord(2n, key(8), Buffer.from('b'))]);
+  k.load(past, 0, past.length);
+  const none = kernelRun(k, 0, past.length, 1000, 1 << 20, 1024, 8192);
+  assert.deepEqual([none.records, none.expired, none.consumed, none.firstKey[0], none.reason], [0, 2, past.length, -1, RUN_STOP.INPUT]);
+  // The byte budget counts both outputs.
+  const many = Buffer.concat(Array.from({ length: 50 }, (_, i) => ttlRecord(BigInt(NOW + 10), key(i), Buffer.alloc(100, 0x61))));
+  k.load(many, 0, many.length);
+  for (const budget of [1, 500, 1000, 5000]) {
+    assert.deepEqual(kernelRun(k, 0, many.length, 1000, budget, 1024, 8192), reference(many, 0, many.length, 1000, budget, 1024, 8192), `budget ${budget}`);
   }
 });

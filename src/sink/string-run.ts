@@ -59,7 +59,9 @@ interface StringRunExports {
   inputBytes: WebAssembly.Global;
   outputOffset: WebAssembly.Global;
   outputBytes: WebAssembly.Global;
-  run(start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number): number;
+  ttlOutputOffset: WebAssembly.Global;
+  ttlIndexOffset: WebAssembly.Global;
+  run(start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number, nowMs: number): number;
   crcTableOffset: WebAssembly.Global;
   slotBytesOffset: WebAssembly.Global;
   slotKeysOffset: WebAssembly.Global;
@@ -68,6 +70,9 @@ interface StringRunExports {
   regionsOffset: WebAssembly.Global;
   slots(start: number, end: number, region: number, maxKeys: number, maxKey: number, maxValue: number): number;
 }
+
+/** Most `SET … PXAT` commands one {@link StringRunTranscoder.run} writes (its index area; stops ROOM). */
+const MAX_TTL_COMMANDS = 5418;
 
 /** Largest region per slot of {@link StringRunTranscoder.slots} (string-run.wat memory map). */
 export const MAX_SLOT_REGION_BYTES = 1024;
@@ -97,6 +102,19 @@ export class StringRunTranscoder {
   reason = 0;
   /** Output bytes written by the last {@link run}: {@link output}. */
   outputLength = 0;
+  /** `SET … PXAT` bytes written by the last {@link run}: {@link ttlOutput}. */
+  ttlLength = 0;
+  /** `SET … PXAT` commands written by the last {@link run} ({@link ttlCommand}). */
+  ttlCount = 0;
+  /** Records with a past expiry the last {@link run} skipped (consumed, not written). */
+  expired = 0;
+  /** Input offset (from the loaded window's start) of the first MSET key the last {@link run} wrote; -1: none. */
+  firstKeyAt = -1;
+  /** Length of that key. */
+  firstKeyLength = 0;
+  readonly #ttlOut: number;
+  /** Per `SET … PXAT` command: length, key offset in {@link ttlOutput}, key length. */
+  readonly #ttlIndex: Uint32Array;
 
   constructor() {
     const wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(STRING_RUN_WASM_BASE64, 'base64')), {})
@@ -105,7 +123,7 @@ export class StringRunTranscoder {
     this.#slots = wasm.slots;
     const buffer = wasm.memory.buffer;
     this.#mem = Buffer.from(buffer);
-    this.#result = new Uint32Array(buffer, wasm.resultOffset.value as number, 6);
+    this.#result = new Uint32Array(buffer, wasm.resultOffset.value as number, 11);
     new Uint16Array(buffer, wasm.crcTableOffset.value as number, 256).set(CRC16_TABLE);
     const at = (g: WebAssembly.Global): number => g.value as number;
     this.slotRegions = {
@@ -119,6 +137,8 @@ export class StringRunTranscoder {
     };
     this.#in = wasm.inputOffset.value as number;
     this.#out = wasm.outputOffset.value as number;
+    this.#ttlOut = wasm.ttlOutputOffset.value as number;
+    this.#ttlIndex = new Uint32Array(buffer, wasm.ttlIndexOffset.value as number, 3 * MAX_TTL_COMMANDS);
     this.inputBytes = wasm.inputBytes.value as number;
   }
 
@@ -129,16 +149,40 @@ export class StringRunTranscoder {
 
   /**
    * Transcodes records of the loaded input from offset `start` to `end`: at most `maxRecords`
-   * (≥ 1), until the output reaches `budget` bytes (≥ 1), keys ≤ `maxKey` and values ≤ `maxValue`
-   * bytes. Returns the records written; sets {@link consumed}, {@link outputLength}, {@link reason}.
+   * (≥ 1), until both outputs reach `budget` bytes (≥ 1), keys ≤ `maxKey` and values ≤ `maxValue`
+   * bytes. Plain strings become MSET arguments ({@link output}); a string with an expiry after
+   * `nowMs` a whole `SET key value PXAT ms` ({@link ttlOutput}, {@link ttlCommand}); one with an
+   * expiry at or before `nowMs` is skipped ({@link expired}). Returns the records written; sets
+   * {@link consumed}, {@link outputLength}, {@link reason} and the fields above.
    */
-  run(start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number): number {
-    const n = this.#run(start, end, maxRecords, budget, maxKey, maxValue);
+  run(start: number, end: number, maxRecords: number, budget: number, maxKey: number, maxValue: number, nowMs: number): number {
+    const n = this.#run(start, end, maxRecords, budget, maxKey, maxValue, nowMs);
     const r = this.#result;
     this.consumed = r[0]!;
     this.outputLength = r[1]!;
     this.reason = r[2]!;
+    this.ttlLength = r[6]!;
+    this.ttlCount = r[7]!;
+    this.expired = r[8]!;
+    this.firstKeyAt = r[9] === 0xffffffff ? -1 : r[9]!;
+    this.firstKeyLength = r[10]!;
     return n;
+  }
+
+  /** The `SET … PXAT` commands of the last {@link run}, back to back (a view, valid until the next run). */
+  ttlOutput(): Buffer {
+    return this.#mem.subarray(this.#ttlOut, this.#ttlOut + this.ttlLength);
+  }
+
+  /**
+   * The `i`-th `SET … PXAT` command of the last {@link run}: its length and where its key lies in
+   * {@link ttlOutput} (`[keyStart, keyEnd)`), written into `out` (reused by the caller).
+   */
+  ttlCommand(i: number, out: { length: number; keyStart: number; keyEnd: number }): void {
+    const x = this.#ttlIndex;
+    out.length = x[3 * i]!;
+    out.keyStart = x[3 * i + 1]!;
+    out.keyEnd = out.keyStart + x[3 * i + 2]!;
   }
 
   /**

@@ -2,17 +2,26 @@
 ;; `0x00 <len> key <len> value` (RDB_TYPE_STRING, both lengths in the 6-bit `00xxxxxx` or 14-bit
 ;; `01xxxxxx xxxxxxxx` encodings of Redis src/rdb.c `rdbSaveLen`) and writes, per record, the two
 ;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`.
+;; `run` also takes a record with an expiry, `0xFC <LE64 unix ms> 0x00 <len> key <len> value`
+;; (RDB_OPCODE_EXPIRETIME_MS, src/rdb.c `rdbSaveMillisecondTime`): a past one is skipped and
+;; counted, a future one becomes a whole command `SET key value PXAT <ms>` in a second output, with
+;; its length and its key's place in an index (JS sends each one, named after its key).
 ;;
 ;; A second entry, `slots`, writes the same two bulk strings per record into the region of the
 ;; record's Redis Cluster slot instead (CRC16 of the key or of its hash tag, Redis src/cluster.c
 ;; `keyHashSlot`): the keys of one slot, sent later as one MSET (src/sink/slot-stage.ts).
 ;;
 ;; Memory (265 pages, never grown so JS views of it stay valid; pages never written take no RAM):
-;;   [0, 24)            results of the last call: bytes consumed, bytes written, stop reason, slot
-;;                      of a FULL stop, slots listed, keys held in regions (u32 each)
+;;   [0, 44)            results of the last call (u32 each): bytes consumed, bytes written, stop
+;;                      reason, slot of a FULL stop, slots listed, keys held in regions, then (`run`)
+;;                      SET … PXAT bytes written, SET … PXAT commands, expired records skipped,
+;;                      input offset and length of the first MSET key written (0xffffffff: none)
 ;;   [1024, 99328)      input: JS copies RDB bytes here (`inputOffset`, up to `inputBytes`)
-;;   [99328, 262144)    output of `run`: the RESP bytes (`outputOffset`, up to `outputBytes`)
+;;   [99328, 180736)    output of `run`: the MSET arguments (`outputOffset`, up to `outputBytes`)
+;;   [180736, 262144)   output of `run`: the SET … PXAT commands (`ttlOutputOffset`, `outputBytes`)
 ;;   [262144, 262656)   CRC16/XMODEM table, 256 × u16 (JS writes it: Redis src/crc16.c `crc16tab`)
+;;   [262656, 327680)   per SET … PXAT command of the last `run`: its length, its key's offset in
+;;                      the second output and the key's length (u32 × 3; `ttlIndexOffset`)
 ;;   [327680, 393216)   per slot: bytes held in its region (u32 × 16384)
 ;;   [393216, 458752)   per slot: keys held in its region (u32 × 16384)
 ;;   [458752, 524288)   slots listed since JS last cleared the list, in order (u32 × 16384)
@@ -23,10 +32,11 @@
 ;;   1 KEYS   `maxRecords` records written
 ;;   2 BYTES  the output reached `budget` bytes (the record that crossed it is written)
 ;;   3 INPUT  the input ends inside (or right before) a record
-;;   4 OTHER  a byte that is not RDB_TYPE_STRING (an opcode: expiry, SELECTDB, EOF, another type),
-;;            or a length that is not 6/14-bit (an int or LZF encoded string, a 32/64-bit length)
+;;   4 OTHER  a byte that is not RDB_TYPE_STRING (an opcode: SELECTDB, EOF, another type; `slots`:
+;;            an expiry), or a length that is not 6/14-bit (an int or LZF encoded string, a 32/64-bit
+;;            length), or an expiry not in [0, 2^53) ms or not followed by a plain string
 ;;   5 LIMIT  a key longer than `maxKey` or a value longer than `maxValue` bytes
-;;   6 ROOM   the output area is full (not reached with budget ≤ 64 KiB)
+;;   6 ROOM   an output area or the index is full (not reached with budget ≤ 64 KiB)
 ;;   7 FULL   (`slots`) the record's slot region cannot take it, or holds `maxKeys` keys: JS sends
 ;;            the slot (its number is stored at offset 12) and calls again
 ;;
@@ -38,7 +48,9 @@
   (global (export "inputOffset") i32 (i32.const 1024))
   (global (export "inputBytes") i32 (i32.const 98304))
   (global (export "outputOffset") i32 (i32.const 99328))
-  (global (export "outputBytes") i32 (i32.const 162816))
+  (global (export "outputBytes") i32 (i32.const 81408))
+  (global (export "ttlOutputOffset") i32 (i32.const 180736))
+  (global (export "ttlIndexOffset") i32 (i32.const 262656))
   (global (export "crcTableOffset") i32 (i32.const 262144))
   (global (export "slotBytesOffset") i32 (i32.const 327680))
   (global (export "slotKeysOffset") i32 (i32.const 393216))
@@ -141,6 +153,48 @@
     (i32.store16 (local.get $o) (i32.const 0x0a0d))
     (i32.add (local.get $o) (i32.const 2)))
 
+  ;; Writes the bulk string of the decimal `$ms` (0 ≤ ms < 2^53) at $o: `$<digits>\r\n<ms>\r\n`,
+  ;; as RespEncoder.arg of a number; returns the address after it.
+  (func $decimal (param $o i32) (param $ms i64) (result i32)
+    (local $digits i32) (local $q i64) (local $p i32)
+    (local.set $q (local.get $ms))
+    (loop $count
+      (local.set $digits (i32.add (local.get $digits) (i32.const 1)))
+      (local.set $q (i64.div_u (local.get $q) (i64.const 10)))
+      (br_if $count (i64.ne (local.get $q) (i64.const 0))))
+    (local.set $o (call $header (local.get $o) (local.get $digits)))
+    (local.set $p (i32.add (local.get $o) (local.get $digits)))
+    (i32.store16 (local.get $p) (i32.const 0x0a0d))
+    (loop $digit
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (i32.store8 (local.get $p) (i32.wrap_i64 (i64.add (i64.const 48) (i64.rem_u (local.get $ms) (i64.const 10)))))
+      (local.set $ms (i64.div_u (local.get $ms) (i64.const 10)))
+      (br_if $digit (i32.gt_u (local.get $p) (local.get $o))))
+    (i32.add (i32.add (local.get $o) (local.get $digits)) (i32.const 2)))
+
+  ;; Writes the record $parse read as `SET key value PXAT $ms` at $o (a whole command) and appends
+  ;; its length, key offset (from 180736) and key length to the index; returns the address after it.
+  (func $writeTtl (param $o i32) (param $ms i64) (result i32)
+    (local $start i32) (local $at i32)
+    (local.set $start (local.get $o))
+    ;; *5\r\n$3\r\nSET\r\n
+    (i64.store (local.get $o) (i64.const 0x0a0d33240a0d352a))
+    (i32.store offset=8 (local.get $o) (i32.const 0x0d544553))
+    (i32.store8 offset=12 (local.get $o) (i32.const 0x0a))
+    (local.set $o (i32.add (local.get $o) (i32.const 13)))
+    (local.set $at (i32.add (i32.const 262656) (i32.mul (i32.load (i32.const 28)) (i32.const 12))))
+    (i32.store offset=4 (local.get $at) (i32.sub (call $header (local.get $o) (global.get $klen)) (i32.const 180736)))
+    (i32.store offset=8 (local.get $at) (global.get $klen))
+    (local.set $o (call $write (local.get $o)))
+    ;; $4\r\nPXAT\r\n
+    (i64.store (local.get $o) (i64.const 0x544158500a0d3424))
+    (i32.store16 offset=8 (local.get $o) (i32.const 0x0a0d))
+    (local.set $o (i32.add (local.get $o) (i32.const 10)))
+    (local.set $o (call $decimal (local.get $o) (local.get $ms)))
+    (i32.store (local.get $at) (i32.sub (local.get $o) (local.get $start)))
+    (i32.store (i32.const 28) (i32.add (i32.load (i32.const 28)) (i32.const 1)))
+    (local.get $o))
+
   ;; Cluster slot of the key at $k ($klen bytes): CRC16 of its hash tag (the bytes between the first
   ;; `{` and the next `}`, when not empty) or of the whole key, mod 16384 (src/cluster.c `keyHashSlot`).
   (func $slot (param $k i32) (param $klen i32) (result i32)
@@ -223,28 +277,69 @@
     (local.get $n))
 
   ;; Transcodes records from input offset `start` (relative to `inputOffset`) up to `end`; returns
-  ;; the records written. Stores the input bytes consumed (from `start`), the output bytes written
-  ;; (from `outputOffset`) and the stop reason at `resultOffset`. `maxRecords` ≥ 1, `budget` ≥ 1,
-  ;; `end` ≤ `inputBytes`.
+  ;; the records written (MSET pairs and SET … PXAT commands; expired records are skipped, not
+  ;; counted). A record with an expiry is taken when its ms is in [0, 2^53): written when above
+  ;; `now` (unix ms), skipped when not. Stores at `resultOffset` the input bytes consumed (from
+  ;; `start`), the MSET output bytes (from `outputOffset`), the stop reason, then the SET … PXAT
+  ;; bytes (from `ttlOutputOffset`) and commands (see `ttlIndexOffset`), the expired records, and
+  ;; where the first MSET key lies in the input. `maxRecords` ≥ 1, `budget` ≥ 1 (both outputs
+  ;; together), `end` ≤ `inputBytes`.
   (func (export "run")
     (param $start i32) (param $end i32) (param $maxRecords i32) (param $budget i32)
-    (param $maxKey i32) (param $maxValue i32) (result i32)
-    (local $p i32) (local $e i32) (local $o i32) (local $n i32) (local $reason i32)
+    (param $maxKey i32) (param $maxValue i32) (param $now f64) (result i32)
+    (local $p i32) (local $e i32) (local $o i32) (local $t i32) (local $n i32) (local $reason i32)
+    (local $ms i64) (local $q i32)
     (local.set $p (i32.add (i32.const 1024) (local.get $start)))
     (local.set $e (i32.add (i32.const 1024) (local.get $end)))
     (local.set $o (i32.const 99328))
+    (local.set $t (i32.const 180736))
+    (i32.store (i32.const 28) (i32.const 0))
+    (i32.store (i32.const 32) (i32.const 0))
+    (i32.store (i32.const 36) (i32.const -1))
+    (i32.store (i32.const 40) (i32.const 0))
     (block $stop
       (loop $record
         (local.set $reason (i32.const 1))
         (br_if $stop (i32.ge_u (local.get $n) (local.get $maxRecords)))
         (local.set $reason (i32.const 2))
-        (br_if $stop (i32.ge_u (i32.sub (local.get $o) (i32.const 99328)) (local.get $budget)))
+        (br_if $stop (i32.ge_u (i32.add (i32.sub (local.get $o) (i32.const 99328)) (i32.sub (local.get $t) (i32.const 180736)))
+                               (local.get $budget)))
+        (local.set $reason (i32.const 3))
+        (br_if $stop (i32.ge_u (local.get $p) (local.get $e)))
+        (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 0xfc))
+          (then
+            ;; 0xFC, LE64 ms, then the string record
+            (local.set $q (i32.add (local.get $p) (i32.const 9)))
+            (br_if $stop (i32.gt_u (local.get $q) (local.get $e)))
+            (local.set $ms (i64.load offset=1 (local.get $p)))
+            (local.set $reason (i32.const 4))
+            (br_if $stop (i64.ge_u (local.get $ms) (i64.const 0x20000000000000)))
+            (local.set $reason (call $parse (local.get $q) (local.get $e) (local.get $maxKey) (local.get $maxValue)))
+            (br_if $stop (local.get $reason))
+            (if (f64.le (f64.convert_i64_u (local.get $ms)) (local.get $now))
+              (then
+                (i32.store (i32.const 32) (i32.add (i32.load (i32.const 32)) (i32.const 1)))
+                (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+                (br $record)))
+            ;; room: lengths + 13 + 2 × (1 + 5 digits + 4) + 10 + (3 + 16 + 2), and an index entry
+            (local.set $reason (i32.const 6))
+            (br_if $stop (i32.gt_u (i32.add (i32.add (local.get $t) (i32.const 64)) (i32.add (global.get $klen) (global.get $vlen)))
+                                   (i32.const 262144)))
+            (br_if $stop (i32.ge_u (i32.load (i32.const 28)) (i32.const 5418)))
+            (local.set $t (call $writeTtl (local.get $t) (local.get $ms)))
+            (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $record)))
         (local.set $reason (call $parse (local.get $p) (local.get $e) (local.get $maxKey) (local.get $maxValue)))
         (br_if $stop (local.get $reason))
         ;; room for both bulk strings: lengths + 2 × (1 + 5 digits + 4)
         (local.set $reason (i32.const 6))
         (br_if $stop (i32.gt_u (i32.add (i32.add (local.get $o) (i32.const 20)) (i32.add (global.get $klen) (global.get $vlen)))
-                               (i32.const 262144)))
+                               (i32.const 180736)))
+        (if (i32.eq (i32.load (i32.const 36)) (i32.const -1))
+          (then
+            (i32.store (i32.const 36) (i32.sub (global.get $kpos) (i32.const 1024)))
+            (i32.store (i32.const 40) (global.get $klen))))
         (local.set $o (call $write (local.get $o)))
         (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
@@ -252,4 +347,5 @@
     (i32.store (i32.const 0) (i32.sub (local.get $p) (i32.add (i32.const 1024) (local.get $start))))
     (i32.store (i32.const 4) (i32.sub (local.get $o) (i32.const 99328)))
     (i32.store (i32.const 8) (local.get $reason))
+    (i32.store (i32.const 24) (i32.sub (local.get $t) (i32.const 180736)))
     (local.get $n)))

@@ -21,6 +21,7 @@ import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { rng } from '../helpers/prng.js';
 
 const FAR_FUTURE_MS = 4_102_444_800_000; // 2100-01-01
+const PAST_MS = 1_000_000_000_000; // 2001-09-09
 
 
 function rdbLen(n: number, wide = false): Buffer {
@@ -47,7 +48,8 @@ function buildRdb(seed: number, count: number, rare: number, smallMax: number): 
     const r = next() / rare;
     if (r < 0.05) {
       const pxat = Buffer.alloc(8);
-      pxat.writeBigUInt64LE(BigInt(FAR_FUTURE_MS + i));
+      // Mostly future; some past (skipped as expired, counted), on any date after 2001.
+      pxat.writeBigUInt64LE(BigInt(r < 0.015 ? PAST_MS + i : FAR_FUTURE_MS + i));
       parts.push(Buffer.from([0xfc]), pxat); // the next string has an expiry
     } else if (r < 0.07) {
       parts.push(Buffer.from([0, ...rdbLen(key.length)]), key, Buffer.from([0xc1, i & 0xff, i >> 8])); // int-encoded value
@@ -78,13 +80,14 @@ after(async () => {
 });
 
 /** Decodes `rdb` into a writer behind a recording proxy; the bytes the target received, its digest, the run bytes taken. */
-async function copy(rdb: Buffer, isRunOffered: boolean, chunkSeed: number, maxPieceBytes: number): Promise<{ sent: Buffer; digest: string; runBytes: number }> {
+async function copy(rdb: Buffer, isRunOffered: boolean, chunkSeed: number, maxPieceBytes: number): Promise<{ sent: Buffer; digest: string; runBytes: number; expired: number }> {
   await redisCli(server.port, 'FLUSHALL');
   const proxy = await FaultProxy.start({ port: server.port });
   const sent: Buffer[] = [];
   proxy.on('connection', (c: { client: { on(e: 'data', f: (b: Buffer) => void): void } }) => c.client.on('data', (b) => sent.push(Buffer.from(b))));
   const router = await StandaloneRouter.connect(parseRedisUrl(proxy.url));
   let runBytes = 0;
+  let expired = 0;
   try {
     const info = await readTargetInfo(router.all()[0]!);
     const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: MSET_KEYS_DEFAULT });
@@ -110,11 +113,12 @@ async function copy(rdb: Buffer, isRunOffered: boolean, chunkSeed: number, maxPi
     }
     assert.ok(decoder.isDone);
     await w.flush();
+    expired = w.stats.skippedExpired;
   } finally {
     await router.close();
     await proxy.close();
   }
-  return { sent: Buffer.concat(sent), digest: await redisCli(server.port, 'DEBUG', 'DIGEST'), runBytes };
+  return { sent: Buffer.concat(sent), digest: await redisCli(server.port, 'DEBUG', 'DIGEST'), runBytes, expired };
 }
 
 test('string runs through the WebAssembly kernel send byte-identical commands to one string at a time (chunks of random sizes)', async () => {
@@ -129,6 +133,8 @@ test('string runs through the WebAssembly kernel send byte-identical commands to
     const one = await copy(rdb, false, seed, maxPieceBytes);
     const run = await copy(rdb, true, seed, maxPieceBytes);
     assert.equal(run.digest, one.digest);
+    assert.equal(run.expired, one.expired, `seed ${seed}: keys skipped as expired`);
+    if (rare === 1) assert.ok(one.expired > 10, `seed ${seed}: ${one.expired} expired keys`);
     assert.ok(run.sent.equals(one.sent), `seed ${seed}: the command streams differ (${run.sent.length} and ${one.sent.length} bytes)`);
     assert.equal(one.runBytes, 0);
     assert.ok(run.runBytes > rdb.length / 10, `seed ${seed}: runs took ${run.runBytes} of ${rdb.length} bytes`);
@@ -154,4 +160,27 @@ test('the file CRC still covers every byte once when runs are taken: a flipped v
   const at = bad.indexOf('crc:1500') + 'crc:1500'.length + 2 + 50; // inside that key's value
   bad[at] ^= 1;
   await assert.rejects(copy(bad, true, 9, 1_048_576), (e: unknown) => e instanceof RdbError && e.code === 'BAD_CRC');
+});
+
+test('strings with an expiry are taken by the runs too: future ones sent as SET … PXAT, past ones skipped, same stream as one string at a time', async () => {
+  const parts: Buffer[] = [Buffer.from('REDIS0011'), Buffer.from([0xfe, 0])];
+  for (let i = 0; i < 300; i++) {
+    const pxat = Buffer.alloc(8);
+    pxat.writeBigUInt64LE(BigInt(i % 3 === 0 ? PAST_MS + i : FAR_FUTURE_MS + i));
+    const key = Buffer.from(`ttl:${i}`);
+    parts.push(Buffer.from([0xfc]), pxat, Buffer.from([0, key.length]), key, Buffer.from([5]), Buffer.from(`v${String(i).padStart(4, '0')}`));
+  }
+  const body = Buffer.concat([...parts, Buffer.from([0xff])]);
+  const crc = Buffer.alloc(8);
+  crc.writeBigUInt64LE(new Crc64().update(body, 0, body.length).value);
+  const rdb = Buffer.concat([body, crc]);
+  const one = await copy(rdb, false, 9, 1_048_576);
+  const run = await copy(rdb, true, 9, 1_048_576);
+  assert.ok(run.sent.equals(one.sent));
+  assert.equal(run.digest, one.digest);
+  assert.deepEqual([one.expired, run.expired], [100, 100]);
+  // Every record but the header, SELECTDB and EOF went through the kernel.
+  assert.equal(run.runBytes, body.length - 9 - 2 - 1);
+  assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '200');
+  assert.equal((await redisCli(server.port, 'PEXPIRETIME', 'ttl:2')).trim(), String(FAR_FUTURE_MS + 2));
 });

@@ -344,14 +344,14 @@ export class RdbDecoder implements ObjectContext {
       }
       const opStart = r.pos;
       const op = r.buf[r.pos++]!;
-      if (op === RDB_TYPE_STRING) {
-        if (this.#isRunOffered && this.#pendingExpireMs === -1) {
-          const n = this.handler.onStringRun!(this.#db, r.buf, opStart, r.end, this.maxPieceBytes);
-          if (n > 0) {
-            r.pos = r.mark = opStart + n;
-            continue;
-          }
+      if ((op === RDB_TYPE_STRING || op === RDB_OPCODE_EXPIRETIME_MS) && this.#isRunOffered && this.#pendingExpireMs === -1) {
+        const n = this.handler.onStringRun!(this.#db, r.buf, opStart, r.end, this.maxPieceBytes);
+        if (n > 0) {
+          r.pos = r.mark = opStart + n;
+          continue;
         }
+      }
+      if (op === RDB_TYPE_STRING) {
         if (this.#oneStringAtOnce(r)) {
           r.mark = r.pos;
           continue;

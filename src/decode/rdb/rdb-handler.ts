@@ -23,14 +23,15 @@ export interface RdbHandler {
    */
   onString?(db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /**
-   * Optional fast path for a run of consecutive one-piece strings without expiry: called when a
-   * string record (`RDB_TYPE_STRING`) starts at `buf[start]` and no expiry is pending, before
-   * {@link onString}. The handler may take any number of whole records from `buf[start, end)`, in
-   * order, each `0x00 <len> key <len> value` (the handler parses them: plain 6/14-bit lengths only;
-   * a value longer than `maxValueBytes` must be left, the decoder emits it in pieces), as if each
-   * had been an {@link onString} with `expireAtMs` -1 in the database `db`; it returns the bytes
-   * they span (0: none taken). The decoder goes on after them; whatever follows (another opcode, an
-   * expiry, an encoded string) is read as usual. `buf` is valid during the call only. Not called
+   * Optional fast path for a run of consecutive one-piece strings: called when a string record
+   * (`RDB_TYPE_STRING`) or an expiry (`RDB_OPCODE_EXPIRETIME_MS`) starts at `buf[start]` and no
+   * expiry is pending, before {@link onString}. The handler may take any number of whole records
+   * from `buf[start, end)`, in order, each `0x00 <len> key <len> value` (the handler parses them:
+   * plain 6/14-bit lengths only; a value longer than `maxValueBytes` must be left, the decoder emits
+   * it in pieces), optionally preceded by `0xFC <LE64 ms>` (its expiry), as if each had been an
+   * {@link onString} in the database `db` with that expiry (or -1); it returns the bytes they span
+   * (0: none taken). The decoder goes on after them; whatever follows (another opcode, an expiry it
+   * left, an encoded string) is read as usual. `buf` is valid during the call only. Not called
    * when the decoder captures strings' payloads (`captureStrings` with `maxRestorePayloadBytes` > 0).
    */
   onStringRun?(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;

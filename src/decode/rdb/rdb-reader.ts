@@ -76,9 +76,7 @@ export class RdbReader {
 
   /** Appends bytes, compacting away everything before `mark` (and `retainFrom`). */
   append(chunk: Buffer): void {
-    let keep = this.mark;
-    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
-    if (keep < 0) keep = 0;
+    const keep = this.#keepFrom();
     const live = this.end - keep;
     if (live === 0) {
       if (this.onDiscard !== undefined && keep > 0) this.onDiscard(this.buf, 0, keep);
@@ -100,12 +98,24 @@ export class RdbReader {
     const nb = Buffer.allocUnsafeSlow(cap);
     this.buf.copy(nb, 0, keep, this.end);
     chunk.copy(nb, live);
-    this.buf = nb;
-    this.#owned = true;
-    this.base += keep;
-    this.pos -= keep;
-    this.mark -= keep;
-    this.end = need;
+    this.#moveTo(nb, true, keep, need);
+  }
+
+  /** Buffer index from which bytes must be kept: `mark`, or `retainFrom` when earlier. */
+  #keepFrom(): number {
+    let keep = this.mark;
+    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
+    return keep < 0 ? 0 : keep;
+  }
+
+  /** Makes `buf` the new buffer whose index 0 is the old index `shift`, holding `end` bytes. */
+  #moveTo(buf: Buffer, isOwned: boolean, shift: number, end: number): void {
+    this.buf = buf;
+    this.#owned = isOwned;
+    this.base += shift;
+    this.pos -= shift;
+    this.mark -= shift;
+    this.end = end;
   }
 
   /**
@@ -117,9 +127,7 @@ export class RdbReader {
    * The CRC sees the same bytes in the same order (`onDiscard`).
    */
   appendStitched(chunk: Buffer): void {
-    let keep = this.mark;
-    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
-    if (keep < 0) keep = 0;
+    const keep = this.#keepFrom();
     const live = this.end - keep;
     if (live === 0 || live > STITCH_MAX_TAIL || chunk.length <= STITCH_HEAD_BYTES) {
       this.append(chunk);
@@ -129,12 +137,7 @@ export class RdbReader {
     const nb = Buffer.allocUnsafeSlow(live + STITCH_HEAD_BYTES);
     this.buf.copy(nb, 0, keep, this.end);
     chunk.copy(nb, live, 0, STITCH_HEAD_BYTES);
-    this.buf = nb;
-    this.#owned = true;
-    this.base += keep;
-    this.pos -= keep;
-    this.mark -= keep;
-    this.end = nb.length;
+    this.#moveTo(nb, true, keep, nb.length);
     this.#stitchChunk = chunk;
     this.#stitchTail = live;
   }
@@ -155,19 +158,12 @@ export class RdbReader {
     if (chunk === undefined) return false;
     this.#stitchChunk = undefined;
     const tail = this.#stitchTail;
-    let keep = this.mark;
-    if (this.retainFrom >= 0) keep = Math.min(keep, this.retainFrom - this.base);
-    if (keep < tail) {
+    if (this.#keepFrom() < tail) {
       this.append(chunk.subarray(STITCH_HEAD_BYTES));
       return true;
     }
     if (this.onDiscard !== undefined) this.onDiscard(this.buf, 0, tail);
-    this.buf = chunk;
-    this.#owned = false;
-    this.base += tail;
-    this.pos -= tail;
-    this.mark -= tail;
-    this.end = chunk.length;
+    this.#moveTo(chunk, false, tail, chunk.length);
     return true;
   }
 

@@ -511,13 +511,15 @@ export class SnapshotWriter {
 
   /**
    * The decoder's string-run fast path (`RdbHandler.onStringRun`): {@link writeString} of each record
-   * of a run of plain string records without expiry starting at `buf[start]` (an RDB_TYPE_STRING
-   * byte) and ending before `end`, transcoded into the next `MSET`s' arguments by a WebAssembly
-   * kernel ({@link StringRunTranscoder}) in one call per run: same commands, same order, same
-   * batch boundaries as one {@link writeString} per record. Stops (and leaves to the caller) at the
-   * first record that is not a string with 6/14-bit key and value lengths (another type, an opcode,
-   * an int or LZF encoding), whose value exceeds `maxValueBytes` or the batched sizes, or that is
-   * not wholly before `end`. The kernel keeps a copy of a window of `buf` across calls: the bytes of
+   * of a run of plain string records starting at `buf[start]` (an RDB_TYPE_STRING byte, or an
+   * RDB_OPCODE_EXPIRETIME_MS with its string) and ending before `end`, transcoded by a WebAssembly
+   * kernel ({@link StringRunTranscoder}) in one call per run into the next `MSET`s' arguments, and
+   * a string with a future expiry into its whole `SET … PXAT` (a past one is counted as skipped):
+   * same commands, same order, same batch boundaries as one {@link writeString} per record. Stops
+   * (and leaves to the caller) at the first record that is not a string with 6/14-bit key and value
+   * lengths (another type, another opcode, an int or LZF encoding, an expiry outside [0, 2^53) ms),
+   * whose value exceeds `maxValueBytes` or the batched sizes, or that is not wholly before `end`.
+   * On a cluster expiries stop the run. The kernel keeps a copy of a window of `buf` across calls: the bytes of
    * a Buffer handed again must not have changed (true of the decoder's buffers: RdbReader never
    * rewrites bytes it holds, and `RdbDecoder.push` forbids modifying a pushed chunk).
    * On a cluster the kernel holds each record in its slot's region instead ({@link SlotStage}), the

@@ -70,8 +70,8 @@ export interface DragonflySessionHandler {
    */
   onSnapshotString?(flowId: number, db: number, buf: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number, expireAtMs: number): boolean;
   /**
-   * Optional fast path for a run of plain string records of flow `flowId`'s snapshot starting at
-   * `buf[start]` (`RdbHandler.onStringRun`). @returns the bytes consumed (0: none, they come one by one).
+   * Optional fast path for a run of plain string records (with or without an expiry) of flow
+   * `flowId`'s snapshot starting at `buf[start]` (`RdbHandler.onStringRun`). @returns the bytes consumed (0: none, they come one by one).
    */
   onSnapshotStringRun?(flowId: number, db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number;
   /**

@@ -299,10 +299,8 @@ export class RespEncoder {
    * while a taken segment may still be read (a socket write in progress, a copy kept for a resend).
    */
   recycle(): void {
-    const retired = this.#retired;
-    while (retired.length > 0 && this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(retired.pop()!);
-    retired.length = 0;
-    this.#retiredAtTake.length = 0;
+    // Slabs whose bytes were all taken; one holding a segment of the pending batch stays retired.
+    this.recycleTaken(this.#takes);
     // A slab grown for one large batch (commands piled up while the socket waited for 'drain')
     // would stay the current slab until filled again: back to a standard one while nothing is pending.
     if (this.#buf.length > this.#slabBytes && this.#pos === this.#start && this.#segments.length === 0) {
@@ -328,26 +326,28 @@ export class RespEncoder {
     at.splice(0, n);
   }
 
-  /** Makes room for `n` more bytes: a fresh slab, carrying over the untaken bytes of this one. */
+  /**
+   * Makes room for `n` more bytes: a fresh slab. The untaken bytes of this one become a segment of
+   * the pending batch (not copied: a batch held while the socket waits for 'drain' grows to many
+   * MiB, and carrying it from slab to slab copied it again at every turn).
+   */
   #ensure(n: number): void {
     if (this.#pos + n <= this.#buf.length) return;
-    const carried = this.#pos - this.#start;
-    const size = Math.max(this.#slabBytes, 2 * (carried + n));
+    this.#closeSegment();
+    const size = Math.max(this.#slabBytes, n);
     const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : this.#newSlab(size);
     if (this.#buf.length === this.#slabBytes) {
-      // Remembered (at most MAX_SPARE_SLABS, older ones are left to the GC) until recycle().
+      // Remembered (at most MAX_SPARE_SLABS, older ones are left to the GC) until recycled.
       if (this.#retired.length === MAX_SPARE_SLABS) {
         this.#retired.shift();
         this.#retiredAtTake.shift();
       }
       this.#retired.push(this.#buf);
-      // Its bytes were handed out by the takes so far (those not taken yet are copied below).
-      this.#retiredAtTake.push(this.#takes);
+      // Its bytes are handed out by the takes so far, and by the next one when a segment is pending.
+      this.#retiredAtTake.push(this.#segments.length > 0 ? this.#takes + 1 : this.#takes);
     }
-    this.#buf.copy(next, 0, this.#start, this.#pos);
     this.#buf = next;
-    this.#start = 0;
-    this.#pos = carried;
+    this.#start = this.#pos = 0;
   }
 }
 

@@ -5,7 +5,6 @@ import { ReplyScanner, type ReplySink } from '../../src/sink/reply-scanner.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { formatScore } from '../../src/sink/command-rewriter.js';
 import { ConfigError, RespError } from '../../src/errors.js';
-import { collectGarbage } from '../helpers/gc.js';
 
 function encodeAll(enc: RespEncoder): Buffer {
   return Buffer.concat(enc.take());
@@ -53,25 +52,26 @@ test('RespEncoder.recycle: full slabs are reused only after it, and taken bytes 
   const enc = new RespEncoder(4096);
   const key = (i: number): string => `key:${String(i).padStart(4, '0')}`.padEnd(1200, '.');
   const cmd = (i: number): Buffer => Buffer.from(`*2\r\n$3\r\nGET\r\n$1200\r\n${key(i)}\r\n`);
-  const taken: Array<{ seg: Buffer; want: Buffer }> = [];
+  // A command cut by the end of a slab comes as two segments (one per slab), never copied.
+  const taken: Array<{ segs: Buffer[]; want: Buffer }> = [];
   const buffersSeen = new Set<ArrayBufferLike>();
   // Nothing recycled yet: every slab is new.
   for (let i = 0; i < 30; i++) {
     enc.encode(['GET', key(i)]);
-    const [seg] = enc.take();
-    taken.push({ seg: seg!, want: cmd(i) });
-    buffersSeen.add(seg!.buffer);
+    const segs = enc.take();
+    taken.push({ segs, want: cmd(i) });
+    for (const seg of segs) buffersSeen.add(seg.buffer);
   }
-  for (const t of taken) assert.deepEqual(t.seg, t.want);
+  for (const t of taken) assert.deepEqual(Buffer.concat(t.segs), t.want);
   assert.ok(buffersSeen.size >= 10, `${buffersSeen.size} slabs without recycle`);
   // Recycled: from now on the encoder writes into at most the two remembered slabs and the current one.
   enc.recycle();
   const after = new Set<ArrayBufferLike>();
   for (let i = 30; i < 90; i++) {
     enc.encode(['GET', key(i)]);
-    const [seg] = enc.take();
-    assert.deepEqual(seg, cmd(i));
-    after.add(seg!.buffer);
+    const segs = enc.take();
+    assert.deepEqual(Buffer.concat(segs), cmd(i));
+    for (const seg of segs) after.add(seg.buffer);
     enc.recycle();
   }
   assert.ok(after.size <= 4, `${after.size} slabs with recycle after every take`);
@@ -81,41 +81,46 @@ test('RespEncoder.recycleTaken: a slab is reused once the takes that handed out 
   const enc = new RespEncoder(4096);
   const key = (i: number): string => `key:${String(i).padStart(4, '0')}`.padEnd(1200, '.');
   const cmd = (i: number): Buffer => Buffer.from(`*2\r\n$3\r\nGET\r\n$1200\r\n${key(i)}\r\n`);
-  const live: Array<{ seg: Buffer; want: Buffer; take: number }> = [];
+  const live: Array<{ segs: Buffer[]; want: Buffer; take: number }> = [];
   const slabs = new Set<ArrayBufferLike>();
   let takes = 0;
   for (let i = 0; i < 300; i++) {
     enc.encode(['GET', key(i)]);
-    const [seg] = enc.take();
+    const segs = enc.take();
     takes++;
-    live.push({ seg: seg!, want: cmd(i), take: takes });
-    slabs.add(seg!.buffer);
+    live.push({ segs, want: cmd(i), take: takes });
+    for (const seg of segs) slabs.add(seg.buffer);
     // Two takes stay "in the socket"; the ones before are written (their slices dropped).
     const written = takes - 2;
     if (written > 0) enc.recycleTaken(written);
     while (live.length > 0 && live[0]!.take <= written) live.shift();
     // Every slice not yet declared written still holds its own bytes.
-    for (const l of live) assert.deepEqual(l.seg, l.want, `take ${l.take} overwritten at take ${takes}`);
+    for (const l of live) assert.deepEqual(Buffer.concat(l.segs), l.want, `take ${l.take} overwritten at take ${takes}`);
   }
   // 300 takes of 1.2 KB through 4 KiB slabs: ~100 slabs without reuse.
   assert.ok(slabs.size <= 5, `${slabs.size} slabs`);
 });
 
-test('RespEncoder.recycle drops a slab grown for one large batch (commands piled up while the socket waited)', async () => {
+test('RespEncoder: a batch held while the socket waits spans standard slabs as segments, never copied into a grown slab; recycle keeps a slab whose segment is not taken', () => {
   const enc = new RespEncoder();
   const value = Buffer.alloc(1000, 0x62);
-  for (let i = 0; i < 4000; i++) enc.encode(['SET', `k${i}`, value]); // ~4 MB untaken: one slab of ≥ 8 MB
-  let segs: Buffer[] | undefined = enc.take();
-  assert.equal(segs.length, 1);
-  const grown = new WeakRef(segs[0]!.buffer);
-  assert.ok(segs[0]!.buffer.byteLength > 4_000_000);
-  segs = undefined;
-  enc.recycle(); // everything taken was written and answered
-  await new Promise((r) => setImmediate(r)); // a WeakRef holds its target until the current job ends
-  collectGarbage();
-  assert.equal(grown.deref(), undefined, 'the grown slab is still the encoder\'s current slab');
+  const want: Buffer[] = [];
+  for (let i = 0; i < 4000; i++) {
+    enc.encode(['SET', `k${i}`, value]); // ~4 MB untaken
+    want.push(Buffer.from(`*3\r\n$3\r\nSET\r\n$${String(`k${i}`).length}\r\nk${i}\r\n$1000\r\n`), value, Buffer.from('\r\n'));
+  }
+  assert.equal(enc.slabsAllocated, 4, 'four 1 MiB slabs, none grown');
+  // Answered before this batch was taken: the slabs holding its segments must not be reused yet.
+  enc.recycle();
   enc.encode(['PING']);
-  assert.equal(Buffer.concat(enc.take()).toString(), '*1\r\n$4\r\nPING\r\n');
+  const segs = enc.take();
+  assert.equal(segs.length, 4);
+  for (const seg of segs) assert.ok(seg.buffer.byteLength <= 1024 * 1024);
+  assert.deepEqual(Buffer.concat(segs), Buffer.concat([...want, Buffer.from('*1\r\n$4\r\nPING\r\n')]));
+  // Written and answered: from now on the spare slabs are reused.
+  enc.recycle();
+  for (let i = 0; i < 4000; i++) enc.encode(['SET', `k${i}`, value]);
+  assert.ok(enc.slabsAllocated <= 6, `${enc.slabsAllocated} slabs: the two spare ones reused (8 without)`);
 });
 
 test('RespEncoder begin/arg and beginBulk/raw/endBulk compose one command', () => {

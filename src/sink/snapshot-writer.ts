@@ -452,7 +452,7 @@ export class SnapshotWriter {
     }
     if (t > 0) {
       const parts = this.#ttlStage!.take();
-      // One segment: every staged command is short, so copied into the slab (MSET_MAX_*_BYTES).
+      // Usually one segment; two when the stage's slab filled in between (RespEncoder segments).
       const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       const lengths = this.#ttlLengths;
       for (let i = 0, off = 0; i < t; i++) {
@@ -519,11 +519,11 @@ export class SnapshotWriter {
    * (and leaves to the caller) at the first record that is not a string with 6/14-bit key and value
    * lengths (another type, another opcode, an int or LZF encoding, an expiry outside [0, 2^53) ms),
    * whose value exceeds `maxValueBytes` or the batched sizes, or that is not wholly before `end`.
-   * On a cluster expiries stop the run. The kernel keeps a copy of a window of `buf` across calls: the bytes of
-   * a Buffer handed again must not have changed (true of the decoder's buffers: RdbReader never
-   * rewrites bytes it holds, and `RdbDecoder.push` forbids modifying a pushed chunk).
+   * The kernel keeps a copy of a window of `buf` across calls: the bytes of a Buffer handed again
+   * must not have changed (true of the decoder's buffers: RdbReader never rewrites bytes it holds,
+   * and `RdbDecoder.push` forbids modifying a pushed chunk).
    * On a cluster the kernel holds each record in its slot's region instead ({@link SlotStage}), the
-   * same as {@link writeString} of each record (database 0 only).
+   * same as {@link writeString} of each record (database 0 only; an expiry stops the run).
    * @returns the bytes consumed from `start` (whole records; 0 when the writer does not batch).
    */
   writeStringRun(db: number, buf: Buffer, start: number, end: number, maxValueBytes: number): number {

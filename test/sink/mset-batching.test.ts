@@ -7,8 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { redisCli, startCluster, startRedisServer, type RedisCluster, type RedisServer } from '../helpers/redis-server.js';
 import { ClusterRouter } from '../../src/sink/cluster-router.js';
-import { StandaloneRouter, type Router } from '../../src/sink/router.js';
-import { SnapshotWriter } from '../../src/sink/snapshot-writer.js';
+import { StandaloneRouter } from '../../src/sink/router.js';
+import { SnapshotWriter, type SnapshotWriterOptions } from '../../src/sink/snapshot-writer.js';
 import { readTargetInfo, type TargetInfo } from '../../src/sink/target-info.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { keySlot } from '../../src/sink/key-slot.js';
@@ -187,13 +187,26 @@ async function emptyCluster(): Promise<RedisCluster> {
   return sharedCluster;
 }
 
-test('cluster: consecutive keys of one slot go as one MSET, keys of other slots are never mixed in', async () => {
+/**
+ * Runs `body` with a SnapshotWriter (`--on-existing replace`, `options` on top) on a router of the
+ * emptied shared cluster; closes the router afterwards.
+ */
+async function withClusterWriter(
+  options: Partial<SnapshotWriterOptions>,
+  body: (w: SnapshotWriter, cluster: RedisCluster) => Promise<void>,
+): Promise<void> {
   const cluster = await emptyCluster();
-  let router: Router | undefined;
+  const router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
   try {
-    router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
     const info: TargetInfo = await readTargetInfo(router.all()[0]!);
-    const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: 100 });
+    await body(new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, ...options }), cluster);
+  } finally {
+    await router.close();
+  }
+}
+
+test('cluster: consecutive keys of one slot go as one MSET, keys of other slots are never mixed in', async () => {
+  await withClusterWriter({ msetMaxKeys: 100 }, async (w, cluster) => {
     const tagged = ['{t}a', '{t}b', '{t}c', '{t}d'];
     const others = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6'];
     assert.ok(new Set(others.map((k) => keySlot(B(k)))).size === others.length, 'distinct slots');
@@ -205,18 +218,11 @@ test('cluster: consecutive keys of one slot go as one MSET, keys of other slots 
     assert.equal(sets, others.length);
     assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'MGET', ...tagged), tagged.map((k) => `v${k}\n`).join(''));
     for (const k of others) assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', k), `v${k}\n`);
-  } finally {
-    await router?.close();
-  }
+  });
 });
 
 test('cluster: strings are held per slot across the snapshot: one MSET per slot, other writes in between, an expiry as SET … PXAT', async () => {
-  const cluster = await emptyCluster();
-  let router: Router | undefined;
-  try {
-    router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
-    const info: TargetInfo = await readTargetInfo(router.all()[0]!);
-    const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: 3 });
+  await withClusterWriter({ msetMaxKeys: 3 }, async (w, cluster) => {
     // Interleaved: {t} ×5 (a full batch of 3 leaves at once, 2 at the end), {u} ×2, singletons, a hash, an expiry.
     const entries = [
       str('{t}a', 'ta'), str('k1', 'v1'), str('{u}x', 'ux'), str('{t}b', 'tb'), hash('{t}h', ['f', 'v']),
@@ -238,19 +244,12 @@ test('cluster: strings are held per slot across the snapshot: one MSET per slot,
     }
     assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'HGET', '{t}h', 'f'), 'v\n');
     assert.equal(Number(await redisCli(cluster.nodes[0]!.port, '-c', 'PEXPIRETIME', '{t}ttl')), FAR_FUTURE_MS);
-  } finally {
-    await router?.close();
-  }
+  });
 });
 
 test('cluster: a slot leaves as one MSET when its region is full; a pair longer than a region goes alone', async () => {
-  const cluster = await emptyCluster();
-  let router: Router | undefined;
-  try {
-    router = await ClusterRouter.connect([parseRedisUrl(cluster.seedUrl)]);
-    const info: TargetInfo = await readTargetInfo(router.all()[0]!);
+  await withClusterWriter({ msetMaxKeys: 512, slotStageBytes: 16384 * 512 }, async (w, cluster) => {
     // 512-byte regions: four `{r}<i>` keys with 100-byte values (118 encoded bytes each) fill one.
-    const w = new SnapshotWriter(router, info, { onExisting: 'replace', unsupported: 'fail', restoreMaxBytes: 512 * 1024, msetMaxKeys: 512, slotStageBytes: 16384 * 512 });
     const entries = Array.from({ length: 12 }, (_, i) => str(`{r}${i.toString(16)}`, Buffer.alloc(100, 97 + i)));
     entries.splice(5, 0, str('{r}long', Buffer.alloc(600, 122)));
     for (const e of entries) w.write(e);
@@ -259,7 +258,5 @@ test('cluster: a slot leaves as one MSET when its region is full; a pair longer 
     const { msets, sets } = await clusterCalls(cluster);
     assert.deepEqual([msets, sets], [3, 1]);
     for (const e of entries) assert.equal(await redisCli(cluster.nodes[0]!.port, '-c', 'GET', e.key.toString()), `${e.value.toString()}\n`, e.key.toString());
-  } finally {
-    await router?.close();
-  }
+  });
 });

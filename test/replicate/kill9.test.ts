@@ -111,6 +111,9 @@ async function killNineRuns(targetUrl: string, readTarget: () => Promise<Expecte
     await writer;
     const final = start();
     try {
+      // Compared only once the last start is attached: the last killed run may already have
+      // applied everything, and a run stopped before its handshake would say nothing about resume.
+      await until(() => /attached to dragonfly master/.test(final.out()), 'the last start\'s handshake', 30_000);
       let diffs: string[] = ['not compared yet'];
       for (let tries = 0; tries < 150 && diffs.length > 0; tries++) {
         await delay(200);

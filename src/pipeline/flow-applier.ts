@@ -8,6 +8,7 @@
  */
 import type { JournalEntry, SnapshotEntry } from '../entry/entry.js';
 import { decodeDumpPayload } from '../decode/rdb/dump-payload.js';
+import { commandToken, MAX_INTERNED_NAME_BYTES } from '../decode/journal/command-names.js';
 import { ClusterError, printableKey, TargetCommandError } from '../errors.js';
 import type { FlowCheckpoint } from './checkpoint.js';
 import type { ReadBackValue } from './read-back.js';
@@ -782,5 +783,6 @@ function otherDbError(flowId: number, db: number, what: string): ClusterError {
 
 /** Upper-case command name for counters. */
 export function commandName(arg: Buffer | undefined): string {
-  return arg === undefined ? '?' : arg.toString('latin1', 0, Math.min(arg.length, 64)).toUpperCase();
+  if (arg === undefined) return '?';
+  return arg.length <= MAX_INTERNED_NAME_BYTES ? commandToken(arg) : arg.toString('latin1', 0, Math.min(arg.length, 64)).toUpperCase();
 }

@@ -5,6 +5,7 @@
  * Pure: no sockets, no logging. The pipeline executes what {@link JournalTranslator.translate}
  * returns and reports the drop / lossy counters in `/status`.
  */
+import { commandToken } from '../decode/journal/command-names.js';
 import { floatIncrementCommand } from './float-increment.js';
 
 /** What the target can do, as far as translation cares (a subset of the sink's TargetInfo). */
@@ -43,10 +44,8 @@ export type Translation =
 const STICK = 'STICK';
 const MCFLAGS = '_MCFLAGS';
 
-/** Upper-cased ASCII token of a short argument (command names, options). */
-function token(arg: Buffer | undefined): string {
-  return arg === undefined || arg.length > 32 ? '' : arg.toString('latin1').toUpperCase();
-}
+/** Upper-cased ASCII token of a short argument (command names, options; interned names from their table). */
+const token = commandToken;
 
 /** Parses a decimal integer argument; NaN when not an integer. */
 function intArg(arg: Buffer | undefined): number {

@@ -25,6 +25,7 @@ import {
 } from '../../entry/entry.js';
 import { JournalError } from '../../errors.js';
 import { STITCH_HEAD_BYTES } from '../rdb/rdb-reader.js';
+import { internCommandName } from './command-names.js';
 
 /** Most arguments one COMMAND record may have; more means a corrupt stream (Redis caps at 2^20 too, `proto-max-multibulk-len` default 1M). */
 export const MAX_JOURNAL_ARGC = 1 << 20;
@@ -285,7 +286,8 @@ export class JournalDecoder {
         this.#need = q + len + (argc - i - 1) + (total - sum) - start;
         return -1;
       }
-      args[i] = b.subarray(q, q + len);
+      // The command's name: one shared buffer per spelling (command-names.ts), not a view per record.
+      args[i] = i === 0 ? internCommandName(b, q, len) : b.subarray(q, q + len);
       q += len;
     }
     if (sum !== total) this.#fail(`argument lengths sum to ${sum}, total_bytes says ${total}`, start);

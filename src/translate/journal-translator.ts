@@ -47,6 +47,14 @@ const MCFLAGS = '_MCFLAGS';
 /** Upper-cased ASCII token of a short argument (command names, options; interned names from their table). */
 const token = commandToken;
 
+/**
+ * The clock of the relative TTLs of one record: `receivedAtMs` when given, else now (Unix ms).
+ * Made only for the commands that have such TTLs, not per record.
+ */
+function clock(receivedAtMs: number | undefined): () => number {
+  return () => receivedAtMs ?? Date.now();
+}
+
 /** Parses a decimal integer argument; NaN when not an integer. */
 function intArg(arg: Buffer | undefined): number {
   if (arg === undefined) return Number.NaN;
@@ -93,7 +101,6 @@ export class JournalTranslator {
    */
   translate(args: Buffer[], txid: bigint, receivedAtMs?: number): Translation {
     const name = token(args[0]);
-    const at = (): number => receivedAtMs ?? Date.now();
     switch (name) {
       case 'SET':
         return this.#set(args);
@@ -114,17 +121,17 @@ export class JournalTranslator {
       case 'SADDEX':
         return this.#saddex(args);
       case 'HSETEX':
-        return this.#hsetex(args, at);
+        return this.#hsetex(args, clock(receivedAtMs));
       case 'FIELDEXPIRE':
-        return this.#fieldexpire(args, at);
+        return this.#fieldexpire(args, clock(receivedAtMs));
       case 'HEXPIRE':
       case 'HPEXPIRE': {
         const ms = relativeMs(args[2], name === 'HEXPIRE' ? 1000 : 1);
         if (args[1] === undefined || ms === undefined) return { action: 'write', commands: [{ args, key: args[1] }] };
-        return { action: 'write', commands: [{ args: [Buffer.from('HPEXPIREAT'), args[1], Buffer.from(String(at() + ms)), ...args.slice(3)], key: args[1] }] };
+        return { action: 'write', commands: [{ args: [Buffer.from('HPEXPIREAT'), args[1], Buffer.from(String((receivedAtMs ?? Date.now()) + ms)), ...args.slice(3)], key: args[1] }] };
       }
       case 'HGETEX':
-        return { action: 'write', commands: [{ args: absoluteExPx(args, 2, at), key: args[1] }] };
+        return { action: 'write', commands: [{ args: absoluteExPx(args, 2, clock(receivedAtMs)), key: args[1] }] };
       case 'PREPEND':
         return {
           action: 'write',

@@ -24,6 +24,8 @@ interface InternedName {
 }
 
 const table = new Map<number, InternedName>();
+/** The name interned last (an empty one until then: a record has a name of at least one byte). */
+let last: Buffer = Buffer.alloc(0);
 
 /** Hash of `len` bytes of `b` from `start` (FNV-1a over the bytes, then the length). */
 function hashOf(b: Uint8Array, start: number, len: number): number {
@@ -45,12 +47,19 @@ function isSame(e: Buffer, b: Uint8Array, start: number, len: number): boolean {
  */
 export function internCommandName(b: Buffer, start: number, len: number): Buffer {
   if (len > MAX_INTERNED_NAME_BYTES) return b.subarray(start, start + len);
+  // A flow often repeats one command: compare with the last one before hashing.
+  if (isSame(last, b, start, len)) return last;
   const h = hashOf(b, start, len);
   const e = table.get(h);
-  if (e !== undefined) return isSame(e.bytes, b, start, len) ? e.bytes : b.subarray(start, start + len);
+  if (e !== undefined) {
+    if (!isSame(e.bytes, b, start, len)) return b.subarray(start, start + len);
+    last = e.bytes;
+    return last;
+  }
   if (table.size >= MAX_INTERNED_NAMES) return b.subarray(start, start + len);
   const bytes = Buffer.from(b.subarray(start, start + len)); // a copy: never pins the chunk
   table.set(h, { bytes, token: bytes.toString('latin1').toUpperCase() });
+  last = bytes;
   return bytes;
 }
 

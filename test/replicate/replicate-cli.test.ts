@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { FakeMaster, rdbString } from '../helpers/fake-master.js';
 import { ReplayMaster } from '../helpers/replay-master.js';
 import { freePort, redisCli, startRedisServer } from '../helpers/redis-server.js';
+import { recordedFinalAcks } from '../helpers/replicate-session.js';
 import { until } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -27,9 +28,13 @@ test('replicate serves /status while running, and on SIGINT finishes, prints the
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // 'close', not 'exit': stdout is read afterwards and may still be open at 'exit'.
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
 
-    // Poll /status until every flow is in stable sync and caught up with the recorded journal.
+    // Poll /status until every flow is in stable sync and has applied the whole recorded journal:
+    // its LSN is the last one the real replica acknowledged in the recording (lsn === receivedLsn
+    // alone can hold while part of the stable segment is still unread).
+    const finalAcks = recordedFinalAcks(master);
     type Status = { phase: string; flows: Array<{ id: number; phase: string; lsn: number; receivedLsn: number; snapshotKeys: number; snapshotBytes: number }>; dropped: Record<string, number> };
     let status: Status | undefined;
     const deadline = Date.now() + 30_000;
@@ -37,7 +42,7 @@ test('replicate serves /status while running, and on SIGINT finishes, prints the
       if (Date.now() > deadline) throw new Error(`no caught-up /status; last: ${JSON.stringify(status)}; stderr: ${stderr}`);
       try {
         status = (await (await fetch(`http://127.0.0.1:${statusPort}/status`)).json()) as Status;
-        if (status.phase === 'stable-sync' && status.flows.length === 4 && status.flows.every((f) => f.lsn === f.receivedLsn && f.lsn > 1)) break;
+        if (status.phase === 'stable-sync' && status.flows.length === 4 && status.flows.every((f) => f.lsn === f.receivedLsn && BigInt(f.lsn) === finalAcks.get(f.id))) break;
       } catch {
         // not listening yet
       }
@@ -78,7 +83,7 @@ for (const mode of ['reconnect', 'no-reconnect'] as const) {
       let stdout = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       stopChild = () => child.kill('SIGKILL');
       // Every flow acknowledged its journal offset: stable sync, nothing in flight.
       const acked = new Set<number>();
@@ -89,7 +94,6 @@ for (const mode of ['reconnect', 'no-reconnect'] as const) {
         }),
       );
       const syncs = master.syncCount;
-      acked.clear();
       const killed = Number((await redisCli(target.port, 'CLIENT', 'KILL', 'TYPE', 'normal')).trim());
       assert.ok(killed >= 2, `killed ${killed}`);
       if (mode === 'no-reconnect') {
@@ -98,8 +102,13 @@ for (const mode of ['reconnect', 'no-reconnect'] as const) {
         return;
       }
       await until(() => /connection lost: reconnecting/.test(stderr), 'the reconnect logged');
-      // Back in stable sync on new connections (a new handshake with the master).
-      await until(() => master.syncCount > syncs && acked.size === 2, 'a new session, every flow acknowledging again', 20_000);
+      // Back in stable sync on new connections (a new handshake with the master): every flow of the
+      // new session acknowledged (a periodic ACK of the old session must not count).
+      await until(
+        () => master.syncCount > syncs && master.flows.length === 2 && master.flows.every((f) => f !== undefined && f.acks.length > 0),
+        'a new session, every flow acknowledging again',
+        20_000,
+      );
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
       assert.match(stdout, /^reconnects: 1, full syncs: \d+, partial syncs: \d+$/m);
@@ -132,7 +141,7 @@ test('replicate --on-existing fail exits 1 naming the key that already exists on
     );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     assert.equal(code, 1, stderr);
     assert.match(stderr, /^df2redis: target refused RESTORE for key "taken": BUSYKEY/m);
     assert.equal((await redisCli(target.port, 'GET', 'taken')).trim(), 'target');

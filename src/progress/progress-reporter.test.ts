@@ -38,7 +38,8 @@ test('log mode (auto on a non-TTY): a progress line per interval with counts, ra
   const reporter = createProgressReporter('auto', { logger, stream, logIntervalMs: 20 });
   let keys = 0;
   reporter.start({ totalBytes: 1000, totalKeys: 100 }, () => ({ bytesRead: keys * 10, keysWritten: (keys += 10) }));
-  await new Promise((r) => setTimeout(r, 75));
+  // At least two ticks of the 20 ms timer, however late the timers fire.
+  for (const deadline = Date.now() + 10_000; lines.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
   reporter.stop();
   const count = lines.length;
   assert.ok(count >= 2, `expected progress lines, got ${count}`);

@@ -67,7 +67,10 @@ async function loseWrites(firstSeq: number, waitReplicas: number): Promise<{ run
     await workload(t.data, 2, 40, state);
     await delay(100);
   }
-  await delay(300);
+  // Without WAIT the victim acknowledges them: wait until it did (the lost writes the test needs).
+  // With WAIT they cannot all be acknowledged (the replica is gone): give them time instead.
+  if (waitReplicas === 0) await caughtUp(r, t.data, 'the writes acknowledged by the cut-off master');
+  else await delay(300);
   const server = cluster.nodes.find((n) => n.port === victim.port)!;
   process.kill(server.pid, 'SIGKILL');
   await failover(cluster, replica, { mode: 'TAKEOVER' });

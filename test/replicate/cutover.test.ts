@@ -118,7 +118,9 @@ test('cutover: a target that never catches up → not ok, the master is unpaused
   const t = await setup();
   try {
     await redisCli(t.redis.port, 'CLIENT', 'PAUSE', '20000', 'WRITE'); // the target stops applying
-    await delay(50);
+    // A write journaled after the pause: the target cannot hold it.
+    const lsnsAtPause = [...t.data.lsns];
+    await until(() => t.data.lsns.some((l, i) => l > lsnsAtPause[i]!), 'a write journaled after the target paused');
     const res = await runCutover(t.options({ timeoutMs: 600 }), { check: () => t.check(), say: () => undefined });
     assert.equal(res.ok, false);
     assert.match(res.reason!, /did not catch up within 600 ms \(flow \d at \d+ of \d+/);

@@ -138,7 +138,7 @@ test('AUTH with user:password, refused AUTH is a ConnectionError', async () => {
 test('a connection that dies with commands in flight fails flush() with a ConnectionError', async () => {
   const s = await startRedisServer({ config: { 'enable-debug-command': 'yes' } });
   const conn = await RedisConnection.connect(parseRedisUrl(s.url));
-  conn.send(['DEBUG', 'SLEEP', '0.3']);
+  conn.send(['DEBUG', 'SLEEP', '5']); // far longer than the kill's delay, however late its timer fires
   conn.send(['SET', 'a', 'b']);
   const done = conn.flush();
   setTimeout(() => process.kill(s.pid, 'SIGKILL'), 50);

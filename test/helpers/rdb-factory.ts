@@ -428,7 +428,7 @@ export async function redisCliPipe(port: number, input: string | ((stdin: Writab
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const exited = once(child, 'close') as Promise<[number | null]>;
   if (typeof input === 'string') {
     createReadStream(input).pipe(child.stdin);
   } else {

@@ -23,7 +23,7 @@ function df2redisWithEnv(env: Record<string, string>, ...args: string[]): { chil
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
+  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
 }
 
 test('migrate --source redis://… --status-port serves /metrics during its full sync', { timeout: 60_000 }, async () => {

@@ -70,7 +70,7 @@ test('a source password with % and @ reaches the master as typed; neither logs n
     );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     await master.waitFor('startstable', () => true, 20_000);
     let body = '';
     for (let i = 0; i < 100 && !body.includes('stable-sync'); i++) {

@@ -165,7 +165,7 @@ test("df2redis cutover (the binary): verified with the real check against the pa
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+        child.on('close', (code) => resolve({ code, stdout, stderr })); // not 'exit': the output may still be open
       });
     const usage = await run('--source', t.m.url, '--status-url', t.statusUrl);
     assert.equal(usage.code, 2, usage.stderr);

@@ -92,7 +92,7 @@ async function killNineRuns(targetUrl: string, readTarget: () => Promise<Expecte
     });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     return { exited, kill: () => child.kill('SIGKILL'), stop: () => child.kill('SIGTERM'), out: () => stderr };
   };
   try {

@@ -18,7 +18,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 test('replicate: a master that never answers DFLY SYNC → reconnects until --reconnect-timeout, then exit 1 naming the step (at once with 0)', { timeout: 30_000 }, async () => {

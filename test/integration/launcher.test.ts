@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -61,7 +61,9 @@ test('the bin, through a node_modules/.bin symlink, passes arguments and exit co
  * in its handshake), and returns node's command line and environment as /proc shows them for the
  * bin's own PID, then its exit after SIGTERM (a second one if the first did not end it in 500 ms).
  */
-async function runningReplicate(env: NodeJS.ProcessEnv): Promise<{ argv: string[]; environ: Map<string, string>; code: number | null; signal: NodeJS.Signals | null }> {
+async function runningReplicate(
+  env: NodeJS.ProcessEnv,
+): Promise<{ argv: string[]; environ: Map<string, string>; libraries: string[]; code: number | null; signal: NodeJS.Signals | null }> {
   const sockets = new Set<Socket>();
   const silent = createServer((s) => sockets.add(s));
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -78,11 +80,20 @@ async function runningReplicate(env: NodeJS.ProcessEnv): Promise<{ argv: string[
         .filter((kv) => kv.includes('='))
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]),
     );
+    // The shared libraries mapped into the process (jemalloc when the bin preloaded it).
+    const libraries = [
+      ...new Set(
+        readFileSync(`/proc/${child.pid}/maps`, 'utf8')
+          .split('\n')
+          .map((l) => l.split(/\s+/)[5] ?? '')
+          .filter((f) => f.includes('.so')),
+      ),
+    ];
     // The first SIGTERM asks for a clean stop (the handshake waits for its timeout), the second exits at once.
     child.kill('SIGTERM');
     const early = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 500))]);
     if (early === undefined) child.kill('SIGTERM');
-    return { argv, environ, ...(await exited) };
+    return { argv, environ, libraries, ...(await exited) };
   } finally {
     for (const s of sockets) s.destroy();
     silent.close();
@@ -122,4 +133,44 @@ test('the bin runs the bundle when the tree has one, else the modules tsc compil
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+/** Where the bin looks for jemalloc, in its order (bin/df2redis). */
+const JEMALLOC_PATHS = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+  '/usr/local/lib/libjemalloc.so.2',
+];
+
+test('the bin preloads jemalloc when installed (freed pages given back within a second), unless LD_PRELOAD is set or DF2REDIS_ALLOCATOR=glibc', { timeout: 30_000 }, async () => {
+  const { NODE_OPTIONS: _o, LD_PRELOAD: _l, MALLOC_CONF: _m, DF2REDIS_ALLOCATOR: _a, ...clean } = process.env;
+  const installed = JEMALLOC_PATHS.find((p) => existsSync(p));
+  const hasJemalloc = (libs: string[]): boolean => libs.some((l) => path.basename(l).startsWith('libjemalloc'));
+
+  const byDefault = await runningReplicate(clean);
+  if (installed === undefined) {
+    // Nothing to preload on this machine: glibc's malloc, no variable set.
+    assert.equal(byDefault.environ.get('LD_PRELOAD'), undefined);
+    assert.equal(hasJemalloc(byDefault.libraries), false);
+  } else {
+    assert.equal(byDefault.environ.get('LD_PRELOAD'), installed);
+    assert.equal(byDefault.environ.get('MALLOC_CONF'), 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0');
+    assert.ok(hasJemalloc(byDefault.libraries), `jemalloc mapped: ${byDefault.libraries.join(' ')}`);
+    // The user's own MALLOC_CONF is kept.
+    const tuned = await runningReplicate({ ...clean, MALLOC_CONF: 'narenas:2' });
+    assert.equal(tuned.environ.get('MALLOC_CONF'), 'narenas:2');
+    assert.ok(hasJemalloc(tuned.libraries));
+  }
+  assert.deepEqual([byDefault.code, byDefault.signal], [143, null]);
+
+  const glibc = await runningReplicate({ ...clean, DF2REDIS_ALLOCATOR: 'glibc' });
+  assert.equal(glibc.environ.get('LD_PRELOAD'), undefined);
+  assert.equal(glibc.environ.get('MALLOC_CONF'), undefined);
+  assert.equal(hasJemalloc(glibc.libraries), false, glibc.libraries.join(' '));
+  // A preload of the user's own is left alone (here: an empty LD_PRELOAD, which loads nothing).
+  const own = await runningReplicate({ ...clean, LD_PRELOAD: ' ' });
+  assert.equal(own.environ.get('LD_PRELOAD'), ' ');
+  assert.equal(hasJemalloc(own.libraries), false);
 });

@@ -32,7 +32,9 @@ test('counts whole plain string records up to any end, never past it', () => {
 test('stops before any record it does not take', () => {
   const plain = record(5, 10);
   const others: Record<string, Buffer> = {
-    'an expiry opcode (0xFC)': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8]),
+    'an expiry opcode (0xFC) before another type': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 0x0e, 0x01]),
+    'an expiry opcode (0xFC) before an integer-encoded value': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0x01, 0x6b, 0xc0, 0x07]),
+    'an expiry in seconds (0xFD)': Buffer.concat([Buffer.from([0xfd, 1, 2, 3, 4]), record(5, 10)]),
     'another type (a list)': Buffer.from([0x0e, 0x01]),
     'an integer-encoded value': Buffer.from([0x00, 0x01, 0x6b, 0xc0, 0x07]),
     'an LZF-encoded value': Buffer.from([0x00, 0x01, 0x6b, 0xc3, 0x02, 0x03, 0x01, 0x61, 0x62]),
@@ -45,4 +47,29 @@ test('stops before any record it does not take', () => {
     assert.equal(countStringRun(buf, 0, buf.length, count), 2 * plain.length, what);
     assert.equal(count.records, 2, what);
   }
+});
+
+test('records with an expiry (0xFC <LE64 ms>, any time) are counted, and never cut: a run ends before an expiry whose record is not whole', () => {
+  const expiry = (ms: bigint): Buffer => {
+    const b = Buffer.alloc(9);
+    b[0] = 0xfc;
+    b.writeBigInt64LE(ms, 1);
+    return b;
+  };
+  // Past, future, negative and huge times: the pre-scan counts keys, not their fate.
+  const parts = [record(3, 4), Buffer.concat([expiry(1n), record(5, 6)]), Buffer.concat([expiry(2n ** 62n), record(64, 63)]), record(1, 0), Buffer.concat([expiry(-5n), record(2, 2)])];
+  const buf = Buffer.concat(parts);
+  const ends: number[] = [];
+  let at = 0;
+  for (const r of parts) ends.push((at += r.length));
+  const count: StringRunCount = { records: -1 };
+  for (let end = 0; end <= buf.length; end++) {
+    const whole = ends.filter((e) => e <= end);
+    assert.equal(countStringRun(buf, 0, end, count), whole.at(-1) ?? 0, `end ${end}`);
+    assert.equal(count.records, whole.length, `end ${end}`);
+  }
+  // Starting at an expiry opcode, as the decoder offers runs.
+  const fromExpiry = Buffer.concat(parts.slice(1));
+  assert.equal(countStringRun(fromExpiry, 0, fromExpiry.length, count), fromExpiry.length);
+  assert.equal(count.records, 4);
 });

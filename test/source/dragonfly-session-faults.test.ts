@@ -520,16 +520,17 @@ test('a full sync that stops moving fails with an error naming the flows still i
     },
     async (m) => {
       const { seen, handler } = recorder();
-      const s = new DragonflySession({ source: m.url, handler, fullSyncStallTimeoutMs: 300 });
+      // 1 s: the pause below must land before the stall timer could fire, on a loaded machine too.
+      const s = new DragonflySession({ source: m.url, handler, fullSyncStallTimeoutMs: 1000 });
       const started = s.start();
       started.catch(() => undefined);
       await waitUntil(() => s.flows.length === 2 && s.flow(1).bytesReceived > 0, 'flow 1 data');
-      // Paused by the consumer: the silence is ours, not the master's.
+      // Paused by the consumer: the silence is ours, not the master's (twice the stall timeout).
       s.flow(1).pause();
-      await delay(700);
+      await delay(2000);
       assert.equal(seen.errors.length, 0, 'no stall while a flow is paused');
       s.flow(1).resume();
-      await assert.rejects(started, (e: unknown) => e instanceof ReplicationError && /^full sync stalled: no byte from the master on any flow for \d+ ms \(--full-sync-stall-timeout 300 ms\); waiting for flow 0 \(snapshot done, waiting for its EOF, \d+ bytes received\), flow 1 \(in its snapshot, \d+ bytes received\)$/.test(e.message));
+      await assert.rejects(started, (e: unknown) => e instanceof ReplicationError && /^full sync stalled: no byte from the master on any flow for \d+ ms \(--full-sync-stall-timeout 1000 ms\); waiting for flow 0 \(snapshot done, waiting for its EOF, \d+ bytes received\), flow 1 \(in its snapshot, \d+ bytes received\)$/.test(e.message));
       assert.equal(s.state, 'stopped');
       assert.ok(!m.mainCommands.some((c) => c[1] === 'STARTSTABLE'));
       await waitUntil(() => m.flows.every((f) => f!.isClosed), 'connections closed');

@@ -1,6 +1,8 @@
 /**
  * How the benchmarks start df2redis: through the package's bin (bin/df2redis, the launcher with
- * its memory defaults, running the bundle dist/bundle/cli/main.js), as users do.
+ * its memory defaults — V8's young generation, jemalloc when installed — running the bundle
+ * dist/bundle/cli/main.js), as users do (`DF2REDIS_ALLOCATOR=glibc` in the bench's environment
+ * reaches the bin: glibc's malloc).
  * `BENCH_LAUNCHER=0` runs `node dist/src/cli/main.js` directly instead (to compare: no launcher
  * defaults, no bundle).
  */

@@ -14,17 +14,26 @@ function record(key: number, value: number): Buffer {
 // Lengths at each encoding's edges: 0, 63 (last 6-bit), 64 (first 14-bit), 16383 (last 14-bit).
 const RECORDS = [record(1, 0), record(63, 64), record(64, 63), record(3, 16_383), record(16_383, 2), record(0, 1)];
 
-test('counts whole plain string records up to any end, never past it', () => {
-  const buf = Buffer.concat([Buffer.from([0xfe, 0x00]), ...RECORDS]); // a SELECTDB before the run
+/**
+ * `buf` holds `records` from `start` on: for every end from `start` to the buffer's, the run counted
+ * from `start` is exactly the records that end by then, and its bytes are theirs.
+ */
+function assertCountsAtEveryEnd(buf: Buffer, start: number, records: Buffer[]): void {
   const ends: number[] = [];
-  let at = 2;
-  for (const r of RECORDS) ends.push((at += r.length));
+  let at = start;
+  for (const r of records) ends.push((at += r.length));
   const count: StringRunCount = { records: -1 };
-  for (let end = 2; end <= buf.length; end++) {
+  for (let end = start; end <= buf.length; end++) {
     const whole = ends.filter((e) => e <= end);
-    assert.equal(countStringRun(buf, 2, end, count), whole.length === 0 ? 0 : whole.at(-1)! - 2, `end ${end}`);
+    assert.equal(countStringRun(buf, start, end, count), (whole.at(-1) ?? start) - start, `end ${end}`);
     assert.equal(count.records, whole.length, `end ${end}`);
   }
+}
+
+test('counts whole plain string records up to any end, never past it', () => {
+  const buf = Buffer.concat([Buffer.from([0xfe, 0x00]), ...RECORDS]); // a SELECTDB before the run
+  assertCountsAtEveryEnd(buf, 2, RECORDS);
+  const count: StringRunCount = { records: -1 };
   assert.equal(countStringRun(buf, 0, buf.length, count), 0, 'a SELECTDB opcode is not a string record');
   assert.equal(count.records, 0);
 });
@@ -58,17 +67,9 @@ test('records with an expiry (0xFC <LE64 ms>, any time) are counted, and never c
   };
   // Past, future, negative and huge times: the pre-scan counts keys, not their fate.
   const parts = [record(3, 4), Buffer.concat([expiry(1n), record(5, 6)]), Buffer.concat([expiry(2n ** 62n), record(64, 63)]), record(1, 0), Buffer.concat([expiry(-5n), record(2, 2)])];
-  const buf = Buffer.concat(parts);
-  const ends: number[] = [];
-  let at = 0;
-  for (const r of parts) ends.push((at += r.length));
-  const count: StringRunCount = { records: -1 };
-  for (let end = 0; end <= buf.length; end++) {
-    const whole = ends.filter((e) => e <= end);
-    assert.equal(countStringRun(buf, 0, end, count), whole.at(-1) ?? 0, `end ${end}`);
-    assert.equal(count.records, whole.length, `end ${end}`);
-  }
+  assertCountsAtEveryEnd(Buffer.concat(parts), 0, parts);
   // Starting at an expiry opcode, as the decoder offers runs.
+  const count: StringRunCount = { records: -1 };
   const fromExpiry = Buffer.concat(parts.slice(1));
   assert.equal(countStringRun(fromExpiry, 0, fromExpiry.length, count), fromExpiry.length);
   assert.equal(count.records, 4);

@@ -298,7 +298,14 @@ export class ClusterRouter extends EventEmitter implements Router {
           '(copy only database 0 with --dbs 0)',
       );
     }
-    const slot = keySlot(key);
+    return this.connectionForSlot(keySlot(key));
+  }
+
+  /**
+   * {@link connectionFor} of a key whose slot (0–16383, Redis src/cluster.c `keyHashSlot`) the caller
+   * computed already (the `slots` kernel of the string runs, `SlotStage`): database 0.
+   */
+  connectionForSlot(slot: number): CommandSink {
     if (this.#batch !== undefined) {
       const sink = this.#batchSink;
       sink.batch = this.#batch;

@@ -13,12 +13,18 @@ import { SlotStage, type SlotStageTarget } from './slot-stage.js';
 import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { rng } from '../../test/helpers/prng.js';
 
-/** A target that records each command as its name, first key and raw argument bytes. */
+/** A target that records each command as its name, first key, raw argument bytes and the slot it was routed by. */
 class Recorder implements SlotStageTarget {
-  readonly commands: Array<{ name: string; key: string; argc: number; bytes: string }> = [];
+  readonly commands: Array<{ name: string; key: string; argc: number; bytes: string; slot: number }> = [];
   #argc = 0;
   #parts: Buffer[] = [];
-  connectionFor(): CommandSink {
+  #slot = -1;
+  connectionFor(key: Buffer): CommandSink {
+    this.#slot = keySlot(key);
+    return this as unknown as CommandSink;
+  }
+  connectionForSlot(slot: number): CommandSink {
+    this.#slot = slot;
     return this as unknown as CommandSink;
   }
   begin(argc: number): void {
@@ -30,7 +36,7 @@ class Recorder implements SlotStageTarget {
     this.#parts.push(Buffer.from(b)); // a copy: the kernel's memory is rewritten afterwards
   }
   end(name: string, key?: Buffer): void {
-    this.commands.push({ name, key: key!.toString('latin1'), argc: this.#argc, bytes: Buffer.concat(this.#parts).toString('latin1') });
+    this.commands.push({ name, key: key!.toString('latin1'), argc: this.#argc, bytes: Buffer.concat(this.#parts).toString('latin1'), slot: this.#slot });
   }
 }
 
@@ -108,6 +114,7 @@ for (const [region, maxKeys] of [[1024, 512], [256, 3], [64, 100]] as const) {
       assert.ok(keys.length <= maxKeys);
       assert.equal(c.key, keys[0]);
       assert.equal(new Set(keys.map((k) => keySlot(Buffer.from(k, 'latin1')))).size, 1, 'one slot per command');
+      assert.equal(c.slot, keySlot(Buffer.from(keys[0]!, 'latin1')), 'routed by the slot of its keys');
       for (let i = 1; i < keys.length; i++) assert.ok(order.get(keys[i - 1]!)! < order.get(keys[i]!)!);
       for (const k of keys) {
         assert.ok(!seen.has(k), `${k} sent twice`);

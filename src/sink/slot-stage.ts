@@ -29,6 +29,8 @@ const LF = 10;
 /** Where held commands go: a cluster router's sink of the key's slot (`Router.connectionFor`). */
 export interface SlotStageTarget {
   connectionFor(key: Buffer, db: number): CommandSink;
+  /** The same sink from the slot itself (`ClusterRouter.connectionForSlot`), when the target has it. */
+  connectionForSlot?(slot: number): CommandSink;
 }
 
 /** Counts of what one call sent. */
@@ -141,7 +143,8 @@ export class SlotStage {
     for (let c = mem[keyStart]!; c !== CR; c = mem[++keyStart]!) klen = klen * 10 + c - 48;
     keyStart += 2;
     const firstKey = copyRange(mem, keyStart, keyStart + klen);
-    const conn = this.#target.connectionFor(firstKey, 0);
+    // The slot is this region's: no need to hash the key again.
+    const conn = this.#target.connectionForSlot?.(slot) ?? this.#target.connectionFor(firstKey, 0);
     const name = n === 1 ? 'SET' : 'MSET';
     conn.begin(1 + 2 * n);
     conn.arg(name);

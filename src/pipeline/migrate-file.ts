@@ -401,11 +401,16 @@ async function prescan(path: string, writer: SnapshotWriter, dbs: readonly numbe
     { source: path, skipValues: true, maxRestorePayloadBytes: 0 },
   );
   const fd = openSync(path, 'r');
+  // Two read buffers in turn: the one of the chunk before the last is read into again once the
+  // decoder holds nothing of it (RdbDecoder.holdsOnlyLastChunk: between objects), else a fresh one
+  // takes its place. Fresh buffers each time cost ~30 ms more per 1 M-key file (page faults,
+  // external-memory GCs: bench/README "Issue 12, sixth pass").
+  const buffers = [Buffer.allocUnsafeSlow(PRESCAN_READ_BYTES), Buffer.allocUnsafeSlow(PRESCAN_READ_BYTES)];
   try {
     for (let n = 1; ; n++) {
       if (signal?.aborted === true) throw new StoppedError(signal.reason as NodeJS.Signals, 'during the pre-scan; nothing was written');
-      // A fresh buffer per read: the decoder may keep views of a chunk it was given.
-      const chunk = Buffer.allocUnsafeSlow(PRESCAN_READ_BYTES);
+      if (n > 2 && !decoder.holdsOnlyLastChunk) buffers[n & 1] = Buffer.allocUnsafeSlow(PRESCAN_READ_BYTES);
+      const chunk = buffers[n & 1]!;
       const read = readSync(fd, chunk, 0, PRESCAN_READ_BYTES, null);
       if (read === 0) break;
       decoder.push(read === PRESCAN_READ_BYTES ? chunk : chunk.subarray(0, read));

@@ -226,6 +226,30 @@ describe('unsupported types (Dragonfly JSON into a Redis without RedisJSON)', ()
     assert.equal((await redisCli(server.port, 'GET', 'plain:a')).trim(), 'mine');
   });
 
+  test('an unsupported object spanning several pre-scan reads is named exactly (its read buffers are not reused under it)', async () => {
+    // 1.5 MiB of strings, then a JSON object of 3.5 MiB: its key is read in one 1 MiB pre-scan
+    // chunk and the object ends three chunks later; the strings around it are whole records.
+    const strings = (from: number, n: number): Buffer[] =>
+      Array.from({ length: n }, (_, i) => Buffer.concat([Buffer.from([0x00]), rdbString(`s:${from + i}`), rdbString('v'.repeat(100))]));
+    const key = `doc:big:${'0123456789abcdef'.repeat(4)}`;
+    const big = path.join(dir, 'big-json.rdb');
+    writeFileSync(
+      big,
+      Buffer.concat([
+        Buffer.from('REDIS0009'),
+        Buffer.from([0xfe, 0x00]),
+        ...strings(0, 14_000),
+        Buffer.from([30]), rdbString(key), rdbString(JSON.stringify({ text: 'x'.repeat(3_500_000) })),
+        ...strings(14_000, 1000),
+        Buffer.from([0xff]), Buffer.alloc(8),
+      ]),
+    );
+    const { code, stderr } = await df2redis('migrate', '--source', big, '--target', server.url, '--log-level', 'silent');
+    assert.equal(code, 3, stderr);
+    assert.ok(stderr.includes(`db 0 "${key}" (json)`), stderr);
+    assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '0', 'nothing was written');
+  });
+
   test('a truncated file fails in the pre-scan, before anything is written', async () => {
     const cut = path.join(dir, 'cut.rdb');
     const full = rdbWithJson();

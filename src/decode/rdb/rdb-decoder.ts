@@ -256,9 +256,28 @@ export class RdbDecoder implements ObjectContext {
    * `chunk` must not be modified afterwards (entries may reference it).
    * @throws RdbError; after an error the decoder is dead and every later call throws it again.
    */
+  /**
+   * True when the decoder references nothing of its input but the last chunk pushed: the header is
+   * read, the object in progress (if any: its key, held elements, a field awaiting its value) began
+   * in that last push, and no tagged object (Dragonfly TAGGED_CHUNK) is in flight. The unconsumed
+   * and not yet checksummed bytes are then in that chunk or in the reader's own copies
+   * (`RdbReader.append`, `appendStitched`), so a caller may overwrite the chunk pushed before it
+   * (the pre-scan of src/pipeline/migrate-file.ts reads into two buffers in turn this way).
+   */
+  get holdsOnlyLastChunk(): boolean {
+    const f = this.#main;
+    return this.#isHeaderRead && (!f.isInObject || this.#objectPush === this.#pushes) && f.tag === undefined && this.#tags.size === 0;
+  }
+
+  /** Chunks pushed so far. */
+  #pushes = 0;
+  /** {@link #pushes} when the main frame's object in progress began. */
+  #objectPush = 0;
+
   push(chunk: Buffer): number {
     if (this.#error !== undefined) throw this.#error;
     if (this.#isDone) return 0;
+    this.#pushes++;
     const r = this.#main.r;
     r.appendStitched(chunk);
     do {
@@ -366,6 +385,7 @@ export class RdbDecoder implements ObjectContext {
         f.obj.start(op, kind, this.#db, this.#pendingExpireMs);
         this.#pendingExpireMs = -1;
         f.isInObject = true;
+        if (f === this.#main) this.#objectPush = this.#pushes;
         r.mark = r.pos;
         continue;
       }

@@ -301,8 +301,8 @@ export class RespEncoder {
   recycle(): void {
     // Slabs whose bytes were all taken; one holding a segment of the pending batch stays retired.
     this.recycleTaken(this.#takes);
-    // A slab grown for one large batch (commands piled up while the socket waited for 'drain')
-    // would stay the current slab until filled again: back to a standard one while nothing is pending.
+    // A slab grown for one argument larger than a slab (copied: `argRange`, a long string) would
+    // stay the current slab until filled again: back to a standard one while nothing is pending.
     if (this.#buf.length > this.#slabBytes && this.#pos === this.#start && this.#segments.length === 0) {
       this.#buf = this.#spare.pop() ?? this.#newSlab(this.#slabBytes);
       this.#start = this.#pos = 0;

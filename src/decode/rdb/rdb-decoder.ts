@@ -251,12 +251,6 @@ export class RdbDecoder implements ObjectContext {
   }
 
   /**
-   * Feeds bytes; returns how many bytes of `chunk` were consumed: all of them unless EOF was
-   * reached in this chunk (the bytes after EOF+checksum are left, e.g. a Dragonfly EOF token).
-   * `chunk` must not be modified afterwards (entries may reference it).
-   * @throws RdbError; after an error the decoder is dead and every later call throws it again.
-   */
-  /**
    * True when the decoder references nothing of its input but the last chunk pushed: the header is
    * read, the object in progress (if any: its key, held elements, a field awaiting its value) began
    * in that last push, and no tagged object (Dragonfly TAGGED_CHUNK) is in flight. The unconsumed
@@ -274,6 +268,13 @@ export class RdbDecoder implements ObjectContext {
   /** {@link #pushes} when the main frame's object in progress began. */
   #objectPush = 0;
 
+  /**
+   * Feeds bytes; returns how many bytes of `chunk` were consumed: all of them unless EOF was
+   * reached in this chunk (the bytes after EOF+checksum are left, e.g. a Dragonfly EOF token).
+   * `chunk` must not be modified afterwards (entries may reference it), unless
+   * {@link holdsOnlyLastChunk} said so after a later push.
+   * @throws RdbError; after an error the decoder is dead and every later call throws it again.
+   */
   push(chunk: Buffer): number {
     if (this.#error !== undefined) throw this.#error;
     if (this.#isDone) return 0;

@@ -3,8 +3,9 @@
  *
  * (a) throughput, each measure the best of `BENCH_ROUNDS` (default 3) interleaved rounds, each into a fresh
  *     redis-server, one process at a time (2 cores), baselines in the same run:
- *     - `migrate` of a dump of 1 M × 100-byte strings (made by the real redis-server), and of one
- *       where every 10th key has an absolute expiry;
+ *     - `migrate` of a dump of 1 M × 100-byte strings (made by the real redis-server), of one
+ *       where every 10th key has an absolute expiry, and of one holding DEBUG POPULATE's values
+ *       (`value:<n>` padded with NULs: LZF-compressed in the dump, as compressible values are);
  *     - `migrate --source redis://…` of the recorded Dragonfly session `bulk-1m` (1 M × 100-byte
  *       strings over 4 flows, LZ4 blobs) served by the replay master in this process;
  *     each against `redis-cli --pipe` of the same keys as SETs (what users compare with) and as
@@ -176,15 +177,15 @@ function report(out: Record<string, number | string>, label: string, keys: numbe
  * and as MSETs (the target's cheapest ingest path; the keys with an expiry still as `SET … PXAT`),
  * each into a fresh redis-server, one at a time (2 cores: running two at once would skew both).
  */
-async function fromFile(out: Record<string, number | string>, label: string, ttlEvery: number): Promise<void> {
+async function fromFile(out: Record<string, number | string>, label: string, ttlEvery: number, values: 'random' | 'padded' = 'random'): Promise<void> {
   const count = Number(process.env.BENCH_KEYS ?? 1_000_000);
-  const dump = await buildStringsDump({ count, valueBytes: 100, ttlEvery });
+  const dump = await buildStringsDump({ count, valueBytes: 100, ttlEvery, values });
   const dir = path.dirname(dump.pipeFile);
   const rdb = path.join(dir, 'dump.rdb');
   renameSync(dump.path, rdb);
   await dump.server.stop();
   try {
-    const msetFile = await writeSetCommandsFile({ count, valueBytes: 100, keysPerCommand: MSET_KEYS, ttlEvery }, dir);
+    const msetFile = await writeSetCommandsFile({ count, valueBytes: 100, keysPerCommand: MSET_KEYS, ttlEvery, values }, dir);
     const [ours, set, mset] = await bestOf(count, [
       (t) => timedMigrate(rdb, t, dir),
       (t) => redisCliPipe(t.port, dump.pipeFile),
@@ -406,6 +407,7 @@ async function populated(out: Record<string, number | string>): Promise<void> {
 const MEASURES: Record<string, (out: Record<string, number | string>) => Promise<void>> = {
   file: (out) => fromFile(out, 'rdb file', 0),
   ttl: (out) => fromFile(out, 'rdb file, 10 % with TTL', 10),
+  lzf: (out) => fromFile(out, 'rdb file, DEBUG POPULATE values (LZF)', 0, 'padded'),
   collections,
   bulk: fromDragonfly,
   memory: async (out) => {
@@ -420,7 +422,7 @@ const MEASURES: Record<string, (out: Record<string, number | string>) => Promise
 
 /**
  * Runs (a) and (b) (b unless `BENCH_BIG=0`); `BENCH_MIGRATE` = a comma-separated subset of
- * `file,ttl,collections,bulk,memory,populate`. @throws Error naming an unknown measure.
+ * `file,ttl,lzf,collections,bulk,memory,populate`. @throws Error naming an unknown measure.
  */
 export async function run(): Promise<Record<string, number | string>> {
   const result: Record<string, number | string> = {};

@@ -516,9 +516,11 @@ export class SnapshotWriter {
    * kernel ({@link StringRunTranscoder}) in one call per run into the next `MSET`s' arguments, and
    * a string with a future expiry into its whole `SET … PXAT` (a past one is counted as skipped):
    * same commands, same order, same batch boundaries as one {@link writeString} per record. Stops
-   * (and leaves to the caller) at the first record that is not a string with 6/14-bit key and value
-   * lengths (another type, another opcode, an int or LZF encoding, an expiry outside [0, 2^53) ms),
-   * whose value exceeds `maxValueBytes` or the batched sizes, or that is not wholly before `end`.
+   * (and leaves to the caller) at the first record that is not a string with a 6/14-bit key length
+   * and a value of a 6/14-bit length, int-encoded or LZF-compressed (its text or decompressed bytes
+   * are sent) with 6/14-bit lengths (another type, another opcode, an encoded key, an expiry outside
+   * [0, 2^53) ms, corrupt LZF data: the decoder names the error), whose value exceeds
+   * `maxValueBytes` or the batched sizes, or that is not wholly before `end`.
    * The kernel keeps a copy of a window of `buf` across calls: the bytes of a Buffer handed again
    * must not have changed (true of the decoder's buffers: RdbReader never rewrites bytes it holds,
    * and `RdbDecoder.push` forbids modifying a pushed chunk).

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { RespEncoder } from './resp-encoder.js';
 import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { rng } from '../../test/helpers/prng.js';
+import { lzfCompress, lzfDecompress } from '../decode/rdb/lzf.js';
 
 
 /** RDB length: 6-bit when it fits (unless `wide`), else 14-bit (also non-canonical 14-bit for small ones). */
@@ -19,6 +20,23 @@ function rdbLen(n: number, wide: boolean): Buffer {
 
 function stringRecord(key: Buffer, value: Buffer, wideKey = false, wideValue = false): Buffer {
   return Buffer.concat([Buffer.from([0]), rdbLen(key.length, wideKey), key, rdbLen(value.length, wideValue), value]);
+}
+
+/** A string record whose value is int-encoded: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2), signed little-endian. */
+function intRecord(key: Buffer, x: number, width: 1 | 2 | 4): Buffer {
+  const v = Buffer.alloc(1 + width);
+  v[0] = 0xc0 + (width === 1 ? 0 : width === 2 ? 1 : 2);
+  if (width === 1) v.writeInt8(x, 1);
+  else if (width === 2) v.writeInt16LE(x, 1);
+  else v.writeInt32LE(x, 1);
+  return Buffer.concat([Buffer.from([0]), rdbLen(key.length, false), key, v]);
+}
+
+/** A string record whose value is LZF-compressed (RDB_ENC_LZF: 0xC3 <clen> <ulen> data); plain when `value` does not compress. */
+function lzfRecord(key: Buffer, value: Buffer, wide = false): Buffer {
+  const c = lzfCompress(value);
+  if (c === undefined) return stringRecord(key, value);
+  return Buffer.concat([Buffer.from([0]), rdbLen(key.length, false), key, Buffer.from([0xc3]), rdbLen(c.length, wide), rdbLen(value.length, wide), c]);
 }
 
 interface RunResult {
@@ -62,18 +80,45 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
     if (q + 1 >= end) return 'input';
     return [((b & 0x3f) << 8) | input[q + 1]!, q + 2];
   };
-  /** The plain string record at `q`: key and value [start, length], or the stop reason. */
-  const record = (q: number): { k: [number, number]; v: [number, number] } | number => {
+  /**
+   * The value at `q` (Redis src/rdb.c `rdbGenericLoadStringObject`): 6/14-bit length, or an int
+   * (decimal text) or LZF (decompressed) encoding with 6/14-bit lengths; or the stop reason.
+   */
+  const value = (q: number): { v: Buffer; next: number } | number => {
+    if (q >= end) return RUN_STOP.INPUT;
+    const b = input[q]!;
+    if (b >= 0xc0 && b <= 0xc2) {
+      const n = 1 << (b - 0xc0);
+      if (q + 1 + n > end) return RUN_STOP.INPUT;
+      const x = n === 1 ? input.readInt8(q + 1) : n === 2 ? input.readInt16LE(q + 1) : input.readInt32LE(q + 1);
+      const v = Buffer.from(String(x));
+      return v.length > maxValue ? RUN_STOP.LIMIT : { v, next: q + 1 + n };
+    }
+    if (b === 0xc3) {
+      const c = len(q + 1);
+      if (c === 'input' || c === 'other') return c === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+      const u = len(c[1]);
+      if (u === 'input' || u === 'other') return u === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+      if (u[0] > maxValue) return RUN_STOP.LIMIT;
+      if (u[1] + c[0] > end) return RUN_STOP.INPUT;
+      const v = lzfDecompress(input.subarray(u[1], u[1] + c[0]), u[0]);
+      return v === undefined ? RUN_STOP.OTHER : { v, next: u[1] + c[0] };
+    }
+    const v = len(q);
+    if (v === 'input' || v === 'other') return v === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
+    if (v[0] > maxValue) return RUN_STOP.LIMIT;
+    if (v[1] + v[0] > end) return RUN_STOP.INPUT;
+    return { v: input.subarray(v[1], v[1] + v[0]), next: v[1] + v[0] };
+  };
+  /** The string record at `q`: key [start, length], value bytes and where the next record starts, or the stop reason. */
+  const record = (q: number): { k: [number, number]; v: Buffer; next: number } | number => {
     if (q + 2 > end) return RUN_STOP.INPUT;
     if (input[q] !== 0) return RUN_STOP.OTHER;
     const k = len(q + 1);
     if (k === 'input' || k === 'other') return k === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
     if (k[0] > maxKey) return RUN_STOP.LIMIT;
-    const v = len(k[1] + k[0]);
-    if (v === 'input' || v === 'other') return v === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
-    if (v[0] > maxValue) return RUN_STOP.LIMIT;
-    if (v[1] + v[0] > end) return RUN_STOP.INPUT;
-    return { k: [k[1], k[0]], v: [v[1], v[0]] };
+    const v = value(k[1] + k[0]);
+    return typeof v === 'number' ? v : { k: [k[1], k[0]], ...v };
   };
   for (;;) {
     if (n >= maxRecords) {
@@ -105,20 +150,20 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
       }
       if (Number(ms) <= now) {
         expired++;
-        p = r.v[0] + r.v[1];
+        p = r.next;
         continue;
       }
-      if (ttl.pendingBytes + 64 + r.k[1] + r.v[1] > AREA_BYTES || ttlKeys.length >= MAX_TTL_COMMANDS) {
+      if (ttl.pendingBytes + 64 + r.k[1] + r.v.length > AREA_BYTES || ttlKeys.length >= MAX_TTL_COMMANDS) {
         reason = RUN_STOP.ROOM;
         break;
       }
       ttl.rawCopy(Buffer.from('*5\r\n$3\r\nSET\r\n'));
       ttl.argRange(input, r.k[0], r.k[0] + r.k[1]);
-      ttl.argRange(input, r.v[0], r.v[0] + r.v[1]);
+      ttl.argRange(r.v, 0, r.v.length);
       ttl.arg('PXAT');
       ttl.arg(Number(ms));
       ttlKeys.push(input.toString('hex', r.k[0], r.k[0] + r.k[1]));
-      p = r.v[0] + r.v[1];
+      p = r.next;
       n++;
       continue;
     }
@@ -127,14 +172,14 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
       reason = r;
       break;
     }
-    if (enc.pendingBytes + 20 + r.k[1] + r.v[1] > AREA_BYTES) {
+    if (enc.pendingBytes + 20 + r.k[1] + r.v.length > AREA_BYTES) {
       reason = RUN_STOP.ROOM;
       break;
     }
     if (firstKey[0] < 0) firstKey = [r.k[0], r.k[1]];
     enc.argRange(input, r.k[0], r.k[0] + r.k[1]);
-    enc.argRange(input, r.v[0], r.v[0] + r.v[1]);
-    p = r.v[0] + r.v[1];
+    enc.argRange(r.v, 0, r.v.length);
+    p = r.next;
     n++;
   }
   return { records: n, consumed: p - start, reason, out: Buffer.concat(enc.take()), ttl: Buffer.concat(ttl.take()), ttlKeys, expired, firstKey };
@@ -189,8 +234,11 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
         Buffer.from([0xff]), // EOF
         Buffer.from([2, 1, 0x61, 1, 1, 0x62]), // a set
         Buffer.from([0, 0xc0, 7, 1, 0x61]), // int-encoded key
-        Buffer.from([0, 1, 0x61, 0xc1, 0x39, 0x30]), // int-encoded value
-        Buffer.from([0, 1, 0x61, 0xc3, 3, 5, 0, 0x61, 0x62, 0x63]), // LZF value
+        Buffer.from([0, 1, 0x61, 0xc3, 3, 5, 0, 0x61, 0x62, 0x63]), // corrupt LZF value (a back-reference cut short)
+        Buffer.from([0, 1, 0x61, 0xc3, 2, 3, 0x20, 0]), // corrupt LZF value (a back-reference before the start)
+        Buffer.from([0, 1, 0x61, 0xc3, 2, 3, 0, 0x61]), // LZF value one byte short of its length
+        Buffer.from([0, 1, 0x61, 0xc3, 0x80, 0, 0, 0, 2, 2, 1, 0x61, 0x62]), // LZF with a 32-bit length
+        Buffer.from([0, 1, 0x61, 0xc4, 1]), // an unknown encoding
         Buffer.from([0, 0x80, 0, 0, 0, 1, 0x61, 1, 0x62]), // 32-bit key length
         Buffer.from([0, 1, 0x61, 0x81, 0, 0, 0, 0, 0, 0, 0, 1, 0x62]), // 64-bit value length
       ];
@@ -204,6 +252,23 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
       const t = next();
       const ms = t < 0.3 ? BigInt(NOW - Math.floor(next() * 1e9)) : t < 0.6 ? BigInt(NOW + 1 + Math.floor(next() * 1e12)) : t < 0.8 ? BigInt(Math.floor(next() * 2 ** 53)) : t < 0.9 ? 2n ** 53n + BigInt(Math.floor(next() * 1000)) : 2n ** 64n - 1n - BigInt(Math.floor(next() * 1000));
       parts.push(ttlRecord(ms, bytes(klen), bytes(vlen), next() < 0.2, next() < 0.2));
+      continue;
+    }
+    const form = next();
+    if (form < 0.15) {
+      // int-encoded: each width, its extremes and small values
+      const width = ([1, 2, 4] as const)[Math.floor(next() * 3)]!;
+      const bound = 2 ** (8 * width - 1);
+      const x = next() < 0.2 ? (next() < 0.5 ? -bound : bound - 1) : Math.floor((next() * 2 - 1) * bound);
+      parts.push(intRecord(bytes(klen), Math.max(-bound, Math.min(bound - 1, x)), width));
+      continue;
+    }
+    if (form < 0.35) {
+      // compressible: a short random pattern repeated (back-references at distances 1 to 40)
+      const pattern = bytes(1 + Math.floor(next() * 40));
+      const value = Buffer.alloc(vlen);
+      for (let j = 0; j < vlen; j++) value[j] = next() < 0.05 ? Math.floor(next() * 256) : pattern[j % pattern.length]!;
+      parts.push(lzfRecord(bytes(klen), value, next() < 0.2));
       continue;
     }
     parts.push(stringRecord(bytes(klen), bytes(vlen), next() < 0.2, next() < 0.2));
@@ -265,6 +330,8 @@ test('string-run kernel: lengths up to the MSET limits (6- and 14-bit), stopped 
     [Buffer.concat([one, Buffer.from([0xfe, 0])]), 10, 1 << 20, RUN_STOP.OTHER],
     [Buffer.concat([one, stringRecord(key, Buffer.from('v'))]), 10, 1 << 20, RUN_STOP.LIMIT],
     [Buffer.concat([one, stringRecord(Buffer.from('k'), Buffer.alloc(8193))]), 10, 1 << 20, RUN_STOP.LIMIT],
+    [Buffer.concat([one, lzfRecord(Buffer.from('k'), Buffer.alloc(8193, 0x61), true)]), 10, 1 << 20, RUN_STOP.LIMIT],
+    [Buffer.concat([one, Buffer.from([0, 1, 0x61, 0xc3, 2, 3, 0x20, 0])]), 10, 1 << 20, RUN_STOP.OTHER],
   ];
   for (const [input, maxRecords, budget, reason] of cases) {
     k.load(input, 0, input.length);
@@ -312,4 +379,39 @@ test('string-run kernel: strings with an expiry become SET … PXAT (future) or 
   for (const budget of [1, 500, 1000, 5000]) {
     assert.deepEqual(kernelRun(k, 0, many.length, 1000, budget, 1024, 8192), reference(many, 0, many.length, 1000, budget, 1024, 8192), `budget ${budget}`);
   }
+});
+
+test('string-run kernel: int-encoded values become their decimal text and LZF values their decompressed bytes (liblzf), corrupt ones are left to JS', () => {
+  const k = new StringRunTranscoder();
+  const key = (i: number): Buffer => Buffer.from(`key:${i}`);
+  // DEBUG POPULATE's values ("value:N" padded with NULs: a back-reference at distance 1), a pattern
+  // repeated at each distance from 2 to 9 (byte by byte below 8, by words from 8), a long match
+  // (length byte), and literal runs of every length up to 32.
+  const values = [
+    Buffer.concat([Buffer.from('value:123'), Buffer.alloc(91)]),
+    ...Array.from({ length: 8 }, (_, d) => Buffer.from('0123456789'.slice(0, d + 2).repeat(30))),
+    Buffer.from('x'.repeat(300) + 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF' + 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEF'),
+    Buffer.from(Array.from({ length: 64 }, (_, i) => i * 37).map((b) => b & 0xff).concat(Array(40).fill(7))),
+  ];
+  const ints: Array<[number, 1 | 2 | 4]> = [[0, 1], [-128, 1], [127, 1], [-32768, 2], [12345, 2], [-2147483648, 4], [2147483647, 4], [-1, 4]];
+  const input = Buffer.concat([
+    ...values.map((v, i) => lzfRecord(key(i), v, i % 2 === 1)),
+    ...ints.map(([x, w], i) => intRecord(key(100 + i), x, w)),
+    ttlRecord(BigInt(NOW + 1), key(200), Buffer.alloc(0)).subarray(0, 9),
+    intRecord(key(200), -42, 1),
+    Buffer.from([0, 1, 0x61, 0xc3, 3, 5, 0, 0x61, 0x62, 0x63]),
+  ]);
+  for (const v of values) assert.ok(lzfCompress(v) !== undefined, 'every value compresses');
+  k.load(input, 0, input.length);
+  const got = kernelRun(k, 0, input.length, 1000, 1 << 20, 1024, 8192);
+  assert.deepEqual(got, reference(input, 0, input.length, 1000, 1 << 20, 1024, 8192));
+  assert.equal(got.records, values.length + ints.length + 1);
+  assert.equal(got.reason, RUN_STOP.OTHER, 'the corrupt LZF record is left to the JS path, which names the error');
+  const bulk = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
+  const want = Buffer.concat([
+    ...values.flatMap((v, i) => [bulk(key(i)), bulk(v)]),
+    ...ints.flatMap(([x], i) => [bulk(key(100 + i)), bulk(Buffer.from(String(x)))]),
+  ]);
+  assert.equal(got.out.toString('hex'), want.toString('hex'));
+  assert.equal(got.ttl.toString(), `*5\r\n$3\r\nSET\r\n$7\r\nkey:200\r\n$3\r\n-42\r\n$4\r\nPXAT\r\n$13\r\n${NOW + 1}\r\n`);
 });

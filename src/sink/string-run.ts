@@ -4,9 +4,11 @@
  * string-run-wasm.ts): one call per run instead of a decoder step, a handler call and two argument
  * copies per key (issue 12: ~150–200 ns per 100-byte value copy alone, whichever JS way).
  *
- * The kernel reads only what JS copied into its memory ({@link StringRunTranscoder.load}); a record
- * it stops at (an opcode, an encoded or long length, a limit, the end of the copied input) is left
- * for the JS path.
+ * Values may be int-encoded (their decimal text is written) or LZF-compressed (decompressed in the
+ * kernel): Redis and Dragonfly save numbers and compressible values over 20 bytes so. The kernel
+ * reads only what JS copied into its memory ({@link StringRunTranscoder.load}); a record it stops
+ * at (an opcode, an encoded key, a long length, corrupt LZF data, a limit, the end of the copied
+ * input) is left for the JS path.
  */
 import { CRC16_TABLE } from './key-slot.js';
 import { STRING_RUN_WASM_BASE64 } from './string-run-wasm.js';
@@ -19,7 +21,7 @@ export const RUN_STOP = {
   BYTES: 2,
   /** The loaded input ends inside or right before a record. */
   INPUT: 3,
-  /** Not a plain string record: another type or opcode byte, or an int/LZF/32-bit length. */
+  /** Not a string record it takes: another type or opcode byte, an int/LZF-encoded key, a 32/64-bit length, another value encoding, corrupt LZF data. */
   OTHER: 4,
   /** A key or value longer than allowed (`slots`: or the record is longer than a region). */
   LIMIT: 5,

@@ -1,7 +1,9 @@
 ;; RDB → RESP transcoder for runs of plain string records (issue 12): reads consecutive records
 ;; `0x00 <len> key <len> value` (RDB_TYPE_STRING, both lengths in the 6-bit `00xxxxxx` or 14-bit
 ;; `01xxxxxx xxxxxxxx` encodings of Redis src/rdb.c `rdbSaveLen`) and writes, per record, the two
-;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`.
+;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`. The value
+;; may also be int-encoded (its decimal text is written) or LZF-compressed (decompressed): what
+;; Redis and Dragonfly write for numbers and for compressible values longer than 20 bytes.
 ;; `run` also takes a record with an expiry, `0xFC <LE64 unix ms> 0x00 <len> key <len> value`
 ;; (RDB_OPCODE_EXPIRETIME_MS, src/rdb.c `rdbSaveMillisecondTime`): a past one is skipped and
 ;; counted, a future one becomes a whole command `SET key value PXAT <ms>` in a second output, with
@@ -26,6 +28,7 @@
 ;;   [393216, 458752)   per slot: keys held in its region (u32 × 16384)
 ;;   [458752, 524288)   slots listed since JS last cleared the list, in order (u32 × 16384)
 ;;   [524288, 540672)   per slot: 1 when listed (u8 × 16384)
+;;   [540672, 557056)   scratch: the text of the last int-encoded or LZF value $parse read
 ;;   [589824, 17367040) regions: slot s at 589824 + s × `region` (`region` ≤ 1024 bytes)
 ;;
 ;; Stop reasons (the record it stops at is not consumed; JS takes it, or the next call does):
@@ -33,8 +36,9 @@
 ;;   2 BYTES  the output reached `budget` bytes (the record that crossed it is written)
 ;;   3 INPUT  the input ends inside (or right before) a record
 ;;   4 OTHER  a byte that is not RDB_TYPE_STRING (an opcode: SELECTDB, EOF, another type; `slots`:
-;;            an expiry), or a length that is not 6/14-bit (an int or LZF encoded string, a 32/64-bit
-;;            length), or an expiry not in [0, 2^53) ms or not followed by a plain string
+;;            an expiry), a key length that is not 6/14-bit (an int or LZF encoded key, a 32/64-bit
+;;            length), a value that is neither that nor int/LZF encoded with 6/14-bit lengths, corrupt
+;;            LZF data, or an expiry not in [0, 2^53) ms or not followed by a string record
 ;;   5 LIMIT  a key longer than `maxKey` or a value longer than `maxValue` bytes
 ;;   6 ROOM   an output area or the index is full (not reached with budget ≤ 64 KiB)
 ;;   7 FULL   (`slots`) the record's slot region cannot take it, or holds `maxKeys` keys: JS sends
@@ -63,6 +67,8 @@
   (global $kpos (mut i32) (i32.const 0))
   (global $vlen (mut i32) (i32.const 0))
   (global $vpos (mut i32) (i32.const 0))
+  ;; Where the record after it begins.
+  (global $next (mut i32) (i32.const 0))
 
   ;; Writes `$<n>\r\n` at $o; returns the address after it.
   (func $header (param $o i32) (param $n i32) (result i32)
@@ -85,8 +91,10 @@
       (br_if $digit (i32.gt_u (local.get $q) (local.get $o))))
     (i32.add (local.get $o) (i32.add (local.get $digits) (i32.const 3))))
 
-  ;; Reads the plain string record at $p (input ends at $e): sets $klen $kpos $vlen $vpos and
-  ;; returns 0, or the stop reason (3 INPUT, 4 OTHER, 5 LIMIT) of a record not taken.
+  ;; Reads the string record at $p (input ends at $e): sets $klen $kpos $vlen $vpos $next and
+  ;; returns 0, or the stop reason (3 INPUT, 4 OTHER, 5 LIMIT) of a record not taken. The key has a
+  ;; 6/14-bit length; the value a 6/14-bit length, or an int or LZF encoding ($encoded: its text is
+  ;; made in the scratch area, and $vpos points there).
   (func $parse (param $p i32) (param $e i32) (param $maxKey i32) (param $maxValue i32) (result i32)
     (local $q i32) (local $b i32) (local $reason i32)
     (local $klen i32) (local $kpos i32) (local $vlen i32) (local $vpos i32)
@@ -110,11 +118,18 @@
           (local.set $kpos (i32.add (local.get $p) (i32.const 3)))))
       (local.set $reason (i32.const 5))
       (br_if $out (i32.gt_u (local.get $klen) (local.get $maxKey)))
-      ;; the value's length
+      ;; the value's length or encoding
       (local.set $q (i32.add (local.get $kpos) (local.get $klen)))
       (local.set $reason (i32.const 3))
       (br_if $out (i32.ge_u (local.get $q) (local.get $e)))
       (local.set $b (i32.load8_u (local.get $q)))
+      (if (i32.ge_u (local.get $b) (i32.const 0xc0))
+        (then
+          (local.set $reason (call $encoded (local.get $q) (local.get $e) (local.get $maxValue)))
+          (br_if $out (local.get $reason))
+          (global.set $klen (local.get $klen))
+          (global.set $kpos (local.get $kpos))
+          (br $out)))
       (local.set $reason (i32.const 4))
       (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
       (if (i32.lt_u (local.get $b) (i32.const 0x40))
@@ -135,8 +150,175 @@
       (global.set $kpos (local.get $kpos))
       (global.set $vlen (local.get $vlen))
       (global.set $vpos (local.get $vpos))
+      (global.set $next (i32.add (local.get $vpos) (local.get $vlen)))
       (local.set $reason (i32.const 0)))
     (local.get $reason))
+
+  ;; Reads the encoded value at $q (its first byte is 0xC0 or more; input ends at $e), Redis src/rdb.c
+  ;; `rdbGenericLoadStringObject`: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2, a signed little-endian
+  ;; integer of 1/2/4 bytes: its decimal text, as `ll2string`) or RDB_ENC_LZF (0xC3 <clen> <ulen>
+  ;; <clen bytes>, both lengths 6/14-bit: decompressed, `rdbLoadLzfStringObject`). Makes the value
+  ;; in the scratch area (16 KiB at 540672: a 14-bit length always fits) and sets $vlen $vpos $next;
+  ;; returns 0, or 3 INPUT, 5 LIMIT (longer than $maxValue), 4 OTHER (another encoding, a 32/64-bit
+  ;; length, corrupt LZF data: JS takes the record and names the error).
+  (func $encoded (param $q i32) (param $e i32) (param $maxValue i32) (result i32)
+    (local $b i32) (local $x i32) (local $n i32) (local $clen i32) (local $ulen i32) (local $c i32)
+    (local.set $b (i32.load8_u (local.get $q)))
+    (if (i32.lt_u (local.get $b) (i32.const 0xc3))
+      (then
+        ;; an integer of 1 << (b - 0xC0) bytes
+        (local.set $n (i32.shl (i32.const 1) (i32.sub (local.get $b) (i32.const 0xc0))))
+        (if (i32.gt_u (i32.add (i32.add (local.get $q) (i32.const 1)) (local.get $n)) (local.get $e))
+          (then (return (i32.const 3))))
+        (local.set $x
+          (if (result i32) (i32.eq (local.get $n) (i32.const 1))
+            (then (i32.load8_s offset=1 (local.get $q)))
+            (else
+              (if (result i32) (i32.eq (local.get $n) (i32.const 2))
+                (then (i32.load16_s offset=1 (local.get $q)))
+                (else (i32.load offset=1 (local.get $q)))))))
+        (local.set $c (call $itoa (i32.const 540672) (local.get $x)))
+        (if (i32.gt_u (local.get $c) (local.get $maxValue)) (then (return (i32.const 5))))
+        (global.set $vlen (local.get $c))
+        (global.set $vpos (i32.const 540672))
+        (global.set $next (i32.add (i32.add (local.get $q) (i32.const 1)) (local.get $n)))
+        (return (i32.const 0))))
+    (if (i32.ne (local.get $b) (i32.const 0xc3)) (then (return (i32.const 4))))
+    ;; LZF: the compressed and the uncompressed length
+    (local.set $q (i32.add (local.get $q) (i32.const 1)))
+    (local.set $c (call $shortLen (local.get $q) (local.get $e)))
+    (if (i32.lt_s (local.get $c) (i32.const 0)) (then (return (i32.sub (i32.const 0) (local.get $c)))))
+    (local.set $clen (i32.shr_u (local.get $c) (i32.const 2)))
+    (local.set $q (i32.add (local.get $q) (i32.and (local.get $c) (i32.const 3))))
+    (local.set $c (call $shortLen (local.get $q) (local.get $e)))
+    (if (i32.lt_s (local.get $c) (i32.const 0)) (then (return (i32.sub (i32.const 0) (local.get $c)))))
+    (local.set $ulen (i32.shr_u (local.get $c) (i32.const 2)))
+    (local.set $q (i32.add (local.get $q) (i32.and (local.get $c) (i32.const 3))))
+    (if (i32.gt_u (local.get $ulen) (local.get $maxValue)) (then (return (i32.const 5))))
+    (if (i32.gt_u (i32.add (local.get $q) (local.get $clen)) (local.get $e)) (then (return (i32.const 3))))
+    (if (i32.eqz (call $lzf (local.get $q) (i32.add (local.get $q) (local.get $clen)) (i32.const 540672) (local.get $ulen)))
+      (then (return (i32.const 4))))
+    (global.set $vlen (local.get $ulen))
+    (global.set $vpos (i32.const 540672))
+    (global.set $next (i32.add (local.get $q) (local.get $clen)))
+    (i32.const 0))
+
+  ;; A 6/14-bit length at $q (input ends at $e), packed `length × 4 + bytes it takes`; -3 when it is
+  ;; not whole before $e, -4 for another form (src/decode/rdb/rdb-reader.ts `shortLength`).
+  (func $shortLen (param $q i32) (param $e i32) (result i32)
+    (local $b i32)
+    (if (i32.ge_u (local.get $q) (local.get $e)) (then (return (i32.const -3))))
+    (local.set $b (i32.load8_u (local.get $q)))
+    (if (i32.lt_u (local.get $b) (i32.const 0x40))
+      (then (return (i32.add (i32.shl (local.get $b) (i32.const 2)) (i32.const 1)))))
+    (if (i32.ge_u (local.get $b) (i32.const 0x80)) (then (return (i32.const -4))))
+    (if (i32.ge_u (i32.add (local.get $q) (i32.const 1)) (local.get $e)) (then (return (i32.const -3))))
+    (i32.add
+      (i32.shl (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
+                       (i32.load8_u offset=1 (local.get $q)))
+               (i32.const 2))
+      (i32.const 2)))
+
+  ;; Writes the decimal text of the signed $x at $o (a '-' first when negative, as Redis `ll2string`);
+  ;; returns its length.
+  (func $itoa (param $o i32) (param $x i32) (result i32)
+    (local $u i32) (local $digits i32) (local $q i32) (local $sign i32)
+    (if (i32.lt_s (local.get $x) (i32.const 0))
+      (then
+        (i32.store8 (local.get $o) (i32.const 45))
+        (local.set $sign (i32.const 1))
+        ;; 0 - x as unsigned: also right for -2^31
+        (local.set $u (i32.sub (i32.const 0) (local.get $x))))
+      (else (local.set $u (local.get $x))))
+    (local.set $q (local.get $u))
+    (loop $count
+      (local.set $digits (i32.add (local.get $digits) (i32.const 1)))
+      (local.set $q (i32.div_u (local.get $q) (i32.const 10)))
+      (br_if $count (local.get $q)))
+    (local.set $q (i32.add (i32.add (local.get $o) (local.get $sign)) (local.get $digits)))
+    (loop $digit
+      (local.set $q (i32.sub (local.get $q) (i32.const 1)))
+      (i32.store8 (local.get $q) (i32.add (i32.const 48) (i32.rem_u (local.get $u) (i32.const 10))))
+      (local.set $u (i32.div_u (local.get $u) (i32.const 10)))
+      (br_if $digit (local.get $u)))
+    (i32.add (local.get $sign) (local.get $digits)))
+
+  ;; LZF-decompresses [$ip, $ie) to $op (liblzf `lzf_decompress`, Redis src/lzf_d.c, with its checks
+  ;; and those of src/decode/rdb/lzf.ts): 1 when it makes exactly $len bytes, 0 when the data is
+  ;; corrupt (a run past the input, a back-reference before the output's start, more than $len bytes)
+  ;; or makes fewer. Copies go 8 bytes at a time where they may (a literal run; a back-reference at
+  ;; a distance of 8 or more: each word read is already final), byte by byte closer.
+  (func $lzf (param $ip i32) (param $ie i32) (param $op i32) (param $len i32) (result i32)
+    (local $os i32) (local $oe i32) (local $ctrl i32) (local $n i32) (local $ref i32)
+    (local.set $os (local.get $op))
+    (local.set $oe (i32.add (local.get $op) (local.get $len)))
+    (block $bad
+      (loop $next
+        (if (i32.ge_u (local.get $ip) (local.get $ie))
+          (then (return (i32.eq (local.get $op) (local.get $oe)))))
+        (local.set $ctrl (i32.load8_u (local.get $ip)))
+        (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
+        (if (i32.lt_u (local.get $ctrl) (i32.const 32))
+          (then
+            ;; a literal run of ctrl + 1 bytes
+            (local.set $n (i32.add (local.get $ctrl) (i32.const 1)))
+            (br_if $bad (i32.gt_u (i32.add (local.get $op) (local.get $n)) (local.get $oe)))
+            (br_if $bad (i32.gt_u (i32.add (local.get $ip) (local.get $n)) (local.get $ie)))
+            (call $copy (local.get $op) (local.get $ip) (local.get $n))
+            (local.set $op (i32.add (local.get $op) (local.get $n)))
+            (local.set $ip (i32.add (local.get $ip) (local.get $n)))
+            (br $next)))
+        ;; a back-reference: length (ctrl >> 5) + 2, 7 meaning one more length byte; distance from
+        ;; (ctrl & 31) << 8 and the next byte, + 1
+        (local.set $n (i32.shr_u (local.get $ctrl) (i32.const 5)))
+        (if (i32.eq (local.get $n) (i32.const 7))
+          (then
+            (br_if $bad (i32.ge_u (local.get $ip) (local.get $ie)))
+            (local.set $n (i32.add (local.get $n) (i32.load8_u (local.get $ip))))
+            (local.set $ip (i32.add (local.get $ip) (i32.const 1)))))
+        (br_if $bad (i32.ge_u (local.get $ip) (local.get $ie)))
+        (local.set $ref
+          (i32.sub (i32.sub (local.get $op) (i32.shl (i32.and (local.get $ctrl) (i32.const 0x1f)) (i32.const 8)))
+                   (i32.add (i32.load8_u (local.get $ip)) (i32.const 1))))
+        (local.set $ip (i32.add (local.get $ip) (i32.const 1)))
+        (local.set $n (i32.add (local.get $n) (i32.const 2)))
+        (br_if $bad (i32.lt_s (local.get $ref) (local.get $os)))
+        (br_if $bad (i32.gt_u (i32.add (local.get $op) (local.get $n)) (local.get $oe)))
+        (if (i32.ge_u (i32.sub (local.get $op) (local.get $ref)) (i32.const 8))
+          (then (call $copy (local.get $op) (local.get $ref) (local.get $n)))
+          (else
+            (if (i32.eq (i32.sub (local.get $op) (local.get $ref)) (i32.const 1))
+              (then (memory.fill (local.get $op) (i32.load8_u (local.get $ref)) (local.get $n)))
+              (else
+                (loop $byte
+                  (i32.store8 (local.get $op) (i32.load8_u (local.get $ref)))
+                  (local.set $op (i32.add (local.get $op) (i32.const 1)))
+                  (local.set $ref (i32.add (local.get $ref) (i32.const 1)))
+                  (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                  (br_if $byte (local.get $n)))))))
+        (local.set $op (i32.add (local.get $op) (local.get $n)))
+        (br $next)))
+    (i32.const 0))
+
+  ;; Copies $n bytes from $s to $d forward, 8 at a time, then byte by byte: right when the ranges do
+  ;; not overlap or $s is at least 8 bytes before $d (every word read is written before).
+  (func $copy (param $d i32) (param $s i32) (param $n i32)
+    (block $done
+      (loop $words
+        (br_if $done (i32.lt_u (local.get $n) (i32.const 8)))
+        (i64.store (local.get $d) (i64.load (local.get $s)))
+        (local.set $d (i32.add (local.get $d) (i32.const 8)))
+        (local.set $s (i32.add (local.get $s) (i32.const 8)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 8)))
+        (br $words)))
+    (block $end
+      (loop $bytes
+        (br_if $end (i32.eqz (local.get $n)))
+        (i32.store8 (local.get $d) (i32.load8_u (local.get $s)))
+        (local.set $d (i32.add (local.get $d) (i32.const 1)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $bytes))))
 
   ;; Writes the record $parse read as two bulk strings at $o; returns the address after them.
   (func $write (param $o i32) (result i32)
@@ -268,7 +450,7 @@
         (i32.store offset=327680 (local.get $at) (i32.sub (local.get $o) (local.get $base)))
         (i32.store offset=393216 (local.get $at) (i32.add (i32.load offset=393216 (local.get $at)) (i32.const 1)))
         (i32.store (i32.const 20) (i32.add (i32.load (i32.const 20)) (i32.const 1)))
-        (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+        (local.set $p (global.get $next))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $record)))
     (i32.store (i32.const 0) (i32.sub (local.get $p) (i32.add (i32.const 1024) (local.get $start))))
@@ -319,7 +501,7 @@
             (if (f64.le (f64.convert_i64_u (local.get $ms)) (local.get $now))
               (then
                 (i32.store (i32.const 32) (i32.add (i32.load (i32.const 32)) (i32.const 1)))
-                (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+                (local.set $p (global.get $next))
                 (br $record)))
             ;; room: lengths + 13 + 2 × (1 + 5 digits + 4) + 10 + (3 + 16 + 2), and an index entry
             (local.set $reason (i32.const 6))
@@ -327,7 +509,7 @@
                                    (i32.const 262144)))
             (br_if $stop (i32.ge_u (i32.load (i32.const 28)) (i32.const 5418)))
             (local.set $t (call $writeTtl (local.get $t) (local.get $ms)))
-            (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+            (local.set $p (global.get $next))
             (local.set $n (i32.add (local.get $n) (i32.const 1)))
             (br $record)))
         (local.set $reason (call $parse (local.get $p) (local.get $e) (local.get $maxKey) (local.get $maxValue)))
@@ -341,7 +523,7 @@
             (i32.store (i32.const 36) (i32.sub (global.get $kpos) (i32.const 1024)))
             (i32.store (i32.const 40) (global.get $klen))))
         (local.set $o (call $write (local.get $o)))
-        (local.set $p (i32.add (global.get $vpos) (global.get $vlen)))
+        (local.set $p (global.get $next))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $record)))
     (i32.store (i32.const 0) (i32.sub (local.get $p) (i32.add (i32.const 1024) (local.get $start))))

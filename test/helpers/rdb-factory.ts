@@ -319,6 +319,13 @@ export interface SetCommandsOptions {
   keysPerCommand?: number;
   /** Every n-th key (index % n === 0) gets an expiry: `SET … PXAT` {@link FAR_FUTURE_PEXPIREAT}; 0 = none. @default 0 */
   ttlEvery?: number;
+  /**
+   * `random`: printable pseudo-random text (incompressible: a dump holds it as is). `padded`:
+   * `value:<index>` padded with NUL bytes, the values of `DEBUG POPULATE <count> key <valueBytes>`
+   * (Redis src/debug.c): a dump holds them LZF-compressed (Redis `rdbcompression`, on by default).
+   * @default 'random'
+   */
+  values?: 'random' | 'padded';
 }
 
 /** An absolute expiry no test date reaches (2100-01-01), Unix ms. */
@@ -326,7 +333,7 @@ export const FAR_FUTURE_PEXPIREAT = 4_102_444_800_000;
 
 /**
  * Writes `count` `SET <key> <value>` commands in RESP to `out` (values: printable pseudo-random text,
- * different per key), honouring backpressure. Does not end `out`.
+ * different per key, or `options.values`), honouring backpressure. Does not end `out`.
  */
 export async function writeSetCommands(out: Writable, options: SetCommandsOptions): Promise<void> {
   const valueBytes = options.valueBytes ?? 100;
@@ -334,6 +341,7 @@ export async function writeSetCommands(out: Writable, options: SetCommandsOption
   const keyLen = prefix.length + 10;
   const perCommand = options.keysPerCommand ?? 1;
   const ttlEvery = options.ttlEvery ?? 0;
+  const isPadded = options.values === 'padded';
   const alphabet = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/');
   const noise = pseudoRandomBytes(valueBytes + 4096, 3);
   for (let i = 0; i < noise.length; i++) noise[i] = alphabet[noise[i]! & 63]!;
@@ -345,8 +353,15 @@ export async function writeSetCommands(out: Writable, options: SetCommandsOption
     pos += keyHead.copy(buf, pos);
     pos += buf.write(String(i).padStart(10, '0'), pos, 'latin1');
     pos += mid.copy(buf, pos);
-    const start = (i * 37) % 4096;
-    pos += noise.copy(buf, pos, start, start + valueBytes);
+    if (isPadded) {
+      const end = pos + valueBytes;
+      pos += buf.write(`value:${i}`.slice(0, valueBytes), pos, 'latin1');
+      buf.fill(0, pos, end);
+      pos = end;
+    } else {
+      const start = (i * 37) % 4096;
+      pos += noise.copy(buf, pos, start, start + valueBytes);
+    }
     buf[pos++] = 13;
     buf[pos++] = 10;
     return pos;
@@ -409,7 +424,7 @@ export async function writeMsetCommands(
 
 /** Writes {@link writeSetCommands} output to a new file in a temp dir; returns its path. */
 export async function writeSetCommandsFile(options: SetCommandsOptions, dir = mkdtempSync(path.join(tmpdir(), 'df2redis-pipe-'))): Promise<string> {
-  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}-by${options.keysPerCommand ?? 1}-ttl${options.ttlEvery ?? 0}.resp`);
+  const file = path.join(dir, `set-${options.count}x${options.valueBytes ?? 100}-by${options.keysPerCommand ?? 1}-ttl${options.ttlEvery ?? 0}-${options.values ?? 'random'}.resp`);
   const out = createWriteStream(file);
   await writeSetCommands(out, options);
   out.end();

@@ -3,7 +3,7 @@
  * kernel) sends exactly the bytes the one-string-at-a-time path sends (onString → writeString): a
  * real redis-server behind a recording TCP proxy receives byte-identical command streams from an
  * RDB mixing plain strings (6- and 14-bit lengths, sizes up to and past the MSET limits) with
- * expiries, int-encoded strings, another type, a database switch and a `maxPieceBytes` below some
+ * expiries, int-encoded and LZF-compressed strings, another type, a database switch and a `maxPieceBytes` below some
  * values, fed in chunks of random sizes (runs cut everywhere); the target's DEBUG DIGEST agrees.
  */
 import { after, before, test } from 'node:test';
@@ -19,6 +19,7 @@ import { MSET_KEYS_DEFAULT, SnapshotWriter } from '../../src/sink/snapshot-write
 import { readTargetInfo } from '../../src/sink/target-info.js';
 import { parseRedisUrl } from '../../src/sink/target-url.js';
 import { rng } from '../helpers/prng.js';
+import { lzfCompress } from '../../src/decode/rdb/lzf.js';
 
 const FAR_FUTURE_MS = 4_102_444_800_000; // 2100-01-01
 const PAST_MS = 1_000_000_000_000; // 2001-09-09
@@ -52,7 +53,13 @@ function buildRdb(seed: number, count: number, rare: number, smallMax: number): 
       pxat.writeBigUInt64LE(BigInt(r < 0.015 ? PAST_MS + i : FAR_FUTURE_MS + i));
       parts.push(Buffer.from([0xfc]), pxat); // the next string has an expiry
     } else if (r < 0.07) {
-      parts.push(Buffer.from([0, ...rdbLen(key.length)]), key, Buffer.from([0xc1, i & 0xff, i >> 8])); // int-encoded value
+      // int-encoded value: 1, 2 or 4 bytes, signed
+      const width = i % 3;
+      const x = Buffer.alloc(1 << width);
+      if (width === 0) x.writeInt8((i % 256) - 128);
+      else if (width === 1) x.writeInt16LE((i * 37) % 65536 - 32768);
+      else x.writeInt32LE(i % 2 === 0 ? -2147483648 + i : 2147483647 - i);
+      parts.push(Buffer.from([0, ...rdbLen(key.length)]), key, Buffer.from([0xc0 + width]), x);
       continue;
     } else if (r < 0.08) {
       parts.push(Buffer.from([2, ...rdbLen(key.length)]), key, Buffer.from([2, 1, 0x61, 1, 0x62])); // a set
@@ -62,6 +69,17 @@ function buildRdb(seed: number, count: number, rare: number, smallMax: number): 
     }
     const v = next();
     const vlen = v < 1 - 0.2 * rare ? Math.floor(next() * smallMax) : v < 1 - 0.05 * rare ? Math.floor(next() * 8200) : 9000 + Math.floor(next() * 2000);
+    if (next() < 0.3) {
+      // compressible: LZF-encoded (RDB_ENC_LZF), as Redis and Dragonfly save such values
+      const pattern = randomBytes(1 + Math.floor(next() * 12));
+      const value = Buffer.alloc(vlen);
+      for (let j = 0; j < vlen; j++) value[j] = pattern[j % pattern.length]!;
+      const c = lzfCompress(value);
+      if (c !== undefined) {
+        parts.push(Buffer.from([0, ...rdbLen(key.length)]), key, Buffer.from([0xc3]), rdbLen(c.length, next() < 0.1), rdbLen(vlen, next() < 0.1), c);
+        continue;
+      }
+    }
     parts.push(Buffer.from([0, ...rdbLen(key.length, next() < 0.1)]), key, rdbLen(vlen, next() < 0.1), randomBytes(vlen));
   }
   parts.push(Buffer.from([0xff]));
@@ -183,4 +201,26 @@ test('strings with an expiry are taken by the runs too: future ones sent as SET 
   assert.equal(run.runBytes, body.length - 9 - 2 - 1);
   assert.equal((await redisCli(server.port, 'DBSIZE')).trim(), '200');
   assert.equal((await redisCli(server.port, 'PEXPIRETIME', 'ttl:2')).trim(), String(FAR_FUTURE_MS + 2));
+});
+
+test('a corrupt LZF value inside a run stops the copy with the same DECOMPRESS error as one string at a time, after the same commands', async () => {
+  const parts: Buffer[] = [Buffer.from('REDIS0011'), Buffer.from([0xfe, 0])];
+  for (let i = 0; i < 400; i++) {
+    const key = Buffer.from(`lzf:${i}`);
+    const c = lzfCompress(Buffer.concat([Buffer.from(`value:${i}`), Buffer.alloc(90)]))!;
+    // Key 200's data says it makes one byte more than its stated length (corrupt, CRC intact).
+    parts.push(Buffer.from([0, key.length]), key, Buffer.from([0xc3, c.length, i === 200 ? 90 + `value:${i}`.length - 1 : 90 + `value:${i}`.length]), c);
+  }
+  const body = Buffer.concat([...parts, Buffer.from([0xff])]);
+  const crc = Buffer.alloc(8);
+  crc.writeBigUInt64LE(new Crc64().update(body, 0, body.length).value);
+  const rdb = Buffer.concat([body, crc]);
+  const errors: unknown[] = [];
+  for (const isRunOffered of [false, true]) {
+    await assert.rejects(copy(rdb, isRunOffered, 9, 1_048_576), (e: unknown) => {
+      errors.push(e);
+      return e instanceof RdbError && e.code === 'DECOMPRESS';
+    });
+  }
+  assert.equal((errors[1] as Error).message, (errors[0] as Error).message);
 });

@@ -516,11 +516,11 @@ export class SnapshotWriter {
    * kernel ({@link StringRunTranscoder}) in one call per run into the next `MSET`s' arguments, and
    * a string with a future expiry into its whole `SET … PXAT` (a past one is counted as skipped):
    * same commands, same order, same batch boundaries as one {@link writeString} per record. Stops
-   * (and leaves to the caller) at the first record that is not a string with a 6/14-bit key length
-   * and a value of a 6/14-bit length, int-encoded or LZF-compressed (its text or decompressed bytes
-   * are sent) with 6/14-bit lengths (another type, another opcode, an encoded key, an expiry outside
-   * [0, 2^53) ms, corrupt LZF data: the decoder names the error), whose value exceeds
-   * `maxValueBytes` or the batched sizes, or that is not wholly before `end`.
+   * (and leaves to the caller) at the first record that is not a string whose key and value each
+   * have a 6/14-bit length, or are int-encoded or LZF-compressed with 6/14-bit lengths (their text
+   * or decompressed bytes are sent): another type, another opcode, an expiry outside [0, 2^53) ms,
+   * corrupt LZF data (the decoder names the error); or whose value exceeds `maxValueBytes` or the
+   * batched sizes, or that is not wholly before `end`.
    * The kernel keeps a copy of a window of `buf` across calls: the bytes of a Buffer handed again
    * must not have changed (true of the decoder's buffers: RdbReader never rewrites bytes it holds,
    * and `RdbDecoder.push` forbids modifying a pushed chunk).
@@ -536,7 +536,7 @@ export class SnapshotWriter {
     let pos = start;
     // The kernel reads a window of `buf` copied into its memory, kept across calls: the decoder
     // hands the same buffer again (its bytes never change: RdbReader) while runs alternate with
-    // other records (expiries, encoded strings), so most calls copy nothing.
+    // other records (other types, long values), so most calls copy nothing.
     while (this.#loadWindow(k, buf, pos, end)) {
       const winStart = this.#winStart;
       const winEnd = this.#winEnd;
@@ -549,9 +549,8 @@ export class SnapshotWriter {
         const ttl = k.ttlCount;
         let firstKey: Buffer | undefined;
         if (k.firstKeyAt >= 0 && (isFirst || this.#stagedKeys === this.#ttlKeys.length)) {
-          // The run's first MSET key, from the input.
-          const keyStart = winStart + k.firstKeyAt;
-          firstKey = this.#stagedMsetFirstKey = copyRange(buf, keyStart, keyStart + k.firstKeyLength);
+          // The run's first MSET key, from the kernel's output (an encoded key is not in the input).
+          firstKey = this.#stagedMsetFirstKey = copyRange(k.output(), k.firstKeyAt, k.firstKeyAt + k.firstKeyLength);
         }
         if (ttl > 0) {
           const out = k.ttlOutput();

@@ -22,21 +22,33 @@ function stringRecord(key: Buffer, value: Buffer, wideKey = false, wideValue = f
   return Buffer.concat([Buffer.from([0]), rdbLen(key.length, wideKey), key, rdbLen(value.length, wideValue), value]);
 }
 
-/** A string record whose value is int-encoded: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2), signed little-endian. */
-function intRecord(key: Buffer, x: number, width: 1 | 2 | 4): Buffer {
+/** An int-encoded string: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2), signed little-endian. */
+function intString(x: number, width: 1 | 2 | 4): Buffer {
   const v = Buffer.alloc(1 + width);
   v[0] = 0xc0 + (width === 1 ? 0 : width === 2 ? 1 : 2);
   if (width === 1) v.writeInt8(x, 1);
   else if (width === 2) v.writeInt16LE(x, 1);
   else v.writeInt32LE(x, 1);
-  return Buffer.concat([Buffer.from([0]), rdbLen(key.length, false), key, v]);
+  return v;
 }
 
-/** A string record whose value is LZF-compressed (RDB_ENC_LZF: 0xC3 <clen> <ulen> data); plain when `value` does not compress. */
-function lzfRecord(key: Buffer, value: Buffer, wide = false): Buffer {
-  const c = lzfCompress(value);
-  if (c === undefined) return stringRecord(key, value);
-  return Buffer.concat([Buffer.from([0]), rdbLen(key.length, false), key, Buffer.from([0xc3]), rdbLen(c.length, wide), rdbLen(value.length, wide), c]);
+/** `s` LZF-compressed (RDB_ENC_LZF: 0xC3 <clen> <ulen> data), or with its plain length when it does not compress. */
+function lzfString(s: Buffer, wide = false): Buffer {
+  const c = lzfCompress(s);
+  if (c === undefined) return Buffer.concat([rdbLen(s.length, wide), s]);
+  return Buffer.concat([Buffer.from([0xc3]), rdbLen(c.length, wide), rdbLen(s.length, wide), c]);
+}
+
+/** A string record whose value is int-encoded; the key too when `intKey` is given. */
+function intRecord(key: Buffer, x: number, width: 1 | 2 | 4, intKey?: [number, 1 | 2 | 4]): Buffer {
+  const k = intKey === undefined ? Buffer.concat([rdbLen(key.length, false), key]) : intString(...intKey);
+  return Buffer.concat([Buffer.from([0]), k, intString(x, width)]);
+}
+
+/** A string record whose value is LZF-compressed (plain when it does not compress); the key too with `lzfKey`. */
+function lzfRecord(key: Buffer, value: Buffer, wide = false, lzfKey = false): Buffer {
+  const k = lzfKey ? lzfString(key, wide) : Buffer.concat([rdbLen(key.length, false), key]);
+  return Buffer.concat([Buffer.from([0]), k, lzfString(value, wide)]);
 }
 
 interface RunResult {
@@ -48,7 +60,7 @@ interface RunResult {
   ttl: Buffer;
   ttlKeys: string[];
   expired: number;
-  /** Input offset and length of the first MSET key (-1: none). */
+  /** Offset in the MSET output and length of the first MSET key (-1: none). */
   firstKey: [number, number];
 }
 
@@ -81,44 +93,44 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
     return [((b & 0x3f) << 8) | input[q + 1]!, q + 2];
   };
   /**
-   * The value at `q` (Redis src/rdb.c `rdbGenericLoadStringObject`): 6/14-bit length, or an int
-   * (decimal text) or LZF (decompressed) encoding with 6/14-bit lengths; or the stop reason.
+   * The string at `q` (Redis src/rdb.c `rdbGenericLoadStringObject`): 6/14-bit length, or an int
+   * (decimal text) or LZF (decompressed) encoding with 6/14-bit lengths; longer than `max`: LIMIT.
+   * Its bytes and where the input after it begins, or the stop reason.
    */
-  const value = (q: number): { v: Buffer; next: number } | number => {
+  const str = (q: number, max: number): { b: Buffer; next: number } | number => {
     if (q >= end) return RUN_STOP.INPUT;
     const b = input[q]!;
     if (b >= 0xc0 && b <= 0xc2) {
       const n = 1 << (b - 0xc0);
       if (q + 1 + n > end) return RUN_STOP.INPUT;
       const x = n === 1 ? input.readInt8(q + 1) : n === 2 ? input.readInt16LE(q + 1) : input.readInt32LE(q + 1);
-      const v = Buffer.from(String(x));
-      return v.length > maxValue ? RUN_STOP.LIMIT : { v, next: q + 1 + n };
+      const text = Buffer.from(String(x));
+      return text.length > max ? RUN_STOP.LIMIT : { b: text, next: q + 1 + n };
     }
     if (b === 0xc3) {
       const c = len(q + 1);
       if (c === 'input' || c === 'other') return c === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
       const u = len(c[1]);
       if (u === 'input' || u === 'other') return u === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
-      if (u[0] > maxValue) return RUN_STOP.LIMIT;
+      if (u[0] > max) return RUN_STOP.LIMIT;
       if (u[1] + c[0] > end) return RUN_STOP.INPUT;
-      const v = lzfDecompress(input.subarray(u[1], u[1] + c[0]), u[0]);
-      return v === undefined ? RUN_STOP.OTHER : { v, next: u[1] + c[0] };
+      const out = lzfDecompress(input.subarray(u[1], u[1] + c[0]), u[0]);
+      return out === undefined ? RUN_STOP.OTHER : { b: out, next: u[1] + c[0] };
     }
     const v = len(q);
     if (v === 'input' || v === 'other') return v === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
-    if (v[0] > maxValue) return RUN_STOP.LIMIT;
+    if (v[0] > max) return RUN_STOP.LIMIT;
     if (v[1] + v[0] > end) return RUN_STOP.INPUT;
-    return { v: input.subarray(v[1], v[1] + v[0]), next: v[1] + v[0] };
+    return { b: input.subarray(v[1], v[1] + v[0]), next: v[1] + v[0] };
   };
-  /** The string record at `q`: key [start, length], value bytes and where the next record starts, or the stop reason. */
-  const record = (q: number): { k: [number, number]; v: Buffer; next: number } | number => {
+  /** The string record at `q`: key and value bytes and where the next record starts, or the stop reason. */
+  const record = (q: number): { k: Buffer; v: Buffer; next: number } | number => {
     if (q + 2 > end) return RUN_STOP.INPUT;
     if (input[q] !== 0) return RUN_STOP.OTHER;
-    const k = len(q + 1);
-    if (k === 'input' || k === 'other') return k === 'input' ? RUN_STOP.INPUT : RUN_STOP.OTHER;
-    if (k[0] > maxKey) return RUN_STOP.LIMIT;
-    const v = value(k[1] + k[0]);
-    return typeof v === 'number' ? v : { k: [k[1], k[0]], ...v };
+    const k = str(q + 1, maxKey);
+    if (typeof k === 'number') return k;
+    const v = str(k.next, maxValue);
+    return typeof v === 'number' ? v : { k: k.b, v: v.b, next: v.next };
   };
   for (;;) {
     if (n >= maxRecords) {
@@ -153,16 +165,16 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
         p = r.next;
         continue;
       }
-      if (ttl.pendingBytes + 64 + r.k[1] + r.v.length > AREA_BYTES || ttlKeys.length >= MAX_TTL_COMMANDS) {
+      if (ttl.pendingBytes + 64 + r.k.length + r.v.length > AREA_BYTES || ttlKeys.length >= MAX_TTL_COMMANDS) {
         reason = RUN_STOP.ROOM;
         break;
       }
       ttl.rawCopy(Buffer.from('*5\r\n$3\r\nSET\r\n'));
-      ttl.argRange(input, r.k[0], r.k[0] + r.k[1]);
+      ttl.argRange(r.k, 0, r.k.length);
       ttl.argRange(r.v, 0, r.v.length);
       ttl.arg('PXAT');
       ttl.arg(Number(ms));
-      ttlKeys.push(input.toString('hex', r.k[0], r.k[0] + r.k[1]));
+      ttlKeys.push(r.k.toString('hex'));
       p = r.next;
       n++;
       continue;
@@ -172,12 +184,13 @@ function reference(input: Buffer, start: number, end: number, maxRecords: number
       reason = r;
       break;
     }
-    if (enc.pendingBytes + 20 + r.k[1] + r.v.length > AREA_BYTES) {
+    if (enc.pendingBytes + 20 + r.k.length + r.v.length > AREA_BYTES) {
       reason = RUN_STOP.ROOM;
       break;
     }
-    if (firstKey[0] < 0) firstKey = [r.k[0], r.k[1]];
-    enc.argRange(input, r.k[0], r.k[0] + r.k[1]);
+    // The first MSET key comes first in the output, after its `$<length>\r\n`.
+    if (firstKey[0] < 0) firstKey = [`$${r.k.length}\r\n`.length, r.k.length];
+    enc.argRange(r.k, 0, r.k.length);
     enc.argRange(r.v, 0, r.v.length);
     p = r.next;
     n++;
@@ -233,7 +246,6 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
         Buffer.from([0xfe, 1]), // SELECTDB
         Buffer.from([0xff]), // EOF
         Buffer.from([2, 1, 0x61, 1, 1, 0x62]), // a set
-        Buffer.from([0, 0xc0, 7, 1, 0x61]), // int-encoded key
         Buffer.from([0, 1, 0x61, 0xc3, 3, 5, 0, 0x61, 0x62, 0x63]), // corrupt LZF value (a back-reference cut short)
         Buffer.from([0, 1, 0x61, 0xc3, 2, 3, 0x20, 0]), // corrupt LZF value (a back-reference before the start)
         Buffer.from([0, 1, 0x61, 0xc3, 2, 3, 0, 0x61]), // LZF value one byte short of its length
@@ -260,7 +272,8 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
       const width = ([1, 2, 4] as const)[Math.floor(next() * 3)]!;
       const bound = 2 ** (8 * width - 1);
       const x = next() < 0.2 ? (next() < 0.5 ? -bound : bound - 1) : Math.floor((next() * 2 - 1) * bound);
-      parts.push(intRecord(bytes(klen), Math.max(-bound, Math.min(bound - 1, x)), width));
+      const intKey = next() < 0.3 ? ([Math.floor((next() * 2 - 1) * 2 ** 31), 4] as [number, 4]) : undefined;
+      parts.push(intRecord(bytes(klen), Math.max(-bound, Math.min(bound - 1, x)), width, intKey));
       continue;
     }
     if (form < 0.35) {
@@ -268,7 +281,10 @@ function randomInput(next: () => number, count: number, maxKeyLen: number, maxVa
       const pattern = bytes(1 + Math.floor(next() * 40));
       const value = Buffer.alloc(vlen);
       for (let j = 0; j < vlen; j++) value[j] = next() < 0.05 ? Math.floor(next() * 256) : pattern[j % pattern.length]!;
-      parts.push(lzfRecord(bytes(klen), value, next() < 0.2));
+      // keys: sometimes compressible too (LZF-encoded)
+      const lzfKey = next() < 0.3;
+      const key = lzfKey ? Buffer.from('ab'.repeat(11 + Math.floor(next() * 20)) + String(i)) : bytes(klen);
+      parts.push(lzfRecord(key, value, next() < 0.2, lzfKey));
       continue;
     }
     parts.push(stringRecord(bytes(klen), bytes(vlen), next() < 0.2, next() < 0.2));
@@ -367,7 +383,7 @@ test('string-run kernel: strings with an expiry become SET … PXAT (future) or 
       `*5\r\n$3\r\nSET\r\n$5\r\nkey:4\r\n$9\r\n16 digits\r\n$4\r\nPXAT\r\n$16\r\n${2 ** 53 - 1}\r\n`,
   );
   assert.equal(got.out.toString(), '$5\r\nkey:0\r\n$5\r\nplain\r\n$5\r\nkey:5\r\n$11\r\nplain again\r\n');
-  assert.deepEqual(got.firstKey, [input.indexOf('key:0'), 5]);
+  assert.deepEqual(got.firstKey, ['$5\r\n'.length, 5]);
   // Only expiries, all past: consumed, nothing written, no first MSET key.
   const past = Buffer.concat([ttlRecord(1n, key(7), Buffer.from('a')), ttlRecord(2n, key(8), Buffer.from('b'))]);
   k.load(past, 0, past.length);
@@ -381,7 +397,7 @@ test('string-run kernel: strings with an expiry become SET … PXAT (future) or 
   }
 });
 
-test('string-run kernel: int-encoded values become their decimal text and LZF values their decompressed bytes (liblzf), corrupt ones are left to JS', () => {
+test('string-run kernel: int-encoded keys and values become their decimal text and LZF ones their decompressed bytes (liblzf), corrupt ones are left to JS', () => {
   const k = new StringRunTranscoder();
   const key = (i: number): Buffer => Buffer.from(`key:${i}`);
   // DEBUG POPULATE's values ("value:N" padded with NULs: a back-reference at distance 1), a pattern
@@ -399,19 +415,39 @@ test('string-run kernel: int-encoded values become their decimal text and LZF va
     ...ints.map(([x, w], i) => intRecord(key(100 + i), x, w)),
     ttlRecord(BigInt(NOW + 1), key(200), Buffer.alloc(0)).subarray(0, 9),
     intRecord(key(200), -42, 1),
+    // Encoded keys: int (1, 2, 4 bytes) and LZF.
+    intRecord(Buffer.alloc(0), 7, 1, [-5, 1]),
+    intRecord(Buffer.alloc(0), 8, 1, [31337, 2]),
+    intRecord(Buffer.alloc(0), 9, 1, [-2147483648, 4]),
+    lzfRecord(Buffer.from('user:profile:user:profile:user:profile:1'), Buffer.from('v'), false, true),
+    ttlRecord(BigInt(NOW + 2), key(0), Buffer.alloc(0)).subarray(0, 9),
+    intRecord(Buffer.alloc(0), 10, 1, [4242, 2]),
     Buffer.from([0, 1, 0x61, 0xc3, 3, 5, 0, 0x61, 0x62, 0x63]),
   ]);
+  assert.ok(input.includes(Buffer.from([0, 0xc3])), 'the LZF key compresses');
   for (const v of values) assert.ok(lzfCompress(v) !== undefined, 'every value compresses');
   k.load(input, 0, input.length);
   const got = kernelRun(k, 0, input.length, 1000, 1 << 20, 1024, 8192);
   assert.deepEqual(got, reference(input, 0, input.length, 1000, 1 << 20, 1024, 8192));
-  assert.equal(got.records, values.length + ints.length + 1);
+  assert.equal(got.records, values.length + ints.length + 6);
   assert.equal(got.reason, RUN_STOP.OTHER, 'the corrupt LZF record is left to the JS path, which names the error');
   const bulk = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
   const want = Buffer.concat([
     ...values.flatMap((v, i) => [bulk(key(i)), bulk(v)]),
     ...ints.flatMap(([x], i) => [bulk(key(100 + i)), bulk(Buffer.from(String(x)))]),
+    ...[['-5', '7'], ['31337', '8'], ['-2147483648', '9'], ['user:profile:user:profile:user:profile:1', 'v']].flatMap(([k, v]) => [bulk(Buffer.from(k!)), bulk(Buffer.from(v!))]),
   ]);
   assert.equal(got.out.toString('hex'), want.toString('hex'));
-  assert.equal(got.ttl.toString(), `*5\r\n$3\r\nSET\r\n$7\r\nkey:200\r\n$3\r\n-42\r\n$4\r\nPXAT\r\n$13\r\n${NOW + 1}\r\n`);
+  assert.equal(
+    got.ttl.toString(),
+    `*5\r\n$3\r\nSET\r\n$7\r\nkey:200\r\n$3\r\n-42\r\n$4\r\nPXAT\r\n$13\r\n${NOW + 1}\r\n` +
+      `*5\r\n$3\r\nSET\r\n$4\r\n4242\r\n$2\r\n10\r\n$4\r\nPXAT\r\n$13\r\n${NOW + 2}\r\n`,
+  );
+  assert.deepEqual(got.ttlKeys, [key(200).toString('hex'), Buffer.from('4242').toString('hex')]);
+  // An encoded key first: the first MSET key is read from the output, not the input.
+  const encodedFirst = Buffer.concat([intRecord(Buffer.alloc(0), 1, 1, [-77, 1]), stringRecord(key(1), Buffer.from('x'))]);
+  k.load(encodedFirst, 0, encodedFirst.length);
+  const first = kernelRun(k, 0, encodedFirst.length, 1000, 1 << 20, 1024, 8192);
+  assert.deepEqual(first.firstKey, [4, 3]);
+  assert.equal(first.out.subarray(4, 7).toString(), '-77');
 });

@@ -4,10 +4,10 @@
  * string-run-wasm.ts): one call per run instead of a decoder step, a handler call and two argument
  * copies per key (issue 12: ~150–200 ns per 100-byte value copy alone, whichever JS way).
  *
- * Values may be int-encoded (their decimal text is written) or LZF-compressed (decompressed in the
- * kernel): Redis and Dragonfly save numbers and compressible values over 20 bytes so. The kernel
- * reads only what JS copied into its memory ({@link StringRunTranscoder.load}); a record it stops
- * at (an opcode, an encoded key, a long length, corrupt LZF data, a limit, the end of the copied
+ * Keys and values may be int-encoded (their decimal text is written) or LZF-compressed
+ * (decompressed in the kernel): Redis and Dragonfly save numbers and compressible strings over 20
+ * bytes so. The kernel reads only what JS copied into its memory ({@link StringRunTranscoder.load});
+ * a record it stops at (an opcode, a long length, corrupt LZF data, a limit, the end of the copied
  * input) is left for the JS path.
  */
 import { CRC16_TABLE } from './key-slot.js';
@@ -21,7 +21,7 @@ export const RUN_STOP = {
   BYTES: 2,
   /** The loaded input ends inside or right before a record. */
   INPUT: 3,
-  /** Not a string record it takes: another type or opcode byte, an int/LZF-encoded key, a 32/64-bit length, another value encoding, corrupt LZF data. */
+  /** Not a string record it takes: another type or opcode byte, a 32/64-bit length, another string encoding, corrupt LZF data. */
   OTHER: 4,
   /** A key or value longer than allowed (`slots`: or the record is longer than a region). */
   LIMIT: 5,
@@ -110,7 +110,7 @@ export class StringRunTranscoder {
   ttlCount = 0;
   /** Records with a past expiry the last {@link run} skipped (consumed, not written). */
   expired = 0;
-  /** Input offset (from the loaded window's start) of the first MSET key the last {@link run} wrote; -1: none. */
+  /** Offset in {@link output} of the first MSET key the last {@link run} wrote (its bytes: an encoded key is not in the input); -1: none. */
   firstKeyAt = -1;
   /** Length of that key. */
   firstKeyLength = 0;

@@ -1,9 +1,9 @@
 ;; RDB → RESP transcoder for runs of plain string records (issue 12): reads consecutive records
 ;; `0x00 <len> key <len> value` (RDB_TYPE_STRING, both lengths in the 6-bit `00xxxxxx` or 14-bit
 ;; `01xxxxxx xxxxxxxx` encodings of Redis src/rdb.c `rdbSaveLen`) and writes, per record, the two
-;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`. The value
-;; may also be int-encoded (its decimal text is written) or LZF-compressed (decompressed): what
-;; Redis and Dragonfly write for numbers and for compressible values longer than 20 bytes.
+;; bulk strings of an MSET's arguments: `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`. Key and
+;; value may also be int-encoded (their decimal text is written) or LZF-compressed (decompressed):
+;; what Redis and Dragonfly write for numbers and for compressible strings longer than 20 bytes.
 ;; `run` also takes a record with an expiry, `0xFC <LE64 unix ms> 0x00 <len> key <len> value`
 ;; (RDB_OPCODE_EXPIRETIME_MS, src/rdb.c `rdbSaveMillisecondTime`): a past one is skipped and
 ;; counted, a future one becomes a whole command `SET key value PXAT <ms>` in a second output, with
@@ -17,7 +17,8 @@
 ;;   [0, 44)            results of the last call (u32 each): bytes consumed, bytes written, stop
 ;;                      reason, slot of a FULL stop, slots listed, keys held in regions, then (`run`)
 ;;                      SET … PXAT bytes written, SET … PXAT commands, expired records skipped,
-;;                      input offset and length of the first MSET key written (0xffffffff: none)
+;;                      offset (in the MSET output) and length of the first MSET key written
+;;                      (0xffffffff: none)
 ;;   [1024, 99328)      input: JS copies RDB bytes here (`inputOffset`, up to `inputBytes`)
 ;;   [99328, 180736)    output of `run`: the MSET arguments (`outputOffset`, up to `outputBytes`)
 ;;   [180736, 262144)   output of `run`: the SET … PXAT commands (`ttlOutputOffset`, `outputBytes`)
@@ -29,6 +30,7 @@
 ;;   [458752, 524288)   slots listed since JS last cleared the list, in order (u32 × 16384)
 ;;   [524288, 540672)   per slot: 1 when listed (u8 × 16384)
 ;;   [540672, 557056)   scratch: the text of the last int-encoded or LZF value $parse read
+;;   [557056, 573440)   scratch: the same of its key
 ;;   [589824, 17367040) regions: slot s at 589824 + s × `region` (`region` ≤ 1024 bytes)
 ;;
 ;; Stop reasons (the record it stops at is not consumed; JS takes it, or the next call does):
@@ -36,9 +38,9 @@
 ;;   2 BYTES  the output reached `budget` bytes (the record that crossed it is written)
 ;;   3 INPUT  the input ends inside (or right before) a record
 ;;   4 OTHER  a byte that is not RDB_TYPE_STRING (an opcode: SELECTDB, EOF, another type; `slots`:
-;;            an expiry), a key length that is not 6/14-bit (an int or LZF encoded key, a 32/64-bit
-;;            length), a value that is neither that nor int/LZF encoded with 6/14-bit lengths, corrupt
-;;            LZF data, or an expiry not in [0, 2^53) ms or not followed by a string record
+;;            an expiry), a key or value that has neither a 6/14-bit length nor an int or LZF
+;;            encoding with 6/14-bit lengths, corrupt LZF data, or an expiry not in [0, 2^53) ms or
+;;            not followed by a string record
 ;;   5 LIMIT  a key longer than `maxKey` or a value longer than `maxValue` bytes
 ;;   6 ROOM   an output area or the index is full (not reached with budget ≤ 64 KiB)
 ;;   7 FULL   (`slots`) the record's slot region cannot take it, or holds `maxKeys` keys: JS sends
@@ -69,6 +71,11 @@
   (global $vpos (mut i32) (i32.const 0))
   ;; Where the record after it begins.
   (global $next (mut i32) (i32.const 0))
+  ;; The string $encoded made last: its length, and where the input after it begins.
+  (global $elen (mut i32) (i32.const 0))
+  (global $enext (mut i32) (i32.const 0))
+  ;; Where $write put the key's bytes.
+  (global $kout (mut i32) (i32.const 0))
 
   ;; Writes `$<n>\r\n` at $o; returns the address after it.
   (func $header (param $o i32) (param $n i32) (result i32)
@@ -92,9 +99,9 @@
     (i32.add (local.get $o) (i32.add (local.get $digits) (i32.const 3))))
 
   ;; Reads the string record at $p (input ends at $e): sets $klen $kpos $vlen $vpos $next and
-  ;; returns 0, or the stop reason (3 INPUT, 4 OTHER, 5 LIMIT) of a record not taken. The key has a
-  ;; 6/14-bit length; the value a 6/14-bit length, or an int or LZF encoding ($encoded: its text is
-  ;; made in the scratch area, and $vpos points there).
+  ;; returns 0, or the stop reason (3 INPUT, 4 OTHER, 5 LIMIT) of a record not taken. Key and value
+  ;; each have a 6/14-bit length, or an int or LZF encoding ($encoded: the text is made in the key's
+  ;; or the value's scratch area, and $kpos / $vpos point there).
   (func $parse (param $p i32) (param $e i32) (param $maxKey i32) (param $maxValue i32) (result i32)
     (local $q i32) (local $b i32) (local $reason i32)
     (local $klen i32) (local $kpos i32) (local $vlen i32) (local $vpos i32)
@@ -105,30 +112,42 @@
       (local.set $reason (i32.const 4))
       (br_if $out (i32.load8_u (local.get $p)))
       (local.set $b (i32.load8_u offset=1 (local.get $p)))
-      (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
-      (if (i32.lt_u (local.get $b) (i32.const 0x40))
+      (if (i32.ge_u (local.get $b) (i32.const 0xc0))
         (then
-          (local.set $klen (local.get $b))
-          (local.set $kpos (i32.add (local.get $p) (i32.const 2))))
+          ;; an int-encoded or LZF-compressed key, made in the key scratch area
+          (local.set $reason (call $encoded (i32.add (local.get $p) (i32.const 1)) (local.get $e) (local.get $maxKey) (i32.const 557056)))
+          (br_if $out (local.get $reason))
+          (local.set $klen (global.get $elen))
+          (local.set $kpos (i32.const 557056))
+          (local.set $q (global.get $enext)))
         (else
-          (local.set $reason (i32.const 3))
-          (br_if $out (i32.ge_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
-          (local.set $klen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
-                                   (i32.load8_u offset=2 (local.get $p))))
-          (local.set $kpos (i32.add (local.get $p) (i32.const 3)))))
-      (local.set $reason (i32.const 5))
-      (br_if $out (i32.gt_u (local.get $klen) (local.get $maxKey)))
+          (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
+          (if (i32.lt_u (local.get $b) (i32.const 0x40))
+            (then
+              (local.set $klen (local.get $b))
+              (local.set $kpos (i32.add (local.get $p) (i32.const 2))))
+            (else
+              (local.set $reason (i32.const 3))
+              (br_if $out (i32.ge_u (i32.add (local.get $p) (i32.const 2)) (local.get $e)))
+              (local.set $klen (i32.or (i32.shl (i32.and (local.get $b) (i32.const 0x3f)) (i32.const 8))
+                                       (i32.load8_u offset=2 (local.get $p))))
+              (local.set $kpos (i32.add (local.get $p) (i32.const 3)))))
+          (local.set $reason (i32.const 5))
+          (br_if $out (i32.gt_u (local.get $klen) (local.get $maxKey)))
+          (local.set $q (i32.add (local.get $kpos) (local.get $klen)))))
       ;; the value's length or encoding
-      (local.set $q (i32.add (local.get $kpos) (local.get $klen)))
       (local.set $reason (i32.const 3))
       (br_if $out (i32.ge_u (local.get $q) (local.get $e)))
       (local.set $b (i32.load8_u (local.get $q)))
       (if (i32.ge_u (local.get $b) (i32.const 0xc0))
         (then
-          (local.set $reason (call $encoded (local.get $q) (local.get $e) (local.get $maxValue)))
+          (local.set $reason (call $encoded (local.get $q) (local.get $e) (local.get $maxValue) (i32.const 540672)))
           (br_if $out (local.get $reason))
           (global.set $klen (local.get $klen))
           (global.set $kpos (local.get $kpos))
+          (global.set $vlen (global.get $elen))
+          (global.set $vpos (i32.const 540672))
+          (global.set $next (global.get $enext))
           (br $out)))
       (local.set $reason (i32.const 4))
       (br_if $out (i32.ge_u (local.get $b) (i32.const 0x80)))
@@ -154,14 +173,15 @@
       (local.set $reason (i32.const 0)))
     (local.get $reason))
 
-  ;; Reads the encoded value at $q (its first byte is 0xC0 or more; input ends at $e), Redis src/rdb.c
-  ;; `rdbGenericLoadStringObject`: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2, a signed little-endian
-  ;; integer of 1/2/4 bytes: its decimal text, as `ll2string`) or RDB_ENC_LZF (0xC3 <clen> <ulen>
-  ;; <clen bytes>, both lengths 6/14-bit: decompressed, `rdbLoadLzfStringObject`). Makes the value
-  ;; in the scratch area (16 KiB at 540672: a 14-bit length always fits) and sets $vlen $vpos $next;
-  ;; returns 0, or 3 INPUT, 5 LIMIT (longer than $maxValue), 4 OTHER (another encoding, a 32/64-bit
-  ;; length, corrupt LZF data: JS takes the record and names the error).
-  (func $encoded (param $q i32) (param $e i32) (param $maxValue i32) (result i32)
+  ;; Reads the encoded string at $q (its first byte is 0xC0 or more; input ends at $e), Redis
+  ;; src/rdb.c `rdbGenericLoadStringObject`: RDB_ENC_INT8/16/32 (0xC0/0xC1/0xC2, a signed
+  ;; little-endian integer of 1/2/4 bytes: its decimal text, as `ll2string`) or RDB_ENC_LZF (0xC3
+  ;; <clen> <ulen> <clen bytes>, both lengths 6/14-bit: decompressed, `rdbLoadLzfStringObject`).
+  ;; Makes the string at $dst (a scratch area of 16 KiB: a 14-bit length always fits) and sets
+  ;; $elen (its length) and $enext (where the input after it begins); returns 0, or 3 INPUT,
+  ;; 5 LIMIT (longer than $max), 4 OTHER (another encoding, a 32/64-bit length, corrupt LZF data:
+  ;; JS takes the record and names the error).
+  (func $encoded (param $q i32) (param $e i32) (param $max i32) (param $dst i32) (result i32)
     (local $b i32) (local $x i32) (local $n i32) (local $clen i32) (local $ulen i32) (local $c i32)
     (local.set $b (i32.load8_u (local.get $q)))
     (if (i32.lt_u (local.get $b) (i32.const 0xc3))
@@ -177,11 +197,10 @@
               (if (result i32) (i32.eq (local.get $n) (i32.const 2))
                 (then (i32.load16_s offset=1 (local.get $q)))
                 (else (i32.load offset=1 (local.get $q)))))))
-        (local.set $c (call $itoa (i32.const 540672) (local.get $x)))
-        (if (i32.gt_u (local.get $c) (local.get $maxValue)) (then (return (i32.const 5))))
-        (global.set $vlen (local.get $c))
-        (global.set $vpos (i32.const 540672))
-        (global.set $next (i32.add (i32.add (local.get $q) (i32.const 1)) (local.get $n)))
+        (local.set $c (call $itoa (local.get $dst) (local.get $x)))
+        (if (i32.gt_u (local.get $c) (local.get $max)) (then (return (i32.const 5))))
+        (global.set $elen (local.get $c))
+        (global.set $enext (i32.add (i32.add (local.get $q) (i32.const 1)) (local.get $n)))
         (return (i32.const 0))))
     (if (i32.ne (local.get $b) (i32.const 0xc3)) (then (return (i32.const 4))))
     ;; LZF: the compressed and the uncompressed length
@@ -194,13 +213,12 @@
     (if (i32.lt_s (local.get $c) (i32.const 0)) (then (return (i32.sub (i32.const 0) (local.get $c)))))
     (local.set $ulen (i32.shr_u (local.get $c) (i32.const 2)))
     (local.set $q (i32.add (local.get $q) (i32.and (local.get $c) (i32.const 3))))
-    (if (i32.gt_u (local.get $ulen) (local.get $maxValue)) (then (return (i32.const 5))))
+    (if (i32.gt_u (local.get $ulen) (local.get $max)) (then (return (i32.const 5))))
     (if (i32.gt_u (i32.add (local.get $q) (local.get $clen)) (local.get $e)) (then (return (i32.const 3))))
-    (if (i32.eqz (call $lzf (local.get $q) (i32.add (local.get $q) (local.get $clen)) (i32.const 540672) (local.get $ulen)))
+    (if (i32.eqz (call $lzf (local.get $q) (i32.add (local.get $q) (local.get $clen)) (local.get $dst) (local.get $ulen)))
       (then (return (i32.const 4))))
-    (global.set $vlen (local.get $ulen))
-    (global.set $vpos (i32.const 540672))
-    (global.set $next (i32.add (local.get $q) (local.get $clen)))
+    (global.set $elen (local.get $ulen))
+    (global.set $enext (i32.add (local.get $q) (local.get $clen)))
     (i32.const 0))
 
   ;; A 6/14-bit length at $q (input ends at $e), packed `length × 4 + bytes it takes`; -3 when it is
@@ -326,6 +344,7 @@
     (local.set $klen (global.get $klen))
     (local.set $vlen (global.get $vlen))
     (local.set $o (call $header (local.get $o) (local.get $klen)))
+    (global.set $kout (local.get $o))
     (memory.copy (local.get $o) (global.get $kpos) (local.get $klen))
     (local.set $o (i32.add (local.get $o) (local.get $klen)))
     (i32.store16 (local.get $o) (i32.const 0x0a0d))
@@ -464,7 +483,7 @@
   ;; `now` (unix ms), skipped when not. Stores at `resultOffset` the input bytes consumed (from
   ;; `start`), the MSET output bytes (from `outputOffset`), the stop reason, then the SET … PXAT
   ;; bytes (from `ttlOutputOffset`) and commands (see `ttlIndexOffset`), the expired records, and
-  ;; where the first MSET key lies in the input. `maxRecords` ≥ 1, `budget` ≥ 1 (both outputs
+  ;; where the first MSET key lies in the MSET output. `maxRecords` ≥ 1, `budget` ≥ 1 (both outputs
   ;; together), `end` ≤ `inputBytes`.
   (func (export "run")
     (param $start i32) (param $end i32) (param $maxRecords i32) (param $budget i32)
@@ -518,11 +537,11 @@
         (local.set $reason (i32.const 6))
         (br_if $stop (i32.gt_u (i32.add (i32.add (local.get $o) (i32.const 20)) (i32.add (global.get $klen) (global.get $vlen)))
                                (i32.const 180736)))
+        (local.set $o (call $write (local.get $o)))
         (if (i32.eq (i32.load (i32.const 36)) (i32.const -1))
           (then
-            (i32.store (i32.const 36) (i32.sub (global.get $kpos) (i32.const 1024)))
+            (i32.store (i32.const 36) (i32.sub (global.get $kout) (i32.const 99328)))
             (i32.store (i32.const 40) (global.get $klen))))
-        (local.set $o (call $write (local.get $o)))
         (local.set $p (global.get $next))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $record)))

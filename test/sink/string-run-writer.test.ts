@@ -3,7 +3,7 @@
  * kernel) sends exactly the bytes the one-string-at-a-time path sends (onString → writeString): a
  * real redis-server behind a recording TCP proxy receives byte-identical command streams from an
  * RDB mixing plain strings (6- and 14-bit lengths, sizes up to and past the MSET limits) with
- * expiries, int-encoded and LZF-compressed strings, another type, a database switch and a `maxPieceBytes` below some
+ * expiries, int-encoded and LZF-compressed keys and values, another type, a database switch and a `maxPieceBytes` below some
  * values, fed in chunks of random sizes (runs cut everywhere); the target's DEBUG DIGEST agrees.
  */
 import { after, before, test } from 'node:test';
@@ -70,13 +70,23 @@ function buildRdb(seed: number, count: number, rare: number, smallMax: number): 
     const v = next();
     const vlen = v < 1 - 0.2 * rare ? Math.floor(next() * smallMax) : v < 1 - 0.05 * rare ? Math.floor(next() * 8200) : 9000 + Math.floor(next() * 2000);
     if (next() < 0.3) {
-      // compressible: LZF-encoded (RDB_ENC_LZF), as Redis and Dragonfly save such values
+      // compressible: LZF-encoded (RDB_ENC_LZF), as Redis and Dragonfly save such values; the key
+      // too at times (a long repetitive key), or int-encoded (a number: unique per record)
       const pattern = randomBytes(1 + Math.floor(next() * 12));
       const value = Buffer.alloc(vlen);
       for (let j = 0; j < vlen; j++) value[j] = pattern[j % pattern.length]!;
       const c = lzfCompress(value);
       if (c !== undefined) {
-        parts.push(Buffer.from([0, ...rdbLen(key.length)]), key, Buffer.from([0xc3]), rdbLen(c.length, next() < 0.1), rdbLen(vlen, next() < 0.1), c);
+        const form = next();
+        const longKey = Buffer.from(`k${i}:` + 'session:'.repeat(4));
+        const lzfKey = lzfCompress(longKey)!;
+        const encodedKey =
+          form < 0.2
+            ? Buffer.concat([Buffer.from([0xc3]), rdbLen(lzfKey.length), rdbLen(longKey.length), lzfKey])
+            : form < 0.4
+              ? Buffer.from([0xc2, i & 0xff, (i >> 8) & 0xff, 0x10, 0x80]) // -2146435072 + i: negative, 4 bytes
+              : Buffer.concat([Buffer.from(rdbLen(key.length)), key]);
+        parts.push(Buffer.from([0]), encodedKey, Buffer.from([0xc3]), rdbLen(c.length, next() < 0.1), rdbLen(vlen, next() < 0.1), c);
         continue;
       }
     }

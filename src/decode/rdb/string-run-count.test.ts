@@ -42,13 +42,13 @@ test('stops before any record it does not take', () => {
   const plain = record(5, 10);
   const others: Record<string, Buffer> = {
     'an expiry opcode (0xFC) before another type': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 0x0e, 0x01]),
-    'an expiry opcode (0xFC) before an integer-encoded key': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0xc0, 0x07, 0x01, 0x76]),
+    'an expiry opcode (0xFC) before a key with a 32-bit length': Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8, 0x00, 0x80, 0, 0, 0, 1, 0x6b, 0x01, 0x76]),
     'an expiry in seconds (0xFD)': Buffer.concat([Buffer.from([0xfd, 1, 2, 3, 4]), record(5, 10)]),
     'another type (a list)': Buffer.from([0x0e, 0x01]),
     'an LZF-encoded value with a 32-bit length': Buffer.from([0x00, 0x01, 0x6b, 0xc3, 0x80, 0, 0, 0, 0x02, 0x03, 0x01, 0x61, 0x62]),
     'an unknown value encoding (0xC4)': Buffer.from([0x00, 0x01, 0x6b, 0xc4, 0x07]),
     'a 32-bit value length': Buffer.concat([Buffer.from([0x00, 0x01, 0x6b, 0x80, 0, 0, 0x40, 0]), Buffer.alloc(0x4000)]),
-    'an integer-encoded key': Buffer.from([0x00, 0xc0, 0x07, 0x01, 0x76]),
+    'an unknown key encoding (0xC5)': Buffer.from([0x00, 0xc5, 0x07, 0x01, 0x76]),
   };
   const count: StringRunCount = { records: -1 };
   for (const [what, other] of Object.entries(others)) {
@@ -75,7 +75,7 @@ test('records with an expiry (0xFC <LE64 ms>, any time) are counted, and never c
   assert.equal(count.records, 4);
 });
 
-test('int-encoded (1, 2, 4 bytes) and LZF-encoded values are counted by their encoded lengths, never past the end', () => {
+test('int-encoded (1, 2, 4 bytes) and LZF-encoded keys and values are counted by their encoded lengths, never past the end', () => {
   const key = Buffer.from([0x01, 0x6b]);
   const records = [
     Buffer.concat([Buffer.from([0x00]), key, Buffer.from([0xc0, 0x07])]),
@@ -86,6 +86,10 @@ test('int-encoded (1, 2, 4 bytes) and LZF-encoded values are counted by their en
     // LZF with 14-bit lengths: clen 70, ulen 300
     Buffer.concat([Buffer.from([0x00]), key, Buffer.from([0xc3, 0x40, 70, 0x41, 0x2c]), Buffer.alloc(70, 0x61)]),
     record(2, 3),
+    // int-encoded keys, and an LZF-encoded key (clen 3, ulen 22)
+    Buffer.from([0x00, 0xc0, 0x07, 0x01, 0x76]),
+    Buffer.from([0x00, 0xc2, 1, 2, 3, 4, 0xc1, 5, 6]),
+    Buffer.concat([Buffer.from([0x00, 0xc3, 0x03, 0x16, 0x01, 0x61, 0x62]), Buffer.from([0x01, 0x76])]),
   ];
   const withExpiry = Buffer.concat([Buffer.from([0xfc, 1, 2, 3, 4, 5, 6, 7, 8]), records[3]!]);
   const parts = [...records, withExpiry];

@@ -4,10 +4,10 @@
  * `skipValues`; this loop a few ns). Records with an expiry are counted too (the decoder offers runs
  * at an expiry opcode as well: a 10 % share of keys with a TTL otherwise ended a run every ~10 keys).
  *
- * A plain string record is `RDB_TYPE_STRING (0x00) <len> key <value>`: the key's length in the
- * 6-bit `00xxxxxx` or the 14-bit `01xxxxxx xxxxxxxx` encoding of Redis src/rdb.c `rdbSaveLen`, the
- * value a length in those encodings and its bytes, an int encoding, or an LZF one whose lengths
- * are in those encodings (the same records src/sink/string-run.wat transcodes).
+ * A plain string record is `RDB_TYPE_STRING (0x00) <key> <value>`, each a length in the 6-bit
+ * `00xxxxxx` or the 14-bit `01xxxxxx xxxxxxxx` encoding of Redis src/rdb.c `rdbSaveLen` and its
+ * bytes, an int encoding, or an LZF one whose lengths are in those encodings (the same records
+ * src/sink/string-run.wat transcodes).
  */
 import { RDB_TYPE_STRING } from '../../entry/entry.js';
 import { RDB_ENC_INT32, RDB_ENC_LZF, RDB_OPCODE_EXPIRETIME_MS } from './rdb-constants.js';
@@ -25,9 +25,9 @@ export interface StringRunCount {
  * `RDB_OPCODE_EXPIRETIME_MS (0xFC) <LE64 ms>` right before it (Redis src/rdb.c
  * `rdbSaveMillisecondTime`; whatever its time: the pre-scan counts every key). Stops (without
  * consuming it) at the first byte that does not begin such a record (another type or opcode, an
- * expiry followed by anything but a plain string), at a key that is not a 6/14-bit length (an
- * int or LZF-encoded key, a 32/64-bit length), at a value in none of the forms above, or at a record
- * that does not end before `end`. LZF data is not decompressed (the main pass checks it).
+ * expiry followed by anything but a plain string), at a key or value in none of the forms above
+ * (a 32/64-bit length, another encoding), or at a record that does not end before `end`. LZF data
+ * is not decompressed (the main pass checks it).
  * Returns 0 when the first record is not taken. Never throws; reads nothing outside `[start, end)`.
  */
 export function countStringRun(buf: Buffer, start: number, end: number, count: StringRunCount): number {
@@ -36,10 +36,9 @@ export function countStringRun(buf: Buffer, start: number, end: number, count: S
   for (;;) {
     const at = p + 2 <= end && buf[p] === RDB_OPCODE_EXPIRETIME_MS ? p + 9 : p;
     if (at + 2 > end || buf[at] !== RDB_TYPE_STRING) break;
-    const key = shortLength(buf, at + 1, end);
-    if (key < 0) break;
-    const valueAt = at + 1 + (key & 3) + (key >>> 2);
-    const next = valueEnd(buf, valueAt, end);
+    const valueAt = stringEnd(buf, at + 1, end);
+    if (valueAt < 0) break;
+    const next = stringEnd(buf, valueAt, end);
     if (next < 0 || next > end) break;
     p = next;
     records++;
@@ -49,13 +48,13 @@ export function countStringRun(buf: Buffer, start: number, end: number, count: S
 }
 
 /**
- * Where the string value at `buf[p]` ends: a 6/14-bit length and its bytes, an int encoding
+ * Where the string (key or value) at `buf[p]` ends: a 6/14-bit length and its bytes, an int encoding
  * (RDB_ENC_INT8/16/32: 1, 2 or 4 bytes) or an LZF one (RDB_ENC_LZF: 6/14-bit compressed and
  * uncompressed lengths, then the compressed bytes, not decompressed), Redis src/rdb.c
  * `rdbGenericLoadStringObject`; -1 for another form or lengths not whole before `end` (the end
  * returned may lie past `end`).
  */
-function valueEnd(buf: Buffer, p: number, end: number): number {
+function stringEnd(buf: Buffer, p: number, end: number): number {
   const b = p < end ? buf[p]! : -1;
   if (b >= 0xc0 && b <= 0xc0 + RDB_ENC_INT32) return p + 1 + (1 << (b - 0xc0));
   if (b === 0xc0 + RDB_ENC_LZF) {

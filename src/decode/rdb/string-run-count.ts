@@ -11,7 +11,6 @@
  */
 import { RDB_TYPE_STRING } from '../../entry/entry.js';
 import { RDB_ENC_INT32, RDB_ENC_LZF, RDB_OPCODE_EXPIRETIME_MS } from './rdb-constants.js';
-import { shortLength } from './rdb-reader.js';
 
 /** Result of {@link countStringRun}: mutable, reused across calls. */
 export interface StringRunCount {
@@ -55,15 +54,30 @@ export function countStringRun(buf: Buffer, start: number, end: number, count: S
  * returned may lie past `end`).
  */
 function stringEnd(buf: Buffer, p: number, end: number): number {
-  const b = p < end ? buf[p]! : -1;
+  // Lengths read inline: through `shortLength` the pre-scan of a 1 M-key file of LZF values took
+  // ~55 ns per record instead of ~15 (not inlined three calls deep).
+  if (p >= end) return -1;
+  const b = buf[p]!;
+  if (b < 0x40) return p + 1 + b;
+  if (b < 0x80) return p + 1 < end ? p + 2 + (((b & 0x3f) << 8) | buf[p + 1]!) : -1;
   if (b >= 0xc0 && b <= 0xc0 + RDB_ENC_INT32) return p + 1 + (1 << (b - 0xc0));
-  if (b === 0xc0 + RDB_ENC_LZF) {
-    const c = shortLength(buf, p + 1, end);
-    if (c < 0) return -1;
-    const u = shortLength(buf, p + 1 + (c & 3), end);
-    if (u < 0) return -1;
-    return p + 1 + (c & 3) + (u & 3) + (c >>> 2);
+  if (b !== 0xc0 + RDB_ENC_LZF) return -1;
+  // clen, then ulen (only its size matters), then clen bytes
+  let q = p + 1;
+  if (q >= end) return -1;
+  const c = buf[q]!;
+  let clen: number;
+  if (c < 0x40) {
+    clen = c;
+    q += 1;
+  } else if (c < 0x80 && q + 1 < end) {
+    clen = ((c & 0x3f) << 8) | buf[q + 1]!;
+    q += 2;
+  } else {
+    return -1;
   }
-  const v = shortLength(buf, p, end);
-  return v < 0 ? -1 : p + (v & 3) + (v >>> 2);
+  if (q >= end) return -1;
+  const u = buf[q]!;
+  if (u < 0x40) return q + 1 + clen;
+  return u < 0x80 && q + 1 < end ? q + 2 + clen : -1;
 }

@@ -1,7 +1,8 @@
 /**
  * SlotStage: the string-run kernel's `slots` entry (string-run.wat) against SlotStage.add, the JS
  * path of the same rules: the same commands in the same order, byte for byte, on random runs of
- * plain string records (keys with and without hash tags, values up to past a region), whatever the
+ * string records (keys with and without hash tags, int-encoded and LZF-encoded keys and values,
+ * values up to past a region), whatever the
  * region size and key limit; and each command names keys of one slot only.
  */
 import { test } from 'node:test';
@@ -12,6 +13,7 @@ import type { CommandArg } from './resp-encoder.js';
 import { SlotStage, type SlotStageTarget } from './slot-stage.js';
 import { RUN_STOP, StringRunTranscoder } from './string-run.js';
 import { rng } from '../../test/helpers/prng.js';
+import { lzfCompress } from '../decode/rdb/lzf.js';
 
 /** A target that records each command as its name, first key, raw argument bytes and the slot it was routed by. */
 class Recorder implements SlotStageTarget {
@@ -44,17 +46,29 @@ function rdbLen(n: number): Buffer {
   return n < 64 ? Buffer.from([n]) : Buffer.from([0x40 | (n >> 8), n & 0xff]);
 }
 
-/** Random records: a few hash tags (so slots repeat), plain keys, values from 0 to 1100 bytes. */
+/** `s` as RDB saves it: LZF-compressed (`lzf` and it compresses: 0xC3 <clen> <ulen> data) or with its length. */
+function rdbString(s: Buffer, lzf: boolean): Buffer {
+  const c = lzf ? lzfCompress(s) : undefined;
+  return c === undefined ? Buffer.concat([rdbLen(s.length), s]) : Buffer.concat([Buffer.from([0xc3]), rdbLen(c.length), rdbLen(s.length), c]);
+}
+
+/**
+ * Random records: a few hash tags (so slots repeat), plain keys, values from 0 to 1100 bytes; some
+ * keys are numbers (int-encoded in the record, RDB_ENC_INT32) and some keys and values LZF-encoded:
+ * `key` and `value` are what they decode to.
+ */
 function records(seed: number, count: number): Array<{ key: Buffer; value: Buffer; bytes: Buffer }> {
   const next = rng(seed);
   const tags = ['{a}', '{b}', '{user:1}', '{}', ''];
   const out = [];
   for (let i = 0; i < count; i++) {
     const tag = tags[Math.floor(next() * tags.length)]!;
-    const key = Buffer.from(next() < 0.5 ? `${tag}k${i}` : `plain:${i}:${Math.floor(next() * 1e6)}`);
+    const form = next();
+    const key = Buffer.from(form < 0.1 ? String(1_000_000 + i) : form < 0.2 ? `${tag}session:session:session:${i}` : next() < 0.5 ? `${tag}k${i}` : `plain:${i}:${Math.floor(next() * 1e6)}`);
     const big = next() < 0.05;
     const value = Buffer.alloc(big ? 900 + Math.floor(next() * 200) : Math.floor(next() * 120), 97 + (i % 26));
-    out.push({ key, value, bytes: Buffer.concat([Buffer.from([0]), rdbLen(key.length), key, rdbLen(value.length), value]) });
+    const keyBytes = form < 0.1 ? Buffer.from([0xc2, ...new Uint8Array(new Int32Array([1_000_000 + i]).buffer)]) : rdbString(key, form < 0.2);
+    out.push({ key, value, bytes: Buffer.concat([Buffer.from([0]), keyBytes, rdbString(value, next() < 0.3)]) });
   }
   return out;
 }

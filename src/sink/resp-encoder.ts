@@ -22,8 +22,20 @@ export const LARGE_ARG_BYTES = 64 * 1024;
 
 /** Default slab size. Each slab is filled by many batches before a new one is needed. */
 const SLAB_BYTES = 1024 * 1024;
-/** Full slabs kept for reuse (and left slabs remembered until {@link RespEncoder.recycle}). */
-const MAX_SPARE_SLABS = 2;
+/**
+ * Full slabs kept for reuse while commands are in flight: a connection whose socket waits for
+ * 'drain' while the target is the bottleneck takes batches of several MiB at once. With 2 spares
+ * (and 2 retired slabs remembered) `migrate` of 1 M × 100-byte keys allocated ~120 fresh 1 MiB
+ * slabs, one per MiB sent (page faults, garbage); now 14 (bench/README "Issue 12, seventh pass").
+ */
+const MAX_SPARE_SLABS = 16;
+/** Spare slabs kept by {@link RespEncoder.recycle} (everything answered: the burst is over). */
+const IDLE_SPARE_SLABS = 2;
+/**
+ * Left slabs remembered until recycled (older ones are left to the GC): as many as a pending batch
+ * may span (the in-flight bound is 64 MiB); they are referenced by its segments anyway.
+ */
+const MAX_RETIRED_SLABS = 256;
 
 /** Encoded `$len\r\narg\r\n` of short constant strings (command names, keywords), built once. */
 const bulkCache = new Map<string, Buffer>();
@@ -301,6 +313,8 @@ export class RespEncoder {
   recycle(): void {
     // Slabs whose bytes were all taken; one holding a segment of the pending batch stays retired.
     this.recycleTaken(this.#takes);
+    // Nothing in flight: the spares of a burst are left to the GC but a few.
+    if (this.#spare.length > IDLE_SPARE_SLABS) this.#spare.length = IDLE_SPARE_SLABS;
     // A slab grown for one argument larger than a slab (copied: `argRange`, a long string) would
     // stay the current slab until filled again: back to a standard one while nothing is pending.
     if (this.#buf.length > this.#slabBytes && this.#pos === this.#start && this.#segments.length === 0) {
@@ -337,8 +351,8 @@ export class RespEncoder {
     const size = Math.max(this.#slabBytes, n);
     const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : this.#newSlab(size);
     if (this.#buf.length === this.#slabBytes) {
-      // Remembered (at most MAX_SPARE_SLABS, older ones are left to the GC) until recycled.
-      if (this.#retired.length === MAX_SPARE_SLABS) {
+      // Remembered (at most MAX_RETIRED_SLABS, older ones are left to the GC) until recycled.
+      if (this.#retired.length === MAX_RETIRED_SLABS) {
         this.#retired.shift();
         this.#retiredAtTake.shift();
       }

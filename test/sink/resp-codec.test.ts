@@ -210,3 +210,36 @@ test('formatScore round-trips doubles and spells infinities the ZADD way', () =>
   assert.equal(formatScore(-Infinity), '-inf');
   assert.equal(formatScore(-0), '-0');
 });
+
+test('RespEncoder: the slabs of a batch spanning many of them (a socket waiting for drain) are reused by the next such batch once written; recycle() keeps two', () => {
+  const enc = new RespEncoder(4096);
+  const value = Buffer.alloc(1000, 0x63);
+  const cmd = (i: number): Buffer => Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${String(i).length}\r\n${i}\r\n$1000\r\n`), value, Buffer.from('\r\n')]);
+  /** ~12 slabs of pending commands taken at once, as a connection does after 'drain'. */
+  const batch = (from: number): { segs: Buffer[]; want: Buffer } => {
+    const want: Buffer[] = [];
+    for (let i = from; i < from + 48; i++) {
+      enc.encode(['SET', String(i), value]);
+      want.push(cmd(i));
+    }
+    return { segs: enc.take(), want: Buffer.concat(want) };
+  };
+  const first = batch(0);
+  assert.deepEqual(Buffer.concat(first.segs), first.want);
+  assert.ok(first.segs.length >= 10, `${first.segs.length} segments`);
+  const afterFirst = enc.slabsAllocated;
+  // Written: every slab of that batch may be reused (the 2 spares of old kept ~2 of them).
+  enc.recycleTaken(1);
+  const second = batch(1000);
+  assert.deepEqual(Buffer.concat(second.segs), second.want);
+  const firstSlabs = new Set(first.segs.map((s) => s.buffer));
+  const reused = second.segs.filter((s) => firstSlabs.has(s.buffer)).length;
+  assert.ok(reused >= first.segs.length - 1, `${reused} of the second batch's ${second.segs.length} segments in the first one's ${first.segs.length} slabs`);
+  assert.equal(enc.slabsAllocated - afterFirst, second.segs.length - reused, 'fresh slabs only for what the first batch did not leave');
+  // Everything answered: two spares stay, so a third batch allocates again.
+  enc.recycle();
+  const beforeThird = enc.slabsAllocated;
+  const third = batch(2000);
+  assert.deepEqual(Buffer.concat(third.segs), third.want);
+  assert.ok(enc.slabsAllocated - beforeThird >= 8, `${enc.slabsAllocated - beforeThird} fresh slabs after recycle() trimmed the spares`);
+});

@@ -154,7 +154,7 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
    */
   tag = -1;
   #socket: net.Socket;
-  #encoder = new RespEncoder();
+  #encoder: RespEncoder;
   #scanner: ReplyScanner;
   #maxInflightBytes: number;
   #maxBatchBytes: number;
@@ -237,6 +237,10 @@ export class RedisConnection extends EventEmitter implements ReplySink, CommandS
     this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULTS.maxBatchBytes;
     this.#maxBatchCommands = options.maxBatchCommands ?? DEFAULTS.maxBatchCommands;
     this.#isRetaining = options.retainUnacked === true;
+    // A connection that is not retaining recycles its slabs once written (#onBatchWritten), so
+    // they may all be remembered until then; a retaining one recycles none (they are lent for
+    // resends): remembering more would only keep garbage alive.
+    this.#encoder = new RespEncoder(undefined, { isRecycled: !this.#isRetaining });
     this.#intercept = options.interceptErrorReply;
     this.#nameNested = options.nameNestedError;
     this.#interceptNested = options.interceptNestedErrorReply;

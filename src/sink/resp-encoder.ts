@@ -32,8 +32,9 @@ const MAX_SPARE_SLABS = 16;
 /** Spare slabs kept by {@link RespEncoder.recycle} (everything answered: the burst is over). */
 const IDLE_SPARE_SLABS = 2;
 /**
- * Left slabs remembered until recycled (older ones are left to the GC): as many as a pending batch
- * may span (the in-flight bound is 64 MiB); they are referenced by its segments anyway.
+ * Left slabs remembered until recycled (older ones are left to the GC) by an encoder whose owner
+ * recycles them as soon as they are written (`isRecycled`): as many as a pending batch may span
+ * (the in-flight bound is 64 MiB); its segments reference them anyway. Other encoders remember 2.
  */
 const MAX_RETIRED_SLABS = 256;
 
@@ -64,9 +65,19 @@ export class RespEncoder {
   /** Slabs free to be written again. */
   #spare: Buffer[] = [];
 
-  /** @param slabBytes size of each slab (a batch larger than a slab gets a slab of its own). */
-  constructor(slabBytes = SLAB_BYTES) {
+  /** Most slabs remembered in `#retired` (see MAX_RETIRED_SLABS). */
+  readonly #maxRetired: number;
+
+  /**
+   * @param slabBytes size of each slab (a batch larger than a slab gets a slab of its own).
+   * @param options.isRecycled the owner declares every taken batch written as soon as it is
+   *   ({@link recycleTaken}, e.g. a target connection's socket callback): then up to
+   *   MAX_RETIRED_SLABS slabs are remembered for reuse, else 2 (an encoder never recycled would
+   *   keep that many slabs alive).
+   */
+  constructor(slabBytes = SLAB_BYTES, options: { isRecycled?: boolean } = {}) {
     this.#slabBytes = slabBytes;
+    this.#maxRetired = options.isRecycled === true ? MAX_RETIRED_SLABS : IDLE_SPARE_SLABS;
     this.#buf = this.#newSlab(slabBytes);
   }
 
@@ -351,8 +362,8 @@ export class RespEncoder {
     const size = Math.max(this.#slabBytes, n);
     const next = size === this.#slabBytes && this.#spare.length > 0 ? this.#spare.pop()! : this.#newSlab(size);
     if (this.#buf.length === this.#slabBytes) {
-      // Remembered (at most MAX_RETIRED_SLABS, older ones are left to the GC) until recycled.
-      if (this.#retired.length === MAX_RETIRED_SLABS) {
+      // Remembered (at most #maxRetired, older ones are left to the GC) until recycled.
+      if (this.#retired.length >= this.#maxRetired) {
         this.#retired.shift();
         this.#retiredAtTake.shift();
       }

@@ -212,7 +212,8 @@ test('formatScore round-trips doubles and spells infinities the ZADD way', () =>
 });
 
 test('RespEncoder: the slabs of a batch spanning many of them (a socket waiting for drain) are reused by the next such batch once written; recycle() keeps two', () => {
-  const enc = new RespEncoder(4096);
+  // As a target connection that is not retaining creates it: every taken batch declared written.
+  const enc = new RespEncoder(4096, { isRecycled: true });
   const value = Buffer.alloc(1000, 0x63);
   const cmd = (i: number): Buffer => Buffer.concat([Buffer.from(`*3\r\n$3\r\nSET\r\n$${String(i).length}\r\n${i}\r\n$1000\r\n`), value, Buffer.from('\r\n')]);
   /** ~12 slabs of pending commands taken at once, as a connection does after 'drain'. */
@@ -242,4 +243,19 @@ test('RespEncoder: the slabs of a batch spanning many of them (a socket waiting 
   const third = batch(2000);
   assert.deepEqual(Buffer.concat(third.segs), third.want);
   assert.ok(enc.slabsAllocated - beforeThird >= 8, `${enc.slabsAllocated - beforeThird} fresh slabs after recycle() trimmed the spares`);
+});
+
+test('RespEncoder: an encoder not declared recycled remembers 2 left slabs at most, so one never recycled keeps no more alive', () => {
+  const enc = new RespEncoder(4096);
+  const value = Buffer.alloc(1000, 0x64);
+  for (let i = 0; i < 48; i++) enc.encode(['SET', String(i), value]);
+  const first = enc.take();
+  assert.ok(first.length >= 10);
+  enc.recycleTaken(1);
+  const before = enc.slabsAllocated;
+  for (let i = 0; i < 48; i++) enc.encode(['SET', String(i), value]);
+  const second = enc.take();
+  const firstSlabs = new Set(first.map((s) => s.buffer));
+  assert.ok(second.filter((s) => firstSlabs.has(s.buffer)).length <= 3, 'only the 2 remembered slabs (and the current one) are reused');
+  assert.ok(enc.slabsAllocated - before >= second.length - 3);
 });

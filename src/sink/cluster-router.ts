@@ -301,10 +301,6 @@ export class ClusterRouter extends EventEmitter implements Router {
     return this.connectionForSlot(keySlot(key));
   }
 
-  /**
-   * {@link connectionFor} of a key whose slot (0–16383, Redis src/cluster.c `keyHashSlot`) the caller
-   * computed already (the `slots` kernel of the string runs, `SlotStage`): database 0.
-   */
   connectionForSlot(slot: number): CommandSink {
     if (this.#batch !== undefined) {
       const sink = this.#batchSink;

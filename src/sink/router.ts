@@ -22,6 +22,12 @@ export interface Router extends EventEmitter {
    */
   connectionFor(key: Buffer, db: number): CommandSink;
   /**
+   * {@link connectionFor} of a key of database 0 whose cluster slot (0–16383, Redis src/cluster.c
+   * `keyHashSlot`) the caller computed already (the string runs' `slots` kernel, `SlotStage`).
+   * Standalone: the one connection, in database 0.
+   */
+  connectionForSlot(slot: number): CommandSink;
+  /**
    * Sends a keyless command to every master (FLUSHALL, FUNCTION LOAD, SCRIPT LOAD), in order with
    * the rest, in database `db` (standalone; a cluster only has 0).
    */
@@ -131,6 +137,10 @@ export class StandaloneRouter extends EventEmitter implements Router {
     const to = this.#targetDb ?? db;
     if (conn.db !== to) conn.selectDb(to);
     return conn;
+  }
+
+  connectionForSlot(_slot: number): RedisConnection {
+    return this.connectionFor(EMPTY, 0);
   }
 
   sendToAll(args: ReadonlyArray<CommandArg>, db = 0): void {

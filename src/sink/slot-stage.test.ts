@@ -21,10 +21,6 @@ class Recorder implements SlotStageTarget {
   #argc = 0;
   #parts: Buffer[] = [];
   #slot = -1;
-  connectionFor(key: Buffer): CommandSink {
-    this.#slot = keySlot(key);
-    return this as unknown as CommandSink;
-  }
   connectionForSlot(slot: number): CommandSink {
     this.#slot = slot;
     return this as unknown as CommandSink;

@@ -19,19 +19,15 @@
  * so a slot's command is one copy of its region.
  */
 import { keySlotRange } from './key-slot.js';
-import type { CommandSink } from './redis-connection.js';
+import type { Router } from './router.js';
 import { copyRange } from './resp-encoder.js';
 import { MAX_SLOT_REGION_BYTES, type SlotRegions, type StringRunTranscoder } from './string-run.js';
 
 const CR = 13;
 const LF = 10;
 
-/** Where held commands go: a cluster router's sink of the key's slot (`Router.connectionFor`). */
-export interface SlotStageTarget {
-  connectionFor(key: Buffer, db: number): CommandSink;
-  /** The same sink from the slot itself (`ClusterRouter.connectionForSlot`), when the target has it. */
-  connectionForSlot?(slot: number): CommandSink;
-}
+/** Where held commands go: a cluster router's sink of their slot (`Router.connectionForSlot`). */
+export type SlotStageTarget = Pick<Router, 'connectionForSlot'>;
 
 /** Counts of what one call sent. */
 export interface SlotStageSent {
@@ -144,7 +140,7 @@ export class SlotStage {
     keyStart += 2;
     const firstKey = copyRange(mem, keyStart, keyStart + klen);
     // The slot is this region's: no need to hash the key again.
-    const conn = this.#target.connectionForSlot?.(slot) ?? this.#target.connectionFor(firstKey, 0);
+    const conn = this.#target.connectionForSlot(slot);
     const name = n === 1 ? 'SET' : 'MSET';
     conn.begin(1 + 2 * n);
     conn.arg(name);

@@ -5,7 +5,8 @@
  * Pure: no sockets, no logging. The pipeline executes what {@link JournalTranslator.translate}
  * returns and reports the drop / lossy counters in `/status`.
  */
-import { commandToken } from '../decode/journal/command-names.js';
+// Upper-cased ASCII token of a short argument (command names, options; interned names from their table).
+import { commandToken as token } from '../decode/journal/command-names.js';
 import { floatIncrementCommand } from './float-increment.js';
 
 /** What the target can do, as far as translation cares (a subset of the sink's TargetInfo). */
@@ -43,9 +44,6 @@ export type Translation =
 
 const STICK = 'STICK';
 const MCFLAGS = '_MCFLAGS';
-
-/** Upper-cased ASCII token of a short argument (command names, options; interned names from their table). */
-const token = commandToken;
 
 /**
  * The clock of the relative TTLs of one record: `receivedAtMs` when given, else now (Unix ms).

@@ -1018,6 +1018,8 @@ export class Replicator {
       }
       if (isAtomic) conn.commitTransaction();
       await router.flush();
+      // The flush wiped the slots' checkpoints: no flow's next batch may expect its old one there.
+      for (const r of all) if (r instanceof ClusterRouter) r.forgetSlotCheckpoints();
       this.#logger.info({ command: commandName(barrier.args[0]), txid: String(txid), db: barrier.db }, 'global command applied once');
       for (const [f, lsn] of barrier.flows) f.unblock(lsn);
     })().catch((err: unknown) => this.#fail(err as Error));

@@ -224,6 +224,11 @@ export class ClusterRouter extends EventEmitter implements Router {
   #resumeCps: Map<number, bigint> | undefined;
   /** Per slot, the highest checkpoint a batch script was acknowledged for (found again after a failover?). */
   readonly #ackedCps = new Map<number, bigint>();
+  /**
+   * Per slot, the `next` of the last group this router sent for it: the checkpoint its next group
+   * must find there (`prev` of src/sink/slot-batch.ts), so that no group applies before an earlier one.
+   */
+  readonly #slotChain = new Map<number, bigint>();
   /** Slots of lost master connections whose acknowledged checkpoints are to be found on their new owner. */
   #lostSlots: Array<{ slot: number; node: string }> = [];
   /** A failover that lost acknowledged writes is recoverable by a resume (`--wait-replicas`). */
@@ -421,6 +426,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     if (batch.isEmpty) return;
     const field = this.#batchField;
     const keys = this.#slotKeys!;
+    const chain = this.#slotChain;
     if (batch.isOversized) {
       // Lua's unpack cannot pass the command: plain commands, then the checkpoints (at-least-once).
       this.batchStats.oversized++;
@@ -429,8 +435,13 @@ export class ClusterRouter extends EventEmitter implements Router {
         const sink = this.#plainSink(g.slot);
         for (const c of g.commands) sink.send(c.plainArgs ?? c.args, c.key);
         this.#plainSink(g.slot).send(['HSET', cp, field, next.toString()], cp);
+        chain.set(g.slot, next);
       }
       return;
+    }
+    for (const g of batch.groups.values()) {
+      g.prev = chain.get(g.slot);
+      chain.set(g.slot, next);
     }
     if (!this.#isSettled) {
       for (const g of batch.groups.values()) this.#holdScript({ groups: [g], field, next }, 0);
@@ -455,8 +466,10 @@ export class ClusterRouter extends EventEmitter implements Router {
 
   /**
    * Element `element` of batch script reply `seq` says its slot group was not applied (its slot is
-   * not served by that node, or moving): that group is resent alone, once per script, after a table
-   * refresh and a backoff, until retryTimeoutMs (src/sink/slot-batch.ts).
+   * not served by that node, or moving; or its slot's checkpoint is not the one its predecessor
+   * leaves, `DF2REDIS_ORDER`): that group is resent alone, once per script, after a table refresh
+   * and a backoff, until retryTimeoutMs (src/sink/slot-batch.ts). An order refusal whose
+   * predecessor had been acknowledged means acknowledged writes are gone: {@link LostWritesError}.
    */
   #onGroupNotApplied(conn: RedisConnection, seq: number, element: number, message: string): boolean {
     if (this.#fatal || this.#isClosing) return true;
@@ -468,6 +481,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     if (at === undefined || at.index !== 0) return true;
     const group = at.group;
     (script.notApplied ??= new Set()).add(group);
+    if (message.startsWith('DF2REDIS_ORDER') && this.#isOrderFatal(conn, group, message)) return true;
     const attempts = cmd.attempts + 1;
     if (!this.#countBatchRetry(conn, message)) return true;
     this.#isRefreshNeeded = true;
@@ -476,6 +490,53 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#retries.push({ cmd: this.#groupScript({ groups: [group], field: script.field, next: script.next }, attempts) });
     this.#unsettle();
     return true;
+  }
+
+  /**
+   * A group refused because its slot's checkpoint is not `prev` (`DF2REDIS_ORDER slot S: checkpoint
+   * C|none, expected P`). While the predecessor waits for its own resend this is only order, and the
+   * group is resent behind it (false). When the predecessor was acknowledged (the checkpoint had
+   * reached P) and the slot now shows less, acknowledged writes were lost: {@link LostWritesError}.
+   * When it shows more, something else writes this flow's checkpoint (another replicator with the
+   * same prefix?): {@link ClusterError}. Both are fatal (true).
+   */
+  #isOrderFatal(conn: RedisConnection, group: SlotGroup, message: string): boolean {
+    const m = /checkpoint (\d+|none), expected (\d+)$/.exec(message);
+    if (m === null) return false;
+    const has = m[1] === 'none' ? -1n : BigInt(m[1]!);
+    const expected = BigInt(m[2]!);
+    const slot = group.slot;
+    if (has > expected) {
+      this.#failWith(
+        new ClusterError(
+          `slot ${slot}: the checkpoint ${this.#batchField} on ${conn.peer} is at LSN ${has}, ahead of what this run wrote (LSN ${expected}): ` +
+            'another replicator writes the same checkpoint (same --checkpoint-prefix and target?)',
+          { slot, nodes: [conn.peer] },
+        ),
+      );
+      return true;
+    }
+    const acked = this.#ackedCps.get(slot);
+    if (acked === undefined || acked < expected) return false;
+    this.#failWith(
+      this.#lostWritesError(
+        `writes acknowledged by the target were lost (slot ${slot}: its checkpoint on ${conn.peer} says ${has < 0n ? 'nothing' : `LSN ${has}`}, ` +
+          `LSN ${expected} had been applied; a failover to a replica that had not received them, or the checkpoint deleted or evicted)`,
+        slot,
+        [conn.peer],
+      ),
+    );
+    return true;
+  }
+
+  /**
+   * The flows were told the target was flushed (a journal FLUSHALL/FLUSHDB applied through every
+   * master, with nothing in flight): the slots' checkpoints are gone, so the next group of each slot
+   * expects none, and acknowledged ones are no longer to be found after a failover.
+   */
+  forgetSlotCheckpoints(): void {
+    this.#slotChain.clear();
+    this.#ackedCps.clear();
   }
 
   /** Counts a batch script retry; false once retries lasted retryTimeoutMs (the router failed then). */
@@ -558,19 +619,26 @@ export class ClusterRouter extends EventEmitter implements Router {
     behind.sort((a, b) => a.slot - b.slot);
     const first = behind[0]!;
     const nodes = [...new Set(behind.map((b) => b.node))];
-    const detail =
-      `the failover of ${nodes.join(', ')} lost writes it had acknowledged: ${behind.length} slot(s) behind on the new master ` +
-      `(slot ${first.slot}: its checkpoint says ${first.has < 0n ? 'nothing' : `LSN ${first.has}`}, LSN ${first.acked} had been applied)`;
     this.#failWith(
-      this.#isLostWriteRecoverable
-        ? new LostWritesError(`${detail}; resuming from the checkpoint, which --wait-replicas keeps behind unreplicated writes`, { slot: first.slot, nodes }, true)
-        : new LostWritesError(
-            `${detail}. The target misses them and the resume point already counts them (Redis replicates asynchronously): ` +
-              'the target needs a new full sync (df2redis reset, an emptied target, then replicate); --wait-replicas 1 makes such a failover recoverable',
-            { slot: first.slot, nodes },
-            false,
-          ),
+      this.#lostWritesError(
+        `the failover of ${nodes.join(', ')} lost writes it had acknowledged: ${behind.length} slot(s) behind on the new master ` +
+          `(slot ${first.slot}: its checkpoint says ${first.has < 0n ? 'nothing' : `LSN ${first.has}`}, LSN ${first.acked} had been applied)`,
+        first.slot,
+        nodes,
+      ),
     );
+  }
+
+  /** A {@link LostWritesError}: recoverable by a resume with `--wait-replicas`, else a new full sync is needed. */
+  #lostWritesError(detail: string, slot: number, nodes: string[]): LostWritesError {
+    return this.#isLostWriteRecoverable
+      ? new LostWritesError(`${detail}; resuming from the checkpoint, which --wait-replicas keeps behind unreplicated writes`, { slot, nodes }, true)
+      : new LostWritesError(
+          `${detail}. The target misses them and the resume point already counts them (Redis replicates asynchronously): ` +
+            'the target needs a new full sync (df2redis reset, an emptied target, then replicate); --wait-replicas 1 makes such a failover recoverable',
+          { slot, nodes },
+          false,
+        );
   }
 
   /** Encodes a slot group as a script of its own (idempotent: it may have been applied), tagged for {@link #route}. */
@@ -905,7 +973,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       retainUnacked: true,
       interceptErrorReply: (seq, message) => this.#onErrorReply(conn, seq, message),
       nameNestedError: (seq, element) => this.#batchCommandAt(conn, seq, element),
-      interceptNestedErrorReply: (seq, element, message) => message.startsWith('DF2REDIS_SPLIT') && this.#onGroupNotApplied(conn, seq, element, message),
+      interceptNestedErrorReply: (seq, element, message) => message.startsWith('DF2REDIS_') && this.#onGroupNotApplied(conn, seq, element, message),
     });
     conn.setErrorPolicy(this.#policies.decide);
     conn.on('error', (err: Error) => {
@@ -926,7 +994,7 @@ export class ClusterRouter extends EventEmitter implements Router {
     const space = message.indexOf(' ');
     const code = space === -1 ? message : message.slice(0, space);
     // READONLY: a script (it declares no key, so no MOVED) reached a master that became a replica.
-    const isBatchOnly = code === 'DF2REDIS_SPLIT' || code === 'NOSCRIPT' || code === 'READONLY';
+    const isBatchOnly = code === 'DF2REDIS_SPLIT' || code === 'DF2REDIS_ORDER' || code === 'NOSCRIPT' || code === 'READONLY';
     if (code !== 'MOVED' && code !== 'ASK' && code !== 'TRYAGAIN' && code !== 'CLUSTERDOWN' && code !== 'LOADING' && !isBatchOnly) return false;
     if (isBatchOnly && conn.commandAt(seq).tag > TAG_BATCH_BASE) return false; // not one of our batch scripts
     if (this.#fatal || this.#isClosing) return true;

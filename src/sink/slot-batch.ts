@@ -31,6 +31,15 @@
  * already counts it (`>=` its next LSN) was applied and is skipped. Within a run the groups resent
  * are exactly the ones sent, so this check is exact.
  *
+ * Order: a group also carries `prev`, the checkpoint the slot must show before it (the `next` of the
+ * flow's previous group of that slot in this run; none for the first). A group whose slot shows
+ * anything else is not applied: its elements are `DF2REDIS_ORDER slot …: checkpoint <c|none>,
+ * expected <prev>` errors and the router resends it behind its predecessor (or, when the
+ * predecessor had been acknowledged, stops: acknowledged writes were lost). Without it a group
+ * refused for a moment (a slot unassigned and assigned again, CLUSTERDOWN while a node's view
+ * heals) whose later group of the same slot, already written behind it, was applied, would be
+ * resent and then skipped as "applied": a silent loss (seen in CI around a CLUSTER FAILOVER).
+ *
  * Commands run with `redis.pcall`: one refused command (WRONGTYPE…) does not stop the others, as in
  * `MULTI … EXEC`. The reply is `0`, or, when some command was refused or some group not applied, an
  * array with one element per command (`0` or the error), so that error elements map back to their
@@ -59,7 +68,8 @@ export const MAX_SCRIPT_COMMAND_ARGS = 7000;
 
 /**
  * `EVAL` body. ARGV: `mode` (`0` apply, `1` idempotent), `field` (`lsn:<flow>`), `next` (LSN), then per
- * slot group: its slot, its probe key, its checkpoint key, `ncmds`, then per command `argc` and its arguments.
+ * slot group: its slot, its probe key, its checkpoint key, `prev` (the checkpoint the slot must show
+ * first, or empty), `ncmds`, then per command `argc` and its arguments.
  */
 export const SLOT_BATCH_SCRIPT = `#!lua flags=allow-cross-slot-keys
 local function floatIncr(KEYS, ARGV)
@@ -74,15 +84,20 @@ local idx = 0
 local i = 4
 local n = #a
 while i <= n do
-  local slot, probe, cp, nc = a[i], a[i + 1], a[i + 2], tonumber(a[i + 3])
-  i = i + 4
+  local slot, probe, cp, prev, nc = a[i], a[i + 1], a[i + 2], a[i + 3], tonumber(a[i + 4])
+  i = i + 5
   local state = 0
   local r = pc('EXISTS', probe)
   if type(r) == 'table' then
     state = 'DF2REDIS_SPLIT slot ' .. slot .. ': ' .. r.err
-  elseif mode == '1' then
+  elseif mode == '1' or prev ~= '' then
     local c = redis.call('HGET', cp, field)
-    if c and tonumber(c) >= nnum then state = 1 end
+    local cn = c and tonumber(c) or -1
+    if mode == '1' and cn >= nnum then
+      state = 1
+    elseif prev ~= '' and cn ~= tonumber(prev) then
+      state = 'DF2REDIS_ORDER slot ' .. slot .. ': checkpoint ' .. (c or 'none') .. ', expected ' .. prev
+    end
   end
   for _ = 1, nc do
     local argc = tonumber(a[i])
@@ -162,6 +177,11 @@ export interface BatchCommand {
 export interface SlotGroup {
   slot: number;
   commands: BatchCommand[];
+  /**
+   * The slot's checkpoint (next LSN) this group must find before it applies: the `next` of the
+   * flow's previous group of the slot in this run; undefined for the first (nothing to check).
+   */
+  prev?: bigint;
 }
 
 /**
@@ -200,7 +220,7 @@ export class SlotBatch {
 /**
  * `EVALSHA` arguments applying `groups` with their checkpoints `keys.cp(slot)` set to `next` in field
  * `field` (`keys.probe(slot)`: the slot's probe key); `idempotent`: skip groups whose checkpoint
- * already counts them (a resend).
+ * already counts them (a resend). A group with `prev` applies only on a checkpoint equal to it.
  */
 export function slotBatchEval(
   groups: readonly SlotGroup[],
@@ -211,7 +231,7 @@ export function slotBatchEval(
 ): CommandArg[] {
   const argv: CommandArg[] = ['EVALSHA', SLOT_BATCH_SHA, 0, idempotent ? '1' : '0', field, next.toString()];
   for (const g of groups) {
-    argv.push(g.slot, keys.probe(g.slot), keys.cp(g.slot), g.commands.length);
+    argv.push(g.slot, keys.probe(g.slot), keys.cp(g.slot), g.prev === undefined ? '' : g.prev.toString(), g.commands.length);
     for (const c of g.commands) {
       argv.push(c.args.length);
       for (const x of c.args) argv.push(x);

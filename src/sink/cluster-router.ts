@@ -226,7 +226,8 @@ export class ClusterRouter extends EventEmitter implements Router {
   readonly #ackedCps = new Map<number, bigint>();
   /**
    * Per slot, the `next` of the last group this router sent for it: the checkpoint its next group
-   * must find there (`prev` of src/sink/slot-batch.ts), so that no group applies before an earlier one.
+   * must find there (`prev` of src/sink/slot-batch.ts) while that one is not acknowledged, so that no
+   * group applies before an earlier one.
    */
   readonly #slotChain = new Map<number, bigint>();
   /** Slots of lost master connections whose acknowledged checkpoints are to be found on their new owner. */
@@ -439,8 +440,12 @@ export class ClusterRouter extends EventEmitter implements Router {
       }
       return;
     }
+    const acked = this.#ackedCps;
     for (const g of batch.groups.values()) {
-      g.prev = chain.get(g.slot);
+      const last = chain.get(g.slot);
+      // Checked on the target (one HGET in the script) only while the slot's previous group is not
+      // acknowledged as applied: only then may this one overtake it (that one refused, then resent).
+      g.prev = last !== undefined && acked.get(g.slot) !== last ? last : undefined;
       chain.set(g.slot, next);
     }
     if (!this.#isSettled) {

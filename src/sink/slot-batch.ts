@@ -31,13 +31,14 @@
  * already counts it (`>=` its next LSN) was applied and is skipped. Within a run the groups resent
  * are exactly the ones sent, so this check is exact.
  *
- * Order: a group also carries `prev`, the checkpoint the slot must show before it (the `next` of the
- * flow's previous group of that slot in this run; none for the first). A group whose slot shows
- * anything else is not applied: its elements are `DF2REDIS_ORDER slot …: checkpoint <c|none>,
- * expected <prev>` errors and the router resends it behind its predecessor (or, when the
- * predecessor had been acknowledged, stops: acknowledged writes were lost). Without it a group
- * refused for a moment (a slot unassigned and assigned again, CLUSTERDOWN while a node's view
- * heals) whose later group of the same slot, already written behind it, was applied, would be
+ * Order: a group may also carry `prev`, the checkpoint the slot must show before it: the `next` of
+ * the flow's previous group of that slot, when that one was not acknowledged as applied yet at the
+ * time (the router's choice: the check costs an `HGET`, and an applied predecessor needs none). A
+ * group whose slot shows anything else is not applied: its elements are `DF2REDIS_ORDER slot …:
+ * checkpoint <c|none>, expected <prev>` errors and the router resends it behind its predecessor
+ * (or, when the predecessor had been acknowledged, stops: acknowledged writes were lost). Without
+ * it a group refused for a moment (a slot unassigned and assigned again, CLUSTERDOWN while a node's
+ * view heals) whose later group of the same slot, already written behind it, was applied, would be
  * resent and then skipped as "applied": a silent loss (seen in CI around a CLUSTER FAILOVER).
  *
  * Commands run with `redis.pcall`: one refused command (WRONGTYPE…) does not stop the others, as in
@@ -179,7 +180,7 @@ export interface SlotGroup {
   commands: BatchCommand[];
   /**
    * The slot's checkpoint (next LSN) this group must find before it applies: the `next` of the
-   * flow's previous group of the slot in this run; undefined for the first (nothing to check).
+   * flow's previous group of the slot while that one is not acknowledged; undefined: no check.
    */
   prev?: bigint;
 }

@@ -229,7 +229,9 @@ export class ClusterRouter extends EventEmitter implements Router {
    * must find there (`prev` of src/sink/slot-batch.ts) while that one is not acknowledged, so that no
    * group applies before an earlier one.
    */
-  readonly #slotChain = new Map<number, bigint>();
+  readonly #slotChain = new Array<bigint | undefined>(CLUSTER_SLOTS);
+  /** `#slotChain` as decimal text (the script's `prev` argument), converted once per batch. */
+  readonly #slotChainText = new Array<string | undefined>(CLUSTER_SLOTS);
   /** Slots of lost master connections whose acknowledged checkpoints are to be found on their new owner. */
   #lostSlots: Array<{ slot: number; node: string }> = [];
   /** A failover that lost acknowledged writes is recoverable by a resume (`--wait-replicas`). */
@@ -428,6 +430,8 @@ export class ClusterRouter extends EventEmitter implements Router {
     const field = this.#batchField;
     const keys = this.#slotKeys!;
     const chain = this.#slotChain;
+    const chainText = this.#slotChainText;
+    const nextText = next.toString();
     if (batch.isOversized) {
       // Lua's unpack cannot pass the command: plain commands, then the checkpoints (at-least-once).
       this.batchStats.oversized++;
@@ -435,18 +439,21 @@ export class ClusterRouter extends EventEmitter implements Router {
         const cp = keys.cp(g.slot);
         const sink = this.#plainSink(g.slot);
         for (const c of g.commands) sink.send(c.plainArgs ?? c.args, c.key);
-        this.#plainSink(g.slot).send(['HSET', cp, field, next.toString()], cp);
-        chain.set(g.slot, next);
+        this.#plainSink(g.slot).send(['HSET', cp, field, nextText], cp);
+        chain[g.slot] = next;
+        chainText[g.slot] = nextText;
       }
       return;
     }
     const acked = this.#ackedCps;
     for (const g of batch.groups.values()) {
-      const last = chain.get(g.slot);
+      const s = g.slot;
+      const last = chain[s];
       // Checked on the target (one HGET in the script) only while the slot's previous group is not
       // acknowledged as applied: only then may this one overtake it (that one refused, then resent).
-      g.prev = last !== undefined && acked.get(g.slot) !== last ? last : undefined;
-      chain.set(g.slot, next);
+      if (last !== undefined && acked.get(s) !== last) g.prev = chainText[s];
+      chain[s] = next;
+      chainText[s] = nextText;
     }
     if (!this.#isSettled) {
       for (const g of batch.groups.values()) this.#holdScript({ groups: [g], field, next }, 0);
@@ -540,7 +547,8 @@ export class ClusterRouter extends EventEmitter implements Router {
    * expects none, and acknowledged ones are no longer to be found after a failover.
    */
   forgetSlotCheckpoints(): void {
-    this.#slotChain.clear();
+    this.#slotChain.fill(undefined);
+    this.#slotChainText.fill(undefined);
     this.#ackedCps.clear();
   }
 

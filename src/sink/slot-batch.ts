@@ -179,10 +179,10 @@ export interface SlotGroup {
   slot: number;
   commands: BatchCommand[];
   /**
-   * The slot's checkpoint (next LSN) this group must find before it applies: the `next` of the
-   * flow's previous group of the slot while that one is not acknowledged; undefined: no check.
+   * The slot's checkpoint (next LSN, decimal) this group must find before it applies: the `next`
+   * of the flow's previous group of the slot while that one is not acknowledged; undefined: no check.
    */
-  prev?: bigint;
+  prev?: string;
 }
 
 /**
@@ -232,7 +232,7 @@ export function slotBatchEval(
 ): CommandArg[] {
   const argv: CommandArg[] = ['EVALSHA', SLOT_BATCH_SHA, 0, idempotent ? '1' : '0', field, next.toString()];
   for (const g of groups) {
-    argv.push(g.slot, keys.probe(g.slot), keys.cp(g.slot), g.prev === undefined ? '' : g.prev.toString(), g.commands.length);
+    argv.push(g.slot, keys.probe(g.slot), keys.cp(g.slot), g.prev ?? '', g.commands.length);
     for (const c of g.commands) {
       argv.push(c.args.length);
       for (const x of c.args) argv.push(x);

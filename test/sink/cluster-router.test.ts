@@ -293,53 +293,50 @@ test('a target FLUSHALL between two batches of a slot: the checkpoints this rout
   }
 });
 
-test('exactly-once: a slot whose checkpoint went back behind an acknowledged batch (lost writes) stops with a LostWritesError naming it', async () => {
+/**
+ * Batch 1 (`RPUSH key a`, record `lsn`), then `fault` on the slot's node, then batch 2 (`RPUSH key b`),
+ * in one pipeline: batch 2 is sent while batch 1 is not acknowledged, so it checks the checkpoint
+ * batch 1 leaves, and finds what the fault left. Returns the run's error and the list's elements.
+ */
+async function faultBetweenBatches(
+  masterIndex: number,
+  lsn: bigint,
+  fault: (key: Buffer, cp: Buffer) => Array<string | Buffer>,
+): Promise<{ err: Error; slot: number; port: number; list: string[] }> {
   const router = await batchRouter();
   router.on('error', () => undefined);
-  const masters = await clusterMasters(cluster);
-  const port = masters[0]!.port;
-  const key = await keyInSlotOwnedBy(cluster, port, 'eo-lost:');
+  const port = (await clusterMasters(cluster))[masterIndex]!.port;
+  const key = await keyInSlotOwnedBy(cluster, port, `eo-fault-${lsn}:`);
   const slot = keySlot(B(key));
   try {
-    // Batch 2 is sent while batch 1 is not acknowledged, so it checks the checkpoint batch 1
-    // leaves. Between the two the node loses batch 1 (what a failover to a replica that missed
-    // it leaves: its key and the slot's checkpoint gone).
-    pushRecord(router, key, 'a', 30n);
-    connTo(router, port).send(['DEL', B(key), slotKeys.cp(slot)]);
-    pushRecord(router, key, 'b', 31n);
-    await assert.rejects(router.flush(), (err: Error) => {
-      assert.ok(err instanceof LostWritesError, String(err));
-      assert.equal(err.slot, slot);
-      assert.match(err.message, new RegExp(`slot ${slot}: its checkpoint on 127\\.0\\.0\\.1:${port} says nothing, LSN 31 had been applied`));
-      return true;
-    });
-    assert.deepEqual(await lrange(port, key), [], 'the later batch was not applied on top of the loss');
+    pushRecord(router, key, 'a', lsn);
+    connTo(router, port).send(fault(B(key), slotKeys.cp(slot)));
+    pushRecord(router, key, 'b', lsn + 1n);
+    const err = await router.flush().then(
+      () => assert.fail('the run went on'),
+      (e: Error) => e,
+    );
+    return { err, slot, port, list: await lrange(port, key) };
   } finally {
     await router.close().catch(() => undefined);
   }
+}
+
+test('exactly-once: a slot whose checkpoint went back behind an acknowledged batch (lost writes) stops with a LostWritesError naming it', async () => {
+  // What a failover to a replica that missed batch 1 leaves: its key and the slot's checkpoint gone.
+  const { err, slot, port, list } = await faultBetweenBatches(0, 30n, (key, cp) => ['DEL', key, cp]);
+  assert.ok(err instanceof LostWritesError, String(err));
+  assert.equal(err.slot, slot);
+  assert.match(err.message, new RegExp(`slot ${slot}: its checkpoint on 127\\.0\\.0\\.1:${port} says nothing, LSN 31 had been applied`));
+  assert.deepEqual(list, [], 'the later batch was not applied on top of the loss');
 });
 
 test('exactly-once: a checkpoint moved ahead by another writer stops the run with a ClusterError instead of skipping batches', async () => {
-  const router = await batchRouter();
-  router.on('error', () => undefined);
-  const masters = await clusterMasters(cluster);
-  const port = masters[1]!.port;
-  const key = await keyInSlotOwnedBy(cluster, port, 'eo-ahead:');
-  const slot = keySlot(B(key));
-  try {
-    pushRecord(router, key, 'a', 40n);
-    connTo(router, port).send(['HSET', slotKeys.cp(slot), 'lsn:0', '100']);
-    pushRecord(router, key, 'b', 41n);
-    await assert.rejects(router.flush(), (err: Error) => {
-      assert.ok(err instanceof ClusterError && !(err instanceof LostWritesError), String(err));
-      assert.equal(err.slot, slot);
-      assert.match(err.message, /checkpoint lsn:0 on .* is at LSN 100, ahead of what this run wrote \(LSN 41\): another replicator writes the same checkpoint/);
-      return true;
-    });
-    assert.deepEqual(await lrange(port, key), ['a']);
-  } finally {
-    await router.close().catch(() => undefined);
-  }
+  const { err, slot, list } = await faultBetweenBatches(1, 40n, (_key, cp) => ['HSET', cp, 'lsn:0', '100']);
+  assert.ok(err instanceof ClusterError && !(err instanceof LostWritesError), String(err));
+  assert.equal(err.slot, slot);
+  assert.match(err.message, /checkpoint lsn:0 on .* is at LSN 100, ahead of what this run wrote \(LSN 41\): another replicator writes the same checkpoint/);
+  assert.deepEqual(list, ['a']);
 });
 
 test('a key in a database other than 0 is refused with a ClusterError naming it', async () => {

@@ -57,6 +57,12 @@ const ROUTER_DEFAULTS = {
 /** Tag of a held command meant for every master ({@link Router.sendToAll}). */
 const TAG_ALL_MASTERS = -2;
 
+/**
+ * Tag of a held entry that is not a command but a gate: the held commands behind it wait until
+ * the slots it names have their previous batch acknowledged (an oversized batch, {@link ClusterRouter.commitBatch}).
+ */
+const TAG_GATE = -3;
+
 const SCRIPT_LOAD_ARGS = ['SCRIPT', 'LOAD', SLOT_BATCH_SCRIPT];
 
 /** Tags at or below this one name an exactly-once batch script ({@link ClusterRouter.commitBatch}). */
@@ -232,6 +238,10 @@ export class ClusterRouter extends EventEmitter implements Router {
   readonly #slotChain = new Array<bigint | undefined>(CLUSTER_SLOTS);
   /** `#slotChain` as decimal text (the script's `prev` argument), converted once per batch. */
   readonly #slotChainText = new Array<string | undefined>(CLUSTER_SLOTS);
+  /** 1 where the slot's last batch went as plain commands (oversized: never acknowledged per slot). */
+  readonly #slotChainPlain = new Uint8Array(CLUSTER_SLOTS);
+  /** The slots and `next` LSNs each held gate waits for (see TAG_GATE). */
+  readonly #gates = new WeakMap<EncodedCommand, Array<{ slot: number; lsn: bigint }>>();
   /** Slots of lost master connections whose acknowledged checkpoints are to be found on their new owner. */
   #lostSlots: Array<{ slot: number; node: string }> = [];
   /** A failover that lost acknowledged writes is recoverable by a resume (`--wait-replicas`). */
@@ -431,10 +441,26 @@ export class ClusterRouter extends EventEmitter implements Router {
     const keys = this.#slotKeys!;
     const chain = this.#slotChain;
     const chainText = this.#slotChainText;
+    const chainPlain = this.#slotChainPlain;
+    const acked = this.#ackedCps;
     const nextText = next.toString();
     if (batch.isOversized) {
       // Lua's unpack cannot pass the command: plain commands, then the checkpoints (at-least-once).
       this.batchStats.oversized++;
+      // Plain commands cannot check their slot's order on the target: while a slot's previous
+      // batch script is not acknowledged as applied (it may yet be refused and resent), they are
+      // held behind a gate that opens once it is (#release), so they cannot overtake it.
+      const waits: Array<{ slot: number; lsn: bigint }> = [];
+      for (const g of batch.groups.values()) {
+        const last = chain[g.slot];
+        if (last !== undefined && chainPlain[g.slot] === 0 && (acked.get(g.slot) ?? -1n) < last) waits.push({ slot: g.slot, lsn: last });
+      }
+      if (waits.length > 0) {
+        this.#unsettle();
+        const gate: EncodedCommand = { parts: [], bytes: 0, name: undefined, key: undefined, tag: TAG_GATE, attempts: 0 };
+        this.#gates.set(gate, waits);
+        this.#held.push(gate);
+      }
       for (const g of batch.groups.values()) {
         const cp = keys.cp(g.slot);
         const sink = this.#plainSink(g.slot);
@@ -442,10 +468,10 @@ export class ClusterRouter extends EventEmitter implements Router {
         this.#plainSink(g.slot).send(['HSET', cp, field, nextText], cp);
         chain[g.slot] = next;
         chainText[g.slot] = nextText;
+        chainPlain[g.slot] = 1;
       }
       return;
     }
-    const acked = this.#ackedCps;
     for (const g of batch.groups.values()) {
       const s = g.slot;
       const last = chain[s];
@@ -454,6 +480,7 @@ export class ClusterRouter extends EventEmitter implements Router {
       if (last !== undefined && acked.get(s) !== last) g.prev = chainText[s];
       chain[s] = next;
       chainText[s] = nextText;
+      chainPlain[s] = 0;
     }
     if (!this.#isSettled) {
       for (const g of batch.groups.values()) this.#holdScript({ groups: [g], field, next }, 0);
@@ -549,6 +576,7 @@ export class ClusterRouter extends EventEmitter implements Router {
   forgetSlotCheckpoints(): void {
     this.#slotChain.fill(undefined);
     this.#slotChainText.fill(undefined);
+    this.#slotChainPlain.fill(0);
     this.#ackedCps.clear();
   }
 
@@ -802,24 +830,43 @@ export class ClusterRouter extends EventEmitter implements Router {
           if (this.#fatal) return;
         }
         if (epoch !== this.#epoch) continue; // more redirections or losses arrived meanwhile
-        this.#release();
-        return;
+        if (this.#release()) return;
+        // A gate stays closed: its slots' previous batches are being resent (or were refused for
+        // good). Wait for their answers, a little, then look again, until retryTimeoutMs.
+        this.#checkDeadline(`an oversized batch waits for the previous batch of slot ${this.#closedGateSlot()}`);
+        await sleep(20);
       }
     } catch (err) {
       this.#failWith(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
-  #release(): void {
-    this.#isSettled = true;
-    this.#notBefore = 0;
+  /**
+   * Sends the retries, then the held commands in order; true once settled. False when a held gate
+   * is closed: what is behind it stays held (the router stays unsettled) for the next round.
+   */
+  #release(): boolean {
     const retries = this.#retries;
     const held = this.#held;
     this.#retries = [];
+    this.#notBefore = 0;
+    for (const r of retries) this.#route(r.cmd, r.askTo);
+    for (let i = 0; i < held.length; i++) {
+      const cmd = held[i]!;
+      if (cmd.tag !== TAG_GATE) {
+        this.#route(cmd, undefined);
+        continue;
+      }
+      const waits = this.#gates.get(cmd)!;
+      if (waits.every((w) => (this.#ackedCps.get(w.slot) ?? -1n) >= w.lsn)) continue;
+      this.#held = held.slice(i);
+      this.#heldBytes = 0;
+      for (const c of this.#held) this.#heldBytes += c.bytes;
+      return false;
+    }
+    this.#isSettled = true;
     this.#held = [];
     this.#heldBytes = 0;
-    for (const r of retries) this.#route(r.cmd, r.askTo);
-    for (const cmd of held) this.#route(cmd, undefined);
     for (const w of this.#waiters) this.#arm(w);
     // The retry deadline ends once everything resent was applied without a new redirection (a
     // command bounced from release to release keeps it running).
@@ -828,6 +875,17 @@ export class ClusterRouter extends EventEmitter implements Router {
     this.#settledCbs = [];
     for (const cb of settled) cb();
     this.#checkDrained();
+    return true;
+  }
+
+  /** The first slot a closed held gate waits for (for the give-up message). */
+  #closedGateSlot(): number | undefined {
+    for (const cmd of this.#held) {
+      if (cmd.tag !== TAG_GATE) continue;
+      const w = this.#gates.get(cmd)!.find((x) => (this.#ackedCps.get(x.slot) ?? -1n) < x.lsn);
+      if (w !== undefined) return w.slot;
+    }
+    return undefined;
   }
 
   /** Sends a retried or held command to its destination (settled state). */
@@ -936,6 +994,17 @@ export class ClusterRouter extends EventEmitter implements Router {
       const i = t.owner[s]!;
       slotConn[s] = conns[i]!;
       if (masterSlots[i] === -1) masterSlots[i] = s;
+    }
+    const was = this.#topology;
+    if (was !== undefined && this.#ackedCps.size > 0) {
+      // A slot with an acknowledged batch that changed owner (a failover or a move, whether or not
+      // our connection to the old owner survived it): its checkpoint must be found on the new owner
+      // at least as far (#checkLostSlots), or acknowledged writes were lost.
+      const queued = new Set(this.#lostSlots.map((l) => l.slot));
+      for (const slot of this.#ackedCps.keys()) {
+        const from = was.masters[was.owner[slot]!]?.addr;
+        if (from !== undefined && from !== t.masters[t.owner[slot]!]?.addr && !queued.has(slot)) this.#lostSlots.push({ slot, node: from });
+      }
     }
     this.#slotConn = slotConn;
     this.#masters = conns;

@@ -96,7 +96,7 @@ while i <= n do
     local cn = c and tonumber(c) or -1
     if mode == '1' and cn >= nnum then
       state = 1
-    elseif prev ~= '' and cn ~= tonumber(prev) then
+    elseif prev ~= '' and c ~= prev then
       state = 'DF2REDIS_ORDER slot ' .. slot .. ': checkpoint ' .. (c or 'none') .. ', expected ' .. prev
     end
   end

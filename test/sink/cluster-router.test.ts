@@ -275,6 +275,33 @@ test('exactly-once: a slot refused for a moment (CLUSTERDOWN) while a later batc
   }
 });
 
+test('exactly-once: an oversized batch (plain commands) waits behind a refused batch of its slot instead of overtaking it', async () => {
+  const router = await batchRouter();
+  const masters = await clusterMasters(cluster);
+  const port = masters[2]!.port;
+  const key = await keyInSlotOwnedBy(cluster, port, 'eo-big:');
+  const slot = String(keySlot(B(key)));
+  const conn = connTo(router, port);
+  // RPUSH key + 7000 values: more arguments than a script may pass (MAX_SCRIPT_COMMAND_ARGS).
+  const values = Array.from({ length: 7000 }, (_, i) => `v${i}`);
+  try {
+    conn.send(['CLUSTER', 'DELSLOTS', slot]);
+    pushRecord(router, key, 'a', 50n);
+    conn.send(['CLUSTER', 'ADDSLOTS', slot]);
+    await new Promise<void>((resolve) => queueMicrotask(resolve)); // the first write went out
+    router.beginBatch(51n);
+    router.connectionFor(B(key), 0).send(['RPUSH', B(key), ...values], B(key));
+    router.commitBatch(52n);
+    pushRecord(router, key, 'c', 52n);
+    await router.flush();
+    assert.deepEqual(await lrange(port, key), ['a', ...values, 'c']);
+    assert.equal(router.batchStats.oversized, 1);
+  } finally {
+    await redisCli(port, 'CLUSTER', 'ADDSLOTS', slot).catch(() => undefined);
+    await router.close();
+  }
+});
+
 test('a target FLUSHALL between two batches of a slot: the checkpoints this router expects are forgotten, the next batch applies', async () => {
   const router = await batchRouter();
   const masters = await clusterMasters(cluster);
@@ -329,6 +356,33 @@ test('exactly-once: a slot whose checkpoint went back behind an acknowledged bat
   assert.equal(err.slot, slot);
   assert.match(err.message, new RegExp(`slot ${slot}: its checkpoint on 127\\.0\\.0\\.1:${port} says nothing, LSN 31 had been applied`));
   assert.deepEqual(list, [], 'the later batch was not applied on top of the loss');
+});
+
+test('exactly-once: a slot whose owner changed while keeping our connection, without the acknowledged batch, stops with a LostWritesError', async () => {
+  const router = await batchRouter();
+  router.on('error', () => undefined);
+  const masters = await clusterMasters(cluster);
+  const key = await keyInSlotOwnedBy(cluster, masters[0]!.port, 'eo-owner:');
+  const slot = keySlot(B(key));
+  try {
+    pushRecord(router, key, 'a', 60n);
+    await router.flush();
+    // The slot passes to another master without batch 1 (what a failover to a replica that missed
+    // it does), while the router's connection to the old owner stays open.
+    await redisCli(masters[0]!.port, 'DEL', key, slotKeys.cp(slot).toString());
+    await moveSlot(cluster, slot, masters[1]!.port);
+    pushRecord(router, key, 'b', 61n);
+    await assert.rejects(router.flush(), (err: Error) => {
+      assert.ok(err instanceof LostWritesError, String(err));
+      assert.equal(err.slot, slot);
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${masters[0]!.port} lost writes it had acknowledged: 1 slot\\(s\\) behind on the new master \\(slot ${slot}: its checkpoint says nothing, LSN 61 had been applied\\)`));
+      return true;
+    });
+    assert.equal(router.stats.lostConnections, 0, 'no connection was lost');
+    assert.deepEqual(await lrange(masters[1]!.port, key), [], 'batch 2 was not applied on top of the loss');
+  } finally {
+    await router.close().catch(() => undefined);
+  }
 });
 
 test('exactly-once: a checkpoint moved ahead by another writer stops the run with a ClusterError instead of skipping batches', async () => {

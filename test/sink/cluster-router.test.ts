@@ -248,6 +248,19 @@ function connTo(router: ClusterRouter, port: number): ReturnType<ClusterRouter['
   return conn;
 }
 
+/**
+ * Written together on the slot's connection: the slot unassigned, batch `RPUSH key a` (record
+ * `lsn`, refused: "Hash slot not served"), the slot assigned again. Resolves once that write went
+ * out, so what the caller commits next is written behind it and reaches the node once it serves
+ * the slot again, before the refused batch is resent.
+ */
+async function refusedForAMoment(router: ClusterRouter, conn: ReturnType<typeof connTo>, key: string, slot: string, lsn: bigint): Promise<void> {
+  conn.send(['CLUSTER', 'DELSLOTS', slot]);
+  pushRecord(router, key, 'a', lsn);
+  conn.send(['CLUSTER', 'ADDSLOTS', slot]);
+  await new Promise<void>((resolve) => queueMicrotask(resolve));
+}
+
 test('exactly-once: a slot refused for a moment (CLUSTERDOWN) while a later batch of it is in flight: both applied, in order', async () => {
   const router = await batchRouter();
   const masters = await clusterMasters(cluster);
@@ -259,10 +272,7 @@ test('exactly-once: a slot refused for a moment (CLUSTERDOWN) while a later batc
     // Written together: the slot unassigned, batch 1 (refused: "Hash slot not served"), the slot
     // assigned again. Batches 2 and 3 are sent before that reply arrives, so they are written behind
     // it and reach the node once it serves the slot again: they must not be applied before batch 1.
-    conn.send(['CLUSTER', 'DELSLOTS', slot]);
-    pushRecord(router, key, 'a', 10n);
-    conn.send(['CLUSTER', 'ADDSLOTS', slot]);
-    await new Promise<void>((resolve) => queueMicrotask(resolve)); // the first write went out
+    await refusedForAMoment(router, conn, key, slot, 10n);
     pushRecord(router, key, 'b', 11n);
     pushRecord(router, key, 'c', 12n);
     await router.flush();
@@ -285,10 +295,7 @@ test('exactly-once: an oversized batch (plain commands) waits behind a refused b
   // RPUSH key + 7000 values: more arguments than a script may pass (MAX_SCRIPT_COMMAND_ARGS).
   const values = Array.from({ length: 7000 }, (_, i) => `v${i}`);
   try {
-    conn.send(['CLUSTER', 'DELSLOTS', slot]);
-    pushRecord(router, key, 'a', 50n);
-    conn.send(['CLUSTER', 'ADDSLOTS', slot]);
-    await new Promise<void>((resolve) => queueMicrotask(resolve)); // the first write went out
+    await refusedForAMoment(router, conn, key, slot, 50n);
     router.beginBatch(51n);
     router.connectionFor(B(key), 0).send(['RPUSH', B(key), ...values], B(key));
     router.commitBatch(52n);

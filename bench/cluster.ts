@@ -1,6 +1,7 @@
 /**
  * `df2redis migrate` into a 3-master Redis Cluster versus into one `redis-server`, same data, same run
- * (DESIGN.md "benchmarks"; goal: cluster time ≤ 1.1 × standalone time on this 2-core machine).
+ * (DESIGN.md "benchmarks"; goal of issue 12, which tightened the earlier 1.1: cluster time ≤ 1.0 × the
+ * standalone time on this 2-core machine, and on paper what it would be with a core per node).
  *
  * One dump of N × 100-byte strings (default 1 M, `BENCH_KEYS` overrides; made by the real
  * redis-server with `buildStringsDump`) is migrated, as a `df2redis migrate` child process timed by
@@ -19,7 +20,9 @@
  * minus those) are recorded, and reported for the best run of each target, with df2redis + servers
  * divided by wall time ("busy cores", out of 2). The cluster run has 4 busy processes on 2 cores,
  * so it is CPU-bound on their sum; with a core per node its floor is instead the busiest single
- * process (normally df2redis: decoding, slot hashing and RESP encoding for all masters).
+ * process (normally df2redis: decoding, slot hashing and RESP encoding for all masters). "With a
+ * core per node (on paper)" is that floor of the best cluster run over the same floor of the best
+ * standalone run (the larger of df2redis's and redis-server's CPU seconds).
  *
  * Every dump and server lives in a temporary directory and is removed at the end. About 30 s at
  * 1 M keys.
@@ -33,7 +36,8 @@ import { cliCommand } from './cli.js';
 import { buildStringsDump, redisCliPipe } from '../test/helpers/rdb-factory.js';
 
 const TIME = '/usr/bin/time';
-const GOAL_RATIO = 1.1;
+/** Issue 12: cluster time ≤ 1.0 × standalone time. */
+const GOAL_RATIO = 1.0;
 
 /** Clock ticks per second of /proc/<pid>/stat times. */
 const CLK_TCK = ((): number => {
@@ -152,6 +156,12 @@ async function migrateInto(rdb: string, target: Target, count: number, dir: stri
 }
 
 const best = <T extends { elapsedMs: number }>(runs: T[]): T => runs.reduce((a, b) => (b.elapsedMs < a.elapsedMs ? b : a));
+/** Median wall time of `runs` (ms; the mean of the middle two for an even count). */
+function median(runs: readonly { elapsedMs: number }[]): number {
+  const ms = runs.map((r) => r.elapsedMs).sort((a, b) => a - b);
+  const mid = ms.length >> 1;
+  return ms.length % 2 === 1 ? ms[mid]! : (ms[mid - 1]! + ms[mid]!) / 2;
+}
 const seconds = (runs: { elapsedMs: number }[]): string => runs.map((r) => (r.elapsedMs / 1000).toFixed(2)).join(' / ');
 const cpu = (s: number): string => s.toFixed(2);
 
@@ -205,6 +215,8 @@ export async function run(): Promise<Record<string, number | string>> {
     const c = best(runs.cluster);
     const p = best(pipes);
     const ratio = c.elapsedMs / s.elapsedMs;
+    // With a core per process, a run cannot be faster than its busiest process's CPU time.
+    const floor = (r: Run): number => Math.max(r.clientCpu, ...r.serverCpu);
     const fmtKeys = (n: number): string => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(n));
     return {
       keys: count,
@@ -212,7 +224,9 @@ export async function run(): Promise<Record<string, number | string>> {
       'standalone s': s.elapsedMs / 1000,
       'cluster s': c.elapsedMs / 1000,
       'cluster / standalone': ratio,
-      goal: `≤ ${GOAL_RATIO}: ${ratio <= GOAL_RATIO ? 'met' : 'MISSED'}`,
+      goal: `≤ ${GOAL_RATIO.toFixed(1)} (best against best): ${ratio <= GOAL_RATIO ? 'met' : 'MISSED'}`,
+      'cluster / standalone, medians': median(runs.cluster) / median(runs.standalone),
+      'with a core per node (on paper): busiest process CPU s, cluster / standalone': `${cpu(floor(c))} / ${cpu(floor(s))} = ${(floor(c) / floor(s)).toFixed(2)}`,
       'keys per master': c.keys.map(fmtKeys).join('/'),
       'standalone runs (s)': seconds(runs.standalone),
       'cluster runs (s)': seconds(runs.cluster),

@@ -119,6 +119,15 @@ export class FlowApplier {
   /** Keys to read back before the held records are replayed (fenced keys a FLUSHALL/FLUSHDB wiped; deferred keys met while blocked). */
   #pendingReads: ReadBackItem[] | undefined;
   #readInProgress: Promise<void> | undefined;
+  /**
+   * Consecutive plain journal `SET key value`s of stable sync held to leave as one `MSET`
+   * ({@link #stageSet}): key, value, key, value… (views of the records' socket chunks), all in
+   * database `#setRunDb`. Sent before anything else of this flow reaches the target and at the
+   * end of every socket read ({@link #commitBatch}), so never across an event-loop turn.
+   */
+  #setRun: Buffer[] = [];
+  #setRunDb = 0;
+  #setRunBytes = 0;
 
   /** Snapshot objects and journal records skipped because their database is not in `dbs`. */
   skippedOtherDbs = 0;
@@ -342,6 +351,7 @@ export class FlowApplier {
     if (this.#isRewrittenZsetStore(entry)) {
       // The master's exact scores, in this place of the flow's order (the journal's are rounded).
       this.#ctx.countRepaired(ZSET_STORE_REPAIR);
+      this.#sendSets();
       this.#repair([{ key: entry.args[1]!, db: entry.db, rereads: 0 }], lsn);
       return;
     }
@@ -349,6 +359,11 @@ export class FlowApplier {
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
+        if (t.isPlainSet === true && !this.#isCluster && this.phase === 'stable-sync') {
+          this.#stageSet(cmds[0]!.args, entry.db);
+          break;
+        }
+        this.#sendSets();
         for (let i = 0; i < cmds.length; i++) {
           const c = cmds[i]!;
           if (this.#isCluster) {
@@ -364,6 +379,7 @@ export class FlowApplier {
         this.#ctx.countDropped(commandName(entry.args[0]), t.reason);
         break;
       case 'restore':
+        this.#sendSets();
         try {
           const writer = this.#ctx.journalWriter;
           decodeDumpPayload(t.payload, t.key, entry.db, t.expireAtMs, (e) => writer.write(e), { source: `flow ${this.flowId} RESTORE` });
@@ -380,6 +396,7 @@ export class FlowApplier {
         this.#ctx.arriveAtBarrier(this, entry.txid, t, entry.db);
         return; // the LSN advances when the barrier resolves
       case 'repair':
+        this.#sendSets();
         this.#ctx.countRepaired(commandName(entry.args[0]));
         this.#repair(
           t.keys.map((key) => ({ key, db: entry.db, rereads: 0 })),
@@ -574,6 +591,7 @@ export class FlowApplier {
     const v = await this.#ctx.readBack(item.key, item.db, this.flowId);
     if (this.phase === 'stopped') return v;
     if (this.phase === 'stable-sync') this.#ctx.checkpoint?.begin(lsn);
+    this.#sendSets();
     this.#router.connectionFor(item.key, item.db).send(['DEL', item.key], item.key);
     if (v.payload !== undefined) {
       const writer = this.#ctx.journalWriter;
@@ -673,8 +691,57 @@ export class FlowApplier {
     return Math.max(0, nowMs - this.#markTimes[this.#markHead]!);
   }
 
+  /**
+   * Holds a plain `SET key value` (`args`, from {@link JournalTranslator.translate} with
+   * `isPlainSet`) of database `db` for the flow's next `MSET` (standalone target, stable sync): a
+   * pipelined `SET` costs redis-server ~0.7 µs of command time beyond the key's share of an `MSET`
+   * (bench/README "Journal replay"), and the replicator one command's bookkeeping per record. The
+   * run is sent first when the database changes, and at once when it reaches
+   * {@link SET_RUN_MAX_KEYS} keys or {@link SET_RUN_MAX_BYTES}; a pair longer than
+   * {@link SET_RUN_MAX_PAIR_BYTES} goes as its own `SET`, after the run.
+   */
+  #stageSet(args: readonly Buffer[], db: number): void {
+    const key = args[1]!;
+    const value = args[2]!;
+    const bytes = key.length + value.length;
+    if (this.#setRun.length > 0 && db !== this.#setRunDb) this.#sendSets();
+    if (bytes > SET_RUN_MAX_PAIR_BYTES) {
+      this.#sendSets();
+      this.#router.connectionFor(key, db).send(args, key);
+      return;
+    }
+    this.#setRunDb = db;
+    this.#setRun.push(key, value);
+    this.#setRunBytes += bytes;
+    if (this.#setRun.length >= 2 * SET_RUN_MAX_KEYS || this.#setRunBytes >= SET_RUN_MAX_BYTES) this.#sendSets();
+  }
+
+  /**
+   * Sends the held `SET`s ({@link #stageSet}) as one `MSET` (a lone one as `SET`), on the
+   * connection of their database. Once the flow stopped they are dropped instead: their records
+   * were not acknowledged, so the checkpoint does not count them.
+   */
+  #sendSets(): void {
+    const run = this.#setRun;
+    const n = run.length >> 1;
+    if (n === 0) return;
+    this.#setRunBytes = 0;
+    if (this.phase !== 'stopped') {
+      const first = run[0]!;
+      const conn = this.#router.connectionFor(first, this.#setRunDb);
+      const name = n === 1 ? 'SET' : 'MSET';
+      conn.begin(1 + 2 * n);
+      conn.arg(name);
+      for (let i = 0; i < run.length; i++) conn.arg(run[i]!);
+      // An error reply names the first key (under any policy a refused write stops the run).
+      conn.end(name, first);
+    }
+    run.length = 0;
+  }
+
   /** Closes the open batch with the checkpoint of what it holds (see {@link FlowApplierContext.checkpoint}). */
   #commitBatch(): void {
+    this.#sendSets();
     const checkpoint = this.#ctx.checkpoint;
     if (checkpoint !== undefined && checkpoint.isOpen && this.phase === 'stable-sync') checkpoint.commit(this.receivedLsn);
   }
@@ -772,6 +839,13 @@ export const MAX_QUEUED_RECORDS = 100_000;
 
 const EMPTY = Buffer.alloc(0);
 const DEL = Buffer.from('DEL');
+
+/** Most keys of one `MSET` of journal `SET`s (as the full sync's, snapshot-writer.ts MSET_KEYS_DEFAULT). */
+export const SET_RUN_MAX_KEYS = 512;
+/** Key and value bytes after which a run of journal `SET`s is sent at once. */
+export const SET_RUN_MAX_BYTES = 256 * 1024;
+/** A journal `SET` whose key and value are longer than this is not held for an `MSET`. */
+export const SET_RUN_MAX_PAIR_BYTES = 16 * 1024;
 
 /** A Redis Cluster target met a key in a database other than 0 (the source was checked at start). */
 function otherDbError(flowId: number, db: number, what: string): ClusterError {

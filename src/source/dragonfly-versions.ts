@@ -188,7 +188,7 @@ const AUTO = 'transaction.cc `LogAutoJournalOnShard` (full args on one shard, th
  * the "not rewritten" paragraph did not change between v1.27.0 and v1.40.1 (auto-journaled as-is).
  */
 export const COMMAND_JOURNAL: ReadonlyArray<CommandJournal> = [
-  row('SET', 'SET, SETEX, PSETEX', [[v(27), undefined, 'pxat', '`SET k v [PXAT ms] [KEEPTTL] [STICK] [_MCFLAGS n]`', 'same', 'STICK/_MCFLAGS stripped', 'string_family.cc `SetCmd::RecordJournal`']]),
+  row('SET', 'SET, SETEX, PSETEX', [[v(27), undefined, 'pxat', '`SET k v [PXAT ms] [KEEPTTL] [STICK] [_MCFLAGS n]`', 'same', 'STICK/_MCFLAGS stripped; a run of plain `SET k v` goes as one `MSET` (standalone target)', 'string_family.cc `SetCmd::RecordJournal`']]),
   row('SETNX', 'SETNX, GETSET', [[v(27), undefined, 'as-is', 'as-is (auto-journal)', 'same', 'passed through', AUTO]]),
   row('MSET', 'MSET, MSETNX', [[v(27), undefined, 'shard-pairs', '`MSET k v …`, this shard\'s stored pairs', 'same', 'passed through (split by slot on a cluster)', 'string_family.cc `OpMSet`']]),
   row('GETEX', 'GETEX', [[v(27), undefined, 'pexpireat', '`PEXPIREAT k ms` / `PERSIST k`', 'same', 'passed through', 'string_family.cc `GetEx` (`CmdGetEx` from v1.36)']]),

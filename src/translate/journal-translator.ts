@@ -36,7 +36,17 @@ export interface TranslatedCommand {
  * `lossy` (on `write`) names a translation that loses information (e.g. member TTLs), for counting.
  */
 export type Translation =
-  | { action: 'write'; commands: TranslatedCommand[]; lossy?: string }
+  | {
+      action: 'write';
+      commands: TranslatedCommand[];
+      lossy?: string;
+      /**
+       * True for a plain `SET key value` (no option left): the applier may send a run of them as
+       * one `MSET` (same effect: each key set, its TTL removed, in order; Redis t_string.c
+       * `msetGenericCommand`).
+       */
+      isPlainSet?: boolean;
+    }
   | { action: 'restore'; key: Buffer; payload: Buffer; expireAtMs: number; replace: boolean }
   | { action: 'global'; name: 'FLUSHALL' | 'FLUSHDB'; args: Buffer[] }
   | { action: 'repair'; keys: Buffer[] }
@@ -199,14 +209,14 @@ export class JournalTranslator {
         break;
       }
     }
-    if (cut < 0) return { action: 'write', commands: [{ args, key: args[1] }] };
+    if (cut < 0) return { action: 'write', commands: [{ args, key: args[1] }], isPlainSet: args.length === 3 };
     const kept = args.slice(0, cut);
     for (let i = cut; i < args.length; i++) {
       const t = token(args[i]);
       if (t === MCFLAGS) i++;
       else if (t !== STICK) kept.push(args[i]!);
     }
-    return { action: 'write', commands: [{ args: kept, key: args[1] }] };
+    return { action: 'write', commands: [{ args: kept, key: args[1] }], isPlainSet: kept.length === 3 };
   }
 
   /** `RESTORE k ttl payload [REPLACE] [ABSTTL] [STICK] …` (Dragonfly `Renamer::DeserializeDest`). */

@@ -964,6 +964,8 @@ async function replayRates(out: Record<string, number | string>): Promise<void> 
   const four = (await replay(4, [0], { out })).phases;
   const best = Math.max(one[3]!.sustainedOpsPerSec, four[0]!.sustainedOpsPerSec);
   out['goal ≥ 300 K ops/s sustained'] = best >= 300_000 ? `met (${best})` : `MISSED (best ${best})`;
+  // Issue 12: journal replay unthrottled into one redis-server (the fake master shares the 2 cores).
+  out['goal (issue 12) ≥ 1 M ops/s unthrottled'] = best >= 1_000_000 ? `met (${best})` : `MISSED (best ${best})`;
   out['goal p99 ≤ 5 ms at 50 K ops/s'] = one[1]!.lagP99 <= 5 ? 'met' : `MISSED (${one[1]!.lagP99.toFixed(1)} ms)`;
   out['RSS 1 flow: start of 10 K → end of 200 K → end of max → end of 10 K again (MB)'] = [one[0]!.rssStartMb, one[2]!.rssEndMb, one[3]!.rssEndMb, one[4]!.rssEndMb].map((v) => v.toFixed(0)).join(' → ');
 }

@@ -13,43 +13,15 @@ import pino from 'pino';
 import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
 import { TargetCommandError } from '../../src/errors.js';
 import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
+import { replayJournal } from '../helpers/journal-replay.js';
+import { until } from '../helpers/replicate-session.js';
 import { redisCli, startCluster, startRedisServer } from '../helpers/redis-server.js';
 
 const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 /** Runs `records` (argv lists) through one flow of a fake master into `target`; resolves once all are acknowledged. */
 async function replay(target: string, records: string[][]): Promise<void> {
-  const m = await FakeMaster.start({ numFlows: 1 });
-  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target, statusPort: undefined }, silent);
-  const running = r.run();
-  running.catch(() => undefined);
-  try {
-    await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
-    // The journal offset itself is acknowledged once the snapshot (and the checkpoint written
-    // after it) is: read the starting LSN only then.
-    await until(() => r.status().flows[0]!.lsn > 0n, 'the journal offset acknowledged');
-    const f0 = m.flows[0] as FakeFlow;
-    const start = r.status().flows[0]!.lsn;
-    f0.write(...records.map((a) => journalCommand(a)));
-    await Promise.race([
-      until(() => r.status().flows[0]!.lsn === start + BigInt(records.length), 'every record acknowledged'),
-      running.then(() => {
-        throw new Error('replicator stopped early');
-      }),
-    ]);
-  } finally {
-    await r.stop().catch(() => undefined);
-    await m.close();
-  }
+  await replayJournal(target, records.map((a) => journalCommand(a)));
 }
 
 /** The journal of the master for these sequences, and the strings Dragonfly holds afterwards. */

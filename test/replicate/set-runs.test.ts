@@ -8,53 +8,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pino from 'pino';
-import { Replicator, REPLICATE_DEFAULTS } from '../../src/pipeline/replicate.js';
 import { SET_RUN_MAX_KEYS, SET_RUN_MAX_PAIR_BYTES } from '../../src/pipeline/flow-applier.js';
-import { FakeMaster, type FakeFlow, journalCommand } from '../helpers/fake-master.js';
+import { journalCommand } from '../helpers/fake-master.js';
+import { replayJournal } from '../helpers/journal-replay.js';
 import { redisCli, startRedisServer } from '../helpers/redis-server.js';
-
-const silent = pino({ level: 'silent' });
-const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 /** One journal record: its argv and database. */
 interface JournalRecord {
   args: string[];
   db?: number;
-}
-
-/**
- * Runs `records` through one flow of a fake master into `target` (one socket write, so runs of
- * `SET`s arrive in few reads); resolves once all are acknowledged.
- */
-async function replay(target: string, delivery: 'exactly-once' | 'at-least-once', records: JournalRecord[]): Promise<void> {
-  const m = await FakeMaster.start({ numFlows: 1 });
-  const r = new Replicator({ ...REPLICATE_DEFAULTS, source: m.url, target, delivery, statusPort: undefined }, silent);
-  const running = r.run();
-  running.catch(() => undefined);
-  try {
-    await until(() => r.status().phase === 'stable-sync' && r.status().flows.every((f) => f.phase === 'stable-sync'), 'stable sync');
-    await until(() => r.status().flows[0]!.lsn > 0n, 'the journal offset acknowledged');
-    const start = r.status().flows[0]!.lsn;
-    (m.flows[0] as FakeFlow).write(Buffer.concat(records.map((rec) => journalCommand(rec.args, { db: rec.db ?? 0 }))));
-    await Promise.race([
-      until(() => r.status().flows[0]!.lsn === start + BigInt(records.length), 'every record acknowledged'),
-      running.then(() => {
-        throw new Error('replicator stopped early');
-      }),
-    ]);
-  } finally {
-    await r.stop().catch(() => undefined);
-    await m.close();
-  }
 }
 
 const calls = (stats: string, cmd: string): number => Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
@@ -102,7 +64,7 @@ for (const delivery of ['exactly-once', 'at-least-once'] as const) {
         ...many,
         { args: ['SET', 'last', 'z'] },
       ];
-      await replay(redis.url, delivery, records);
+      await replayJournal(redis.url, records.map((rec) => journalCommand(rec.args, { db: rec.db ?? 0 })), { delivery });
 
       const get = async (key: string, db = 0): Promise<string> => (await redisCli(redis.port, '-n', String(db), 'GET', key)).replace(/\n$/, '');
       assert.equal(await get('dup'), '2');

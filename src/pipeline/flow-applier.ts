@@ -359,7 +359,9 @@ export class FlowApplier {
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
-        if (t.isPlainSet === true && !this.#isCluster && this.phase === 'stable-sync') {
+        // Stable-sync records only: a full-sync record replayed after STARTSTABLE (held behind a
+        // barrier) goes as it did, outside the batches.
+        if (t.isPlainSet === true && !this.#isCluster && lsn !== undefined && this.phase === 'stable-sync') {
           this.#stageSet(cmds[0]!.args, entry.db);
           break;
         }

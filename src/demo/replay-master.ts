@@ -36,7 +36,8 @@ export interface ReplayMasterOptions {
   /** Cut one flow: destroy its socket after `afterBytes` master bytes (counted from the FLOW reply). */
   dropFlow?: { flowId: number; afterBytes: number; phase?: number };
   /** Once every flow of a phase has sent its last byte, close the flows the recording says the
-   *  master (or the proxy) closed. @default false (flows stay open in stable sync) */
+   *  master (or the proxy) closed; with `speed: 'recorded'`, not before the recorded time of each
+   *  flow's last frame (either direction). @default false (flows stay open in stable sync) */
   closeAsRecorded?: boolean;
   /** Answer ordinary reads (SELECT, INFO keyspace, TYPE, PTTL, GET, LRANGE, SMEMBERS, HGETALL, ZRANGE … WITHSCORES)
    *  from the session's `expected.json.gz`, as the live master would have at the end of the
@@ -476,9 +477,12 @@ export class ReplayMaster extends EventEmitter {
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     const drop = this.#options.dropFlow;
     const dropAt = drop !== undefined && drop.flowId === log.flowId && (drop.phase ?? 0) === phase ? drop.afterBytes : Infinity;
+    // When the segment being sent started, on this clock and on the recording's (`speed: 'recorded'`).
+    let t0 = 0;
+    let us0 = 0;
     const send = async (seg: Segment): Promise<boolean> => {
-      const t0 = performance.now();
-      const us0 = seg.frames[0]?.timeUs ?? 0;
+      t0 = performance.now();
+      us0 = seg.frames[0]?.timeUs ?? 0;
       for (const f of seg.frames) {
         if (socket.destroyed) return false;
         if (this.#options.speed === 'recorded') {
@@ -506,6 +510,14 @@ export class ReplayMaster extends EventEmitter {
     await Promise.race([this.#stableGate, closed]);
     if (!(await send(rec.stable))) return;
     this.emit('flow-done', log);
+    if (this.#options.closeAsRecorded && this.#options.speed === 'recorded') {
+      // The recorded master closed its flows after the last frame of the connection (the replica's
+      // ACKs included), not right after its own last write: closing earlier can reach the replica
+      // before another flow's last record, and a replica stops every flow at the first close.
+      const lastUs = rec.conn.frames.reduce((m, f) => Math.max(m, f.timeUs), us0);
+      const wait = (lastUs - us0) / 1000 - (performance.now() - t0);
+      if (wait > 1) await Promise.race([sleep(wait), closed]);
+    }
     this.#flowsDone++;
     // At the end of the recording the master (or the proxy) closed its flows: once every flow of
     // the phase has sent everything, close those the recording says were not closed by the replica.

@@ -356,16 +356,18 @@ export class FlowApplier {
       return;
     }
     const t = this.#ctx.translator.translate(args, entry.txid, receivedAtMs);
+    // Stable-sync records only: a full-sync record replayed after STARTSTABLE (held behind a
+    // barrier) goes as it did, outside the batches.
+    if (t.action === 'write' && t.isPlainSet === true && !this.#isCluster && lsn !== undefined && this.phase === 'stable-sync') {
+      this.#stageSet(t.commands[0]!.args, entry.db);
+      this.#advance(lsn);
+      return;
+    }
+    // Whatever else this record writes goes after the SETs held before it.
+    this.#sendSets();
     switch (t.action) {
       case 'write': {
         const cmds = t.commands;
-        // Stable-sync records only: a full-sync record replayed after STARTSTABLE (held behind a
-        // barrier) goes as it did, outside the batches.
-        if (t.isPlainSet === true && !this.#isCluster && lsn !== undefined && this.phase === 'stable-sync') {
-          this.#stageSet(cmds[0]!.args, entry.db);
-          break;
-        }
-        this.#sendSets();
         for (let i = 0; i < cmds.length; i++) {
           const c = cmds[i]!;
           if (this.#isCluster) {
@@ -381,7 +383,6 @@ export class FlowApplier {
         this.#ctx.countDropped(commandName(entry.args[0]), t.reason);
         break;
       case 'restore':
-        this.#sendSets();
         try {
           const writer = this.#ctx.journalWriter;
           decodeDumpPayload(t.payload, t.key, entry.db, t.expireAtMs, (e) => writer.write(e), { source: `flow ${this.flowId} RESTORE` });
@@ -398,7 +399,6 @@ export class FlowApplier {
         this.#ctx.arriveAtBarrier(this, entry.txid, t, entry.db);
         return; // the LSN advances when the barrier resolves
       case 'repair':
-        this.#sendSets();
         this.#ctx.countRepaired(commandName(entry.args[0]));
         this.#repair(
           t.keys.map((key) => ({ key, db: entry.db, rereads: 0 })),
@@ -698,9 +698,8 @@ export class FlowApplier {
    * `isPlainSet`) of database `db` for the flow's next `MSET` (standalone target, stable sync):
    * redis-server spends ~1.0–1.3 µs of CPU per pipelined `SET` against ~0.7 µs per key of these
    * `MSET`s (bench/README "Journal replay"), and the replicator saves one command's bookkeeping
-   * and reply per record. The
-   * run is sent first when the database changes, and at once when it reaches
-   * {@link SET_RUN_MAX_KEYS} keys or {@link SET_RUN_MAX_BYTES}; a pair longer than
+   * and reply per record. The run is sent first when the database changes, and at once when it
+   * reaches {@link SET_RUN_MAX_KEYS} keys or {@link SET_RUN_MAX_BYTES}; a pair longer than
    * {@link SET_RUN_MAX_PAIR_BYTES} goes as its own `SET`, after the run.
    */
   #stageSet(args: readonly Buffer[], db: number): void {
